@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+'use strict';
+// evwire echo server with a JavaScript handler, the peer the benchmarks drive.
+//   node bench/peers/evwire-echo.js --port P [--io-threads N] [--affinity auto|off|0,1]
+//        [--read-budget BYTES] [--ring-bytes BYTES]
+// Prints "listening <address> <port>" once ready; exits on SIGTERM/SIGINT.
+const { Runtime } = require('../../dist/index.js');
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+
+async function main() {
+  const aff = opt('affinity', 'off');
+  const ring = opt('ring-bytes', undefined);
+  const rt = await Runtime.start({
+    ioThreads: Number(opt('io-threads', '1')),
+    affinity: aff === 'auto' || aff === 'off' ? aff : aff.split(',').map(Number),
+    readBudget: opt('read-budget', undefined) === undefined ? undefined : Number(opt('read-budget')),
+    inRingBytes: ring === undefined ? undefined : Number(ring),
+    outRingBytes: ring === undefined ? undefined : Number(ring),
+    logger: { level: 'warn' },
+  });
+  const server = await rt.listen({
+    protocol: 'tcp',
+    host: opt('host', '127.0.0.1'),
+    port: Number(opt('port', '0')),
+    maxFrameBytes: 16 << 20,
+  });
+  server.on('connection', (conn) => {
+    conn.on('message', (msg) => conn.send(msg.type, msg.body, { seq: msg.seq, flags: msg.flags }));
+  });
+  const a = server.address();
+  console.log(`listening ${a.address} ${a.port}`);
+  const stop = () => rt.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

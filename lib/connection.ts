@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+import { Buffer } from 'buffer';
+import { EventEmitter } from 'events';
+import { EvwireError, InvalidArgumentError, check, errorName, makeError } from './errors';
+import type { Engine } from './internal/engine';
+import { FRAME_FLAGS_KNOWN, REC_DESTROY, REC_F_MORE, REC_SHUTDOWN, REC_WATCH } from './internal/constants';
+import { requireTypeId, type MessageClass } from './messages';
+import type { Server } from './server';
+
+/** A frame as the peer sent it. `body` is a view into ring memory, valid until the handler
+ * returns: keep `Buffer.from(msg.body)` if you need it later. */
+export interface Message {
+  type: number;
+  flags: number;
+  seq: number;
+  body: Buffer;
+}
+
+export interface SendOptions {
+  /** Request/response correlation (u32); 0 = none. */
+  seq?: number;
+  /** Frame flags: 1 encrypted, 2 reply, 4 error. */
+  flags?: number;
+}
+
+/** Why a connection closed. `error` is null for an orderly close. */
+export interface CloseReason {
+  /** 'EW_OK' (closed by this side), 'EW_EOF' (the peer closed), or an error code. */
+  code: string;
+  /** The numeric EW_* value (0 for EW_OK). */
+  errno: number;
+  error: EvwireError | null;
+}
+
+const enum State {
+  Open = 0,
+  Ending = 1,
+  Destroying = 2,
+  Closed = 3,
+}
+
+export interface ConnectionEvents {
+  message: [msg: Message];
+  data: [chunk: Buffer];
+  drain: [];
+  end: [];
+  close: [reason: CloseReason];
+}
+
+/**
+ * One TCP connection, owned by one IO thread and bound to one JS thread for its whole life.
+ * Events: 'message' (framed), 'data' (raw framing), 'drain', 'end' (peer half-closed),
+ * 'close' (exactly once, with a CloseReason).
+ */
+export class Connection extends EventEmitter<ConnectionEvents> {
+  /** Unique for the runtime's lifetime: generation, IO thread and slot. */
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: 'IPv4' | 'IPv6';
+  readonly server: Server;
+  /** @internal */ readonly io: number;
+  /** @internal */ readonly slot: number;
+  /** @internal */ readonly gen: number;
+  /** @internal */ readonly idLo: number;
+  private state = State.Open;
+  private sent = 0;
+  private needDrain = false;
+  private frags: Buffer[] | null = null;
+  private reason: CloseReason | null = null;
+
+  /** @internal */
+  constructor(
+    private readonly engine: Engine,
+    server: Server,
+    io: number,
+    slot: number,
+    gen: number,
+    family: number,
+    address: string,
+    port: number,
+  ) {
+    super();
+    this.server = server;
+    this.io = io;
+    this.slot = slot;
+    this.gen = gen;
+    this.idLo = ((io << 24) | slot) >>> 0;
+    this.id = gen * 0x100000000 + this.idLo;
+    this.remoteAddress = address;
+    this.remotePort = port;
+    this.remoteFamily = family === 6 ? 'IPv6' : 'IPv4';
+  }
+
+  /**
+   * Sends one frame: `send(type, body?, opts?)` with raw bytes, or `send(MessageClass, object,
+   * opts?)` to encode a protobuf message. Returns false once queued output is above the
+   * server's highWatermark ('drain' follows below lowWatermark) and on a connection that is
+   * closed or ending (nothing is sent then); the frame is never dropped otherwise. Throws
+   * InvalidArgumentError for a bad type, flags or seq.
+   */
+  send(type: number, body?: Uint8Array | string, opts?: SendOptions): boolean;
+  send<T, I>(cls: MessageClass<T, I>, message: I, opts?: SendOptions): boolean;
+  send(type: number | MessageClass<unknown, unknown>, body?: unknown, opts?: SendOptions): boolean {
+    // Validation is written as plain tests, not check(), so that no message string is built
+    // on the hot path.
+    let t: number;
+    let bytes: Uint8Array;
+    if (typeof type === 'number') {
+      t = type;
+      if (t !== (t & 0xffff) || t === 0) throw invalid(`frame type must be 1..65535, got ${type}`);
+      if (body instanceof Uint8Array) bytes = body;
+      else if (body === undefined) bytes = EMPTY;
+      else if (typeof body === 'string') bytes = Buffer.from(body);
+      else throw invalid('body must be a Uint8Array or a string');
+    } else {
+      t = requireTypeId(type);
+      bytes = type.encode(body).finish();
+    }
+    let flags = 0;
+    let seq = 0;
+    if (opts !== undefined) {
+      if (opts.flags !== undefined) {
+        flags = opts.flags;
+        if (flags !== (flags & FRAME_FLAGS_KNOWN)) throw invalid('frame flags must be within 0x7 (encrypted, reply, error)');
+      }
+      if (opts.seq !== undefined) {
+        seq = opts.seq;
+        if (seq !== seq >>> 0) throw invalid('seq must be a u32');
+      }
+    }
+    if (this.state !== State.Open) return false;
+    if (this.server.raw) {
+      if (bytes.length === 0) return true;
+      this.engine.sendRaw(this, bytes);
+      this.sent = (this.sent + bytes.length) >>> 0;
+    } else {
+      this.engine.sendFrame(this, t, flags, seq, bytes);
+      this.sent = (this.sent + bytes.length + 12) >>> 0;
+    }
+    return this.checkPressure();
+  }
+
+  /** Raw framing: writes bytes as they are. Same return value as send(). */
+  write(bytes: Uint8Array | string): boolean {
+    check(this.server.raw, "write() is for servers with framing: 'raw'; use send()");
+    const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    if (this.state !== State.Open) return false;
+    if (b.length === 0) return true;
+    this.engine.sendRaw(this, b);
+    this.sent = (this.sent + b.length) >>> 0;
+    return this.checkPressure();
+  }
+
+  private checkPressure(): boolean {
+    if (this.bufferedAmount <= this.server.highWatermark) return true;
+    if (!this.needDrain) {
+      this.needDrain = true;
+      this.engine.command(this, REC_WATCH, 0);
+    }
+    return false;
+  }
+
+  /**
+   * Half-closes: everything sent so far is written, then our FIN. The connection closes once the
+   * peer has ended too ('close' with code EW_OK). Idempotent.
+   */
+  end(): void {
+    if (this.state !== State.Open) return;
+    this.state = State.Ending;
+    this.engine.command(this, REC_SHUTDOWN, 0);
+  }
+
+  /** Closes now, discarding queued output. 'close' follows with code EW_OK. Idempotent. */
+  destroy(): void {
+    this.destroyWith(0);
+  }
+
+  /** @internal Closes with a reason code (a negative EW_* value). */
+  destroyWith(errno: number): void {
+    if (this.state >= State.Destroying) return;
+    this.state = State.Destroying;
+    this.engine.command(this, REC_DESTROY, errno >>> 0);
+  }
+
+  /** Bytes sent and not yet taken by the kernel (in rings, in buffers): exact, read without a
+   * native call from the counter the IO thread publishes. */
+  get bufferedAmount(): number {
+    if (this.state === State.Closed) return 0;
+    const w = this.engine.written(this.io, this.slot, this.gen);
+    return w < 0 ? 0 : (this.sent - w) >>> 0;
+  }
+
+  /** True once 'close' has been emitted. */
+  get closed(): boolean {
+    return this.state === State.Closed;
+  }
+
+  /** True after end() or destroy(), or once closed: send() returns false. */
+  get ended(): boolean {
+    return this.state !== State.Open;
+  }
+
+  /** Why the connection closed, once it has. */
+  get closeReason(): CloseReason | null {
+    return this.reason;
+  }
+
+  /** @internal A DATA record (or fragment) for this connection. */
+  _data(flags: number, type: number, seq: number, off: number, len: number): void {
+    // Buffer.from(arrayBuffer, offset, length) is a view; it avoids subarray(), whose `.buffer`
+    // lookup on an external buffer is a slow runtime call.
+    const ab = this.engine.ab;
+    if (flags & REC_F_MORE) {
+      (this.frags ??= []).push(Buffer.from(Buffer.from(ab, off, len)));
+      return;
+    }
+    let body: Buffer;
+    if (this.frags !== null) {
+      this.frags.push(Buffer.from(ab, off, len));
+      body = Buffer.concat(this.frags);
+      this.frags = null;
+    } else {
+      body = Buffer.from(ab, off, len);
+    }
+    this.server._route(this, type, flags & 0xff, seq, body);
+  }
+
+  /** @internal The peer half-closed. */
+  _end(): void {
+    this.emit('end');
+    if (!this.server.allowHalfOpen) this.end();
+  }
+
+  /** @internal The IO thread reports queued output below the low watermark. */
+  _drainRecord(): void {
+    if (!this.needDrain || this.state !== State.Open) return;
+    if (this.bufferedAmount < this.server.lowWatermark) {
+      this.needDrain = false;
+      this.emit('drain');
+    } else {
+      this.engine.command(this, REC_WATCH, 0);
+    }
+  }
+
+  /** @internal The connection is gone (reason: 0, or a negative EW_* value). */
+  _closed(errno: number, sysErrno: number): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closed;
+    this.frags = null;
+    const code = errorName(errno);
+    const error = errno === 0 || code === 'EW_EOF' ? null : makeError(code, undefined, { errno, syscall: sysErrno ? 'socket' : undefined });
+    this.reason = { code, errno, error };
+    this.server._connectionClosed(this);
+    this.emit('close', this.reason);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('EW_EINVAL', message);
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The public API of evwire. Nothing outside this file's exports is supported; the package's
+// `exports` map blocks deep imports.
+export { Runtime } from './runtime';
+export type { RuntimeOptions, IoThreadStats, ThreadInfo } from './runtime';
+export { Server } from './server';
+export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents } from './server';
+export { Connection } from './connection';
+export type { Message, SendOptions, CloseReason, ConnectionEvents } from './connection';
+export {
+  EvwireError,
+  SystemError,
+  ProtocolError,
+  ClosedError,
+  TimeoutError,
+  LimitError,
+  InvalidArgumentError,
+  ERROR_CODES,
+  errorName,
+} from './errors';
+export type { ErrorCategory, ErrorInfo } from './errors';
+export { defineMessageType, messageTypeId } from './messages';
+export type { MessageClass } from './messages';
+export { createLogger, LOG_LEVELS } from './log';
+export type { Logger, LoggerOptions } from './log';
+export { demo } from './gen/demo.types';

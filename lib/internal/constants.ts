@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The shared-memory format as JavaScript sees it (native/core/include/ew/ring.h). These are
+// hard-coded because they are read on the hot path; test/ring.test.ts compares them with the
+// values the addon exports from the C headers.
+export const RING_HEADER_BYTES = 256;
+export const RING_OFF_CAP = 8;
+export const RING_OFF_MAX_BODY = 12;
+export const RING_OFF_TAIL = 64;
+export const RING_OFF_HEAD = 128;
+export const REC_HEADER_BYTES = 24;
+export const REC_PAD = 1;
+export const REC_OPEN = 2;
+export const REC_DATA = 3;
+export const REC_END = 4;
+export const REC_CLOSE = 5;
+export const REC_DRAIN = 6;
+export const REC_UNLISTEN = 13;
+export const REC_SEND = 16;
+export const REC_SHUTDOWN = 17;
+export const REC_DESTROY = 18;
+export const REC_WATCH = 19;
+export const REC_F_MORE = 0x100;
+export const FRAME_HEADER_BYTES = 12;
+export const FRAME_FLAGS_KNOWN = 0x7;
+export const SHM_IO_CTL_BYTES = 512;
+export const SHM_IO_STATS = 64;
+export const SHM_SLOT_BYTES = 16;
+export const SHM_SLOT_GEN = 0;
+export const SHM_SLOT_WRITTEN = 1;
+export const DIST_ROUND_ROBIN = 0;
+export const DIST_LEAST_CONNS = 1;
+export const FRAMING_FRAMES = 0;
+export const FRAMING_RAW = 1;
+
+/** Control words per IO thread in the ctl buffer shared with the addon. */
+export const CTL_IN_TAIL = 0;
+export const CTL_IN_HEAD = 1;
+export const CTL_OUT_HEAD = 2;
+export const CTL_OUT_TAIL = 3;
+export const CTL_STRIDE = 4;
+
+/** Bytes a record with `body` body bytes occupies (EW_REC_SIZE). */
+export function recSize(body: number): number {
+  return (body + REC_HEADER_BYTES + 7) & ~7;
+}

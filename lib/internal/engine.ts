@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The JavaScript side of the rings (DESIGN section 5): one Engine per JS thread (port). It
+// drains the IO->JS rings when the addon calls `drain` (one N-API call per wakeup, whatever
+// the number of records), and writes JS->IO records straight into ring memory; the sends of one
+// tick are published by a single `flush` call. Nothing here is per-message native work.
+import { Buffer } from 'buffer';
+import type { NativeAttach, NativeRuntime } from '../native';
+import type { Connection } from '../connection';
+import type { Server } from '../server';
+import {
+  CTL_IN_HEAD,
+  CTL_IN_TAIL,
+  CTL_OUT_HEAD,
+  CTL_OUT_TAIL,
+  CTL_STRIDE,
+  FRAME_HEADER_BYTES,
+  REC_CLOSE,
+  REC_DATA,
+  REC_DESTROY,
+  REC_DRAIN,
+  REC_END,
+  REC_HEADER_BYTES,
+  REC_OPEN,
+  REC_PAD,
+  REC_SEND,
+  REC_SHUTDOWN,
+  REC_UNLISTEN,
+  REC_WATCH,
+  RING_HEADER_BYTES,
+  RING_OFF_CAP,
+  RING_OFF_MAX_BODY,
+  SHM_IO_CTL_BYTES,
+  SHM_IO_STATS,
+  SHM_SLOT_BYTES,
+} from './constants';
+
+/** A record that did not fit in its out ring yet; kept in order until it does. */
+interface Pending {
+  kind: number;
+  conn: Connection;
+  type: number;
+  bytes: Uint8Array | null;
+  off: number;
+  owned: boolean;
+}
+
+/** What the engine needs from the runtime that owns it. */
+export interface EngineHost {
+  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined;
+  unlistened(serverId: number): void;
+}
+
+export class Engine {
+  readonly nio: number;
+  readonly shm: Buffer;
+  /** The segment's ArrayBuffer (shm starts at offset 0 of it). */
+  readonly ab: ArrayBuffer;
+  private readonly u32: Uint32Array;
+  private readonly dv: DataView;
+  private readonly ctl: Uint32Array;
+  private readonly inData: number[] = [];
+  private readonly inMask: number[] = [];
+  private readonly outData: number[] = [];
+  private readonly outMask: number[] = [];
+  /** Largest body one out record may carry (per ring). */
+  readonly outMax: number[] = [];
+  private readonly slotWord: number[] = [];
+  private readonly ioStatsByte: number[] = [];
+  /** conns[io][slot]: the live connection in that slot, as this thread knows it. */
+  readonly conns: (Connection | undefined)[][] = [];
+  private readonly pending: Pending[][] = [];
+  private readonly pendingHead: number[] = [];
+  private inDrain = false;
+  private flushQueued = false;
+  stopped = false;
+
+  constructor(
+    private readonly nrt: NativeRuntime,
+    a: NativeAttach,
+    private readonly host: EngineHost,
+  ) {
+    this.nio = a.ioThreads;
+    this.shm = a.shm;
+    const ab = a.shm.buffer as ArrayBuffer;
+    if (a.shm.byteOffset !== 0) throw new Error('evwire: the shared segment must start its ArrayBuffer');
+    this.ab = ab;
+    this.u32 = new Uint32Array(ab, a.shm.byteOffset, a.shm.byteLength >>> 2);
+    this.dv = new DataView(ab, a.shm.byteOffset, a.shm.byteLength);
+    this.ctl = new Uint32Array(a.ctl);
+    for (let k = 0; k < this.nio; k++) {
+      const inOff = a.inOffsets[k];
+      const outOff = a.outOffsets[k];
+      this.inData.push(inOff + RING_HEADER_BYTES);
+      this.inMask.push(this.u32[(inOff + RING_OFF_CAP) >>> 2] - 1);
+      this.outData.push(outOff + RING_HEADER_BYTES);
+      this.outMask.push(this.u32[(outOff + RING_OFF_CAP) >>> 2] - 1);
+      this.outMax.push(this.u32[(outOff + RING_OFF_MAX_BODY) >>> 2]);
+      this.slotWord.push((a.slots + k * a.slotsStride) >>> 2);
+      this.ioStatsByte.push(a.ioCtl + k * SHM_IO_CTL_BYTES + SHM_IO_STATS);
+      this.conns.push([]);
+      this.pending.push([]);
+      this.pendingHead.push(0);
+    }
+  }
+
+  // ---- IO -> JS ------------------------------------------------------------------------------
+
+  /** Called by the addon on the JS thread after a wakeup, with fresh tails in ctl. */
+  readonly drain = (): void => {
+    this.inDrain = true;
+    try {
+      const ctl = this.ctl;
+      const u32 = this.u32;
+      for (let k = 0; k < this.nio; k++) {
+        if (this.pending[k].length !== 0) this.pump(k);
+        const c = k * CTL_STRIDE;
+        let head = ctl[c + CTL_IN_HEAD];
+        const tail = ctl[c + CTL_IN_TAIL];
+        if (head === tail) continue;
+        const base = this.inData[k];
+        const mask = this.inMask[k];
+        const conns = this.conns[k];
+        while (head !== tail) {
+          const off = base + (head & mask);
+          const w = off >>> 2;
+          const len = u32[w];
+          const kf = u32[w + 1];
+          const kind = kf & 0xffff;
+          if (kind === REC_PAD) {
+            head = (head + (mask + 1) - (head & mask)) >>> 0;
+            ctl[c + CTL_IN_HEAD] = head;
+            continue;
+          }
+          // The head moves past the record before it is handled: a handler that throws has
+          // consumed it, as a throwing 'data' listener has in Node. The bytes stay valid until
+          // this drain returns, because the addon releases the ring only then.
+          head = (head + ((len + REC_HEADER_BYTES + 7) & ~7)) >>> 0;
+          ctl[c + CTL_IN_HEAD] = head;
+          if (kind === REC_DATA) {
+            const conn = conns[u32[w + 2] & 0xffffff];
+            if (conn !== undefined && conn.gen === u32[w + 3]) {
+              conn._data(kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+            }
+          } else {
+            this.control(k, kind, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+          }
+        }
+      }
+    } finally {
+      this.inDrain = false;
+    }
+  };
+
+  private control(k: number, kind: number, idLo: number, gen: number, type: number, seq: number, off: number, len: number): void {
+    const slot = idLo & 0xffffff;
+    if (kind === REC_OPEN) {
+      const serverId = this.u32[off >>> 2];
+      const family = this.dv.getUint16(off + 4, true);
+      const port = this.dv.getUint16(off + 6, true);
+      const address = this.shm.toString('latin1', off + 8, off + len);
+      const conn = this.host.open(k, slot, gen, serverId, family, port, address);
+      if (conn !== undefined) this.conns[k][slot] = conn;
+      return;
+    }
+    if (kind === REC_UNLISTEN) {
+      this.host.unlistened(type);
+      return;
+    }
+    const conn = this.conns[k][slot];
+    if (conn === undefined || conn.gen !== gen) return;
+    switch (kind) {
+      case REC_END:
+        conn._end();
+        break;
+      case REC_CLOSE:
+        this.conns[k][slot] = undefined;
+        conn._closed(type | 0, seq);
+        break;
+      case REC_DRAIN:
+        conn._drainRecord();
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- JS -> IO ------------------------------------------------------------------------------
+
+  /**
+   * Reserves an out record of `body` bytes in ring `k` and returns its byte offset, or -1 when
+   * the ring has no room (ctl holds the head the addon last saw; it refreshes it on every flush
+   * and wakeup). Mirrors ew_ring_reserve().
+   */
+  private reserve(k: number, body: number): number {
+    const ctl = this.ctl;
+    const c = k * CTL_STRIDE;
+    const size = (body + REC_HEADER_BYTES + 7) & ~7;
+    const mask = this.outMask[k];
+    const cap = mask + 1;
+    let tail = ctl[c + CTL_OUT_TAIL];
+    const off = tail & mask;
+    const toEnd = cap - off;
+    const need = size <= toEnd ? size : size + toEnd;
+    if (cap - ((tail - ctl[c + CTL_OUT_HEAD]) >>> 0) < need) return -1;
+    let at = off;
+    if (need !== size) {
+      const pw = (this.outData[k] + off) >>> 2;
+      this.u32[pw] = 0;
+      this.u32[pw + 1] = REC_PAD;
+      tail = (tail + toEnd) >>> 0;
+      at = 0;
+    }
+    ctl[c + CTL_OUT_TAIL] = (tail + size) >>> 0;
+    return this.outData[k] + at;
+  }
+
+  private header(r: number, body: number, kind: number, conn: Connection, type: number): void {
+    const u32 = this.u32;
+    const w = r >>> 2;
+    u32[w] = body;
+    u32[w + 1] = kind;
+    u32[w + 2] = conn.idLo;
+    u32[w + 3] = conn.gen;
+    u32[w + 4] = type;
+    u32[w + 5] = 0;
+  }
+
+  /** Writes one frame for `conn`. Never drops: what does not fit waits in order. */
+  sendFrame(conn: Connection, type: number, flags: number, seq: number, body: Uint8Array): void {
+    const k = conn.io;
+    const len = body.length;
+    const total = len + FRAME_HEADER_BYTES;
+    if (this.pending[k].length === 0 && total <= this.outMax[k]) {
+      const r = this.reserve(k, total);
+      if (r >= 0) {
+        this.header(r, total, REC_SEND, conn, 0);
+        const f = r + REC_HEADER_BYTES;
+        const dv = this.dv;
+        dv.setUint32(f, len);
+        dv.setUint16(f + 4, type);
+        dv.setUint16(f + 6, flags);
+        dv.setUint32(f + 8, seq);
+        if (len !== 0) this.shm.set(body, f + FRAME_HEADER_BYTES);
+        this.touched();
+        return;
+      }
+    }
+    const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    h.writeUInt32BE(len, 0);
+    h.writeUInt16BE(type, 4);
+    h.writeUInt16BE(flags, 6);
+    h.writeUInt32BE(seq, 8);
+    this.enqueue(k, REC_SEND, conn, 0, h, true);
+    if (len !== 0) this.enqueue(k, REC_SEND, conn, 0, body, false);
+    this.pump(k);
+  }
+
+  /** Writes raw bytes for `conn` (raw framing). */
+  sendRaw(conn: Connection, bytes: Uint8Array): void {
+    const k = conn.io;
+    const len = bytes.length;
+    if (len === 0) return;
+    if (this.pending[k].length === 0 && len <= this.outMax[k]) {
+      const r = this.reserve(k, len);
+      if (r >= 0) {
+        this.header(r, len, REC_SEND, conn, 0);
+        this.shm.set(bytes, r + REC_HEADER_BYTES);
+        this.touched();
+        return;
+      }
+    }
+    this.enqueue(k, REC_SEND, conn, 0, bytes, false);
+    this.pump(k);
+  }
+
+  /** SHUTDOWN, DESTROY (type = reason) or WATCH for `conn`, after everything sent before. */
+  command(conn: Connection, kind: number, type: number): void {
+    const k = conn.io;
+    if (this.pending[k].length === 0) {
+      const r = this.reserve(k, 0);
+      if (r >= 0) {
+        this.header(r, 0, kind, conn, type);
+        this.touched();
+        return;
+      }
+    }
+    this.enqueue(k, kind, conn, type, null, true);
+    this.pump(k);
+  }
+
+  private enqueue(k: number, kind: number, conn: Connection, type: number, bytes: Uint8Array | null, owned: boolean): void {
+    this.pending[k].push({ kind, conn, type, bytes, off: 0, owned });
+  }
+
+  /** Moves waiting records into ring `k` as room allows; asks to be woken when it runs out. */
+  private pump(k: number): void {
+    const q = this.pending[k];
+    let i = this.pendingHead[k];
+    const max = this.outMax[k];
+    while (i < q.length) {
+      const p = q[i];
+      const n = p.bytes === null ? 0 : Math.min(p.bytes.length - p.off, max);
+      let r = this.reserve(k, n);
+      if (r < 0) {
+        if (this.stopped || !this.nrt.space(k, n)) break;
+        r = this.reserve(k, n);
+        if (r < 0) break;
+      }
+      this.header(r, n, p.kind, p.conn, p.type);
+      if (p.bytes !== null && n !== 0) {
+        this.shm.set(p.bytes.subarray(p.off, p.off + n), r + REC_HEADER_BYTES);
+        p.off += n;
+        if (p.off < p.bytes.length) continue;
+      }
+      i++;
+    }
+    if (i === q.length) {
+      q.length = 0;
+      i = 0;
+    } else {
+      // The caller may reuse or free what it passed once send() returns (a body can even be a
+      // view into an in ring): keep a copy of whatever still waits.
+      for (let j = i; j < q.length; j++) {
+        const p = q[j];
+        if (!p.owned && p.bytes !== null) {
+          p.bytes = Buffer.from(p.bytes.subarray(p.off));
+          p.off = 0;
+          p.owned = true;
+        }
+      }
+      if (i > 1024) {
+        q.splice(0, i);
+        i = 0;
+      }
+    }
+    this.pendingHead[k] = i;
+    this.touched();
+  }
+
+  /** Bytes waiting in JS because their ring was full, for all connections of ring `k`. */
+  pendingBytes(k: number): number {
+    let n = 0;
+    const q = this.pending[k];
+    for (let j = this.pendingHead[k]; j < q.length; j++) n += q[j].bytes === null ? 0 : q[j].bytes!.length - q[j].off;
+    return n;
+  }
+
+  private touched(): void {
+    if (this.inDrain || this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushNow);
+  }
+
+  private readonly flushNow = (): void => {
+    this.flushQueued = false;
+    if (!this.stopped) this.nrt.flush();
+  };
+
+  // ---- shared counters ------------------------------------------------------------------------
+
+  /** Bytes the IO thread has written to the kernel for the connection in (io, slot), mod 2^32,
+   * or -1 if the slot no longer holds generation `gen`. */
+  written(io: number, slot: number, gen: number): number {
+    const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
+    return this.u32[w] === gen ? this.u32[w + 1] : -1;
+  }
+
+  /** IO thread `io`'s counter number `index` (EW_IO_STATS_MAP order). */
+  stat(io: number, index: number): number {
+    return Number(this.dv.getBigUint64(this.ioStatsByte[io] + index * 8, true));
+  }
+}

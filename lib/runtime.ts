@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+import { lookup } from 'dns/promises';
+import * as os from 'os';
+import { Connection } from './connection';
+import { ClosedError, ERROR_CODES, check, fromNative } from './errors';
+import { Engine, type EngineHost } from './internal/engine';
+import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_RAW } from './internal/constants';
+import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
+import { native, type NativeRuntime } from './native';
+import { Server, type ListenOptions, type ServerHost } from './server';
+
+export interface RuntimeOptions {
+  /** Native IO threads (1..64). Default 1. */
+  ioThreads?: number;
+  /** CPU pinning of the IO threads: 'auto' (one core each, from the CPUs this process may use),
+   * a list of CPUs (IO thread k runs on cpus[k % length]), or 'off' (default). */
+  affinity?: 'auto' | 'off' | readonly number[];
+  /** Bytes of each IO->JS ring (a power of two, >= 4096). Default 4 MiB. */
+  inRingBytes?: number;
+  /** Bytes of each JS->IO ring (a power of two, >= 4096). Default 4 MiB. */
+  outRingBytes?: number;
+  /** Connection slots per IO thread; further connections are refused. Default 65536. */
+  maxConnectionsPerThread?: number;
+  /** Bytes read from one connection per loop round before the others get their turn (0 =
+   * until the socket is drained). Default 64 KiB. */
+  readBudget?: number;
+  /** A pino logger (made with createLogger() for the `always` level), or options for one. */
+  logger?: Logger | LoggerOptions;
+}
+
+export interface IoThreadStats {
+  [counter: string]: number;
+}
+
+export interface ThreadInfo {
+  /** Kernel thread id. */
+  tid: number;
+  /** The CPU it is pinned to, or -1. */
+  cpu: number;
+}
+
+const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+function isLogger(v: unknown): v is Logger {
+  return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
+}
+
+/**
+ * The runtime: native IO threads plus this JS thread's end of the shared-memory rings. Start it
+ * with Runtime.start(), listen with rt.listen(), stop with rt.close().
+ */
+export class Runtime implements EngineHost, ServerHost {
+  readonly logger: Logger;
+  private readonly nrt: NativeRuntime;
+  private readonly engine: Engine;
+  private readonly servers = new Map<number, Server>();
+  private liveConns = 0;
+  private referenced = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(nrt: NativeRuntime, logger: Logger) {
+    this.nrt = nrt;
+    this.logger = logger;
+    const attach = nrt.attach(0, () => this.engine.drain(), (level, msg) => logNative(this.logger, level, msg));
+    this.engine = new Engine(nrt, attach, this);
+    logger.on('level-change', () => nrt.setLogLevel(nativeLevelOf(logger)));
+  }
+
+  /** Starts the IO threads (in parallel) and resolves once all of them run. */
+  static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
+    check(typeof opts === 'object' && opts !== null, 'options must be an object');
+    const ioThreads = opts.ioThreads ?? 1;
+    check(Number.isInteger(ioThreads) && ioThreads >= 1 && ioThreads <= 64, 'ioThreads must be an integer in 1..64');
+    const affinity = opts.affinity ?? 'off';
+    if (Array.isArray(affinity)) {
+      check(affinity.length > 0, 'affinity list must not be empty');
+      const ncpu = os.cpus().length;
+      for (const c of affinity) check(Number.isInteger(c) && c >= 0 && c < Math.max(ncpu, 1024), `affinity CPU ${c} is not a CPU number`);
+    } else {
+      check(affinity === 'auto' || affinity === 'off', "affinity must be 'auto', 'off' or a list of CPUs");
+    }
+    const inRingBytes = opts.inRingBytes ?? 4 << 20;
+    const outRingBytes = opts.outRingBytes ?? 4 << 20;
+    check(isPow2(inRingBytes) && inRingBytes >= 4096 && inRingBytes <= 1 << 30, 'inRingBytes must be a power of two in 4096..2^30');
+    check(isPow2(outRingBytes) && outRingBytes >= 4096 && outRingBytes <= 1 << 30, 'outRingBytes must be a power of two in 4096..2^30');
+    const maxConns = opts.maxConnectionsPerThread ?? 65536;
+    check(Number.isInteger(maxConns) && maxConns >= 1 && maxConns <= 1 << 24, 'maxConnectionsPerThread must be in 1..2^24');
+    const readBudget = opts.readBudget ?? 64 << 10;
+    check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32');
+    const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
+
+    let nrt: NativeRuntime;
+    try {
+      nrt = new native.NativeRuntime({
+        ioThreads,
+        ports: 1,
+        affinity: Array.isArray(affinity) ? [...affinity] : (affinity as 'auto' | 'off'),
+        inRingBytes,
+        outRingBytes,
+        maxConnsPerThread: maxConns,
+        readBudget,
+        serialStart: false,
+        logLevel: nativeLevelOf(logger),
+      });
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return new Runtime(nrt, logger);
+  }
+
+  /** Opens a server. Host names are resolved first (dns.lookup, like net.Server.listen). */
+  async listen(opts: ListenOptions): Promise<Server> {
+    check(typeof opts === 'object' && opts !== null, 'listen options must be an object');
+    check(opts.protocol === 'tcp', "protocol must be 'tcp'");
+    if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+    const port = opts.port ?? 0;
+    check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be 0..65535');
+    const backlog = opts.backlog ?? 511;
+    check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be 1..65535');
+    const framing = opts.framing ?? 'frames';
+    check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'");
+    const distribution = opts.distribution ?? 'round-robin';
+    check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'");
+    const maxFrameBytes = opts.maxFrameBytes ?? 4 << 20;
+    check(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 0 && maxFrameBytes <= 0xffffffff, 'maxFrameBytes must be a u32');
+    const highWatermark = opts.highWatermark ?? 256 << 10;
+    const lowWatermark = opts.lowWatermark ?? Math.min(64 << 10, highWatermark);
+    const maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(16 << 20, highWatermark);
+    for (const [name, v] of [['highWatermark', highWatermark], ['lowWatermark', lowWatermark], ['maxBufferedBytes', maxBufferedBytes]] as const) {
+      check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`);
+    }
+    check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, 'need lowWatermark <= highWatermark <= maxBufferedBytes');
+    const decodeErrorPolicy = opts.decodeErrorPolicy ?? 'close';
+    check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'");
+
+    let host = '';
+    if (opts.host !== undefined && opts.host !== '') {
+      check(typeof opts.host === 'string', 'host must be a string');
+      try {
+        host = (await lookup(opts.host)).address;
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
+        throw fromNative({ code, message: `${ERROR_CODES[code].message} (getaddrinfo) ${opts.host}`, errno: ERROR_CODES[code].errno, syscall: 'getaddrinfo', address: opts.host });
+      }
+    }
+    if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+    let info;
+    try {
+      info = this.nrt.listen({
+        host,
+        port,
+        backlog,
+        reusePort: opts.reusePort ?? false,
+        distribution: distribution === 'least-connections' ? DIST_LEAST_CONNS : DIST_ROUND_ROBIN,
+        framing: framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES,
+        maxFrameBytes,
+        highWatermark,
+        lowWatermark,
+        maxBufferedBytes,
+        noDelay: opts.noDelay ?? true,
+        ownerPort: 0,
+      });
+    } catch (err) {
+      throw fromNative(err);
+    }
+    const server = new Server(
+      this,
+      info.id,
+      { address: info.address, family: info.family === 6 ? 'IPv6' : 'IPv4', port: info.port },
+      { framing, allowHalfOpen: opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy },
+    );
+    this.servers.set(info.id, server);
+    this.updateRef();
+    this.logger.debug({ server: info.id, address: info.address, port: info.port }, 'listening');
+    return server;
+  }
+
+  /**
+   * Stops the IO threads: listeners and connections close at once (connections get 'close'
+   * with EW_ESHUTDOWN, servers 'close'), everything native is freed. For a graceful stop, close
+   * the servers and end() the connections first. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing === null) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.nrt.stop();
+    this.engine.stopped = true;
+    for (const server of this.servers.values()) {
+      for (const conn of server._connections()) conn._closed(ERROR_CODES.EW_ESHUTDOWN.errno, 0);
+      server._unlistened();
+    }
+    this.servers.clear();
+    this.nrt.dispose();
+  }
+
+  /** Per-IO-thread counters, read from shared memory without a native call. */
+  stats(): IoThreadStats[] {
+    const names = native.constants.IO_STATS;
+    const out: IoThreadStats[] = [];
+    for (let k = 0; k < this.engine.nio; k++) {
+      const s: IoThreadStats = {};
+      names.forEach((n, i) => (s[n] = this.engine.stat(k, i)));
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Where each IO thread runs. */
+  threads(): ThreadInfo[] {
+    return this.nrt.threads();
+  }
+
+  get ioThreads(): number {
+    return this.engine.nio;
+  }
+
+  // ---- EngineHost / ServerHost ---------------------------------------------------------------
+
+  /** @internal */
+  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
+    const server = this.servers.get(serverId);
+    if (server === undefined) return undefined;
+    const conn = new Connection(this.engine, server, io, slot, gen, family, address, port);
+    this.liveConns++;
+    conn.once('close', () => {
+      this.liveConns--;
+      if (!server.isListening && server.stats().connections === 0) this.servers.delete(serverId);
+      this.updateRef();
+    });
+    this.updateRef();
+    server._accepted(conn);
+    return conn;
+  }
+
+  /** @internal */
+  unlistened(serverId: number): void {
+    const server = this.servers.get(serverId);
+    if (server === undefined) return;
+    server._unlistened();
+    // A server with open connections stays known until they close: runtime shutdown must still
+    // reach them.
+    if (server.stats().connections === 0) this.servers.delete(serverId);
+    this.updateRef();
+  }
+
+  /** @internal */
+  unlisten(server: Server): void {
+    try {
+      this.nrt.unlisten(server.id);
+    } catch (err) {
+      // Already closed natively (the runtime is stopping): report it as closed.
+      server._unlistened();
+      const e = fromNative(err);
+      if ((e as { code?: string }).code !== 'EW_ENOENT' && (e as { code?: string }).code !== 'EW_ESTATE') throw e;
+    }
+  }
+
+  /** The process stays alive while a server listens or a connection is open, like net. */
+  private updateRef(): void {
+    let listening = false;
+    for (const s of this.servers.values()) if (s.isListening) listening = true;
+    const want = (listening || this.liveConns > 0) && this.closing === null;
+    if (want !== this.referenced) {
+      this.referenced = want;
+      this.nrt.setRef(want);
+    }
+  }
+}

@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The N-API binding: thin by design. It converts types and calls the C core; validation and
+// policy live in TypeScript (lib/). Per-environment state lives in the Napi::Addon instance, so
+// the addon loads in worker_threads and several runtimes can share a process.
+//
+// Thread crossings are marked "THREAD:". The only functions IO threads call here are WakePort,
+// OnStopped and LogSink::Push; each touches nothing but an atomic, a mutex-guarded queue and
+// uv_async_send(), which libuv documents as callable from any thread.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "ew.h"
+}
+
+namespace {
+
+// ---- errors --------------------------------------------------------------------------------
+
+// The one factory for errors thrown by the binding: .code is ew_err_name(), never derived from
+// the message text; TypeScript wraps it into the EvwireError class for its category.
+Napi::Error MakeError(Napi::Env env, int err, const char *syscall, const char *address = nullptr) {
+  std::string msg = std::string(ew_strerror(err)) + " (" + syscall + ")";
+  if (address != nullptr) msg += std::string(" ") + address;
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, ew_err_name(err)));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  if (address != nullptr) e.Set("address", Napi::String::New(env, address));
+  return e;
+}
+
+void ThrowTypeError(Napi::Env env, const char *msg) {
+  Napi::Error e = Napi::TypeError::New(env, msg);
+  e.Set("code", Napi::String::New(env, "EW_EINVAL"));
+  e.ThrowAsJavaScriptException();
+}
+
+uint32_t U32(Napi::Object o, const char *key, uint32_t def) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : def;
+}
+
+bool Bool(Napi::Object o, const char *key, bool def) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
+}
+
+// ---- process exit ----------------------------------------------------------------------------
+
+// process.exit() on the main thread calls exit() without tearing the environment down, so IO
+// threads would still be running while static destructors run. An atexit hook stops and joins
+// every live runtime first.
+std::mutex g_live_mu;
+std::vector<ew_runtime_t *> g_live;
+std::once_flag g_atexit_once;
+
+void StopAllAtExit() {
+  std::vector<ew_runtime_t *> live;
+  {
+    std::lock_guard<std::mutex> lock(g_live_mu);
+    live.swap(g_live);
+  }
+  for (ew_runtime_t *rt : live) {
+    ew_runtime_stop(rt, nullptr, nullptr);
+    ew_runtime_join(rt);
+  }
+}
+
+void TrackLive(ew_runtime_t *rt) {
+  std::call_once(g_atexit_once, [] { atexit(StopAllAtExit); });
+  std::lock_guard<std::mutex> lock(g_live_mu);
+  g_live.push_back(rt);
+}
+
+void UntrackLive(ew_runtime_t *rt) {
+  std::lock_guard<std::mutex> lock(g_live_mu);
+  for (size_t i = 0; i < g_live.size(); i++) {
+    if (g_live[i] == rt) {
+      g_live[i] = g_live.back();
+      g_live.pop_back();
+      return;
+    }
+  }
+}
+
+// ---- native log lines -------------------------------------------------------------------------
+
+// Native log lines are queued here by whichever thread logged and handed to pino on the JS
+// thread. The queue is bounded: past the bound lines are counted, and the count is reported as
+// a line of its own, so nothing is dropped silently.
+struct LogSink {
+  static constexpr size_t kMaxLines = 1000;
+  std::mutex mu;
+  std::deque<std::pair<int, std::string>> lines;
+  uint64_t dropped = 0;
+  uv_async_t *async = nullptr;  // cleared before the handle is closed
+
+  // THREAD: any thread (IO threads, the JS thread during ew_listen).
+  static void Push(void *arg, int level, const char *msg) {
+    LogSink *s = static_cast<LogSink *>(arg);
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (s->lines.size() >= kMaxLines) {
+      s->dropped++;
+    } else {
+      s->lines.emplace_back(level, msg);
+    }
+    if (s->async != nullptr) uv_async_send(s->async);
+  }
+};
+
+// ---- the runtime wrapper ------------------------------------------------------------------------
+
+// ctl words per IO thread, shared with lib/internal/port.ts on the JS thread (no atomics needed
+// there: native code and JS touch them only from this one thread).
+constexpr uint32_t kCtlInTail = 0;
+constexpr uint32_t kCtlInHead = 1;
+constexpr uint32_t kCtlOutHead = 2;
+constexpr uint32_t kCtlOutTail = 3;
+constexpr uint32_t kCtlStride = 4;
+
+class Runtime : public Napi::ObjectWrap<Runtime> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeRuntime",
+                       {
+                           InstanceMethod("attach", &Runtime::Attach),
+                           InstanceMethod("flush", &Runtime::Flush),
+                           InstanceMethod("space", &Runtime::Space),
+                           InstanceMethod("listen", &Runtime::Listen),
+                           InstanceMethod("unlisten", &Runtime::Unlisten),
+                           InstanceMethod("stop", &Runtime::Stop),
+                           InstanceMethod("dispose", &Runtime::Dispose),
+                           InstanceMethod("threads", &Runtime::Threads),
+                           InstanceMethod("setRef", &Runtime::SetRef),
+                           InstanceMethod("setLogLevel", &Runtime::SetLogLevel),
+                       });
+  }
+
+  Runtime(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Runtime>(info), env_(info.Env()) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) {
+      ThrowTypeError(env, "options must be an object");
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    ew_runtime_opts_t opts;
+    ew_runtime_opts_init(&opts);
+    opts.io_threads = U32(o, "ioThreads", opts.io_threads);
+    opts.ports = U32(o, "ports", opts.ports);
+    opts.in_ring_bytes = U32(o, "inRingBytes", opts.in_ring_bytes);
+    opts.out_ring_bytes = U32(o, "outRingBytes", opts.out_ring_bytes);
+    opts.max_conns_per_thread = U32(o, "maxConnsPerThread", opts.max_conns_per_thread);
+    opts.read_budget = U32(o, "readBudget", opts.read_budget);
+    opts.serial_start = Bool(o, "serialStart", false) ? 1 : 0;
+    opts.log_level = static_cast<int>(U32(o, "logLevel", EW_LOG_LEVEL_INFO));
+    std::vector<int> cpus;
+    Napi::Value aff = o.Get("affinity");
+    if (aff.IsString() && aff.As<Napi::String>().Utf8Value() == "auto") {
+      opts.affinity = EW_AFFINITY_AUTO;
+    } else if (aff.IsArray()) {
+      Napi::Array a = aff.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++)
+        cpus.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+      opts.affinity = EW_AFFINITY_LIST;
+      opts.cpus = cpus.data();
+      opts.ncpus = static_cast<uint32_t>(cpus.size());
+    }
+    sink_ = new LogSink();
+    opts.log_cb = LogSink::Push;
+    opts.log_arg = sink_;
+    int err = ew_runtime_start(&opts, &rt_);
+    if (err != 0) {
+      delete sink_;
+      sink_ = nullptr;
+      rt_ = nullptr;
+      MakeError(env, err, "start").ThrowAsJavaScriptException();
+      return;
+    }
+    nio_ = ew_runtime_io_threads(rt_);
+    TrackLive(rt_);
+    napi_add_env_cleanup_hook(env, EnvCleanup, this);
+    cleanup_hook_ = true;
+  }
+
+  ~Runtime() override { Teardown(); }
+
+ private:
+  // attach(portIndex, onWake, onLog) -> { shm, ctl, layout }
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr || attached_) return Fail(env, EW_ESTATE, "attach");
+    uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+    port_ = ew_runtime_port(rt_, index);
+    if (port_ == nullptr) return Fail(env, EW_EINVAL, "attach");
+    on_wake_ = Napi::Persistent(info[1].As<Napi::Function>());
+    on_log_ = Napi::Persistent(info[2].As<Napi::Function>());
+    recv_ = Napi::Persistent(Napi::Object::New(env));
+    async_ctx_ = new Napi::AsyncContext(env, "evwire");
+
+    uv_loop_t *loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    async_ = new uv_async_t;
+    async_->data = this;
+    uv_async_init(loop, async_, OnAsync);
+    uv_unref(reinterpret_cast<uv_handle_t *>(async_));
+    {
+      std::lock_guard<std::mutex> lock(sink_->mu);
+      sink_->async = async_;
+      if (!sink_->lines.empty()) uv_async_send(async_);
+    }
+    for (uint32_t k = 0; k < nio_; k++) {
+      ew_ring_consumer_init(&in_[k], ew_port_in(port_, k));
+      ew_ring_producer_init(&out_[k], ew_port_out(port_, k));
+    }
+    ctl_ref_ = Napi::Persistent(Napi::ArrayBuffer::New(env, nio_ * kCtlStride * 4));
+    ctl_ = static_cast<uint32_t *>(ctl_ref_.Value().Data());
+    for (uint32_t k = 0; k < nio_; k++) {
+      ctl_[k * kCtlStride + kCtlInTail] = in_[k].head;
+      ctl_[k * kCtlStride + kCtlInHead] = in_[k].head;
+      ctl_[k * kCtlStride + kCtlOutHead] = out_[k].head_cache;
+      ctl_[k * kCtlStride + kCtlOutTail] = out_[k].tail;
+    }
+    int err = ew_port_attach(port_, WakePort, this);
+    if (err != 0) return Fail(env, err, "attach");
+    attached_ = true;
+    // From here on JS is idle in the event loop, which for the ring protocol means asleep: say
+    // so, or the first records would never wake us.
+    uint32_t heads[EW_MAX_IO_THREADS];
+    for (uint32_t k = 0; k < nio_; k++) heads[k] = in_[k].head;
+    if (ew_port_prepare_sleep(port_, heads)) uv_async_send(async_);
+
+    // The segment is handed to JavaScript as an external buffer; its finalizer drops the
+    // runtime reference it holds, so the memory outlives every view JS keeps of it.
+    size_t bytes = 0;
+    void *shm = ew_runtime_shm(rt_, &bytes);
+    ew_runtime_retain(rt_);
+    Napi::Buffer<uint8_t> shm_buf = Napi::Buffer<uint8_t>::New(
+        env, static_cast<uint8_t *>(shm), bytes,
+        [](Napi::Env, uint8_t *, ew_runtime_t *rt) { ew_runtime_release(rt); }, rt_);
+
+    ew_shm_layout_t layout;
+    ew_runtime_layout(rt_, &layout);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("shm", shm_buf);
+    r.Set("ctl", ctl_ref_.Value());
+    r.Set("ioThreads", nio_);
+    Napi::Array in_off = Napi::Array::New(env, nio_);
+    Napi::Array out_off = Napi::Array::New(env, nio_);
+    for (uint32_t k = 0; k < nio_; k++) {
+      in_off.Set(k, ew_port_in_offset(port_, k));
+      out_off.Set(k, ew_port_out_offset(port_, k));
+    }
+    r.Set("inOffsets", in_off);
+    r.Set("outOffsets", out_off);
+    r.Set("ioCtl", layout.io_ctl);
+    r.Set("slots", layout.slots);
+    r.Set("slotsStride", layout.slots_stride);
+    return r;
+  }
+
+  // Publishes the out rings JS wrote since the last call and refreshes its view of their heads.
+  Napi::Value Flush(const Napi::CallbackInfo &info) {
+    if (attached_) PublishOut();
+    return info.Env().Undefined();
+  }
+
+  // space(io, bodyBytes): publishes that out ring, then asks to be woken when a record of
+  // bodyBytes fits. Returns true when it already fits (JS retries at once).
+  Napi::Value Space(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!attached_) return Napi::Boolean::New(env, false);
+    uint32_t k = info[0].As<Napi::Number>().Uint32Value();
+    uint32_t len = info[1].As<Napi::Number>().Uint32Value();
+    if (k >= nio_) return Napi::Boolean::New(env, false);
+    PublishOut();
+    bool fits = ew_ring_wait_space(&out_[k], len) != 0;
+    ctl_[k * kCtlStride + kCtlOutHead] = out_[k].head_cache;
+    return Napi::Boolean::New(env, fits);
+  }
+
+  Napi::Value Listen(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "listen");
+    Napi::Object o = info[0].As<Napi::Object>();
+    ew_listen_opts_t lo;
+    ew_listen_opts_init(&lo);
+    std::string host = o.Get("host").IsString() ? o.Get("host").As<Napi::String>().Utf8Value() : "";
+    lo.host = host.c_str();
+    lo.port = static_cast<uint16_t>(U32(o, "port", 0));
+    lo.backlog = static_cast<int>(U32(o, "backlog", 511));
+    lo.reuse_port = Bool(o, "reusePort", false) ? 1 : 0;
+    lo.distribution = static_cast<int>(U32(o, "distribution", EW_DIST_ROUND_ROBIN));
+    lo.framing = static_cast<int>(U32(o, "framing", EW_FRAMING_FRAMES));
+    lo.max_frame_bytes = U32(o, "maxFrameBytes", lo.max_frame_bytes);
+    lo.high_watermark = U32(o, "highWatermark", lo.high_watermark);
+    lo.low_watermark = U32(o, "lowWatermark", lo.low_watermark);
+    lo.max_buffered = U32(o, "maxBufferedBytes", lo.max_buffered);
+    lo.no_delay = Bool(o, "noDelay", true) ? 1 : 0;
+    lo.owner_port = U32(o, "ownerPort", 0);
+    ew_listen_info_t li;
+    int err = ew_listen(rt_, &lo, &li);
+    if (err != 0) {
+      std::string where = host + ":" + std::to_string(lo.port);
+      MakeError(env, err, "listen", where.c_str()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("id", li.id);
+    r.Set("family", li.family);
+    r.Set("port", li.port);
+    r.Set("address", li.address);
+    return r;
+  }
+
+  Napi::Value Unlisten(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "unlisten");
+    int err = ew_unlisten(rt_, info[0].As<Napi::Number>().Uint32Value());
+    if (err != 0) return Fail(env, err, "unlisten");
+    return env.Undefined();
+  }
+
+  // stop() -> Promise<void>, resolved on the JS thread once every IO thread has exited and the
+  // records they produced before exiting have been drained.
+  Napi::Value Stop(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    if (rt_ == nullptr || !attached_ || stop_deferred_ != nullptr) {
+      d.Reject(MakeError(env, EW_ESTATE, "stop").Value());
+      return d.Promise();
+    }
+    stop_deferred_ = new Napi::Promise::Deferred(d);
+    // Keep the loop alive until the answer arrives.
+    uv_ref(reinterpret_cast<uv_handle_t *>(async_));
+    int err = ew_runtime_stop(rt_, OnStopped, this);
+    if (err != 0) {
+      delete stop_deferred_;
+      stop_deferred_ = nullptr;
+      d.Reject(MakeError(env, err, "stop").Value());
+    }
+    return d.Promise();
+  }
+
+  // Releases everything once stopped: the port, the async handle, the runtime reference.
+  Napi::Value Dispose(const Napi::CallbackInfo &info) {
+    Teardown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Threads(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env, nio_);
+    for (uint32_t k = 0; rt_ != nullptr && k < nio_; k++) {
+      int tid = 0, cpu = -1;
+      ew_runtime_thread_info(rt_, k, &tid, &cpu);
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("tid", tid);
+      t.Set("cpu", cpu);
+      a.Set(k, t);
+    }
+    return a;
+  }
+
+  Napi::Value SetRef(const Napi::CallbackInfo &info) {
+    if (async_ != nullptr && stop_deferred_ == nullptr) {
+      if (info[0].ToBoolean().Value())
+        uv_ref(reinterpret_cast<uv_handle_t *>(async_));
+      else
+        uv_unref(reinterpret_cast<uv_handle_t *>(async_));
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetLogLevel(const Napi::CallbackInfo &info) {
+    // The level lives in the runtime so that IO threads skip formatting disabled lines.
+    if (rt_ != nullptr) ew_runtime_set_log_level(rt_, info[0].As<Napi::Number>().Int32Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Fail(Napi::Env env, int err, const char *syscall) {
+    MakeError(env, err, syscall).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // ---- rings ------------------------------------------------------------------------------
+
+  void PublishOut() {
+    for (uint32_t k = 0; k < nio_; k++) {
+      uint32_t *c = ctl_ + k * kCtlStride;
+      out_[k].tail = c[kCtlOutTail];
+      if (ew_ring_publish(&out_[k])) ew_port_kick(port_, k);
+      // Acquire: JS may reuse the space only after the IO thread is done reading it.
+      out_[k].head_cache = __atomic_load_n(
+          reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) + EW_RING_OFF_HEAD),
+          __ATOMIC_ACQUIRE);
+      c[kCtlOutHead] = out_[k].head_cache;
+    }
+  }
+
+  void ReleaseIn() {
+    for (uint32_t k = 0; k < nio_; k++) {
+      in_[k].head = ctl_[k * kCtlStride + kCtlInHead];
+      if (ew_ring_release(&in_[k])) ew_port_kick(port_, k);
+    }
+  }
+
+  // Calls JavaScript's drain with fresh tails, then publishes what it consumed and produced.
+  // MakeCallback runs the nextTick and microtask queues afterwards and routes a throw to
+  // 'uncaughtException', as for any Node callback; the heads JS recorded record by record are
+  // published either way, so a throwing handler loses nothing and replays nothing.
+  void Drain() {
+    Napi::Env env = env_;
+    ew_port_awake(port_);
+    for (uint32_t k = 0; k < nio_; k++) {
+      uint32_t *c = ctl_ + k * kCtlStride;
+      c[kCtlInTail] = __atomic_load_n(
+          reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(in_[k].ring) + EW_RING_OFF_TAIL),
+          __ATOMIC_ACQUIRE);
+      c[kCtlOutHead] = __atomic_load_n(
+          reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) + EW_RING_OFF_HEAD),
+          __ATOMIC_ACQUIRE);
+    }
+    on_wake_.MakeCallback(recv_.Value(), {}, *async_ctx_);
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    if (!attached_) return;  // JS disposed us inside the callback
+    PublishOut();
+    ReleaseIn();
+    uint32_t heads[EW_MAX_IO_THREADS];
+    for (uint32_t k = 0; k < nio_; k++) heads[k] = ctl_[k * kCtlStride + kCtlInHead];
+    // More arrived while JS ran: come back through the loop rather than looping here, so timers
+    // and other IO get their turn.
+    if (ew_port_prepare_sleep(port_, heads)) uv_async_send(async_);
+  }
+
+  void DeliverLogs() {
+    std::deque<std::pair<int, std::string>> lines;
+    uint64_t dropped;
+    {
+      std::lock_guard<std::mutex> lock(sink_->mu);
+      lines.swap(sink_->lines);
+      dropped = sink_->dropped;
+      sink_->dropped = 0;
+    }
+    if (lines.empty() && dropped == 0) return;
+    Napi::Env env = env_;
+    Napi::Function fn = on_log_.Value();
+    for (auto &l : lines) {
+      fn.Call({Napi::Number::New(env, l.first), Napi::String::New(env, l.second)});
+      if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    }
+    if (dropped != 0) {
+      std::string m = std::to_string(dropped) + " native log lines dropped (queue full)";
+      fn.Call({Napi::Number::New(env, EW_LOG_LEVEL_WARN), Napi::String::New(env, m)});
+      if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    }
+  }
+
+  static void OnAsync(uv_async_t *h) {
+    Runtime *self = static_cast<Runtime *>(h->data);
+    Napi::HandleScope scope(self->env_);
+    if (self->sink_ != nullptr && !self->on_log_.IsEmpty()) self->DeliverLogs();
+    if (self->attached_) self->Drain();
+    if (self->stopped_.load() && self->stop_deferred_ != nullptr) {
+      // The IO threads are gone: a last drain hands JS everything they produced, then the
+      // promise settles.
+      ew_runtime_join(self->rt_);
+      if (self->attached_) self->Drain();
+      Napi::Promise::Deferred *d = self->stop_deferred_;
+      self->stop_deferred_ = nullptr;
+      uv_unref(reinterpret_cast<uv_handle_t *>(self->async_));
+      d->Resolve(self->env_.Undefined());
+      delete d;
+    }
+  }
+
+  // THREAD: IO threads (ew__port_wake). Only uv_async_send, which is thread-safe.
+  static void WakePort(void *arg) { uv_async_send(static_cast<Runtime *>(arg)->async_); }
+
+  // THREAD: the last IO thread to exit.
+  static void OnStopped(void *arg) {
+    Runtime *self = static_cast<Runtime *>(arg);
+    self->stopped_.store(true);
+    uv_async_send(self->async_);
+  }
+
+  static void EnvCleanup(void *arg) {
+    Runtime *self = static_cast<Runtime *>(arg);
+    self->cleanup_hook_ = false;
+    self->Teardown();
+  }
+
+  // Idempotent: stops the runtime if it still runs, waits for the IO threads, detaches the port
+  // (no wake after that), closes the async handle and drops this wrapper's reference.
+  void Teardown() {
+    if (rt_ == nullptr) return;
+    if (cleanup_hook_) {
+      napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
+      cleanup_hook_ = false;
+    }
+    ew_runtime_stop(rt_, nullptr, nullptr);  // EW_ESTATE if already stopping: fine
+    ew_runtime_join(rt_);
+    if (attached_) {
+      ew_port_detach(port_);
+      attached_ = false;
+    }
+    if (sink_ != nullptr) {
+      std::lock_guard<std::mutex> lock(sink_->mu);
+      sink_->async = nullptr;
+    }
+    if (async_ != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t *>(async_),
+               [](uv_handle_t *h) { delete reinterpret_cast<uv_async_t *>(h); });
+      async_ = nullptr;
+    }
+    if (stop_deferred_ != nullptr) {
+      stop_deferred_->Resolve(env_.Undefined());
+      delete stop_deferred_;
+      stop_deferred_ = nullptr;
+    }
+    delete async_ctx_;
+    async_ctx_ = nullptr;
+    on_wake_.Reset();
+    on_log_.Reset();
+    recv_.Reset();
+    ctl_ref_.Reset();
+    ctl_ = nullptr;
+    UntrackLive(rt_);
+    ew_runtime_t *rt = rt_;
+    rt_ = nullptr;
+    ew_runtime_release(rt);  // the segment lives on while JS holds its buffer
+    delete sink_;            // no thread can log any more: they are joined
+    sink_ = nullptr;
+  }
+
+  Napi::Env env_;
+  ew_runtime_t *rt_ = nullptr;
+  ew_port_t *port_ = nullptr;
+  uint32_t nio_ = 0;
+  bool attached_ = false;
+  bool cleanup_hook_ = false;
+  LogSink *sink_ = nullptr;
+  uv_async_t *async_ = nullptr;
+  Napi::AsyncContext *async_ctx_ = nullptr;
+  Napi::FunctionReference on_wake_;
+  Napi::FunctionReference on_log_;
+  Napi::ObjectReference recv_;
+  Napi::Reference<Napi::ArrayBuffer> ctl_ref_;
+  uint32_t *ctl_ = nullptr;
+  std::atomic<bool> stopped_{false};
+  Napi::Promise::Deferred *stop_deferred_ = nullptr;
+  ew_ring_consumer_t in_[EW_MAX_IO_THREADS];
+  ew_ring_producer_t out_[EW_MAX_IO_THREADS];
+};
+
+// ---- module -----------------------------------------------------------------------------------
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = Runtime::Define(env);
+    runtime_ctor_ = Napi::Persistent(ctor);
+    exports.Set("NativeRuntime", ctor);
+    DefineAddon(exports, {InstanceMethod("errors", &Addon::Errors)});
+    exports.Set("constants", Constants(env));
+  }
+
+ private:
+  // Every entry of EW_ERRNO_MAP, for the TypeScript table and the docs check.
+  Napi::Value Errors(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env);
+    struct Ctx {
+      Napi::Env env;
+      Napi::Array a;
+    } ctx{env, a};
+    ew_err_foreach(
+        [](void *arg, int code, const char *name, const char *msg) {
+          Ctx *c = static_cast<Ctx *>(arg);
+          Napi::Object e = Napi::Object::New(c->env);
+          e.Set("errno", code);
+          e.Set("code", name);
+          e.Set("message", msg);
+          c->a.Set(c->a.Length(), e);
+        },
+        &ctx);
+    return a;
+  }
+
+  // The format constants lib/internal/ring.ts hard-codes; a test compares the two.
+  static Napi::Object Constants(Napi::Env env) {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("RING_HEADER_BYTES", EW_RING_HEADER_BYTES);
+    c.Set("RING_OFF_CAP", EW_RING_OFF_CAP);
+    c.Set("RING_OFF_MAX_BODY", EW_RING_OFF_MAX_BODY);
+    c.Set("RING_OFF_TAIL", EW_RING_OFF_TAIL);
+    c.Set("RING_OFF_HEAD", EW_RING_OFF_HEAD);
+    c.Set("REC_HEADER_BYTES", EW_REC_HEADER_BYTES);
+    c.Set("REC_PAD", static_cast<uint32_t>(EW_REC_PAD));
+    c.Set("REC_OPEN", static_cast<uint32_t>(EW_REC_OPEN));
+    c.Set("REC_DATA", static_cast<uint32_t>(EW_REC_DATA));
+    c.Set("REC_END", static_cast<uint32_t>(EW_REC_END));
+    c.Set("REC_CLOSE", static_cast<uint32_t>(EW_REC_CLOSE));
+    c.Set("REC_DRAIN", static_cast<uint32_t>(EW_REC_DRAIN));
+    c.Set("REC_UNLISTEN", static_cast<uint32_t>(EW_REC_UNLISTEN));
+    c.Set("REC_SEND", static_cast<uint32_t>(EW_REC_SEND));
+    c.Set("REC_SHUTDOWN", static_cast<uint32_t>(EW_REC_SHUTDOWN));
+    c.Set("REC_DESTROY", static_cast<uint32_t>(EW_REC_DESTROY));
+    c.Set("REC_WATCH", static_cast<uint32_t>(EW_REC_WATCH));
+    c.Set("REC_F_MORE", EW_REC_F_MORE);
+    c.Set("FRAME_HEADER_BYTES", EW_FRAME_HEADER_BYTES);
+    c.Set("FRAME_FLAGS_KNOWN", EW_FRAME_FLAGS_KNOWN);
+    c.Set("SHM_IO_CTL_BYTES", EW_SHM_IO_CTL_BYTES);
+    c.Set("SHM_IO_STATS", EW_SHM_IO_STATS);
+    c.Set("SHM_SLOT_BYTES", EW_SHM_SLOT_BYTES);
+    c.Set("SHM_SLOT_GEN", EW_SHM_SLOT_GEN);
+    c.Set("SHM_SLOT_WRITTEN", EW_SHM_SLOT_WRITTEN);
+    c.Set("DIST_LEAST_CONNS", static_cast<uint32_t>(EW_DIST_LEAST_CONNS));
+    c.Set("FRAMING_RAW", static_cast<uint32_t>(EW_FRAMING_RAW));
+    Napi::Array stats = Napi::Array::New(env);
+#define XX(name, doc) stats.Set(stats.Length(), Napi::String::New(env, #name));
+    EW_IO_STATS_MAP(XX)
+#undef XX
+    c.Set("IO_STATS", stats);
+    return c;
+  }
+
+  Napi::FunctionReference runtime_ctor_;
+};
+
+}  // namespace
+
+NODE_API_ADDON(Addon)

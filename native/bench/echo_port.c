@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "echo_port.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct ew_echo_partial_s {
+  ew_echo_partial_t *next;
+  uint64_t conn;
+  uint16_t type, flags;
+  uint32_t seq;
+  uint8_t *buf;
+  size_t len, cap;
+};
+
+static void wake_cb(void *arg) {
+  ew_echo_port_t *ep = arg;
+  uint64_t one = 1;
+  ssize_t r = write(ep->efd, &one, sizeof one);
+  (void)r;
+}
+
+static uint32_t conn_io(uint64_t id) {
+  return (uint32_t)((id >> 24) & 0xffu);
+}
+
+/* Blocks until the out ring of `io` has room for `len`, kicking the IO thread so it drains. */
+static ew_rec_t *reserve_out(ew_echo_port_t *ep, uint32_t io, uint32_t len) {
+  ew_ring_producer_t *p = &ep->out[io];
+  for (;;) {
+    ew_rec_t *rec = ew_ring_reserve(p, len);
+    if (rec != NULL) return rec;
+    if (ew_ring_publish(p)) ew_port_kick(ep->port, io);
+    if (ew_ring_wait_space(p, len)) continue;
+    struct pollfd pfd = {.fd = ep->efd, .events = POLLIN};
+    poll(&pfd, 1, 10);
+    uint64_t v;
+    ssize_t r = read(ep->efd, &v, sizeof v);
+    (void)r;
+  }
+}
+
+void ew_echo_port_command(ew_echo_port_t *ep, uint32_t io, uint16_t kind, uint64_t conn,
+                          uint32_t type) {
+  ew_rec_t *rec = reserve_out(ep, io, 0);
+  rec->kind = kind;
+  rec->flags = 0;
+  rec->conn = conn;
+  rec->type = type;
+  rec->seq = 0;
+}
+
+void ew_echo_port_send(ew_echo_port_t *ep, uint32_t io, uint64_t conn, const void *bytes,
+                       uint32_t len) {
+  const uint8_t *src = bytes;
+  uint32_t max = ep->out[io].max_body;
+  /* Larger sends travel as several SEND records; the IO thread writes them back to back. */
+  do {
+    uint32_t n = len < max ? len : max;
+    ew_rec_t *rec = reserve_out(ep, io, n);
+    rec->kind = EW_REC_SEND;
+    rec->flags = 0;
+    rec->conn = conn;
+    rec->type = 0;
+    rec->seq = 0;
+    memcpy(rec + 1, src, n);
+    src += n;
+    len -= n;
+  } while (len > 0);
+}
+
+static void send_frame(ew_echo_port_t *ep, uint32_t io, uint64_t conn, uint16_t type,
+                       uint16_t flags, uint32_t seq, const uint8_t *body, uint32_t len) {
+  uint32_t max = ep->out[io].max_body;
+  ew_frame_header_t h = {.length = len, .type = type, .flags = flags, .seq = seq};
+  if (len + EW_FRAME_HEADER_BYTES <= max) {
+    /* The common case: header and body in one record, one iovec for the IO thread. */
+    ew_rec_t *rec = reserve_out(ep, io, len + EW_FRAME_HEADER_BYTES);
+    rec->kind = EW_REC_SEND;
+    rec->flags = 0;
+    rec->conn = conn;
+    rec->type = 0;
+    rec->seq = 0;
+    ew_frame_encode((uint8_t *)(rec + 1), &h);
+    memcpy((uint8_t *)(rec + 1) + EW_FRAME_HEADER_BYTES, body, len);
+    return;
+  }
+  uint8_t hdr[EW_FRAME_HEADER_BYTES];
+  ew_frame_encode(hdr, &h);
+  ew_echo_port_send(ep, io, conn, hdr, sizeof hdr);
+  ew_echo_port_send(ep, io, conn, body, len);
+}
+
+static ew_echo_partial_t **find_partial(ew_echo_port_t *ep, uint64_t conn) {
+  ew_echo_partial_t **pp = &ep->partials;
+  while (*pp != NULL && (*pp)->conn != conn) pp = &(*pp)->next;
+  return pp;
+}
+
+static void drop_partial(ew_echo_port_t *ep, uint64_t conn) {
+  ew_echo_partial_t **pp = find_partial(ep, conn);
+  if (*pp == NULL) return;
+  ew_echo_partial_t *p = *pp;
+  *pp = p->next;
+  free(p->buf);
+  free(p);
+}
+
+static void on_data(ew_echo_port_t *ep, uint32_t io, const ew_rec_t *rec) {
+  const uint8_t *body = (const uint8_t *)(rec + 1);
+  if (ep->raw) {
+    ew_echo_port_send(ep, io, rec->conn, body, rec->len);
+    return;
+  }
+  ew_echo_partial_t **pp = find_partial(ep, rec->conn);
+  if (*pp == NULL && !(rec->flags & EW_REC_F_MORE)) {
+    send_frame(ep, io, rec->conn, (uint16_t)rec->type, rec->flags & 0xffu, rec->seq, body,
+               rec->len);
+    atomic_fetch_add_explicit(&ep->frames, 1, memory_order_relaxed);
+    return;
+  }
+  ew_echo_partial_t *p = *pp;
+  if (p == NULL) {
+    p = calloc(1, sizeof *p);
+    if (p == NULL) abort();
+    p->conn = rec->conn;
+    p->type = (uint16_t)rec->type;
+    p->flags = rec->flags & 0xffu;
+    p->seq = rec->seq;
+    p->next = ep->partials;
+    ep->partials = p;
+    pp = &ep->partials;
+  }
+  if (p->len + rec->len > p->cap) {
+    size_t cap = (p->len + rec->len) * 2;
+    uint8_t *grown = realloc(p->buf, cap);
+    if (grown == NULL) abort();
+    p->buf = grown;
+    p->cap = cap;
+  }
+  memcpy(p->buf + p->len, body, rec->len);
+  p->len += rec->len;
+  if (!(rec->flags & EW_REC_F_MORE)) {
+    send_frame(ep, io, p->conn, p->type, p->flags, p->seq, p->buf, (uint32_t)p->len);
+    atomic_fetch_add_explicit(&ep->frames, 1, memory_order_relaxed);
+    drop_partial(ep, p->conn);
+  }
+}
+
+static int drain(ew_echo_port_t *ep) {
+  int any = 0;
+  for (uint32_t k = 0; k < ep->nio; k++) {
+    const ew_rec_t *rec;
+    int n = 0;
+    while (n < 4096 && (rec = ew_ring_next(&ep->in[k])) != NULL) {
+      any = 1;
+      n++;
+      if (ep->on_record != NULL) ep->on_record(ep, rec);
+      switch (rec->kind) {
+      case EW_REC_OPEN:
+        atomic_fetch_add(&ep->opened, 1);
+        atomic_store(&ep->last_open_id, rec->conn);
+        break;
+      case EW_REC_DATA:
+        on_data(ep, conn_io(rec->conn), rec);
+        break;
+      case EW_REC_END:
+        atomic_fetch_add(&ep->ends, 1);
+        if (ep->end_on_peer_end) ew_echo_port_command(ep, k, EW_REC_SHUTDOWN, rec->conn, 0);
+        break;
+      case EW_REC_CLOSE:
+        drop_partial(ep, rec->conn);
+        atomic_store(&ep->last_close_reason, (int32_t)rec->type);
+        atomic_fetch_add(&ep->closed, 1);
+        break;
+      case EW_REC_UNLISTEN:
+        atomic_fetch_add(&ep->unlistens, 1);
+        break;
+      default:
+        break;
+      }
+      ew_ring_advance(&ep->in[k], rec);
+    }
+    ep->heads[k] = ep->in[k].head;
+  }
+  /* Publish replies first, then free the in rings: an IO thread woken for room sees the
+   * replies in the same round. */
+  for (uint32_t k = 0; k < ep->nio; k++)
+    if (ew_ring_publish(&ep->out[k])) ew_port_kick(ep->port, k);
+  for (uint32_t k = 0; k < ep->nio; k++)
+    if (ew_ring_release(&ep->in[k])) ew_port_kick(ep->port, k);
+  return any;
+}
+
+static void *port_main(void *arg) {
+  ew_echo_port_t *ep = arg;
+  while (!atomic_load(&ep->stop)) {
+    if (drain(ep)) continue;
+    if (ew_port_prepare_sleep(ep->port, ep->heads)) continue;
+    struct pollfd pfd = {.fd = ep->efd, .events = POLLIN};
+    /* The timeout only bounds how long a stop request waits; wakeups come from the eventfd. */
+    poll(&pfd, 1, 50);
+    uint64_t v;
+    if (read(ep->efd, &v, sizeof v) > 0) atomic_fetch_add(&ep->wakeups, 1);
+    ew_port_awake(ep->port);
+  }
+  drain(ep);
+  return NULL;
+}
+
+int ew_echo_port_start(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {
+  ep->rt = rt;
+  ep->port = ew_runtime_port(rt, index);
+  if (ep->port == NULL) return EW_EINVAL;
+  ep->nio = ew_runtime_io_threads(rt);
+  ep->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ep->efd < 0) return ew_translate_sys_error(errno);
+  for (uint32_t k = 0; k < ep->nio; k++) {
+    ew_ring_consumer_init(&ep->in[k], ew_port_in(ep->port, k));
+    ew_ring_producer_init(&ep->out[k], ew_port_out(ep->port, k));
+    ep->heads[k] = ep->in[k].head;
+  }
+  atomic_store(&ep->stop, 0);
+  int err = ew_port_attach(ep->port, wake_cb, ep);
+  if (err != 0) {
+    close(ep->efd);
+    return err;
+  }
+  err = pthread_create(&ep->thread, NULL, port_main, ep);
+  if (err != 0) {
+    ew_port_detach(ep->port);
+    close(ep->efd);
+    return ew_translate_sys_error(err);
+  }
+  return 0;
+}
+
+void ew_echo_port_stop(ew_echo_port_t *ep) {
+  atomic_store(&ep->stop, 1);
+  wake_cb(ep);
+  pthread_join(ep->thread, NULL);
+  ew_port_detach(ep->port);
+  while (ep->partials != NULL) drop_partial(ep, ep->partials->conn);
+  close(ep->efd);
+}

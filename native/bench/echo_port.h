@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef EW_ECHO_PORT_H
+#define EW_ECHO_PORT_H
+
+/* A port consumed by a C thread that echoes every frame back: the native-only server of the
+ * benchmarks (the ceiling of the JavaScript path) and the peer of the C runtime tests. It uses
+ * the same ring protocol as lib/internal/port.ts: drain the in rings, write SEND records into the
+ * out rings, publish, kick, and sleep on an eventfd only after ew_port_prepare_sleep(). */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "ew.h"
+
+typedef struct ew_echo_partial_s ew_echo_partial_t;
+
+typedef struct ew_echo_port_s {
+  ew_runtime_t *rt;
+  ew_port_t *port;
+  uint32_t nio;
+  int efd;
+  pthread_t thread;
+  _Atomic int stop;
+  int raw;                /* echo raw chunks as they are instead of re-framing */
+  int end_on_peer_end;    /* answer the peer's FIN with ours (Node's allowHalfOpen: false) */
+  ew_ring_consumer_t in[EW_MAX_IO_THREADS];
+  ew_ring_producer_t out[EW_MAX_IO_THREADS];
+  uint32_t heads[EW_MAX_IO_THREADS];
+  ew_echo_partial_t *partials; /* frames arriving as fragments, per connection */
+  /* Counters, written by the port thread, read by others after stop or as snapshots. */
+  _Atomic uint64_t opened, closed, frames, ends, unlistens, wakeups;
+  _Atomic int64_t last_close_reason;
+  _Atomic uint64_t last_open_id;
+  /* Optional hook called on the port thread for every record before it is handled. */
+  void (*on_record)(struct ew_echo_port_s *ep, const ew_rec_t *rec);
+  void *user;
+} ew_echo_port_t;
+
+/* Attaches to port `index` of `rt` and starts the consumer thread. Returns 0 or an EW_* error. */
+int ew_echo_port_start(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index);
+/* Stops and joins the thread and detaches the port. */
+void ew_echo_port_stop(ew_echo_port_t *ep);
+
+/* Writes one SEND record of `len` bytes for connection `conn` (owned by IO thread `io`),
+ * waiting for room if needed. Port thread only (or before start / after stop). */
+void ew_echo_port_send(ew_echo_port_t *ep, uint32_t io, uint64_t conn, const void *bytes,
+                       uint32_t len);
+/* Writes a control record (SHUTDOWN, DESTROY, WATCH) for `conn`. Port thread only. */
+void ew_echo_port_command(ew_echo_port_t *ep, uint32_t io, uint16_t kind, uint64_t conn,
+                          uint32_t type);
+
+#endif /* EW_ECHO_PORT_H */

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef EW_RUNTIME_H
+#define EW_RUNTIME_H
+
+#include "ew/common.h"
+#include "ew/log.h"
+#include "ew/ring.h"
+
+/* The runtime: N IO threads, each with its own event loop, and M ports. A port is the
+ * consumer side of the shared-memory rings: one JavaScript thread in the addon, or a C thread in
+ * the native-only benchmark server. Between IO thread k and port j there are two rings, in
+ * (k -> j: connection events and frames) and out (j -> k: bytes to send and commands).
+ *
+ * Threads: functions marked "any thread" may be called from any thread including IO threads'
+ * callbacks' callers; ew_runtime_* lifecycle functions must not be called from an IO thread. */
+
+typedef struct ew_runtime_s ew_runtime_t;
+typedef struct ew_port_s ew_port_t;
+
+enum { EW_AFFINITY_OFF = 0, EW_AFFINITY_AUTO = 1, EW_AFFINITY_LIST = 2 };
+enum { EW_DIST_ROUND_ROBIN = 0, EW_DIST_LEAST_CONNS = 1 };
+enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1 };
+
+#define EW_MAX_IO_THREADS 64u
+#define EW_MAX_PORTS 64u
+#define EW_MAX_CONNS_PER_THREAD (1u << 24)
+
+typedef void (*ew_wake_cb)(void *arg);
+typedef void (*ew_stop_cb)(void *arg);
+
+typedef struct ew_runtime_opts_s {
+  uint32_t io_threads;           /* 1 .. EW_MAX_IO_THREADS */
+  uint32_t ports;                /* 1 .. EW_MAX_PORTS */
+  int affinity;                  /* EW_AFFINITY_*; AUTO picks from the CPUs the process may use */
+  const int *cpus;               /* EW_AFFINITY_LIST: IO thread k runs on cpus[k % ncpus] */
+  uint32_t ncpus;
+  uint32_t in_ring_bytes;        /* data bytes of each IO->port ring, a power of two */
+  uint32_t out_ring_bytes;       /* data bytes of each port->IO ring, a power of two */
+  uint32_t max_conns_per_thread; /* connection slots per IO thread */
+  uint32_t read_budget;          /* bytes read per connection per loop round; 0 = until EAGAIN */
+  int serial_start;              /* 1: start IO threads one after another (experiment only) */
+  int level_triggered;           /* 1: level-triggered connection events (experiment only) */
+  int log_level;                 /* EW_LOG_LEVEL_*; lines below it are not even formatted */
+  ew_log_cb log_cb;              /* NULL: lines go to stderr */
+  void *log_arg;
+} ew_runtime_opts_t;
+
+/* Fills `o` with the defaults (docs/experiments.md says which experiment chose each). */
+EW_EXTERN void ew_runtime_opts_init(ew_runtime_opts_t *o);
+
+/* Creates the shared-memory segment and starts the IO threads (in parallel unless
+ * serial_start); returns once every thread is running its loop, or stops the ones that started
+ * and returns the first error (EW_EINVAL for bad options, a system error otherwise; nothing is
+ * left behind then). On success *out owns one reference, released by ew_runtime_release().
+ * Not from an IO thread. */
+EW_EXTERN int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out);
+
+/* Asks every IO thread to close its listeners and connections, free its loop and exit. Returns
+ * at once; `cb(arg)` runs exactly once, on the last IO thread to exit (or on the caller's
+ * thread if they had all exited already). Afterwards no wake callback fires and the rings are
+ * no longer produced into. A second call returns EW_ESTATE and its cb never runs. */
+EW_EXTERN int ew_runtime_stop(ew_runtime_t *rt, ew_stop_cb cb, void *arg);
+
+/* Blocks until every IO thread has exited and joins them; the runtime must have been stopped
+ * (EW_ESTATE otherwise). Memory stays valid until the last release. Not from an IO thread, nor
+ * from the stop callback. Returns 0. */
+EW_EXTERN int ew_runtime_join(ew_runtime_t *rt);
+
+/* Takes and drops a reference. The last release stops the runtime if needed (blocking until
+ * the IO threads have exited), joins them and frees everything: the segment stays mapped until
+ * then, so memory handed out by ew_runtime_shm() is valid while a reference is held. */
+EW_EXTERN void ew_runtime_retain(ew_runtime_t *rt);
+EW_EXTERN void ew_runtime_release(ew_runtime_t *rt);
+
+/* Changes the level below which native lines are not even formatted. Any thread. */
+EW_EXTERN void ew_runtime_set_log_level(ew_runtime_t *rt, int level);
+
+/* The shared-memory segment (rings, control and statistics pages); any thread. */
+EW_EXTERN void *ew_runtime_shm(ew_runtime_t *rt, size_t *bytes);
+EW_EXTERN uint32_t ew_runtime_io_threads(const ew_runtime_t *rt);
+EW_EXTERN uint32_t ew_runtime_ports(const ew_runtime_t *rt);
+
+/* Where IO thread `io` runs: its kernel thread id and the CPU it is pinned to (-1 = not
+ * pinned). Returns 0 or EW_EINVAL. */
+EW_EXTERN int ew_runtime_thread_info(const ew_runtime_t *rt, uint32_t io, int *tid, int *cpu);
+
+/* Byte offsets of the pieces of the segment, for consumers that map it (JavaScript). */
+typedef struct ew_shm_layout_s {
+  uint32_t io_ctl;        /* per IO thread control + stats page, EW_SHM_IO_CTL_BYTES each */
+  uint32_t port_ctl;      /* per port control line, EW_SHM_PORT_CTL_BYTES each */
+  uint32_t slots;         /* per IO thread: max_conns_per_thread * EW_SHM_SLOT_BYTES */
+  uint32_t slots_stride;  /* bytes between two IO threads' slot tables */
+  uint32_t max_conns_per_thread;
+} ew_shm_layout_t;
+#define EW_SHM_IO_CTL_BYTES 512u
+#define EW_SHM_PORT_CTL_BYTES 64u
+#define EW_SHM_SLOT_BYTES 16u
+/* Slot words (u32): generation, bytes written to the kernel (mod 2^32), then reserved. */
+#define EW_SHM_SLOT_GEN 0u
+#define EW_SHM_SLOT_WRITTEN 1u
+/* Statistics of one IO thread: u64 counters at byte offset EW_SHM_IO_STATS of its page. */
+#define EW_SHM_IO_SLEEPING 0u /* u32: the IO thread is about to block in epoll */
+#define EW_SHM_IO_STATS 64u
+#define EW_IO_STATS_MAP(XX)                                                                        \
+  XX(accepted, "connections accepted or adopted")                                                  \
+  XX(closed, "connections closed")                                                                 \
+  XX(live, "connections open now")                                                                 \
+  XX(bytes_in, "bytes read from sockets")                                                          \
+  XX(bytes_out, "bytes written to sockets")                                                        \
+  XX(frames_in, "frames delivered to ports")                                                       \
+  XX(send_records, "send records consumed")                                                        \
+  XX(stale_sends, "records for connections already closed")                                       \
+  XX(ring_full, "times a connection paused because its port's ring was full")                      \
+  XX(protocol_errors, "connections closed for a protocol error")                                   \
+  XX(slow_closes, "connections closed for output above the hard cap")                             \
+  XX(accept_errors, "accept failures, EMFILE included")                                           \
+  XX(limit_rejects, "connections refused for lack of a slot")                                      \
+  XX(wakeups, "times the loop woke from a blocking wait")                                          \
+  XX(loops, "loop rounds")
+enum {
+#define XX(name, doc) EW_STAT_##name,
+  EW_IO_STATS_MAP(XX)
+#undef XX
+  EW_STAT__COUNT
+};
+
+EW_EXTERN void ew_runtime_layout(const ew_runtime_t *rt, ew_shm_layout_t *out);
+
+/* Listeners. */
+typedef struct ew_listen_opts_s {
+  const char *host;         /* literal address or name; NULL/"" = all interfaces (dual stack) */
+  uint16_t port;            /* 0 = any; ew_listen_info_t says which */
+  int backlog;              /* listen(2) backlog; <= 0 = 511 */
+  int reuse_port;           /* 1: one SO_REUSEPORT socket per IO thread instead of one acceptor */
+  int distribution;         /* EW_DIST_*: how the acceptor picks an IO thread */
+  int framing;              /* EW_FRAMING_FRAMES (DESIGN section 3) or EW_FRAMING_RAW chunks */
+  uint32_t max_frame_bytes; /* larger frames close the connection with EW_EPROTO_LENGTH */
+  uint32_t high_watermark;  /* queued output above which the port should stop sending */
+  uint32_t low_watermark;   /* a WATCH record is answered by DRAIN once below this */
+  uint32_t max_buffered;    /* queued output above this closes with EW_ESLOW */
+  int no_delay;             /* TCP_NODELAY on accepted sockets */
+  uint32_t owner_port;      /* the port that receives EW_REC_UNLISTEN */
+} ew_listen_opts_t;
+
+typedef struct ew_listen_info_s {
+  uint32_t id;      /* server id, carried by OPEN records */
+  int family;       /* 4 or 6 */
+  uint16_t port;    /* the bound port */
+  char address[64]; /* the bound address, numeric */
+} ew_listen_info_t;
+
+EW_EXTERN void ew_listen_opts_init(ew_listen_opts_t *o);
+
+/* Resolves the host (getaddrinfo, first result; blocking, so callers that must not block pass
+ * a literal), binds and listens on the calling thread so that errors such as EW_EADDRINUSE come
+ * back here, then hands the socket(s) to the IO threads. Returns 0 and fills `info`, or an error
+ * and nothing is left open. Not from an IO thread. */
+EW_EXTERN int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *info);
+
+/* Stops accepting on server `id`; open connections stay. When every listening socket is closed
+ * the owner port receives an EW_REC_UNLISTEN record. Returns 0, or EW_ENOENT for an unknown or
+ * already closed id. Any thread but an IO thread. */
+EW_EXTERN int ew_unlisten(ew_runtime_t *rt, uint32_t id);
+
+/* Ports (consumers). */
+EW_EXTERN ew_port_t *ew_runtime_port(ew_runtime_t *rt, uint32_t index);
+
+/* Registers the consumer of port `p`: `wake(arg)` is called, from IO threads, whenever a ring
+ * of the port gains data while the consumer sleeps (see ew_port_prepare_sleep) or when the port
+ * waits for space in an out ring. It must be thread-safe and cheap (uv_async_send, an eventfd
+ * write). Connections are bound only to attached ports. Returns 0 or EW_ESTATE if attached. */
+EW_EXTERN int ew_port_attach(ew_port_t *p, ew_wake_cb wake, void *arg);
+
+/* Unregisters the consumer; no wake callback runs after this returns. */
+EW_EXTERN void ew_port_detach(ew_port_t *p);
+
+/* The rings between this port and IO thread `io`. */
+EW_EXTERN ew_ring_t *ew_port_in(ew_port_t *p, uint32_t io);
+EW_EXTERN ew_ring_t *ew_port_out(ew_port_t *p, uint32_t io);
+EW_EXTERN uint32_t ew_port_in_offset(ew_port_t *p, uint32_t io);  /* byte offset in the segment */
+EW_EXTERN uint32_t ew_port_out_offset(ew_port_t *p, uint32_t io); /* byte offset in the segment */
+
+/* Wakes IO thread `io` if it sleeps; call after publishing records into its out ring, or after
+ * ew_ring_release() on its in ring returned 1. Any thread. */
+EW_EXTERN void ew_port_kick(ew_port_t *p, uint32_t io);
+
+/* The consumer is about to block: marks the port sleeping, then checks every in ring. Returns 1
+ * (and clears the mark) if any holds unread records, so the consumer must not block; else 0 and
+ * the next record published will call wake(). `heads[io]` are the consumer's read positions. */
+EW_EXTERN int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads);
+
+/* Clears the sleeping mark (the consumer woke up and is about to drain). */
+EW_EXTERN void ew_port_awake(ew_port_t *p);
+
+#endif /* EW_RUNTIME_H */

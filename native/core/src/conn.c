@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Connections do their own IO instead of using bufferevents: a bufferevent cannot be
+ * edge-triggered and re-arms epoll on every write, which is exactly the syscall traffic this
+ * layer exists to avoid. One event per fd, EV_READ|EV_WRITE|EV_ET|EV_PERSIST, registered once
+ * for the connection's whole life. */
+
+#define READ_CHUNK (64u << 10)
+#define MAX_IOV 64
+#define OUT_RECORDS_PER_ROUND 4096
+
+/* ---- slots and ids ---------------------------------------------------------------------- */
+
+static void slot_store(ew__io_t *io, uint32_t slot, uint32_t word, uint32_t v) {
+  atomic_store_explicit((_Atomic uint32_t *)&io->slots[(size_t)slot * 4 + word], v,
+                        memory_order_relaxed);
+}
+
+static uint32_t slot_load(ew__io_t *io, uint32_t slot, uint32_t word) {
+  return atomic_load_explicit((_Atomic uint32_t *)&io->slots[(size_t)slot * 4 + word],
+                              memory_order_relaxed);
+}
+
+/* Released slots are reused oldest first, and only once a backlog of them has built up, so
+ * that a slot's generation ages as slowly as possible and a stale id held by JavaScript is
+ * still recognised as stale long after its connection closed. */
+static uint32_t slot_alloc(ew__io_t *io) {
+  uint32_t max = io->rt->o.max_conns_per_thread;
+  if (io->free_count > 0 && (io->free_count >= 1024 || io->slot_hwm >= max)) {
+    uint32_t s = io->free_slots[io->free_head];
+    io->free_head = (io->free_head + 1) % io->free_cap;
+    io->free_count--;
+    return s;
+  }
+  if (io->slot_hwm >= max) return UINT32_MAX;
+  if (io->slot_hwm >= io->conns_cap) {
+    uint32_t cap = io->conns_cap ? io->conns_cap * 2 : 1024;
+    if (cap > max) cap = max;
+    ew__conn_t **grown = realloc(io->conns, (size_t)cap * sizeof *grown);
+    if (grown == NULL) return UINT32_MAX;
+    memset(grown + io->conns_cap, 0, (size_t)(cap - io->conns_cap) * sizeof *grown);
+    io->conns = grown;
+    io->conns_cap = cap;
+  }
+  return io->slot_hwm++;
+}
+
+static void slot_release(ew__io_t *io, uint32_t slot) {
+  io->conns[slot] = NULL;
+  if (io->free_count == io->free_cap) {
+    /* Grow the FIFO, unrolling it so that the oldest entry is at index 0. */
+    uint32_t cap = io->free_cap ? io->free_cap * 2 : 1024;
+    uint32_t *grown = malloc((size_t)cap * sizeof *grown);
+    if (grown == NULL) return; /* the slot is leaked, never reused: safe, only wasteful */
+    for (uint32_t i = 0; i < io->free_count; i++)
+      grown[i] = io->free_slots[(io->free_head + i) % io->free_cap];
+    free(io->free_slots);
+    io->free_slots = grown;
+    io->free_cap = cap;
+    io->free_head = 0;
+  }
+  io->free_slots[(io->free_head + io->free_count) % io->free_cap] = slot;
+  io->free_count++;
+}
+
+ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id) {
+  if (EW__ID_IO(id) != io->index) return NULL;
+  uint32_t slot = EW__ID_SLOT(id);
+  if (slot >= io->slot_hwm) return NULL;
+  ew__conn_t *c = io->conns[slot];
+  return (c != NULL && c->gen == EW__ID_GEN(id)) ? c : NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+static void conn_release(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  event_free(c->ev);
+  close(c->fd);
+  evbuffer_free(c->in);
+  evbuffer_free(c->out);
+  slot_release(io, c->slot);
+  atomic_fetch_sub_explicit(&io->live, 1, memory_order_relaxed);
+  EW__STAT(io, closed)++;
+  EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
+  ew__server_unref(c->srv);
+  free(c);
+}
+
+void ew__conn_free_silently(ew__conn_t *c) {
+  conn_release(c);
+}
+
+void ew__conn_close(ew__conn_t *c, int reason, int sys_errno) {
+  ew__io_t *io = c->io;
+  if (c->flags & C_ON_READY) TAILQ_REMOVE(&io->ready, c, ready_link);
+  if (c->flags & C_BLOCKED) TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
+  if (reason <= EW_EPROTO_LENGTH && reason >= EW_EPROTO_DECODE) EW__STAT(io, protocol_errors)++;
+  EW_LOG_DEBUG(io->rt, "connection %llu closed: %s", (unsigned long long)c->id,
+               ew_err_name(reason));
+  ew__io_push_ctrl(io, c->port, EW_REC_CLOSE, c->id, (uint32_t)reason, (uint32_t)sys_errno, NULL,
+                   0);
+  conn_release(c);
+}
+
+static uint32_t pick_port(ew__io_t *io) {
+  ew_runtime_t *rt = io->rt;
+  for (uint32_t i = 0; i < rt->nports; i++) {
+    uint32_t j = (io->next_port + i) % rt->nports;
+    if (atomic_load_explicit(&rt->ports[j].attached, memory_order_acquire)) {
+      io->next_port = j + 1;
+      return j;
+    }
+  }
+  return UINT32_MAX;
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg);
+
+/* Refuses a connection that never became one: the fd is closed and every count it took is
+ * given back. */
+static void reject(ew__io_t *io, int fd, ew__server_t *srv) {
+  close(fd);
+  atomic_fetch_sub_explicit(&io->live, 1, memory_order_relaxed);
+  ew__server_unref(srv);
+}
+
+void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr,
+                    socklen_t addrlen) {
+  ew_runtime_t *rt = io->rt;
+  (void)addrlen;
+  uint32_t port = pick_port(io);
+  if (port == UINT32_MAX) {
+    EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", srv->id);
+    reject(io, fd, srv);
+    return;
+  }
+  uint32_t slot = slot_alloc(io);
+  if (slot == UINT32_MAX) {
+    EW__STAT(io, limit_rejects)++;
+    uint64_t now = ew__now_ms();
+    if (now - io->emfile_logged_ms >= 1000) {
+      io->emfile_logged_ms = now;
+      EW_LOG_WARN(rt, "IO thread %u: all %u connection slots in use; refusing", io->index,
+                  rt->o.max_conns_per_thread);
+    }
+    reject(io, fd, srv);
+    return;
+  }
+  ew__conn_t *c = calloc(1, sizeof *c);
+  if (c != NULL) {
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->ev = event_new(io->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_event, c);
+  }
+  if (c == NULL || c->in == NULL || c->out == NULL || c->ev == NULL) {
+    EW_LOG_ERROR(rt, "IO thread %u: out of memory adopting a connection", io->index);
+    if (c != NULL) {
+      if (c->ev) event_free(c->ev);
+      if (c->in) evbuffer_free(c->in);
+      if (c->out) evbuffer_free(c->out);
+      free(c);
+    }
+    io->conns[slot] = NULL;
+    slot_release(io, slot);
+    reject(io, fd, srv);
+    return;
+  }
+  if (srv->o.no_delay) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  uint32_t gen = (slot_load(io, slot, EW_SHM_SLOT_GEN) + 1) & EW__GEN_MASK;
+  if (gen == 0) gen = 1;
+  slot_store(io, slot, EW_SHM_SLOT_GEN, gen);
+  slot_store(io, slot, EW_SHM_SLOT_WRITTEN, 0);
+  c->io = io;
+  c->srv = srv;
+  c->fd = fd;
+  c->slot = slot;
+  c->gen = gen;
+  c->port = port;
+  c->id = EW__ID(gen, io->index, slot);
+  io->conns[slot] = c;
+
+  struct {
+    uint32_t server;
+    uint16_t family;
+    uint16_t port;
+    char addr[INET6_ADDRSTRLEN];
+  } body;
+  memset(&body, 0, sizeof body);
+  body.server = srv->id;
+  if (addr->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+    body.family = 6;
+    body.port = ntohs(a->sin6_port);
+    inet_ntop(AF_INET6, &a->sin6_addr, body.addr, sizeof body.addr);
+  } else {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+    body.family = 4;
+    body.port = ntohs(a->sin_port);
+    inet_ntop(AF_INET, &a->sin_addr, body.addr, sizeof body.addr);
+  }
+  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, srv->id, 0, &body,
+                   (uint32_t)(8 + strlen(body.addr)));
+  EW__STAT(io, accepted)++;
+  EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
+  /* Registering an fd that already has data queued reports it at once, so nothing that arrived
+   * before this point is missed. */
+  if (event_add(c->ev, NULL) != 0) ew__conn_close(c, EW_ENOMEM, 0);
+}
+
+/* ---- inbound ------------------------------------------------------------------------------- */
+
+static void block_on_ring(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  ew__io_port_t *ip = &io->ports[c->port];
+  if (!(c->flags & C_BLOCKED)) {
+    c->flags |= C_BLOCKED;
+    TAILQ_INSERT_TAIL(&ip->blocked, c, blocked_link);
+    EW__STAT(io, ring_full)++;
+  }
+  ew_ring_wait_space(&ip->prod, ip->prod.max_body);
+  ip->dirty = true; /* publish what is there so the consumer can make room */
+}
+
+/* Moves every complete frame (or full-size fragment) from the connection's input buffer into its
+ * port's ring. Returns 0 when it needs more bytes, 1 when the ring is full (the connection is
+ * now blocked), -1 when the connection was closed for a protocol error. */
+static int deliver(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  ew__io_port_t *ip = &io->ports[c->port];
+  uint32_t max_body = ip->prod.max_body;
+  bool raw = c->srv->o.framing == EW_FRAMING_RAW;
+  for (;;) {
+    size_t avail = evbuffer_get_length(c->in);
+    if (avail == 0) return 0;
+    if (ip->ovf_head != NULL) {
+      /* An OPEN or CLOSE is waiting for room: data must not overtake it. */
+      block_on_ring(c);
+      return 1;
+    }
+    if (!raw && !(c->flags & C_HAVE_HDR)) {
+      /* Fast path: frames lying wholly inside the first contiguous chunk are copied straight
+       * from it and drained with one call, instead of a copyout, a drain and a remove each.
+       * Anything unusual (a frame across chunks, a fragment, a bad header) falls through to the
+       * general path below, which handles it. */
+      struct evbuffer_iovec v;
+      if (evbuffer_peek(c->in, -1, NULL, &v, 1) >= 1) {
+        const uint8_t *p = v.iov_base;
+        size_t n = v.iov_len, used = 0;
+        uint64_t frames = 0;
+        bool full = false;
+        while (n - used >= EW_FRAME_HEADER_BYTES) {
+          ew_frame_header_t h;
+          if (ew_frame_decode(p + used, c->srv->o.max_frame_bytes, &h) != 0) break;
+          if (h.length > max_body || n - used - EW_FRAME_HEADER_BYTES < h.length) break;
+          ew_rec_t *rec = ew_ring_reserve(&ip->prod, h.length);
+          if (rec == NULL) {
+            full = true;
+            break;
+          }
+          rec->kind = EW_REC_DATA;
+          rec->flags = h.flags;
+          rec->conn = c->id;
+          rec->type = h.type;
+          rec->seq = h.seq;
+          memcpy(rec + 1, p + used + EW_FRAME_HEADER_BYTES, h.length);
+          used += EW_FRAME_HEADER_BYTES + h.length;
+          frames++;
+        }
+        if (used != 0) {
+          evbuffer_drain(c->in, used);
+          EW__STAT(io, frames_in) += frames;
+          ip->dirty = true;
+        }
+        if (full) {
+          block_on_ring(c);
+          return 1;
+        }
+        if (used != 0) continue;
+      }
+    }
+    uint32_t chunk;
+    uint16_t flags = 0;
+    if (raw) {
+      chunk = avail < max_body ? (uint32_t)avail : max_body;
+    } else {
+      if (!(c->flags & C_HAVE_HDR)) {
+        if (avail < EW_FRAME_HEADER_BYTES) return 0;
+        uint8_t h[EW_FRAME_HEADER_BYTES];
+        evbuffer_copyout(c->in, h, sizeof h);
+        int err = ew_frame_decode(h, c->srv->o.max_frame_bytes, &c->hdr);
+        if (err != 0) {
+          EW_LOG_DEBUG(io->rt, "connection %llu: bad frame header (length %u type %u flags 0x%x)",
+                       (unsigned long long)c->id, c->hdr.length, c->hdr.type, c->hdr.flags);
+          ew__conn_close(c, err, 0);
+          return -1;
+        }
+        evbuffer_drain(c->in, EW_FRAME_HEADER_BYTES);
+        avail -= EW_FRAME_HEADER_BYTES;
+        c->flags |= C_HAVE_HDR;
+        c->delivered = 0;
+      }
+      uint32_t rest = c->hdr.length - c->delivered;
+      if (rest <= max_body) {
+        if (avail < rest) return 0;
+        chunk = rest;
+      } else {
+        /* Frames larger than a record travel as fragments as soon as each is complete, so a
+         * connection never buffers more than one record's worth here. */
+        if (avail < max_body) return 0;
+        chunk = max_body;
+        flags = EW_REC_F_MORE;
+      }
+      flags |= c->hdr.flags;
+    }
+    ew_rec_t *rec = ew_ring_reserve(&ip->prod, chunk);
+    if (rec == NULL) {
+      block_on_ring(c);
+      return 1;
+    }
+    rec->kind = EW_REC_DATA;
+    rec->flags = flags;
+    rec->conn = c->id;
+    rec->type = raw ? 0 : c->hdr.type;
+    rec->seq = raw ? 0 : c->hdr.seq;
+    if (chunk) evbuffer_remove(c->in, rec + 1, chunk);
+    ip->dirty = true;
+    if (!raw) {
+      if (flags & EW_REC_F_MORE) {
+        c->delivered += chunk;
+      } else {
+        c->flags &= ~C_HAVE_HDR;
+        EW__STAT(io, frames_in)++;
+      }
+    }
+  }
+}
+
+static void ready_push(ew__conn_t *c) {
+  if (c->flags & C_ON_READY) return;
+  c->flags |= C_ON_READY;
+  TAILQ_INSERT_TAIL(&c->io->ready, c, ready_link);
+}
+
+static int do_shutdown(ew__conn_t *c);
+
+static void on_eof(ew__conn_t *c) {
+  c->flags |= C_PEER_EOF;
+  c->flags &= ~C_READABLE;
+  if (c->srv->o.framing == EW_FRAMING_FRAMES &&
+      ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0)) {
+    ew__conn_close(c, EW_EPROTO_TRUNCATED, 0);
+    return;
+  }
+  ew__io_push_ctrl(c->io, c->port, EW_REC_END, c->id, 0, 0, NULL, 0);
+  /* Both directions are finished once we had already shut down ours. */
+  if (c->flags & C_WR_SHUT) ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
+}
+
+void ew__conn_pump(ew__conn_t *c) {
+  if (deliver(c) != 0) return;
+  if (!(c->flags & C_READABLE) || (c->flags & C_PEER_EOF)) return;
+  uint32_t budget = c->io->rt->o.read_budget;
+  size_t got = 0;
+  for (;;) {
+    size_t want = READ_CHUNK;
+    if (budget != 0 && budget - got < want) want = budget - got;
+    struct evbuffer_iovec v[2];
+    int n = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
+    if (n <= 0) {
+      ew__conn_close(c, EW_ENOMEM, 0);
+      return;
+    }
+    struct iovec iov[2];
+    size_t asked = 0;
+    int niov = 0;
+    for (int i = 0; i < n && asked < want; i++) {
+      size_t len = v[i].iov_len;
+      if (len > want - asked) len = want - asked;
+      iov[niov].iov_base = v[i].iov_base;
+      iov[niov].iov_len = len;
+      asked += len;
+      niov++;
+    }
+    ssize_t r = readv(c->fd, iov, niov);
+    if (r < 0) {
+      int e = errno;
+      evbuffer_commit_space(c->in, v, 0);
+      if (e == EINTR) continue;
+      if (e == EAGAIN) {
+        c->flags &= ~C_READABLE;
+        return;
+      }
+      ew__conn_close(c, ew_translate_sys_error(e), e);
+      return;
+    }
+    if (r == 0) {
+      evbuffer_commit_space(c->in, v, 0);
+      on_eof(c);
+      return;
+    }
+    size_t left = (size_t)r;
+    for (int i = 0; i < niov; i++) {
+      if (v[i].iov_len > left) v[i].iov_len = left;
+      left -= v[i].iov_len;
+    }
+    evbuffer_commit_space(c->in, v, niov);
+    got += (size_t)r;
+    EW__STAT(c->io, bytes_in) += (uint64_t)r;
+    if (deliver(c) != 0) return;
+    /* A short read is not taken as "drained": libevent reports EPOLLHUP and EPOLLERR as plain
+     * EV_READ|EV_WRITE, so a reset that arrived with the last bytes would never produce
+     * another edge. Reading on to EAGAIN (or EOF, or the error) costs one syscall per event
+     * and cannot lose a close. */
+    if (budget != 0 && got >= budget) {
+      ready_push(c);
+      return;
+    }
+  }
+}
+
+/* ---- outbound ------------------------------------------------------------------------------ */
+
+static ssize_t send_iov(int fd, struct iovec *iov, int n) {
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = iov;
+  m.msg_iovlen = (size_t)n;
+  ssize_t w;
+  /* MSG_NOSIGNAL: a peer that vanished must cost an EPIPE, not the process (SIGPIPE). */
+  do
+    w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (w < 0 && errno == EINTR);
+  return w;
+}
+
+static void account_written(ew__conn_t *c, size_t n) {
+  c->written += (uint32_t)n;
+  slot_store(c->io, c->slot, EW_SHM_SLOT_WRITTEN, c->written);
+  EW__STAT(c->io, bytes_out) += n;
+}
+
+/* Returns 0, or -1 if the connection was closed. */
+static int after_output(ew__conn_t *c) {
+  size_t queued = evbuffer_get_length(c->out);
+  if (queued > c->srv->o.max_buffered) {
+    EW__STAT(c->io, slow_closes)++;
+    ew__conn_close(c, EW_ESLOW, 0);
+    return -1;
+  }
+  if ((c->flags & C_WANT_DRAIN) && queued < c->srv->o.low_watermark) {
+    c->flags &= ~C_WANT_DRAIN;
+    ew__io_push_ctrl(c->io, c->port, EW_REC_DRAIN, c->id, 0, 0, NULL, 0);
+  }
+  if (queued == 0 && (c->flags & C_END_PENDING)) return do_shutdown(c);
+  return 0;
+}
+
+/* Writes the output buffer until it is empty or the kernel refuses. Returns 0 or -1 (closed). */
+static int flush_out(ew__conn_t *c) {
+  while (evbuffer_get_length(c->out) > 0) {
+    struct evbuffer_iovec v[MAX_IOV];
+    int n = evbuffer_peek(c->out, -1, NULL, v, MAX_IOV);
+    if (n > MAX_IOV) n = MAX_IOV;
+    struct iovec iov[MAX_IOV];
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+      iov[i].iov_base = v[i].iov_base;
+      iov[i].iov_len = v[i].iov_len;
+      total += v[i].iov_len;
+    }
+    ssize_t w = send_iov(c->fd, iov, n);
+    if (w < 0) {
+      int e = errno;
+      if (e == EAGAIN) {
+        c->flags |= C_WBLOCKED;
+        return after_output(c);
+      }
+      ew__conn_close(c, ew_translate_sys_error(e), e);
+      return -1;
+    }
+    evbuffer_drain(c->out, (size_t)w);
+    account_written(c, (size_t)w);
+    if ((size_t)w < total) {
+      c->flags |= C_WBLOCKED;
+      break;
+    }
+  }
+  return after_output(c);
+}
+
+/* Sends bytes that live in ring memory: straight to the kernel when nothing is queued before
+ * them (zero copy), and only what the kernel did not take is copied into the output buffer. */
+static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
+  size_t done = 0;
+  if (evbuffer_get_length(c->out) == 0 && !(c->flags & C_WBLOCKED)) {
+    ssize_t w = send_iov(c->fd, iov, n);
+    if (w < 0) {
+      int e = errno;
+      if (e != EAGAIN) {
+        ew__conn_close(c, ew_translate_sys_error(e), e);
+        return -1;
+      }
+      w = 0;
+    }
+    done = (size_t)w;
+    if (w > 0) account_written(c, done);
+    if (done < total) c->flags |= C_WBLOCKED;
+  }
+  if (done < total) {
+    size_t skip = done;
+    for (int i = 0; i < n; i++) {
+      size_t len = iov[i].iov_len;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      if (evbuffer_add(c->out, (uint8_t *)iov[i].iov_base + skip, len - skip) != 0) {
+        ew__conn_close(c, EW_ENOMEM, 0);
+        return -1;
+      }
+      skip = 0;
+    }
+  }
+  return after_output(c);
+}
+
+/* Sends our FIN once the output is flushed. Returns -1 if that finished the connection (the
+ * peer had already ended, or shutdown failed), else 0. */
+static int do_shutdown(ew__conn_t *c) {
+  c->flags &= ~C_END_PENDING;
+  if (!(c->flags & C_WR_SHUT)) {
+    c->flags |= C_WR_SHUT;
+    if (shutdown(c->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+      int e = errno;
+      ew__conn_close(c, ew_translate_sys_error(e), e);
+      return -1;
+    }
+  }
+  if (c->flags & C_PEER_EOF) {
+    ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
+    return -1;
+  }
+  return 0;
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  ew__conn_t *c = arg;
+  if (what & EV_READ) c->flags |= C_READABLE;
+  if (what & EV_WRITE) {
+    c->flags &= ~C_WBLOCKED;
+    if (evbuffer_get_length(c->out) > 0 && flush_out(c) < 0) return;
+  }
+  /* A connection waiting on the ready list or for ring room keeps its turn: reading it now
+   * would let a busy peer jump the queue. */
+  if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED))) ew__conn_pump(c);
+}
+
+void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
+  ew__io_port_t *ip = &io->ports[port];
+  ew_ring_consumer_t *cons = &ip->cons;
+  const ew_rec_t *rec;
+  int budget = OUT_RECORDS_PER_ROUND;
+  while (budget > 0 && (rec = ew_ring_next(cons)) != NULL) {
+    ew__conn_t *c = ew__conn_lookup(io, rec->conn);
+    switch (rec->kind) {
+    case EW_REC_SEND: {
+      /* Consecutive sends to one connection (a pipelined batch of replies) leave in one
+       * sendmsg. Advancing is safe: the memory stays ours until ew_ring_release(). */
+      struct iovec iov[MAX_IOV];
+      int n = 0;
+      size_t total = 0;
+      uint64_t id = rec->conn;
+      do {
+        iov[n].iov_base = (void *)(rec + 1);
+        iov[n].iov_len = rec->len;
+        total += rec->len;
+        n++;
+        ew_ring_advance(cons, rec);
+        budget--;
+      } while (n < MAX_IOV && (rec = ew_ring_next(cons)) != NULL && rec->kind == EW_REC_SEND &&
+               rec->conn == id);
+      EW__STAT(io, send_records) += (uint64_t)n;
+      if (c == NULL || (c->flags & (C_END_PENDING | C_WR_SHUT))) {
+        EW__STAT(io, stale_sends) += (uint64_t)n;
+        continue;
+      }
+      write_iov(c, iov, n, total);
+      continue;
+    }
+    case EW_REC_SHUTDOWN:
+      if (c != NULL && !(c->flags & (C_END_PENDING | C_WR_SHUT))) {
+        c->flags |= C_END_PENDING;
+        if (!(c->flags & C_PEER_EOF)) c->flags |= C_LOCAL_END;
+        if (evbuffer_get_length(c->out) == 0) do_shutdown(c);
+      }
+      break;
+    case EW_REC_DESTROY:
+      if (c != NULL) ew__conn_close(c, (int32_t)rec->type, 0);
+      break;
+    case EW_REC_WATCH:
+      if (c != NULL) {
+        c->flags |= C_WANT_DRAIN;
+        after_output(c);
+      }
+      break;
+    default:
+      EW_LOG_ERROR(io->rt, "port %u: unexpected record kind %u; skipped", port, rec->kind);
+      break;
+    }
+    if (c == NULL && rec->kind != EW_REC_SEND) EW__STAT(io, stale_sends)++;
+    ew_ring_advance(cons, rec);
+    budget--;
+  }
+  if (ew_ring_release(cons)) ew__port_wake(ip->port);
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "ew/frame.h"
+#include "ew/error.h"
+
+static inline uint32_t rd32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint16_t rd16(const uint8_t *p) {
+  return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+}
+
+static inline void wr32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static inline void wr16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+int ew_frame_decode(const uint8_t *p, uint32_t max_frame_bytes, ew_frame_header_t *out) {
+  out->length = rd32(p);
+  out->type = rd16(p + 4);
+  out->flags = rd16(p + 6);
+  out->seq = rd32(p + 8);
+  /* The length is checked first: garbage input almost always shows up as an absurd length, and
+   * that is the most useful reason to report. */
+  if (out->length > max_frame_bytes) return EW_EPROTO_LENGTH;
+  if (out->flags & ~EW_FRAME_FLAGS_KNOWN) return EW_EPROTO_FLAGS;
+  if (out->type == 0) return EW_EPROTO_TYPE;
+  return 0;
+}
+
+void ew_frame_encode(uint8_t *p, const ew_frame_header_t *h) {
+  wr32(p, h->length);
+  wr16(p + 4, h->type);
+  wr16(p + 6, h->flags);
+  wr32(p + 8, h->seq);
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef EW_INTERNAL_H
+#define EW_INTERNAL_H
+
+/* Internals shared by the core's modules. Nothing here is part of the public API, and this is
+ * the only header that includes libevent. */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "ew.h"
+#include "inbox.h"
+
+typedef struct ew__io_s ew__io_t;
+typedef struct ew__server_s ew__server_t;
+typedef struct ew__listener_s ew__listener_t;
+typedef struct ew__conn_s ew__conn_t;
+typedef struct ew__ctrl_s ew__ctrl_t;
+
+/* ---- logging ---------------------------------------------------------------------------- */
+
+void ew__log(ew_runtime_t *rt, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The level test is inline so that a disabled line costs one relaxed load, not a call and a
+ * format. */
+#define EW_LOG_AT(rt, lvl, ...)                                                                    \
+  do {                                                                                             \
+    if ((lvl) >= atomic_load_explicit(&(rt)->log_level, memory_order_relaxed))                     \
+      ew__log((rt), (lvl), __VA_ARGS__);                                                           \
+  } while (0)
+#define EW_LOG_TRACE(rt, ...) EW_LOG_AT(rt, EW_LOG_LEVEL_TRACE, __VA_ARGS__)
+#define EW_LOG_DEBUG(rt, ...) EW_LOG_AT(rt, EW_LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define EW_LOG_INFO(rt, ...) EW_LOG_AT(rt, EW_LOG_LEVEL_INFO, __VA_ARGS__)
+#define EW_LOG_WARN(rt, ...) EW_LOG_AT(rt, EW_LOG_LEVEL_WARN, __VA_ARGS__)
+#define EW_LOG_ERROR(rt, ...) EW_LOG_AT(rt, EW_LOG_LEVEL_ERROR, __VA_ARGS__)
+/* Prints at any level except silent. */
+#define EW_LOG_ALWAYS(rt, ...)                                                                     \
+  do {                                                                                             \
+    if (atomic_load_explicit(&(rt)->log_level, memory_order_relaxed) < EW_LOG_LEVEL_SILENT)       \
+      ew__log((rt), EW_LOG_LEVEL_ALWAYS, __VA_ARGS__);                                             \
+  } while (0)
+
+/* Installs libevent's global log and fatal callbacks once per process. */
+void ew__log_install_libevent_hooks(void);
+
+/* The IO thread the calling thread is, or NULL (routes libevent's own log lines). */
+extern _Thread_local ew__io_t *ew__tls_io;
+
+/* ---- segment layout ---------------------------------------------------------------------- */
+
+#define EW_SEG_MAGIC 0x3130474553574500ull /* "\0EWSEG01" little-endian */
+#define EW_SEG_VERSION 1u
+#define EW_SEG_HEADER_BYTES 4096u
+
+/* ---- inbox commands ----------------------------------------------------------------------- */
+
+enum {
+  EW__CMD_CONN = 1, /* adopt an accepted socket */
+  EW__CMD_LISTEN,   /* start accepting on a listening socket */
+  EW__CMD_UNLISTEN, /* close this thread's listening socket of a server */
+  EW__CMD_STOP,     /* close everything and leave the loop */
+};
+
+typedef struct ew__cmd_conn_s {
+  ew__cmd_t base;
+  int fd;
+  ew__server_t *srv;
+  socklen_t addrlen;
+  struct sockaddr_storage addr;
+} ew__cmd_conn_t;
+
+typedef struct ew__cmd_listen_s {
+  ew__cmd_t base;
+  int fd;
+  ew__server_t *srv;
+} ew__cmd_listen_t;
+
+/* ---- servers and listeners ---------------------------------------------------------------- */
+
+struct ew__server_s {
+  ew_runtime_t *rt;
+  uint32_t id;
+  _Atomic int refs;         /* the runtime's table, each listener, each connection */
+  ew_listen_opts_t o;       /* host is NULL: the name was only needed to bind */
+  int nfds;                 /* listening sockets: 1, or one per IO thread with reuse_port */
+  _Atomic int open_fds;     /* listening sockets not yet closed by their IO thread */
+  _Atomic uint32_t rr;      /* round-robin cursor of the acceptor */
+  _Atomic int unlistened;   /* ew_unlisten() was called */
+};
+
+struct ew__listener_s {
+  ew__server_t *srv;
+  ew__io_t *io;
+  int fd;
+  struct event *ev;
+  bool on_ready;
+  TAILQ_ENTRY(ew__listener_s) link;       /* io->listeners */
+  TAILQ_ENTRY(ew__listener_s) ready_link; /* io->ready_listeners */
+};
+
+void ew__server_unref(ew__server_t *srv);
+
+/* ---- connections --------------------------------------------------------------------------- */
+
+enum {
+  C_ON_READY = 1u << 0,   /* on io->ready: continues next round (budget spent or unblocked) */
+  C_BLOCKED = 1u << 1,    /* waiting for room in its port's in ring */
+  C_HAVE_HDR = 1u << 2,   /* hdr holds the header of the frame being received */
+  C_READABLE = 1u << 3,   /* the socket may hold unread bytes (an edge was not yet consumed) */
+  C_PEER_EOF = 1u << 5,   /* read() returned 0 */
+  C_END_PENDING = 1u << 6, /* shutdown(SHUT_WR) once the output is flushed */
+  C_WR_SHUT = 1u << 7,    /* shutdown(SHUT_WR) done */
+  C_WBLOCKED = 1u << 8,   /* the kernel refused bytes; wait for a write edge */
+  C_WANT_DRAIN = 1u << 9, /* send DRAIN once output is below the low watermark */
+  C_LOCAL_END = 1u << 10, /* this side ended first (close reason EW_OK rather than EW_EOF) */
+};
+
+struct ew__conn_s {
+  ew__io_t *io;
+  ew__server_t *srv;
+  int fd;
+  uint32_t slot;
+  uint32_t gen;
+  uint32_t port;
+  uint32_t flags;
+  uint32_t delivered; /* body bytes of the current frame already delivered as fragments */
+  uint32_t written;   /* bytes written to the kernel, mod 2^32, mirrored in the slot */
+  uint64_t id;
+  ew_frame_header_t hdr;
+  struct event *ev;
+  struct evbuffer *in;
+  struct evbuffer *out;
+  TAILQ_ENTRY(ew__conn_s) ready_link;
+  TAILQ_ENTRY(ew__conn_s) blocked_link;
+};
+
+/* Connection ids: generation (21 bits) << 32 | IO thread (8 bits) << 24 | slot (24 bits). The
+ * generation is kept to 21 bits so that an id is a safe JavaScript integer (< 2^53). */
+#define EW__GEN_BITS 21u
+#define EW__GEN_MASK ((1u << EW__GEN_BITS) - 1u)
+#define EW__ID(gen, io, slot) (((uint64_t)(gen) << 32) | ((uint64_t)(io) << 24) | (slot))
+#define EW__ID_GEN(id) ((uint32_t)((id) >> 32))
+#define EW__ID_IO(id) ((uint32_t)(((id) >> 24) & 0xffu))
+#define EW__ID_SLOT(id) ((uint32_t)((id) & 0xffffffu))
+
+void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr,
+                    socklen_t addrlen);
+void ew__conn_pump(ew__conn_t *c);
+void ew__conn_close(ew__conn_t *c, int reason, int sys_errno);
+void ew__conn_free_silently(ew__conn_t *c);
+ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id);
+/* Consumes a port's out ring: SEND records straight from ring memory with sendmsg. */
+void ew__conn_consume_out(ew__io_t *io, uint32_t port);
+
+/* ---- control records that must never be lost ----------------------------------------------- */
+
+/* A record that did not fit in its ring, kept in order until it does. Only control records
+ * (OPEN, END, CLOSE, DRAIN, UNLISTEN) are ever queued; DATA instead pauses the connection. */
+struct ew__ctrl_s {
+  ew__ctrl_t *next;
+  ew_rec_t rec; /* followed by rec.len body bytes */
+};
+
+/* ---- IO threads --------------------------------------------------------------------------- */
+
+typedef struct ew__io_port_s {
+  ew_port_t *port;
+  ew_ring_producer_t prod; /* this IO thread -> port */
+  ew_ring_consumer_t cons; /* port -> this IO thread */
+  ew__ctrl_t *ovf_head;    /* control records waiting for room, in order */
+  ew__ctrl_t *ovf_tail;
+  uint32_t ovf_count;
+  bool dirty; /* records reserved since the last publish */
+  TAILQ_HEAD(, ew__conn_s) blocked;
+} ew__io_port_t;
+
+struct ew__io_s {
+  ew_runtime_t *rt;
+  uint32_t index;
+  pthread_t thread;
+  bool thread_started;
+  int tid;
+  int cpu;
+  int start_err;
+  bool stopping;
+  struct event_base *base;
+  struct event *inbox_ev;
+  ew__inbox_t inbox;
+  uint8_t *ctl;             /* shm: control + stats page */
+  _Atomic uint32_t *sleeping;
+  uint64_t *stats;
+  uint32_t *slots;          /* shm: max_conns words * 4 */
+  ew__conn_t **conns;       /* slot -> connection */
+  uint32_t conns_cap;       /* allocated entries of conns */
+  uint32_t slot_hwm;        /* slots below this have been used at least once */
+  uint32_t *free_slots;     /* FIFO of released slots: reuse the oldest to age generations */
+  uint32_t free_cap, free_head, free_count;
+  _Atomic uint32_t live;    /* read by other threads' acceptors (least-connections) */
+  uint32_t next_port;       /* binding cursor */
+  int reserve_fd;           /* closed to accept-and-drop under EMFILE */
+  uint64_t emfile_logged_ms;
+  ew__io_port_t *ports;
+  TAILQ_HEAD(, ew__conn_s) ready;
+  TAILQ_HEAD(, ew__listener_s) listeners;
+  TAILQ_HEAD(, ew__listener_s) ready_listeners;
+};
+
+#define EW__STAT(io, name) ((io)->stats[EW_STAT_##name])
+
+void *ew__io_main(void *arg);
+/* Wakes an IO thread that may be blocked in epoll (inbox eventfd). Any thread. */
+void ew__io_wake(ew__io_t *io);
+/* Queues a command for an IO thread; never fails, never drops. Any thread. */
+void ew__io_post(ew__io_t *io, ew__cmd_t *cmd);
+
+/* Pushes a control record for `port`; queues it in order if the ring is full. */
+void ew__io_push_ctrl(ew__io_t *io, uint32_t port, uint16_t kind, uint64_t conn, uint32_t type,
+                      uint32_t seq, const void *body, uint32_t len);
+/* Marks `port`'s ring as touched so the end of the loop round publishes and wakes it. */
+static inline void ew__io_mark_dirty(ew__io_t *io, uint32_t port) {
+  io->ports[port].dirty = true;
+}
+void ew__io_listener_ready(ew__io_t *io, ew__listener_t *l);
+void ew__listener_accept(ew__listener_t *l);
+void ew__listener_on_event(evutil_socket_t fd, short what, void *arg);
+void ew__listener_close(ew__listener_t *l);
+uint64_t ew__now_ms(void);
+
+/* ---- the runtime and its ports ------------------------------------------------------------ */
+
+struct ew_port_s {
+  ew_runtime_t *rt;
+  uint32_t index;
+  _Atomic int attached;
+  _Atomic int inflight; /* IO threads inside wake(); detach waits for zero */
+  ew_wake_cb wake;
+  void *wake_arg;
+  _Atomic uint32_t *sleeping; /* shm: port control line */
+};
+
+/* Wakes the consumer of `p` if it sleeps. IO threads only. */
+void ew__port_notify(ew_port_t *p);
+/* Calls the consumer's wake callback unconditionally (it waits for ring space). */
+void ew__port_wake(ew_port_t *p);
+
+enum { EW__RT_RUNNING = 1, EW__RT_STOPPING = 2, EW__RT_STOPPED = 3 };
+
+struct ew_runtime_s {
+  _Atomic int refs;
+  _Atomic int state;
+  _Atomic int log_level;
+  ew_runtime_opts_t o;
+  int cpus[EW_MAX_IO_THREADS];
+  uint8_t *shm;
+  size_t shm_bytes;
+  ew_shm_layout_t layout;
+  uint32_t rings_off;
+  uint32_t ring_pair_bytes; /* in + out ring of one (io, port) pair */
+  uint32_t nio;
+  uint32_t nports;
+  ew__io_t *io;
+  ew_port_t *ports;
+  pthread_mutex_t lock; /* start handshake, server table: never taken on the data path */
+  pthread_cond_t cond;
+  uint32_t ready_count;
+  ew__server_t **servers;
+  uint32_t nservers;
+  uint32_t next_server_id;
+  _Atomic uint32_t exited;
+  ew_stop_cb stop_cb;
+  void *stop_arg;
+};
+
+/* Byte offsets of the rings of pair (io, port). */
+static inline uint32_t ew__in_ring_off(const ew_runtime_t *rt, uint32_t io, uint32_t port) {
+  return rt->rings_off + (io * rt->nports + port) * rt->ring_pair_bytes;
+}
+static inline uint32_t ew__out_ring_off(const ew_runtime_t *rt, uint32_t io, uint32_t port) {
+  return ew__in_ring_off(rt, io, port) + EW_RING_HEADER_BYTES + rt->o.in_ring_bytes;
+}
+
+/* Called by each IO thread as it leaves its loop; the last one runs the stop callback. */
+void ew__runtime_thread_exited(ew_runtime_t *rt);
+
+#endif /* EW_INTERNAL_H */

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void ew__io_wake(ew__io_t *io) {
+  ew__inbox_wake(&io->inbox);
+}
+
+void ew__io_post(ew__io_t *io, ew__cmd_t *cmd) {
+  ew__inbox_push(&io->inbox, cmd);
+}
+
+/* ---- control records -------------------------------------------------------------------- */
+
+static void ovf_append(ew__io_port_t *ip, ew__ctrl_t *c) {
+  c->next = NULL;
+  if (ip->ovf_tail != NULL)
+    ip->ovf_tail->next = c;
+  else
+    ip->ovf_head = c;
+  ip->ovf_tail = c;
+  ip->ovf_count++;
+}
+
+void ew__io_push_ctrl(ew__io_t *io, uint32_t port, uint16_t kind, uint64_t conn, uint32_t type,
+                      uint32_t seq, const void *body, uint32_t len) {
+  ew__io_port_t *ip = &io->ports[port];
+  ew_rec_t *rec = NULL;
+  /* Order matters (an OPEN must precede the connection's first DATA, a CLOSE follow its
+   * last), so once anything waits in the overflow list everything after it waits too. */
+  if (ip->ovf_head == NULL) rec = ew_ring_reserve(&ip->prod, len);
+  if (rec != NULL) {
+    rec->kind = kind;
+    rec->flags = 0;
+    rec->conn = conn;
+    rec->type = type;
+    rec->seq = seq;
+    if (len) memcpy(rec + 1, body, len);
+    ip->dirty = true;
+    return;
+  }
+  ew__ctrl_t *c = malloc(sizeof *c + len);
+  if (c == NULL) {
+    /* Out of memory for a few dozen bytes: nothing sensible is left to do, and a lost CLOSE
+     * would leave JavaScript holding a dead connection forever. */
+    EW_LOG_ERROR(io->rt, "out of memory queueing a control record; aborting");
+    abort();
+  }
+  c->rec.len = len;
+  c->rec.kind = kind;
+  c->rec.flags = 0;
+  c->rec.conn = conn;
+  c->rec.type = type;
+  c->rec.seq = seq;
+  if (len) memcpy(&c->rec + 1, body, len);
+  ovf_append(ip, c);
+  ew_ring_wait_space(&ip->prod, ip->prod.max_body);
+}
+
+/* Moves queued control records into the ring as room appears. */
+static void ovf_flush(ew__io_port_t *ip) {
+  while (ip->ovf_head != NULL) {
+    ew__ctrl_t *c = ip->ovf_head;
+    ew_rec_t *rec = ew_ring_reserve(&ip->prod, c->rec.len);
+    if (rec == NULL) {
+      if (ew_ring_wait_space(&ip->prod, c->rec.len)) continue;
+      return;
+    }
+    memcpy(rec, &c->rec, sizeof c->rec + c->rec.len);
+    ip->dirty = true;
+    ip->ovf_head = c->next;
+    if (ip->ovf_head == NULL) ip->ovf_tail = NULL;
+    ip->ovf_count--;
+    free(c);
+  }
+}
+
+/* Publishes what this round produced and wakes sleeping consumers; resumes connections that
+ * waited for room once a maximal record fits again (not at the first free byte, which would
+ * make them bounce between blocked and ready). */
+static void io_flush(ew__io_t *io) {
+  for (uint32_t j = 0; j < io->rt->nports; j++) {
+    ew__io_port_t *ip = &io->ports[j];
+    if (ip->ovf_head != NULL) ovf_flush(ip);
+    if (ip->ovf_head == NULL && !TAILQ_EMPTY(&ip->blocked) &&
+        ew_ring_wait_space(&ip->prod, ip->prod.max_body)) {
+      ew__conn_t *c;
+      while ((c = TAILQ_FIRST(&ip->blocked)) != NULL) {
+        TAILQ_REMOVE(&ip->blocked, c, blocked_link);
+        c->flags &= ~C_BLOCKED;
+        if (!(c->flags & C_ON_READY)) {
+          c->flags |= C_ON_READY;
+          TAILQ_INSERT_TAIL(&io->ready, c, ready_link);
+        }
+      }
+    }
+    if (ip->dirty) {
+      ip->dirty = false;
+      if (ew_ring_publish(&ip->prod)) ew__port_notify(ip->port);
+    }
+  }
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+static void on_inbox(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  ew__io_t *io = arg;
+  ew__inbox_rearm(&io->inbox);
+}
+
+static void run_listen(ew__io_t *io, ew__cmd_listen_t *cmd) {
+  ew__listener_t *l = calloc(1, sizeof *l);
+  if (l != NULL) {
+    l->srv = cmd->srv;
+    l->io = io;
+    l->fd = cmd->fd;
+    l->ev = event_new(io->base, l->fd, EV_READ | EV_PERSIST | EV_ET, ew__listener_on_event, l);
+  }
+  if (l == NULL || l->ev == NULL || event_add(l->ev, NULL) != 0) {
+    EW_LOG_ERROR(io->rt, "server %u: cannot watch its listening socket on IO thread %u",
+                 cmd->srv->id, io->index);
+    if (l != NULL && l->ev != NULL) event_free(l->ev);
+    free(l);
+    close(cmd->fd);
+    ew__server_t *srv = cmd->srv;
+    if (atomic_fetch_sub(&srv->open_fds, 1) == 1)
+      ew__io_push_ctrl(io, srv->o.owner_port, EW_REC_UNLISTEN, 0, srv->id, 0, NULL, 0);
+    ew__server_unref(srv);
+    return;
+  }
+  TAILQ_INSERT_TAIL(&io->listeners, l, link);
+  /* Connections may have queued between listen() on the caller's thread and now; the edge
+   * for them happened before we watched the socket, so look once. */
+  ew__listener_accept(l);
+}
+
+static void run_unlisten(ew__io_t *io, ew__server_t *srv) {
+  ew__listener_t *l, *next;
+  for (l = TAILQ_FIRST(&io->listeners); l != NULL; l = next) {
+    next = TAILQ_NEXT(l, link);
+    if (l->srv == srv) ew__listener_close(l);
+  }
+  ew__server_unref(srv); /* the command's reference */
+}
+
+static void run_inbox(ew__io_t *io) {
+  ew__cmd_t *cmd;
+  while ((cmd = ew__inbox_pop(&io->inbox)) != NULL) {
+    switch (cmd->kind) {
+    case EW__CMD_CONN: {
+      ew__cmd_conn_t *c = (ew__cmd_conn_t *)cmd;
+      if (io->stopping) {
+        close(c->fd);
+        ew__server_unref(c->srv);
+      } else {
+        ew__conn_adopt(io, c->fd, c->srv, (struct sockaddr *)&c->addr, c->addrlen);
+      }
+      break;
+    }
+    case EW__CMD_LISTEN: {
+      ew__cmd_listen_t *c = (ew__cmd_listen_t *)cmd;
+      if (io->stopping) {
+        close(c->fd);
+        ew__server_unref(c->srv);
+      } else {
+        run_listen(io, c);
+      }
+      break;
+    }
+    case EW__CMD_UNLISTEN: {
+      ew__cmd_listen_t *c = (ew__cmd_listen_t *)cmd;
+      run_unlisten(io, c->srv);
+      break;
+    }
+    case EW__CMD_STOP:
+      io->stopping = true;
+      break;
+    default:
+      EW_LOG_ERROR(io->rt, "IO thread %u: unknown command %d", io->index, cmd->kind);
+      break;
+    }
+    free(cmd);
+  }
+}
+
+/* One round for every connection that stopped on its read budget last round (or was
+ * unblocked). The list is detached first, so a connection that spends its budget again goes
+ * to the back of the next round, after one poll: that is what keeps a flooding connection from
+ * starving the others. */
+static void run_ready(ew__io_t *io) {
+  TAILQ_HEAD(, ew__conn_s) round;
+  TAILQ_INIT(&round);
+  TAILQ_CONCAT(&round, &io->ready, ready_link);
+  ew__conn_t *c;
+  while ((c = TAILQ_FIRST(&round)) != NULL) {
+    TAILQ_REMOVE(&round, c, ready_link);
+    c->flags &= ~C_ON_READY;
+    ew__conn_pump(c);
+  }
+  TAILQ_HEAD(, ew__listener_s) lround;
+  TAILQ_INIT(&lround);
+  TAILQ_CONCAT(&lround, &io->ready_listeners, ready_link);
+  ew__listener_t *l;
+  while ((l = TAILQ_FIRST(&lround)) != NULL) {
+    TAILQ_REMOVE(&lround, l, ready_link);
+    l->on_ready = false;
+    ew__listener_accept(l);
+  }
+}
+
+void ew__io_listener_ready(ew__io_t *io, ew__listener_t *l) {
+  if (l->on_ready) return;
+  l->on_ready = true;
+  TAILQ_INSERT_TAIL(&io->ready_listeners, l, ready_link);
+}
+
+/* Work that must not wait for an epoll event: commands, records from ports, and blocked
+ * connections whose ring has room again. Checked after the sleeping mark is set, which is what
+ * makes a port's kick impossible to miss. */
+static bool has_work(ew__io_t *io) {
+  if (ew__inbox_pending(&io->inbox)) return true;
+  for (uint32_t j = 0; j < io->rt->nports; j++) {
+    ew__io_port_t *ip = &io->ports[j];
+    uint32_t tail = atomic_load_explicit(
+        (_Atomic uint32_t *)((uint8_t *)ip->cons.ring + EW_RING_OFF_TAIL), memory_order_acquire);
+    if (tail != ip->cons.head) return true;
+    if ((ip->ovf_head != NULL || !TAILQ_EMPTY(&ip->blocked)) &&
+        ew_ring_wait_space(&ip->prod, ip->prod.max_body))
+      return true;
+  }
+  return false;
+}
+
+static void io_shutdown(ew__io_t *io) {
+  ew__listener_t *l;
+  while ((l = TAILQ_FIRST(&io->listeners)) != NULL) {
+    TAILQ_REMOVE(&io->listeners, l, link);
+    if (l->on_ready) TAILQ_REMOVE(&io->ready_listeners, l, ready_link);
+    event_free(l->ev);
+    close(l->fd);
+    ew__server_unref(l->srv);
+    free(l);
+  }
+  for (uint32_t s = 0; s < io->slot_hwm; s++)
+    if (io->conns[s] != NULL) ew__conn_free_silently(io->conns[s]);
+  /* Commands that raced with STOP still own file descriptors and references. */
+  run_inbox(io);
+  for (uint32_t j = 0; j < io->rt->nports; j++) {
+    ew__io_port_t *ip = &io->ports[j];
+    while (ip->ovf_head != NULL) {
+      ew__ctrl_t *c = ip->ovf_head;
+      ip->ovf_head = c->next;
+      free(c);
+    }
+    ip->ovf_tail = NULL;
+    ip->ovf_count = 0;
+    ew_ring_publish(&ip->prod);
+  }
+  if (io->inbox_ev != NULL) event_free(io->inbox_ev);
+  io->inbox_ev = NULL;
+  if (io->base != NULL) event_base_free(io->base);
+  io->base = NULL;
+  if (io->reserve_fd >= 0) close(io->reserve_fd);
+  io->reserve_fd = -1;
+}
+
+static int io_setup(ew__io_t *io) {
+  if (io->cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(io->cpu, &set);
+    int err = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (err != 0) {
+      EW_LOG_ERROR(io->rt, "IO thread %u: cannot pin to CPU %d: %s", io->index, io->cpu,
+                   strerror(err));
+      return ew_translate_sys_error(err);
+    }
+  }
+  /* event_config, answered from libevent 2.1.12's source (DESIGN section 4): edge-triggered
+   * required; NOLOCK because a base is only ever touched by its own thread; IGNORE_ENV so
+   * EVENT_* variables cannot switch backends under us; no changelist (unsafe with dup'ed fds,
+   * little gain with long-lived ET registrations); one priority; no signal events. */
+  struct event_config *cfg = event_config_new();
+  if (cfg == NULL) return EW_ENOMEM;
+  event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1);
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK | EVENT_BASE_FLAG_IGNORE_ENV);
+  io->base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (io->base == NULL) {
+    EW_LOG_ERROR(io->rt, "IO thread %u: no event backend with edge-triggered O(1) events",
+                 io->index);
+    return EW_ENOSYS;
+  }
+  io->inbox_ev = event_new(io->base, io->inbox.efd, EV_READ | EV_PERSIST, on_inbox, io);
+  if (io->inbox_ev == NULL || event_add(io->inbox_ev, NULL) != 0) return EW_ENOMEM;
+  /* EMFILE reserve: see ew__listener_accept(). */
+  io->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return 0;
+}
+
+void *ew__io_main(void *arg) {
+  ew__io_t *io = arg;
+  ew_runtime_t *rt = io->rt;
+  ew__tls_io = io;
+  io->tid = (int)syscall(SYS_gettid);
+  io->start_err = io_setup(io);
+
+  pthread_mutex_lock(&rt->lock);
+  rt->ready_count++;
+  pthread_cond_broadcast(&rt->cond);
+  pthread_mutex_unlock(&rt->lock);
+  if (io->start_err != 0) {
+    io_shutdown(io);
+    ew__tls_io = NULL;
+    return NULL;
+  }
+
+  while (!io->stopping) {
+    EW__STAT(io, loops)++;
+    run_inbox(io);
+    if (io->stopping) break;
+    for (uint32_t j = 0; j < rt->nports; j++) ew__conn_consume_out(io, j);
+    run_ready(io);
+    io_flush(io);
+
+    int flags = EVLOOP_ONCE;
+    bool slept = false;
+    if (!TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners)) {
+      flags |= EVLOOP_NONBLOCK;
+    } else {
+      atomic_store_explicit(io->sleeping, 1, memory_order_seq_cst);
+      atomic_thread_fence(memory_order_seq_cst);
+      if (has_work(io))
+        flags |= EVLOOP_NONBLOCK;
+      else
+        slept = true;
+    }
+    event_base_loop(io->base, flags);
+    atomic_store_explicit(io->sleeping, 0, memory_order_relaxed);
+    if (slept) EW__STAT(io, wakeups)++;
+  }
+
+  io_shutdown(io);
+  ew__tls_io = NULL;
+  ew__runtime_thread_exited(rt);
+  return NULL;
+}

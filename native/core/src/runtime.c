@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void ew_runtime_opts_init(ew_runtime_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->io_threads = 1;
+  o->ports = 1;
+  o->affinity = EW_AFFINITY_OFF;
+  o->in_ring_bytes = 4u << 20;
+  o->out_ring_bytes = 4u << 20;
+  o->max_conns_per_thread = 1u << 16;
+  o->read_budget = 64u << 10;
+  o->log_level = EW_LOG_LEVEL_INFO;
+}
+
+static int is_pow2(uint64_t v) {
+  return v && !(v & (v - 1));
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+static int validate(const ew_runtime_opts_t *o) {
+  if (o->io_threads < 1 || o->io_threads > EW_MAX_IO_THREADS) return EW_EINVAL;
+  if (o->ports < 1 || o->ports > EW_MAX_PORTS) return EW_EINVAL;
+  if (!is_pow2(o->in_ring_bytes) || o->in_ring_bytes < EW_RING_MIN_CAP ||
+      o->in_ring_bytes > EW_RING_MAX_CAP)
+    return EW_EINVAL;
+  if (!is_pow2(o->out_ring_bytes) || o->out_ring_bytes < EW_RING_MIN_CAP ||
+      o->out_ring_bytes > EW_RING_MAX_CAP)
+    return EW_EINVAL;
+  if (o->max_conns_per_thread < 1 || o->max_conns_per_thread > EW_MAX_CONNS_PER_THREAD)
+    return EW_EINVAL;
+  if (o->affinity != EW_AFFINITY_OFF && o->affinity != EW_AFFINITY_AUTO &&
+      o->affinity != EW_AFFINITY_LIST)
+    return EW_EINVAL;
+  if (o->affinity == EW_AFFINITY_LIST) {
+    if (o->cpus == NULL || o->ncpus == 0 || o->ncpus > EW_MAX_IO_THREADS) return EW_EINVAL;
+    for (uint32_t i = 0; i < o->ncpus; i++)
+      if (o->cpus[i] < 0 || o->cpus[i] >= CPU_SETSIZE) return EW_EINVAL;
+  }
+  return 0;
+}
+
+/* Chooses the CPU of each IO thread. 'auto' takes one core per thread from the set the process
+ * is allowed to run on, so that it composes with taskset and cgroup cpusets instead of failing
+ * on a CPU outside them. */
+static int plan_affinity(ew_runtime_t *rt) {
+  for (uint32_t k = 0; k < rt->nio; k++) rt->cpus[k] = -1;
+  if (rt->o.affinity == EW_AFFINITY_LIST) {
+    for (uint32_t k = 0; k < rt->nio; k++) rt->cpus[k] = rt->o.cpus[k % rt->o.ncpus];
+  } else if (rt->o.affinity == EW_AFFINITY_AUTO) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return ew_translate_sys_error(errno);
+    int allowed[CPU_SETSIZE];
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &set)) allowed[n++] = c;
+    if (n == 0) return EW_EINVAL;
+    for (uint32_t k = 0; k < rt->nio; k++) rt->cpus[k] = allowed[k % (uint32_t)n];
+  }
+  rt->o.cpus = NULL; /* the caller's array may not outlive this call; rt->cpus is the copy */
+  return 0;
+}
+
+static int map_segment(ew_runtime_t *rt) {
+  const ew_runtime_opts_t *o = &rt->o;
+  uint64_t off = EW_SEG_HEADER_BYTES;
+  rt->layout.io_ctl = (uint32_t)off;
+  off += (uint64_t)rt->nio * EW_SHM_IO_CTL_BYTES;
+  rt->layout.port_ctl = (uint32_t)off;
+  off += (uint64_t)rt->nports * EW_SHM_PORT_CTL_BYTES;
+  off = align_up(off, 4096);
+  uint64_t stride = align_up((uint64_t)o->max_conns_per_thread * EW_SHM_SLOT_BYTES, 4096);
+  rt->layout.slots = (uint32_t)off;
+  rt->layout.slots_stride = (uint32_t)stride;
+  rt->layout.max_conns_per_thread = o->max_conns_per_thread;
+  off += (uint64_t)rt->nio * stride;
+  off = align_up(off, 4096);
+  uint64_t pair = align_up(2u * EW_RING_HEADER_BYTES + (uint64_t)o->in_ring_bytes +
+                               o->out_ring_bytes, 4096);
+  uint64_t total = off + (uint64_t)rt->nio * rt->nports * pair;
+  /* JavaScript maps the segment as one ArrayBuffer and indexes it with 32-bit offsets. */
+  if (total > (1ull << 31)) return EW_EINVAL;
+  rt->rings_off = (uint32_t)off;
+  rt->ring_pair_bytes = (uint32_t)pair;
+  rt->shm_bytes = (size_t)total;
+
+  /* memfd: anonymous, sized exactly, and its pages are only touched as rings fill. */
+  int fd = memfd_create("evwire", MFD_CLOEXEC);
+  if (fd < 0) return ew_translate_sys_error(errno);
+  if (ftruncate(fd, (off_t)total) != 0) {
+    int err = ew_translate_sys_error(errno);
+    close(fd);
+    return err;
+  }
+  void *mem = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int map_errno = errno;
+  close(fd); /* the mapping keeps the memory alive */
+  if (mem == MAP_FAILED) return ew_translate_sys_error(map_errno);
+  rt->shm = mem;
+
+  uint8_t *h = rt->shm;
+  uint64_t magic = EW_SEG_MAGIC;
+  memcpy(h, &magic, 8);
+  uint32_t words[] = {EW_SEG_VERSION,       rt->nio,           rt->nports,
+                      o->in_ring_bytes,     o->out_ring_bytes, o->max_conns_per_thread,
+                      rt->layout.io_ctl,    rt->layout.port_ctl, rt->layout.slots,
+                      rt->layout.slots_stride, rt->rings_off,   rt->ring_pair_bytes,
+                      (uint32_t)total,      (uint32_t)getpid()};
+  memcpy(h + 8, words, sizeof words);
+
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    for (uint32_t j = 0; j < rt->nports; j++) {
+      int err = ew_ring_init(h + ew__in_ring_off(rt, k, j),
+                             EW_RING_HEADER_BYTES + (size_t)o->in_ring_bytes);
+      if (err == 0)
+        err = ew_ring_init(h + ew__out_ring_off(rt, k, j),
+                           EW_RING_HEADER_BYTES + (size_t)o->out_ring_bytes);
+      if (err != 0) return err;
+    }
+  }
+  return 0;
+}
+
+static void free_io(ew__io_t *io) {
+  free(io->ports);
+  free(io->conns);
+  free(io->free_slots);
+  ew__inbox_close(&io->inbox);
+}
+
+static void free_runtime(ew_runtime_t *rt) {
+  for (uint32_t i = 0; i < rt->nservers; i++)
+    if (rt->servers[i] != NULL) ew__server_unref(rt->servers[i]);
+  free(rt->servers);
+  if (rt->io != NULL)
+    for (uint32_t k = 0; k < rt->nio; k++) free_io(&rt->io[k]);
+  free(rt->io);
+  free(rt->ports);
+  if (rt->shm != NULL) munmap(rt->shm, rt->shm_bytes);
+  pthread_mutex_destroy(&rt->lock);
+  pthread_cond_destroy(&rt->cond);
+  free(rt);
+}
+
+static int init_io(ew_runtime_t *rt, uint32_t k) {
+  ew__io_t *io = &rt->io[k];
+  io->rt = rt;
+  io->index = k;
+  io->cpu = rt->cpus[k];
+  io->reserve_fd = -1;
+  io->inbox.efd = -1;
+  io->ctl = rt->shm + rt->layout.io_ctl + (size_t)k * EW_SHM_IO_CTL_BYTES;
+  io->sleeping = (_Atomic uint32_t *)(io->ctl + EW_SHM_IO_SLEEPING);
+  io->stats = (uint64_t *)(io->ctl + EW_SHM_IO_STATS);
+  io->slots = (uint32_t *)(rt->shm + rt->layout.slots + (size_t)k * rt->layout.slots_stride);
+  TAILQ_INIT(&io->ready);
+  TAILQ_INIT(&io->listeners);
+  TAILQ_INIT(&io->ready_listeners);
+  io->ports = calloc(rt->nports, sizeof *io->ports);
+  if (io->ports == NULL) return EW_ENOMEM;
+  for (uint32_t j = 0; j < rt->nports; j++) {
+    ew__io_port_t *ip = &io->ports[j];
+    ip->port = &rt->ports[j];
+    ew_ring_producer_init(&ip->prod, (ew_ring_t *)(rt->shm + ew__in_ring_off(rt, k, j)));
+    ew_ring_consumer_init(&ip->cons, (ew_ring_t *)(rt->shm + ew__out_ring_off(rt, k, j)));
+    TAILQ_INIT(&ip->blocked);
+  }
+  return ew__inbox_init(&io->inbox);
+}
+
+static ew__cmd_t *new_stop_cmd(void) {
+  ew__cmd_t *cmd = calloc(1, sizeof *cmd);
+  if (cmd != NULL) cmd->kind = EW__CMD_STOP;
+  return cmd;
+}
+
+/* Waits until `count` threads have reported ready (successfully or not). */
+static void wait_ready(ew_runtime_t *rt, uint32_t count) {
+  pthread_mutex_lock(&rt->lock);
+  while (rt->ready_count < count) pthread_cond_wait(&rt->cond, &rt->lock);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+static void stop_started_threads(ew_runtime_t *rt) {
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    ew__io_t *io = &rt->io[k];
+    if (!io->thread_started) continue;
+    if (io->start_err == 0) {
+      ew__cmd_t *cmd = new_stop_cmd();
+      if (cmd == NULL) {
+        /* Without memory for a command the thread is told through its flag; the wake makes
+         * it look. */
+        io->stopping = true;
+        ew__io_wake(io);
+      } else {
+        ew__io_post(io, cmd);
+      }
+    }
+    pthread_join(io->thread, NULL);
+    io->thread_started = false;
+  }
+}
+
+int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out) {
+  *out = NULL;
+  int err = validate(o);
+  if (err != 0) return err;
+  ew__log_install_libevent_hooks();
+
+  ew_runtime_t *rt = calloc(1, sizeof *rt);
+  if (rt == NULL) return EW_ENOMEM;
+  rt->o = *o;
+  rt->nio = o->io_threads;
+  rt->nports = o->ports;
+  atomic_store(&rt->refs, 1);
+  atomic_store(&rt->state, EW__RT_RUNNING);
+  atomic_store(&rt->log_level, o->log_level);
+  rt->next_server_id = 1;
+  pthread_mutex_init(&rt->lock, NULL);
+  pthread_cond_init(&rt->cond, NULL);
+
+  if ((err = plan_affinity(rt)) != 0 || (err = map_segment(rt)) != 0) goto fail;
+  rt->ports = calloc(rt->nports, sizeof *rt->ports);
+  rt->io = calloc(rt->nio, sizeof *rt->io);
+  if (rt->ports == NULL || rt->io == NULL) {
+    err = EW_ENOMEM;
+    goto fail;
+  }
+  for (uint32_t j = 0; j < rt->nports; j++) {
+    ew_port_t *p = &rt->ports[j];
+    p->rt = rt;
+    p->index = j;
+    p->sleeping =
+        (_Atomic uint32_t *)(rt->shm + rt->layout.port_ctl + (size_t)j * EW_SHM_PORT_CTL_BYTES);
+  }
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    rt->io[k].inbox.efd = -1;
+    if ((err = init_io(rt, k)) != 0) goto fail;
+  }
+
+  /* Parallel start: every thread builds its event_base at the same time and start() waits for
+   * all of them; serial start (an experiment) waits for each before creating the next. */
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    ew__io_t *io = &rt->io[k];
+    int perr = pthread_create(&io->thread, NULL, ew__io_main, io);
+    if (perr != 0) {
+      err = ew_translate_sys_error(perr);
+      wait_ready(rt, k);
+      stop_started_threads(rt);
+      goto fail;
+    }
+    io->thread_started = true;
+    if (o->serial_start) wait_ready(rt, k + 1);
+  }
+  wait_ready(rt, rt->nio);
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    if (rt->io[k].start_err != 0) {
+      err = rt->io[k].start_err;
+      stop_started_threads(rt);
+      goto fail;
+    }
+  }
+  *out = rt;
+  return 0;
+
+fail:
+  free_runtime(rt);
+  return err;
+}
+
+int ew_runtime_stop(ew_runtime_t *rt, ew_stop_cb cb, void *arg) {
+  int expected = EW__RT_RUNNING;
+  if (!atomic_compare_exchange_strong(&rt->state, &expected, EW__RT_STOPPING)) return EW_ESTATE;
+  /* Written before the commands are posted; the inbox push is a release, the thread's pop an
+   * acquire, so the last thread to exit sees them. */
+  rt->stop_cb = cb;
+  rt->stop_arg = arg;
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    ew__cmd_t *cmd = new_stop_cmd();
+    if (cmd == NULL) {
+      rt->io[k].stopping = true;
+      ew__io_wake(&rt->io[k]);
+    } else {
+      ew__io_post(&rt->io[k], cmd);
+    }
+  }
+  return 0;
+}
+
+void ew__runtime_thread_exited(ew_runtime_t *rt) {
+  if (atomic_fetch_add(&rt->exited, 1) + 1 == rt->nio) {
+    ew_stop_cb cb = rt->stop_cb;
+    void *arg = rt->stop_arg;
+    atomic_store(&rt->state, EW__RT_STOPPED);
+    if (cb != NULL) cb(arg);
+  }
+}
+
+static void join_threads(ew_runtime_t *rt) {
+  pthread_mutex_lock(&rt->lock);
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    if (rt->io[k].thread_started) pthread_join(rt->io[k].thread, NULL);
+    rt->io[k].thread_started = false;
+  }
+  pthread_mutex_unlock(&rt->lock);
+}
+
+int ew_runtime_join(ew_runtime_t *rt) {
+  if (atomic_load(&rt->state) == EW__RT_RUNNING) return EW_ESTATE;
+  join_threads(rt);
+  return 0;
+}
+
+void ew_runtime_retain(ew_runtime_t *rt) {
+  atomic_fetch_add(&rt->refs, 1);
+}
+
+void ew_runtime_release(ew_runtime_t *rt) {
+  if (atomic_fetch_sub(&rt->refs, 1) != 1) return;
+  if (atomic_load(&rt->state) == EW__RT_RUNNING) ew_runtime_stop(rt, NULL, NULL);
+  join_threads(rt);
+  free_runtime(rt);
+}
+
+void ew_runtime_set_log_level(ew_runtime_t *rt, int level) {
+  atomic_store_explicit(&rt->log_level, level, memory_order_relaxed);
+}
+
+void *ew_runtime_shm(ew_runtime_t *rt, size_t *bytes) {
+  if (bytes != NULL) *bytes = rt->shm_bytes;
+  return rt->shm;
+}
+
+uint32_t ew_runtime_io_threads(const ew_runtime_t *rt) {
+  return rt->nio;
+}
+
+uint32_t ew_runtime_ports(const ew_runtime_t *rt) {
+  return rt->nports;
+}
+
+int ew_runtime_thread_info(const ew_runtime_t *rt, uint32_t io, int *tid, int *cpu) {
+  if (io >= rt->nio) return EW_EINVAL;
+  if (tid != NULL) *tid = rt->io[io].tid;
+  if (cpu != NULL) *cpu = rt->io[io].cpu;
+  return 0;
+}
+
+void ew_runtime_layout(const ew_runtime_t *rt, ew_shm_layout_t *out) {
+  *out = rt->layout;
+}
+
+/* ---- ports ---------------------------------------------------------------------------------- */
+
+ew_port_t *ew_runtime_port(ew_runtime_t *rt, uint32_t index) {
+  return index < rt->nports ? &rt->ports[index] : NULL;
+}
+
+int ew_port_attach(ew_port_t *p, ew_wake_cb wake, void *arg) {
+  if (atomic_load(&p->attached)) return EW_ESTATE;
+  p->wake = wake;
+  p->wake_arg = arg;
+  atomic_store_explicit(&p->attached, 1, memory_order_release);
+  return 0;
+}
+
+void ew_port_detach(ew_port_t *p) {
+  atomic_store(&p->attached, 0);
+  /* An IO thread that read `attached` before the store may still be inside wake(); waiting
+   * for it is what makes "no callback after detach returns" true. The window is a few
+   * instructions long. */
+  while (atomic_load(&p->inflight) != 0) sched_yield();
+}
+
+void ew__port_wake(ew_port_t *p) {
+  atomic_fetch_add(&p->inflight, 1);
+  if (atomic_load(&p->attached) && p->wake != NULL) p->wake(p->wake_arg);
+  atomic_fetch_sub(&p->inflight, 1);
+}
+
+void ew__port_notify(ew_port_t *p) {
+  /* Pairs with the fence in ew_port_prepare_sleep(): the consumer either sees the tail we
+   * published before this call or we see its sleeping mark. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(p->sleeping, memory_order_relaxed) &&
+      atomic_exchange_explicit(p->sleeping, 0, memory_order_acq_rel))
+    ew__port_wake(p);
+}
+
+ew_ring_t *ew_port_in(ew_port_t *p, uint32_t io) {
+  if (io >= p->rt->nio) return NULL;
+  return (ew_ring_t *)(p->rt->shm + ew__in_ring_off(p->rt, io, p->index));
+}
+
+ew_ring_t *ew_port_out(ew_port_t *p, uint32_t io) {
+  if (io >= p->rt->nio) return NULL;
+  return (ew_ring_t *)(p->rt->shm + ew__out_ring_off(p->rt, io, p->index));
+}
+
+uint32_t ew_port_in_offset(ew_port_t *p, uint32_t io) {
+  return ew__in_ring_off(p->rt, io, p->index);
+}
+
+uint32_t ew_port_out_offset(ew_port_t *p, uint32_t io) {
+  return ew__out_ring_off(p->rt, io, p->index);
+}
+
+void ew_port_kick(ew_port_t *p, uint32_t io) {
+  if (io >= p->rt->nio) return;
+  ew__io_t *t = &p->rt->io[io];
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(t->sleeping, memory_order_relaxed)) ew__io_wake(t);
+}
+
+int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads) {
+  atomic_store_explicit(p->sleeping, 1, memory_order_seq_cst);
+  atomic_thread_fence(memory_order_seq_cst);
+  for (uint32_t k = 0; k < p->rt->nio; k++) {
+    const uint8_t *ring = p->rt->shm + ew__in_ring_off(p->rt, k, p->index);
+    uint32_t tail = atomic_load_explicit((_Atomic uint32_t *)(ring + EW_RING_OFF_TAIL),
+                                         memory_order_acquire);
+    if (tail != heads[k]) {
+      atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void ew_port_awake(ew_port_t *p) {
+  atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
+}

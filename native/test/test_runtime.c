@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "tcp.h"
+#include "echo_port.h"
+#include "ew.h"
+
+#include <errno.h>
+#include <sched.h>
+
+static ew_runtime_t *rt;
+static ew_echo_port_t ep;
+
+static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.io_threads = io_threads;
+  o.in_ring_bytes = 1u << 16; /* small rings: fragments, PAD and full-ring pauses all happen */
+  o.out_ring_bytes = 1u << 16;
+  o.log_level = EW_LOG_LEVEL_ERROR;
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  memset(&ep, 0, sizeof ep);
+  ep.end_on_peer_end = 1;
+  ASSERT_OK(ew_echo_port_start(&ep, rt, 0));
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.max_frame_bytes = max_frame;
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  ASSERT_GT(info.port, 0);
+  ASSERT_EQ(info.family, 4);
+  ASSERT_STR_EQ(info.address, "127.0.0.1");
+  return info.port;
+}
+
+static void stop(void) {
+  ew_echo_port_stop(&ep);
+  ew_runtime_release(rt);
+  rt = NULL;
+}
+
+static void echo_one(int fd, uint32_t len, uint16_t type, uint32_t seq) {
+  uint8_t *buf = malloc(EW_FRAME_HEADER_BYTES + (size_t)len);
+  frame_header(buf, len, type, 0, seq);
+  for (uint32_t i = 0; i < len; i++) buf[EW_FRAME_HEADER_BYTES + i] = (uint8_t)(i * 7 + seq);
+  tcp_write_all(fd, buf, EW_FRAME_HEADER_BYTES + (size_t)len);
+  uint8_t *got = malloc(EW_FRAME_HEADER_BYTES + (size_t)len);
+  ASSERT_OK(tcp_read_all(fd, got, EW_FRAME_HEADER_BYTES + (size_t)len));
+  ASSERT_MEM_EQ(got, buf, EW_FRAME_HEADER_BYTES + (size_t)len);
+  free(buf);
+  free(got);
+}
+
+static void test_echo_sizes(void) {
+  uint16_t port = start(2, 4u << 20);
+  int fds[8];
+  for (int i = 0; i < 8; i++) fds[i] = tcp_connect(port);
+  const uint32_t sizes[] = {0, 1, 64, 4095, 16384, 65536, 100000, 1u << 20};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (int i = 0; i < 8; i++) echo_one(fds[i], sizes[s], (uint16_t)(s + 1), (uint32_t)i);
+  for (int i = 0; i < 8; i++) close(fds[i]);
+  WAIT_FOR(atomic_load(&ep.closed) == 8);
+  ASSERT_EQ(atomic_load(&ep.opened), 8);
+  stop();
+}
+
+static void test_pipelined_batch(void) {
+  uint16_t port = start(1, 1u << 16);
+  int fd = tcp_connect(port);
+  enum { N = 1000, LEN = 64 };
+  static uint8_t out[N * (EW_FRAME_HEADER_BYTES + LEN)], in[sizeof out];
+  for (int i = 0; i < N; i++) {
+    uint8_t *f = out + i * (EW_FRAME_HEADER_BYTES + LEN);
+    frame_header(f, LEN, 9, 1, (uint32_t)i);
+    memset(f + EW_FRAME_HEADER_BYTES, i & 0xff, LEN);
+  }
+  tcp_write_all(fd, out, sizeof out);
+  ASSERT_OK(tcp_read_all(fd, in, sizeof in));
+  ASSERT_MEM_EQ(in, out, sizeof out);
+  /* Half-close: our FIN is answered by the server's after the replies. */
+  shutdown(fd, SHUT_WR);
+  ASSERT_EQ(tcp_wait_closed(fd), 0);
+  close(fd);
+  WAIT_FOR(atomic_load(&ep.closed) == 1);
+  ASSERT_EQ(atomic_load(&ep.last_close_reason), EW_EOF);
+  ASSERT_EQ(atomic_load(&ep.frames), N);
+  stop();
+}
+
+static void expect_protocol_close(uint16_t port, const uint8_t *bytes, size_t n, int reason,
+                                  int half_close) {
+  uint64_t before = atomic_load(&ep.closed);
+  int fd = tcp_connect(port);
+  tcp_write_all(fd, bytes, n);
+  if (half_close) shutdown(fd, SHUT_WR);
+  int r = tcp_wait_closed(fd);
+  ASSERT_EQ(r == 0 || r == ECONNRESET, 1);
+  close(fd);
+  WAIT_FOR(atomic_load(&ep.closed) == before + 1);
+  ASSERT_EQ(atomic_load(&ep.last_close_reason), reason);
+}
+
+static void test_protocol_errors(void) {
+  uint16_t port = start(1, 1000);
+  int good = tcp_connect(port);
+  uint8_t h[EW_FRAME_HEADER_BYTES];
+  frame_header(h, 1001, 1, 0, 0);
+  expect_protocol_close(port, h, sizeof h, EW_EPROTO_LENGTH, 0);
+  frame_header(h, 10, 1, 0x10, 0);
+  expect_protocol_close(port, h, sizeof h, EW_EPROTO_FLAGS, 0);
+  frame_header(h, 10, 0, 0, 0);
+  expect_protocol_close(port, h, sizeof h, EW_EPROTO_TYPE, 0);
+  const uint8_t garbage[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  expect_protocol_close(port, garbage, sizeof garbage - 1, EW_EPROTO_LENGTH, 0);
+  uint8_t partial[EW_FRAME_HEADER_BYTES + 5];
+  frame_header(partial, 100, 1, 0, 0);
+  expect_protocol_close(port, partial, sizeof partial, EW_EPROTO_TRUNCATED, 1);
+  expect_protocol_close(port, partial, 7, EW_EPROTO_TRUNCATED, 1);
+  /* The well-behaved connection is untouched by all of that. */
+  echo_one(good, 500, 3, 77);
+  close(good);
+  stop();
+}
+
+static void test_reset_mid_frame(void) {
+  uint16_t port = start(1, 1u << 20);
+  int good = tcp_connect(port);
+  int fd = tcp_connect(port);
+  uint8_t partial[EW_FRAME_HEADER_BYTES + 10];
+  frame_header(partial, 1000, 1, 0, 0);
+  tcp_write_all(fd, partial, sizeof partial);
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd); /* RST */
+  WAIT_FOR(atomic_load(&ep.closed) == 1);
+  ASSERT_EQ(atomic_load(&ep.last_close_reason), EW_ECONNRESET);
+  echo_one(good, 64, 1, 1);
+  close(good);
+  stop();
+}
+
+static void test_start_stop_no_leaks(void) {
+  int fds0 = count_fds();
+  int threads0 = count_threads();
+  for (int i = 0; i < 50; i++) {
+    uint16_t port = start(3, 1u << 16);
+    int fd = tcp_connect(port);
+    echo_one(fd, 10, 1, (uint32_t)i);
+    /* Stop with the connection still open: the runtime closes it. */
+    stop();
+    ASSERT_EQ(tcp_wait_closed(fd), 0);
+    close(fd);
+  }
+  ASSERT_EQ(count_fds(), fds0);
+  ASSERT_EQ(count_threads(), threads0);
+}
+
+static void test_invalid_options(void) {
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  ew_runtime_t *r = (ew_runtime_t *)1;
+  o.io_threads = 0;
+  ASSERT_EQ(ew_runtime_start(&o, &r), EW_EINVAL);
+  ASSERT_NULL(r);
+  ew_runtime_opts_init(&o);
+  o.in_ring_bytes = 5000;
+  ASSERT_EQ(ew_runtime_start(&o, &r), EW_EINVAL);
+  ew_runtime_opts_init(&o);
+  o.affinity = EW_AFFINITY_LIST;
+  o.ncpus = 0;
+  ASSERT_EQ(ew_runtime_start(&o, &r), EW_EINVAL);
+  /* A CPU that does not exist fails the start cleanly, leaving no thread behind. */
+  int threads0 = count_threads();
+  static const int bad_cpu[] = {CPU_SETSIZE - 1};
+  ew_runtime_opts_init(&o);
+  o.affinity = EW_AFFINITY_LIST;
+  o.cpus = bad_cpu;
+  o.ncpus = 1;
+  o.log_level = EW_LOG_LEVEL_SILENT;
+  ASSERT_EQ(ew_runtime_start(&o, &r), EW_EINVAL);
+  ASSERT_EQ(count_threads(), threads0);
+}
+
+static void test_affinity_list(void) {
+  static const int cpu0[] = {0};
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.io_threads = 2;
+  o.affinity = EW_AFFINITY_LIST;
+  o.cpus = cpu0;
+  o.ncpus = 1;
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  for (uint32_t k = 0; k < 2; k++) {
+    int tid = 0, cpu = -2;
+    ASSERT_OK(ew_runtime_thread_info(rt, k, &tid, &cpu));
+    ASSERT_EQ(cpu, 0);
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+    FILE *f = fopen(path, "r");
+    ASSERT_NOT_NULL(f);
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+      if (strncmp(line, "Cpus_allowed_list:", 18) == 0) {
+        ASSERT_STR_EQ(line + 18 + strspn(line + 18, " \t"), "0\n");
+        found = 1;
+      }
+    fclose(f);
+    ASSERT_EQ(found, 1);
+  }
+  ew_runtime_release(rt);
+}
+
+static void test_listen_errors_and_unlisten(void) {
+  uint16_t port = start(2, 1024);
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.port = port;
+  ew_listen_info_t info;
+  ASSERT_EQ(ew_listen(rt, &lo, &info), EW_EADDRINUSE);
+  lo.host = "no-such-host.invalid";
+  lo.port = 0;
+  int err = ew_listen(rt, &lo, &info);
+  ASSERT_EQ(err == EW_EAI_NONAME || err == EW_EAI_AGAIN || err == EW_EAI_FAIL, 1);
+  lo.host = "localhost";
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  ASSERT_GT(info.port, 0);
+  /* reusePort: one socket per IO thread, all on the same (kernel-chosen) port. */
+  lo.host = "127.0.0.1";
+  lo.reuse_port = 1;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  uint16_t rp = info.port;
+  for (int i = 0; i < 4; i++) {
+    int fd = tcp_connect(rp);
+    echo_one(fd, 32, 1, 1);
+    close(fd);
+  }
+  ASSERT_OK(ew_unlisten(rt, info.id));
+  ASSERT_EQ(ew_unlisten(rt, info.id), EW_ENOENT);
+  WAIT_FOR(atomic_load(&ep.unlistens) == 1);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(rp)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), -1);
+  ASSERT_EQ(errno, ECONNREFUSED);
+  close(fd);
+  stop();
+}
+
+EW_TEST_MAIN(EW_TEST(test_echo_sizes), EW_TEST(test_pipelined_batch),
+             EW_TEST(test_protocol_errors), EW_TEST(test_reset_mid_frame),
+             EW_TEST(test_start_stop_no_leaks), EW_TEST(test_invalid_options),
+             EW_TEST(test_affinity_list), EW_TEST(test_listen_errors_and_unlisten))
