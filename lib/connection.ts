@@ -233,6 +233,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.server.allowHalfOpen) this.end();
   }
 
+  /** @internal The peer broke the protocol; the frames before it have been handled. Answer
+   * with SHUTDOWN(reason): the IO thread flushes our replies, then closes with the reason. */
+  _fault(errno: number): void {
+    if (this.state >= State.Destroying) return;
+    this.state = State.Ending;
+    this.engine.command(this, REC_SHUTDOWN, errno >>> 0);
+  }
+
   /** @internal The IO thread reports queued output below the low watermark. */
   _drainRecord(): void {
     if (!this.needDrain || this.state !== State.Open) return;

@@ -81,6 +81,7 @@ export interface NativeConstants {
   REC_CLOSE: number;
   REC_DRAIN: number;
   REC_UNLISTEN: number;
+  REC_FAULT: number;
   REC_SEND: number;
   REC_SHUTDOWN: number;
   REC_DESTROY: number;

@@ -59,10 +59,15 @@ export class Runtime implements EngineHost, ServerHost {
   private referenced = false;
   private closing: Promise<void> | null = null;
 
+  // The addon holds these weakly unless the runtime is referenced (listening or connected), so
+  // that a dropped, idle runtime can be collected; the Runtime keeps them alive meanwhile.
+  private readonly onWake = (): void => this.engine.drain();
+  private readonly onLog = (level: number, msg: string): void => logNative(this.logger, level, msg);
+
   private constructor(nrt: NativeRuntime, logger: Logger) {
     this.nrt = nrt;
     this.logger = logger;
-    const attach = nrt.attach(0, () => this.engine.drain(), (level, msg) => logNative(this.logger, level, msg));
+    const attach = nrt.attach(0, this.onWake, this.onLog);
     this.engine = new Engine(nrt, attach, this);
     logger.on('level-change', () => nrt.setLogLevel(nativeLevelOf(logger)));
   }

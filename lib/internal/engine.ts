@@ -21,6 +21,7 @@ import {
   REC_DESTROY,
   REC_DRAIN,
   REC_END,
+  REC_FAULT,
   REC_HEADER_BYTES,
   REC_OPEN,
   REC_PAD,
@@ -180,6 +181,9 @@ export class Engine {
         break;
       case REC_DRAIN:
         conn._drainRecord();
+        break;
+      case REC_FAULT:
+        conn._fault(type | 0);
         break;
       default:
         break;

@@ -40,6 +40,18 @@ Napi::Error MakeError(Napi::Env env, int err, const char *syscall, const char *a
   return e;
 }
 
+// Drops a pending exception with the raw call: node-addon-api's GetAndClearPendingException()
+// wraps a non-object exception by running JavaScript, which is fatal while a worker is being
+// terminated (the pending "exception" is then the termination itself). A throw from user code
+// has already been reported by MakeCallback as an uncaught exception.
+void ClearException(Napi::Env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
 void ThrowTypeError(Napi::Env env, const char *msg) {
   Napi::Error e = Napi::TypeError::New(env, msg);
   e.Set("code", Napi::String::New(env, "EW_EINVAL"));
@@ -203,8 +215,11 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     uint32_t index = info[0].As<Napi::Number>().Uint32Value();
     port_ = ew_runtime_port(rt_, index);
     if (port_ == nullptr) return Fail(env, EW_EINVAL, "attach");
-    on_wake_ = Napi::Persistent(info[1].As<Napi::Function>());
-    on_log_ = Napi::Persistent(info[2].As<Napi::Function>());
+    // Weak until setRef(true): an idle runtime that JavaScript dropped must be collectable
+    // (the JS Runtime holds these functions itself), while a referenced one (listening, open
+    // connections) is kept alive by the loop, as a net.Server is.
+    on_wake_ = Napi::Weak(info[1].As<Napi::Function>());
+    on_log_ = Napi::Weak(info[2].As<Napi::Function>());
     recv_ = Napi::Persistent(Napi::Object::New(env));
     async_ctx_ = new Napi::AsyncContext(env, "evwire");
 
@@ -340,9 +355,9 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
       d.Reject(MakeError(env, EW_ESTATE, "stop").Value());
       return d.Promise();
     }
+    // Keep the loop and the callbacks alive until the answer arrives.
+    Strong(true);
     stop_deferred_ = new Napi::Promise::Deferred(d);
-    // Keep the loop alive until the answer arrives.
-    uv_ref(reinterpret_cast<uv_handle_t *>(async_));
     int err = ew_runtime_stop(rt_, OnStopped, this);
     if (err != 0) {
       delete stop_deferred_;
@@ -373,13 +388,30 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   }
 
   Napi::Value SetRef(const Napi::CallbackInfo &info) {
-    if (async_ != nullptr && stop_deferred_ == nullptr) {
-      if (info[0].ToBoolean().Value())
-        uv_ref(reinterpret_cast<uv_handle_t *>(async_));
-      else
-        uv_unref(reinterpret_cast<uv_handle_t *>(async_));
-    }
+    if (async_ != nullptr && stop_deferred_ == nullptr) Strong(info[0].ToBoolean().Value());
     return info.Env().Undefined();
+  }
+
+  // Referenced: the loop stays alive and the callbacks are strong. Unreferenced: neither.
+  void Strong(bool on) {
+    if (on == strong_) return;
+    strong_ = on;
+    if (on) {
+      uv_ref(reinterpret_cast<uv_handle_t *>(async_));
+      on_wake_.Ref();
+      on_log_.Ref();
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t *>(async_));
+      on_wake_.Unref();
+      on_log_.Unref();
+    }
+  }
+
+  // The callback behind a (possibly weak) reference, or nullptr once collected.
+  static napi_value Get(Napi::Env env, const Napi::FunctionReference &ref) {
+    napi_value v = nullptr;
+    if (ref.IsEmpty() || napi_get_reference_value(env, ref, &v) != napi_ok) return nullptr;
+    return v;
   }
 
   Napi::Value SetLogLevel(const Napi::CallbackInfo &info) {
@@ -431,8 +463,13 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
           reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) + EW_RING_OFF_HEAD),
           __ATOMIC_ACQUIRE);
     }
-    on_wake_.MakeCallback(recv_.Value(), {}, *async_ctx_);
-    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    // Raw N-API: the node-addon-api wrappers turn a failed call into a new Error, which needs
+    // JavaScript and is fatal while a worker is being terminated.
+    napi_value fn = Get(env, on_wake_);
+    if (fn == nullptr) return;  // the Runtime was collected; its finalizer tears down
+    napi_value result;
+    napi_make_callback(env, *async_ctx_, recv_.Value(), fn, 0, nullptr, &result);
+    ClearException(env);
     if (!attached_) return;  // JS disposed us inside the callback
     PublishOut();
     ReleaseIn();
@@ -454,15 +491,16 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     }
     if (lines.empty() && dropped == 0) return;
     Napi::Env env = env_;
-    Napi::Function fn = on_log_.Value();
+    if (dropped != 0)
+      lines.emplace_back(EW_LOG_LEVEL_WARN,
+                         std::to_string(dropped) + " native log lines dropped (queue full)");
+    napi_value fn = Get(env, on_log_);
+    if (fn == nullptr) return;
     for (auto &l : lines) {
-      fn.Call({Napi::Number::New(env, l.first), Napi::String::New(env, l.second)});
-      if (env.IsExceptionPending()) env.GetAndClearPendingException();
-    }
-    if (dropped != 0) {
-      std::string m = std::to_string(dropped) + " native log lines dropped (queue full)";
-      fn.Call({Napi::Number::New(env, EW_LOG_LEVEL_WARN), Napi::String::New(env, m)});
-      if (env.IsExceptionPending()) env.GetAndClearPendingException();
+      napi_value argv[2] = {Napi::Number::New(env, l.first), Napi::String::New(env, l.second)};
+      napi_value result;
+      napi_call_function(env, recv_.Value(), fn, 2, argv, &result);
+      ClearException(env);
     }
   }
 
@@ -478,7 +516,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
       if (self->attached_) self->Drain();
       Napi::Promise::Deferred *d = self->stop_deferred_;
       self->stop_deferred_ = nullptr;
-      uv_unref(reinterpret_cast<uv_handle_t *>(self->async_));
+      self->Strong(false);
       d->Resolve(self->env_.Undefined());
       delete d;
     }
@@ -549,6 +587,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   uint32_t nio_ = 0;
   bool attached_ = false;
   bool cleanup_hook_ = false;
+  bool strong_ = false;
   LogSink *sink_ = nullptr;
   uv_async_t *async_ = nullptr;
   Napi::AsyncContext *async_ctx_ = nullptr;
@@ -613,6 +652,7 @@ class Addon : public Napi::Addon<Addon> {
     c.Set("REC_CLOSE", static_cast<uint32_t>(EW_REC_CLOSE));
     c.Set("REC_DRAIN", static_cast<uint32_t>(EW_REC_DRAIN));
     c.Set("REC_UNLISTEN", static_cast<uint32_t>(EW_REC_UNLISTEN));
+    c.Set("REC_FAULT", static_cast<uint32_t>(EW_REC_FAULT));
     c.Set("REC_SEND", static_cast<uint32_t>(EW_REC_SEND));
     c.Set("REC_SHUTDOWN", static_cast<uint32_t>(EW_REC_SHUTDOWN));
     c.Set("REC_DESTROY", static_cast<uint32_t>(EW_REC_DESTROY));

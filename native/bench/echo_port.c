@@ -176,6 +176,11 @@ static int drain(ew_echo_port_t *ep) {
         atomic_fetch_add(&ep->ends, 1);
         if (ep->end_on_peer_end) ew_echo_port_command(ep, k, EW_REC_SHUTDOWN, rec->conn, 0);
         break;
+      case EW_REC_FAULT:
+        /* Frames before the fault were answered above; now let it close with the reason. */
+        drop_partial(ep, rec->conn);
+        ew_echo_port_command(ep, k, EW_REC_SHUTDOWN, rec->conn, rec->type);
+        break;
       case EW_REC_CLOSE:
         drop_partial(ep, rec->conn);
         atomic_store(&ep->last_close_reason, (int32_t)rec->type);

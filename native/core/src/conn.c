@@ -106,7 +106,6 @@ void ew__conn_close(ew__conn_t *c, int reason, int sys_errno) {
   ew__io_t *io = c->io;
   if (c->flags & C_ON_READY) TAILQ_REMOVE(&io->ready, c, ready_link);
   if (c->flags & C_BLOCKED) TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
-  if (reason <= EW_EPROTO_LENGTH && reason >= EW_EPROTO_DECODE) EW__STAT(io, protocol_errors)++;
   EW_LOG_DEBUG(io->rt, "connection %llu closed: %s", (unsigned long long)c->id,
                ew_err_name(reason));
   ew__io_push_ctrl(io, c->port, EW_REC_CLOSE, c->id, (uint32_t)reason, (uint32_t)sys_errno, NULL,
@@ -224,6 +223,26 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
 
 /* ---- inbound ------------------------------------------------------------------------------- */
 
+/* The peer broke the protocol. Frames before the fault are already with the port, which may
+ * still be answering them: rather than closing under those replies, stop reading, tell the
+ * port, and close once it has answered (SHUTDOWN with the reason) and the output is flushed. */
+static void fault(ew__conn_t *c, int reason) {
+  ew__io_t *io = c->io;
+  c->flags |= C_FAULT;
+  c->flags &= ~C_READABLE;
+  if (c->flags & C_ON_READY) {
+    c->flags &= ~C_ON_READY;
+    TAILQ_REMOVE(&io->ready, c, ready_link);
+  }
+  if (c->flags & C_BLOCKED) {
+    c->flags &= ~C_BLOCKED;
+    TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
+  }
+  evbuffer_drain(c->in, evbuffer_get_length(c->in));
+  EW__STAT(io, protocol_errors)++;
+  ew__io_push_ctrl(io, c->port, EW_REC_FAULT, c->id, (uint32_t)reason, 0, NULL, 0);
+}
+
 static void block_on_ring(ew__conn_t *c) {
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
@@ -238,7 +257,7 @@ static void block_on_ring(ew__conn_t *c) {
 
 /* Moves every complete frame (or full-size fragment) from the connection's input buffer into its
  * port's ring. Returns 0 when it needs more bytes, 1 when the ring is full (the connection is
- * now blocked), -1 when the connection was closed for a protocol error. */
+ * now blocked), -1 after a protocol error (the connection reads no more). */
 static int deliver(ew__conn_t *c) {
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
@@ -306,7 +325,7 @@ static int deliver(ew__conn_t *c) {
         if (err != 0) {
           EW_LOG_DEBUG(io->rt, "connection %llu: bad frame header (length %u type %u flags 0x%x)",
                        (unsigned long long)c->id, c->hdr.length, c->hdr.type, c->hdr.flags);
-          ew__conn_close(c, err, 0);
+          fault(c, err);
           return -1;
         }
         evbuffer_drain(c->in, EW_FRAME_HEADER_BYTES);
@@ -363,7 +382,7 @@ static void on_eof(ew__conn_t *c) {
   c->flags &= ~C_READABLE;
   if (c->srv->o.framing == EW_FRAMING_FRAMES &&
       ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0)) {
-    ew__conn_close(c, EW_EPROTO_TRUNCATED, 0);
+    fault(c, EW_EPROTO_TRUNCATED);
     return;
   }
   ew__io_push_ctrl(c->io, c->port, EW_REC_END, c->id, 0, 0, NULL, 0);
@@ -372,6 +391,7 @@ static void on_eof(ew__conn_t *c) {
 }
 
 void ew__conn_pump(ew__conn_t *c) {
+  if (c->flags & C_FAULT) return;
   if (deliver(c) != 0) return;
   if (!(c->flags & C_READABLE) || (c->flags & C_PEER_EOF)) return;
   uint32_t budget = c->io->rt->o.read_budget;
@@ -543,6 +563,11 @@ static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
  * peer had already ended, or shutdown failed), else 0. */
 static int do_shutdown(ew__conn_t *c) {
   c->flags &= ~C_END_PENDING;
+  if (c->close_reason != 0) {
+    /* The answer to a FAULT: the replies are out, nothing more is owed to this peer. */
+    ew__conn_close(c, c->close_reason, 0);
+    return -1;
+  }
   if (!(c->flags & C_WR_SHUT)) {
     c->flags |= C_WR_SHUT;
     if (shutdown(c->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
@@ -568,7 +593,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   }
   /* A connection waiting on the ready list or for ring room keeps its turn: reading it now
    * would let a busy peer jump the queue. */
-  if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED))) ew__conn_pump(c);
+  if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
 }
 
 void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
@@ -604,7 +629,10 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
       continue;
     }
     case EW_REC_SHUTDOWN:
-      if (c != NULL && !(c->flags & (C_END_PENDING | C_WR_SHUT))) {
+      if (c != NULL && rec->type != 0) c->close_reason = (int32_t)rec->type;
+      if (c != NULL && rec->type != 0 && (c->flags & C_WR_SHUT)) {
+        ew__conn_close(c, c->close_reason, 0);
+      } else if (c != NULL && !(c->flags & (C_END_PENDING | C_WR_SHUT))) {
         c->flags |= C_END_PENDING;
         if (!(c->flags & C_PEER_EOF)) c->flags |= C_LOCAL_END;
         if (evbuffer_get_length(c->out) == 0) do_shutdown(c);

@@ -123,6 +123,7 @@ enum {
   C_WBLOCKED = 1u << 8,   /* the kernel refused bytes; wait for a write edge */
   C_WANT_DRAIN = 1u << 9, /* send DRAIN once output is below the low watermark */
   C_LOCAL_END = 1u << 10, /* this side ended first (close reason EW_OK rather than EW_EOF) */
+  C_FAULT = 1u << 11,     /* protocol error reported to the port; no more reading */
 };
 
 struct ew__conn_s {
@@ -135,6 +136,7 @@ struct ew__conn_s {
   uint32_t flags;
   uint32_t delivered; /* body bytes of the current frame already delivered as fragments */
   uint32_t written;   /* bytes written to the kernel, mod 2^32, mirrored in the slot */
+  int close_reason;   /* set by a SHUTDOWN answering FAULT: close with it once flushed */
   uint64_t id;
   ew_frame_header_t hdr;
   struct event *ev;

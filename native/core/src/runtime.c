@@ -308,11 +308,14 @@ void ew__runtime_thread_exited(ew_runtime_t *rt) {
   }
 }
 
+/* Joins the IO threads and closes their inbox eventfds at once: the memory lives on while
+ * JavaScript holds the segment, but no file descriptor should wait for a garbage collection. */
 static void join_threads(ew_runtime_t *rt) {
   pthread_mutex_lock(&rt->lock);
   for (uint32_t k = 0; k < rt->nio; k++) {
     if (rt->io[k].thread_started) pthread_join(rt->io[k].thread, NULL);
     rt->io[k].thread_started = false;
+    ew__inbox_close(&rt->io[k].inbox);
   }
   pthread_mutex_unlock(&rt->lock);
 }
@@ -418,7 +421,8 @@ uint32_t ew_port_out_offset(ew_port_t *p, uint32_t io) {
 }
 
 void ew_port_kick(ew_port_t *p, uint32_t io) {
-  if (io >= p->rt->nio) return;
+  /* Once stopped there is nobody to wake, and the eventfd may already be closed. */
+  if (io >= p->rt->nio || atomic_load(&p->rt->state) != EW__RT_RUNNING) return;
   ew__io_t *t = &p->rt->io[io];
   atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(t->sleeping, memory_order_relaxed)) ew__io_wake(t);

@@ -61,8 +61,13 @@ enum {
   EW_REC_REPLY = 11,    /* reserved for the scheduler */
   EW_REC_LOG = 12,      /* reserved; native logs currently travel through ew_log_cb */
   EW_REC_UNLISTEN = 13, /* IO->JS: every listening socket of server `type` is closed */
+  EW_REC_FAULT = 14,    /* IO->JS: the peer broke the protocol (type = reason); reading has
+                         * stopped. The port answers, after the frames before it, with
+                         * SHUTDOWN carrying the reason; the connection then flushes and
+                         * closes with it. */
   EW_REC_SEND = 16,     /* JS->IO: body = bytes to write to the connection as they are */
-  EW_REC_SHUTDOWN = 17, /* JS->IO: end(): flush, then shutdown(SHUT_WR); close after peer EOF */
+  EW_REC_SHUTDOWN = 17, /* JS->IO: end(): flush, then shutdown(SHUT_WR); close after peer EOF.
+                         * type != 0 (the answer to FAULT): flush, then close with that reason */
   EW_REC_DESTROY = 18,  /* JS->IO: close now, dropping queued output; type = reason */
   EW_REC_WATCH = 19,    /* JS->IO: send DRAIN once queued output is below the low watermark */
 };

@@ -182,7 +182,8 @@ EW_EXTERN uint32_t ew_port_in_offset(ew_port_t *p, uint32_t io);  /* byte offset
 EW_EXTERN uint32_t ew_port_out_offset(ew_port_t *p, uint32_t io); /* byte offset in the segment */
 
 /* Wakes IO thread `io` if it sleeps; call after publishing records into its out ring, or after
- * ew_ring_release() on its in ring returned 1. Any thread. */
+ * ew_ring_release() on its in ring returned 1. The port's consumer thread; a no-op once the
+ * runtime has stopped. */
 EW_EXTERN void ew_port_kick(ew_port_t *p, uint32_t io);
 
 /* The consumer is about to block: marks the port sleeping, then checks every in ring. Returns 1
