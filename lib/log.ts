@@ -11,9 +11,10 @@ export const LOG_LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 
 export type Logger = pino.Logger<'always'>;
 export type LoggerOptions = pino.LoggerOptions<'always'>;
 
-/** A pino logger with the `always` level; options are pino's own. */
-export function createLogger(options: LoggerOptions = {}): Logger {
-  return pino({ name: 'evwire', ...options, customLevels: { always: LOG_LEVELS.always } }) as Logger;
+/** A pino logger with the `always` level; options and destination are pino's own. */
+export function createLogger(options: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
+  const opts = { name: 'evwire', ...options, customLevels: { always: LOG_LEVELS.always } };
+  return (destination === undefined ? pino(opts) : pino(opts, destination)) as Logger;
 }
 
 const BY_NUMBER: Record<number, keyof typeof LOG_LEVELS> = {

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+'use strict';
+// Child-process plumbing for the benchmark driver: pinned spawns, readiness on the
+// "listening" line, bounded stops and bounded load runs. Every child is tracked in one
+// set so that the driver can kill all of them on any exit path, including Ctrl-C.
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+
+const live = new Set();
+const TAIL_BYTES = 4096;
+
+// Spawns `cmd args` under `taskset -c cpu`. taskset execs the command, so the child's pid is
+// the program's own pid and signals reach it directly rather than a wrapper.
+function spawnPinned(cpu, cmd, args, opts) {
+  const child = spawn('taskset', ['-c', String(cpu), cmd, ...args], {
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  child.exitInfo = null;
+  child.exited = new Promise((resolve) => {
+    // 'close' rather than 'exit': it comes after the pipes are drained, so the output
+    // collected below is complete when the promise settles.
+    child.on('close', (code, signal) => {
+      live.delete(child);
+      child.exitInfo = { code, signal };
+      resolve(child.exitInfo);
+    });
+    // A spawn failure (taskset missing, say) emits 'error' and may never emit 'close'.
+    child.on('error', (err) => {
+      live.delete(child);
+      child.exitInfo = { code: null, signal: null, error: err.message };
+      resolve(child.exitInfo);
+    });
+  });
+  return child;
+}
+
+// Keeps only the last few KiB of a stream, enough to explain a failure without letting a
+// chatty child grow the driver's memory over a long run.
+function tailCollector(stream) {
+  let tail = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (s) => {
+    tail = (tail + s).slice(-TAIL_BYTES);
+  });
+  return () => tail;
+}
+
+function killAll(signal) {
+  for (const child of live) {
+    try {
+      child.kill(signal);
+    } catch {
+      // The child may have gone between the set walk and the kill; nothing to do then.
+    }
+  }
+}
+
+// Asks the kernel for a free port by binding port 0 and releasing it. Another process could
+// take it in the gap, but the readiness check below then fails loudly instead of measuring
+// the wrong server.
+function freePort(host) {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts a server and resolves once it prints "listening <address> <port>" for the port it
+// was given. Rejects, after killing the child, if the line does not come in time or the
+// child exits first.
+async function startServer({ cpu, cmd, args, cwd, port, readyTimeoutMs }) {
+  const child = spawnPinned(cpu, cmd, args, { cwd });
+  const stderrTail = tailCollector(child.stderr);
+  const stdoutTail = tailCollector(child.stdout);
+  child.stderrTail = stderrTail;
+  const ready = await new Promise((resolve) => {
+    let buf = '';
+    const onData = (s) => {
+      buf += s;
+      const m = /^listening\s+(\S+)\s+(\d+)\s*$/m.exec(buf);
+      if (m) finish({ ok: true, address: m[1], port: Number(m[2]) });
+    };
+    const timer = setTimeout(
+      () => finish({ ok: false, why: `no "listening" line within ${readyTimeoutMs} ms` }),
+      readyTimeoutMs
+    );
+    let done = false;
+    function finish(r) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      resolve(r);
+    }
+    child.stdout.on('data', onData);
+    child.exited.then((info) => {
+      const how = info.error ? info.error : info.signal ? `signal ${info.signal}` : `status ${info.code}`;
+      finish({ ok: false, why: `exited (${how}) before printing "listening"` });
+    });
+  });
+  if (ready.ok && ready.port !== port) {
+    ready.ok = false;
+    ready.why = `listening on port ${ready.port}, asked for ${port}`;
+  }
+  if (!ready.ok) {
+    await stopChild(child, 0);
+    const detail = (stderrTail() || stdoutTail()).trim();
+    throw new Error(`${ready.why}${detail ? `; output: ${detail.split('\n').slice(-5).join(' | ')}` : ''}`);
+  }
+  return child;
+}
+
+// SIGTERM, then SIGKILL if the child is still there after graceMs. Resolves with how it
+// ended and whether the hard kill was needed.
+async function stopChild(child, graceMs) {
+  if (child.exitInfo) return { ...child.exitInfo, killed: false, early: true };
+  let killed = false;
+  try {
+    child.kill('SIGTERM');
+  } catch {
+    // Already gone; the exited promise settles on its own.
+  }
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }, graceMs);
+  const info = await child.exited;
+  clearTimeout(timer);
+  return { ...info, killed, early: false };
+}
+
+// Runs a program to completion under taskset with a hard wall-clock limit, collecting its
+// whole stdout (the load generator prints one JSON line) and the tail of its stderr.
+async function runBounded({ cpu, cmd, args, cwd, timeoutMs }) {
+  const t0 = process.hrtime.bigint();
+  const child = spawnPinned(cpu, cmd, args, { cwd });
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (s) => {
+    stdout += s;
+  });
+  const stderrTail = tailCollector(child.stderr);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }, timeoutMs);
+  const info = await child.exited;
+  clearTimeout(timer);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { ...info, timedOut, stdout, stderr: stderrTail(), wallS };
+}
+
+// Reads the aggregate "cpu" line of /proc/stat and returns its steal jiffies (the 8th value
+// after the label), or null where /proc/stat does not exist or has no steal column.
+function readSteal() {
+  try {
+    const first = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const f = first.trim().split(/\s+/);
+    if (f[0] !== 'cpu' || f.length < 9) return null;
+    return Number(f[8]);
+  } catch {
+    return null;
+  }
+}
+
+// The kernel reports /proc/stat in USER_HZ ticks; getconf says what they are, and Linux
+// fixes them at 100 on every common architecture, which is the fallback.
+function clockTicks() {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number((r.stdout || '').trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+}
+
+function commandExists(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+// Checks that taskset accepts a CPU, which covers both a CPU that does not exist and one
+// outside this process's allowed set (a container's cpuset, say).
+function cpuUsable(cpu) {
+  const r = spawnSync('taskset', ['-c', String(cpu), 'true'], { encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr || `taskset exited with ${r.status}`).trim();
+}
+
+module.exports = {
+  live,
+  killAll,
+  freePort,
+  startServer,
+  stopChild,
+  runBounded,
+  readSteal,
+  clockTicks,
+  commandExists,
+  cpuUsable,
+};

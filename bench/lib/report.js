@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+'use strict';
+// Summaries and the Markdown report of a benchmark run. Kept apart from the driver so that
+// the numbers a reader sees are computed in one place, from the raw run records alone.
+
+function median(xs) {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function fmtInt(x) {
+  return x === null || x === undefined ? 'n/a' : Math.round(x).toLocaleString('en-US');
+}
+
+function fmtFixed(x, digits) {
+  return x === null || x === undefined ? 'n/a' : x.toFixed(digits);
+}
+
+// Latencies below 10 µs keep a decimal so that the 1-connection case stays readable; above
+// that the decimal is noise.
+function fmtUs(x) {
+  if (x === null || x === undefined) return 'n/a';
+  return x < 10 ? x.toFixed(1) : fmtInt(x);
+}
+
+// Bulk cases reach thousands of MB/s, where the decimal only adds width.
+function fmtMB(x) {
+  if (x === null || x === undefined) return 'n/a';
+  return x < 100 ? x.toFixed(1) : fmtInt(x);
+}
+
+// One summary per (case, server): medians over valid runs only, because an invalid run's
+// throughput measures a failure rather than the server.
+function summarize(runs, cases, servers) {
+  const out = [];
+  for (const c of cases) {
+    const caseRuns = runs.filter((r) => r.caseId === c.id);
+    const steals = caseRuns.map((r) => r.stealPct).filter((x) => x !== null);
+    const perServer = [];
+    for (const s of servers) {
+      const rs = caseRuns.filter((r) => r.server === s.name);
+      const ok = rs.filter((r) => r.valid);
+      const rates = ok.map((r) => r.result.msgs_per_s);
+      perServer.push({
+        server: s.name,
+        runs: rs.length,
+        valid: ok.length,
+        invalid: rs.length - ok.length,
+        msgsPerS: median(rates),
+        minMsgsPerS: rates.length ? Math.min(...rates) : null,
+        maxMsgsPerS: rates.length ? Math.max(...rates) : null,
+        mbPerS: median(ok.map((r) => r.result.mb_per_s)),
+        p50: median(ok.map((r) => r.result.p50_us)),
+        p99: median(ok.map((r) => r.result.p99_us)),
+        stealPct: median(rs.map((r) => r.stealPct).filter((x) => x !== null)),
+      });
+    }
+    const get = (name) => {
+      const p = perServer.find((x) => x.server === name);
+      return p ? p.msgsPerS : null;
+    };
+    out.push({
+      caseId: c.id,
+      name: c.name,
+      loadCpu: caseRuns.length ? caseRuns[0].loadCpu : null,
+      stealPct: median(steals),
+      perServer,
+      ratios: {
+        vsCorked: ratio(get('evwire-js'), get('node-net-corked')),
+        vsNet: ratio(get('evwire-js'), get('node-net')),
+        vsNative: ratio(get('evwire-js'), get('evwire-native')),
+      },
+    });
+  }
+  return out;
+}
+
+function ratio(a, b) {
+  return a === null || b === null || !b ? null : a / b;
+}
+
+function fmtR(x) {
+  return x === null ? 'n/a' : `${x.toFixed(2)}×`;
+}
+
+function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  const sep = header.map((h, i) => (i === 0 ? '---' : '---:'));
+  return [line(header), line(sep), ...rows.map(line)].join('\n');
+}
+
+// Renders the whole RESULTS.md. `meta` carries the machine, the options and the command
+// line; `summary` comes from summarize(); `runs` are the raw records for the invalid list.
+function renderMarkdown(meta, summary, runs) {
+  const o = meta.options;
+  const L = [];
+  L.push('# evwire framed-echo benchmark');
+  L.push('');
+  L.push(`Generated ${meta.date} by:`);
+  L.push('');
+  L.push('```sh');
+  L.push(meta.commandLine);
+  L.push('```');
+  L.push('');
+  L.push(
+    `> **Read the ratios, not the absolute figures.** This machine is ${meta.machine.cpus === 2 ? 'a 2-vCPU VM' : `a ${meta.machine.cpus}-CPU machine`} ` +
+      'whose CPU time is shared with the rest of the host (see the steal column), so msgs/s moves from run to ' +
+      'run. Every server below was measured in the same run, interleaved, on the same pinned CPU, ' +
+      'so the ratios between them are the comparable figures.' +
+      (o.quick ? ' This was a `--quick` run (one repetition, short runs, no 1 MiB case); a full run gives steadier medians.' : '')
+  );
+  L.push('');
+  L.push('## Machine');
+  L.push('');
+  L.push(`- CPU: ${meta.machine.model} (model name from /proc/cpuinfo)`);
+  L.push(`- CPUs: ${meta.machine.cpus} (nproc)`);
+  L.push(`- Kernel: ${meta.machine.kernel}`);
+  L.push(`- Node: ${meta.machine.node}`);
+  const steals = runs.map((r) => r.stealPct).filter((x) => x !== null);
+  if (steals.length === 0) {
+    L.push('- CPU steal: not measured (no steal column in /proc/stat)');
+  } else if (Math.max(...steals) > 0) {
+    L.push(
+      `- CPU steal: observed, median ${fmtFixed(median(steals), 1)}% and at most ${fmtFixed(Math.max(...steals), 1)}% ` +
+        'of all CPU time during a load run'
+    );
+  } else {
+    L.push('- CPU steal: none observed during the load runs');
+  }
+  L.push('');
+  L.push('## Method');
+  L.push('');
+  L.push('Servers, each echoing evwire frames (12-byte header, body) back unchanged:');
+  L.push('');
+  for (const s of meta.servers) L.push(`- \`${s.name}\`: \`${s.display}\`. ${s.about}`);
+  L.push('');
+  L.push(
+    `- Pinning: each server runs under \`taskset -c ${o.serverCpu}\` and the load generator ` +
+      `(\`build-c/ew_loadgen\`, one thread) under \`taskset -c ${o.loadCpu}\`, so client and server ` +
+      'do not compete for a CPU. The exception is the 1-connection latency case, where the load ' +
+      `generator shares CPU ${o.serverCpu} with the server, as a client on the same CPU would.`
+  );
+  L.push(
+    `- Each load run: ${o.warmup} s of unmeasured warmup, then ${o.seconds} s measured. The load ` +
+      'generator verifies every echoed byte; a run with any error, mismatch, closed connection, ' +
+      'non-zero exit, timeout or server crash is counted as invalid and left out of the medians.'
+  );
+  L.push(
+    `- Repetitions: ${o.runs} per case and server. For each case and repetition every server is ` +
+      'started fresh on a free port, driven once and stopped (SIGTERM, SIGKILL after 3 s); the ' +
+      'server order is rotated from one repetition (and case) to the next so that no server ' +
+      "always goes first, which spreads the machine's noise across servers."
+  );
+  L.push(
+    '- Steal: the `steal` column of the `cpu` line of /proc/stat is read before and after each ' +
+      'load run and reported as a percentage of the run\'s wall time × CPUs ' +
+      `(${meta.clockTicks} ticks/s).`
+  );
+  L.push(`- evwire IO threads: ${o.ioThreads}.`);
+  L.push('');
+  L.push('## Results');
+  L.push('');
+  L.push(
+    'msgs/s is echoed frames per second (median of the valid runs, spread is min–max); MB/s is ' +
+      'body bytes echoed per second; p50 and p99 are round-trip latencies in µs (medians of the ' +
+      'per-run percentiles).'
+  );
+  for (const c of summary) {
+    L.push('');
+    L.push(`### ${c.name} (\`${c.caseId}\`)`);
+    L.push('');
+    L.push(
+      `Load generator on CPU ${c.loadCpu}; median steal ${fmtFixed(c.stealPct, 1)}%.`
+    );
+    L.push('');
+    L.push(
+      table(
+        ['Server', 'msgs/s', 'spread', 'MB/s', 'p50 µs', 'p99 µs', 'steal %', 'invalid'],
+        c.perServer.map((p) => [
+          `\`${p.server}\``,
+          fmtInt(p.msgsPerS),
+          p.valid > 1 ? `${fmtInt(p.minMsgsPerS)}–${fmtInt(p.maxMsgsPerS)}` : p.valid ? '(1 run)' : 'n/a',
+          fmtMB(p.mbPerS),
+          fmtUs(p.p50),
+          fmtUs(p.p99),
+          fmtFixed(p.stealPct, 1),
+          `${p.invalid}/${p.runs}`,
+        ])
+      )
+    );
+  }
+  L.push('');
+  L.push('## Ratios (same run)');
+  L.push('');
+  L.push('Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second.');
+  L.push('');
+  L.push(
+    table(
+      ['Case', 'evwire-js / node-net-corked', 'evwire-js / node-net', 'evwire-js / evwire-native', 'steal %'],
+      summary.map((c) => [
+        `${c.name}`,
+        fmtR(c.ratios.vsCorked),
+        fmtR(c.ratios.vsNet),
+        fmtR(c.ratios.vsNative),
+        fmtFixed(c.stealPct, 1),
+      ])
+    )
+  );
+  const bad = runs.filter((r) => !r.valid);
+  if (bad.length) {
+    L.push('');
+    L.push('## Invalid runs');
+    L.push('');
+    for (const r of bad) L.push(`- ${r.caseId} run ${r.rep} \`${r.server}\`: ${r.reason}`);
+  }
+  L.push('');
+  L.push('## How to reproduce');
+  L.push('');
+  L.push('```sh');
+  L.push('npm run build        # addon and dist/');
+  L.push('npm run build:c      # build-c/ew_loadgen and build-c/ew_echo_native');
+  L.push('npm run bench        # full matrix, writes bench/RESULTS.md');
+  L.push('npm run bench -- --quick --no-write   # a check in under a minute, printed only');
+  L.push('```');
+  L.push('');
+  L.push('See bench/README.md for the options.');
+  L.push('');
+  return L.join('\n');
+}
+
+module.exports = { median, summarize, renderMarkdown, fmtInt, fmtUs, fmtFixed };

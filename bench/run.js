@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+'use strict';
+// Side-by-side framed-echo benchmark: evwire with a JavaScript handler, the evwire core with a
+// C consumer, and Node `net` written two ways, all driven by build-c/ew_loadgen in one run.
+//   node bench/run.js [--quick] [--runs N] [--seconds S] [--warmup S] [--server-cpu N]
+//                     [--load-cpu N] [--io-threads N] [--cases ids] [--servers names]
+//                     [--out FILE] [--json FILE] [--no-write]
+// Progress goes to stderr, the Markdown report to stdout and (unless --no-write) to --out.
+// Exit status: 0 all runs valid, 1 some run invalid or the run failed, 2 usage or missing
+// build, 130 interrupted.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const proc = require('./lib/proc');
+const report = require('./lib/report');
+
+const ROOT = path.resolve(__dirname, '..');
+const LOADGEN = path.join(ROOT, 'build-c', 'ew_loadgen');
+const NATIVE = path.join(ROOT, 'build-c', 'ew_echo_native');
+const DIST = path.join(ROOT, 'dist', 'index.js');
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 10000;
+const STOP_GRACE_MS = 3000;
+// The load generator's own limit is seconds + warmup; the slack covers connection setup,
+// a slow teardown and a loaded machine, and still bounds a hung run.
+const LOAD_SLACK_S = 15;
+
+// The default matrix. sameCpu marks the latency case, where the client shares the server's
+// CPU so that the round trip includes no cross-CPU wakeup.
+const CASES = [
+  { id: 'c1', name: '64B c=1 d=1', conns: 1, depth: 1, size: 64, sameCpu: true },
+  { id: 'c100d1', name: '64B c=100 d=1', conns: 100, depth: 1, size: 64 },
+  { id: 'c100d16', name: '64B c=100 d=16', conns: 100, depth: 16, size: 64 },
+  { id: 'burst', name: 'burst 64B c=100 d=256', conns: 100, depth: 256, size: 64, burst: true },
+  { id: '4k', name: '4KiB c=16 d=16', conns: 16, depth: 16, size: 4096 },
+  { id: '1m', name: '1MiB c=4 d=2', conns: 4, depth: 2, size: 1 << 20 },
+];
+
+const SERVERS = [
+  {
+    name: 'evwire-js',
+    about: 'evwire, IO threads in C, the handler in JavaScript.',
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads)]],
+    display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'evwire-native',
+    about: 'The same core with a C consumer and no JavaScript: the ceiling for evwire-js.',
+    command: (port, o) => [NATIVE, ['--port', String(port), '--io-threads', String(o.ioThreads)]],
+    display: (o) => `build-c/ew_echo_native --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'node-net',
+    about: 'Node `net`, one socket.write() per echoed frame.',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'net-echo.js'), '--port', String(port), '--mode', 'per-frame']],
+    display: () => 'node bench/peers/net-echo.js --port P --mode per-frame',
+  },
+  {
+    name: 'node-net-corked',
+    about: "Node `net`, the frames of one 'data' chunk written between cork() and uncork().",
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'net-echo.js'), '--port', String(port), '--mode', 'corked']],
+    display: () => 'node bench/peers/net-echo.js --port P --mode corked',
+  },
+];
+
+const USAGE = `Usage: node bench/run.js [options]   (or: npm run bench -- [options])
+
+Runs the framed-echo matrix against evwire-js, evwire-native, node-net and
+node-net-corked in one interleaved run and writes a Markdown report.
+
+  --quick            1 run, 2 s measured, 0.5 s warmup, no 1 MiB case (under a minute)
+  --runs N           repetitions per case and server (default 3)
+  --seconds S        measured seconds per load run (default 5)
+  --warmup S         unmeasured warmup seconds per load run (default 1)
+  --server-cpu N     CPU the servers are pinned to (default 1)
+  --load-cpu N       CPU the load generator is pinned to (default 0; the c1 case
+                     uses the server CPU)
+  --io-threads N     evwire IO threads (default 1)
+  --cases LIST       comma-separated case ids: ${CASES.map((c) => c.id).join(', ')}
+  --servers LIST     comma-separated servers: ${SERVERS.map((s) => s.name).join(', ')}
+  --out FILE         Markdown report (default bench/RESULTS.md)
+  --json FILE        also write the raw results as JSON
+  --no-write         print the report only; do not write --out (--json still applies)
+  -h, --help         show this help
+`;
+
+function usageError(msg) {
+  process.stderr.write(`bench: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const o = {
+    quick: false,
+    runs: null,
+    seconds: null,
+    warmup: null,
+    serverCpu: 1,
+    loadCpu: 0,
+    ioThreads: 1,
+    cases: null,
+    servers: null,
+    out: path.join('bench', 'RESULTS.md'),
+    json: null,
+    write: true,
+  };
+  const flags = { '--quick': 'quick', '--no-write': 'noWrite' };
+  const valued = {
+    '--runs': 'runs',
+    '--seconds': 'seconds',
+    '--warmup': 'warmup',
+    '--server-cpu': 'serverCpu',
+    '--load-cpu': 'loadCpu',
+    '--io-threads': 'ioThreads',
+    '--cases': 'cases',
+    '--servers': 'servers',
+    '--out': 'out',
+    '--json': 'json',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (flags[a]) {
+      if (v !== undefined) usageError(`${a} takes no value`);
+      if (a === '--quick') o.quick = true;
+      else o.write = false;
+    } else if (valued[a]) {
+      if (v === undefined) {
+        if (i + 1 >= argv.length) usageError(`${a} needs a value`);
+        v = argv[++i];
+      }
+      o[valued[a]] = v;
+    } else {
+      usageError(`unknown option ${argv[i]}`);
+    }
+  }
+
+  const num = (name, v, { int = false, min = 0, strictMin = false }) => {
+    const n = Number(v);
+    const bad = !Number.isFinite(n) || (int && !Number.isInteger(n)) || (strictMin ? n <= min : n < min);
+    if (bad) usageError(`${name} must be ${int ? 'an integer' : 'a number'} ${strictMin ? '>' : '>='} ${min}, got ${v}`);
+    return n;
+  };
+  // Explicit options win over --quick's defaults, whatever their order on the line.
+  o.runs = num('--runs', o.runs ?? (o.quick ? 1 : 3), { int: true, min: 1 });
+  o.seconds = num('--seconds', o.seconds ?? (o.quick ? 2 : 5), { min: 0, strictMin: true });
+  o.warmup = num('--warmup', o.warmup ?? (o.quick ? 0.5 : 1), { min: 0 });
+  o.serverCpu = num('--server-cpu', o.serverCpu, { int: true, min: 0 });
+  o.loadCpu = num('--load-cpu', o.loadCpu, { int: true, min: 0 });
+  o.ioThreads = num('--io-threads', o.ioThreads, { int: true, min: 1 });
+
+  const pick = (list, all, key, what) => {
+    if (list === null) return null;
+    const ids = list.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = ids.filter((id) => !all.some((x) => x[key] === id));
+    if (unknown.length || ids.length === 0) {
+      usageError(`unknown ${what} ${unknown.join(', ') || '(empty list)'}; known: ${all.map((x) => x[key]).join(', ')}`);
+    }
+    // Declaration order, not command-line order, so reports from different runs line up.
+    return all.filter((x) => ids.includes(x[key]));
+  };
+  const namedCases = pick(o.cases, CASES, 'id', 'case');
+  // --quick drops the 1 MiB case only from the default matrix; naming it keeps it.
+  o.caseList = namedCases ?? CASES.filter((c) => !(o.quick && c.id === '1m'));
+  o.serverList = pick(o.servers, SERVERS, 'name', 'server') ?? SERVERS;
+  return o;
+}
+
+// Everything the run needs must exist before the first server starts; a missing piece is
+// reported with the command that builds it, and nothing is measured.
+function preflight(o) {
+  const problems = [];
+  const fixes = new Set();
+  if (!proc.commandExists('taskset')) {
+    problems.push('taskset not found (it is in util-linux)');
+  } else {
+    const ncpu = os.cpus().length;
+    for (const [flag, cpu] of [['--server-cpu', o.serverCpu], ['--load-cpu', o.loadCpu]]) {
+      if (cpu >= ncpu) {
+        problems.push(`${flag} ${cpu}: this machine has CPUs 0-${ncpu - 1}`);
+        continue;
+      }
+      const err = proc.cpuUsable(cpu);
+      if (err) problems.push(`${flag} ${cpu}: taskset refuses it: ${err}`);
+    }
+  }
+  const need = [[LOADGEN, 'npm run build:c']];
+  if (o.serverList.some((s) => s.name === 'evwire-native')) need.push([NATIVE, 'npm run build:c']);
+  if (o.serverList.some((s) => s.name === 'evwire-js')) need.push([DIST, 'npm run build']);
+  for (const [file, fix] of need) {
+    if (!fs.existsSync(file)) {
+      problems.push(`${path.relative(ROOT, file)} is missing`);
+      fixes.add(fix);
+    }
+  }
+  if (problems.length === 0) return;
+  process.stderr.write(`bench: cannot run:\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+  if (fixes.size) process.stderr.write(`Build first:\n${[...fixes].map((f) => `  ${f}\n`).join('')}`);
+  process.exit(2);
+}
+
+function machineInfo() {
+  let model = 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) model = m[1].trim();
+  } catch {
+    // Not Linux, or /proc is hidden; the model is informational only.
+  }
+  return { model, cpus: os.cpus().length, kernel: os.release(), node: process.version };
+}
+
+// Quotes an argument for the report's command line only where a shell would need it.
+function shellQuote(s) {
+  return /^[A-Za-z0-9_\-.,/=:@%+]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+// A path for messages: relative when it lies under the current directory, absolute otherwise.
+function displayPath(p) {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+function loadgenArgs(c, port, o) {
+  const a = ['--host', HOST, '--port', String(port), '--conns', String(c.conns), '--depth', String(c.depth),
+    '--size', String(c.size), '--seconds', String(o.seconds), '--warmup', String(o.warmup), '--json'];
+  if (c.burst) a.push('--burst');
+  return a;
+}
+
+// Picks the load generator's JSON line out of its stdout; it is the last line that parses.
+function parseLoadgen(stdout) {
+  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      return JSON.parse(lines[i]);
+    } catch {
+      // A truncated line (a killed run) is skipped in favour of an earlier complete one.
+    }
+  }
+  return null;
+}
+
+// One measurement: a fresh server, one load run, a stop. Never throws; every failure comes
+// back as an invalid record with its reason, so one bad run cannot lose the others.
+async function measure(c, server, rep, o, ticks) {
+  const loadCpu = c.sameCpu ? o.serverCpu : o.loadCpu;
+  const rec = {
+    caseId: c.id, caseName: c.name, rep, server: server.name, serverCpu: o.serverCpu, loadCpu,
+    port: null, valid: false, reason: null, result: null, stealPct: null, wallS: null,
+    loadgenExit: null, serverExit: null,
+  };
+  let child = null;
+  try {
+    rec.port = await proc.freePort(HOST);
+    const [cmd, args] = server.command(rec.port, o);
+    try {
+      child = await proc.startServer({ cpu: o.serverCpu, cmd, args, cwd: ROOT, port: rec.port, readyTimeoutMs: READY_TIMEOUT_MS });
+    } catch (err) {
+      rec.reason = `server did not start: ${err.message}`;
+      return rec;
+    }
+    const steal0 = proc.readSteal();
+    const run = await proc.runBounded({
+      cpu: loadCpu, cmd: LOADGEN, args: loadgenArgs(c, rec.port, o), cwd: ROOT,
+      timeoutMs: (o.seconds + o.warmup + LOAD_SLACK_S) * 1000,
+    });
+    const steal1 = proc.readSteal();
+    rec.wallS = run.wallS;
+    rec.loadgenExit = { code: run.code, signal: run.signal };
+    if (steal0 !== null && steal1 !== null && run.wallS > 0) {
+      rec.stealPct = ((steal1 - steal0) / (run.wallS * ticks * os.cpus().length)) * 100;
+    }
+    rec.result = parseLoadgen(run.stdout);
+    // The server must have lived through the whole run; one that crashed late could still
+    // leave the load generator with a clean record if every frame had already come back.
+    const crashed = child.exitInfo !== null;
+    const firstErr = run.stderr.split('\n').map((l) => l.trim()).find(Boolean) || '';
+    if (run.timedOut) rec.reason = `load generator killed after ${o.seconds + o.warmup + LOAD_SLACK_S} s`;
+    else if (run.error) rec.reason = `load generator did not run: ${run.error}`;
+    else if (crashed) rec.reason = `server exited during the run (${child.exitInfo.signal || `status ${child.exitInfo.code}`})`;
+    else if (run.code !== 0) {
+      // The first described error says what went wrong; the JSON count says how often.
+      const count = rec.result ? ` (${rec.result.errors} errors, ${rec.result.mismatches} mismatches, ${rec.result.closed} closed)` : '';
+      rec.reason = `load generator exit ${run.code ?? run.signal}${count}${firstErr ? `: ${firstErr}` : ''}`;
+    }
+    else if (!rec.result) rec.reason = 'load generator printed no JSON result';
+    else if (rec.result.errors || rec.result.mismatches || rec.result.closed) {
+      rec.reason = `errors ${rec.result.errors}, mismatches ${rec.result.mismatches}, closed ${rec.result.closed}`;
+    } else if (!(rec.result.msgs > 0)) rec.reason = 'no frames echoed';
+    else rec.valid = true;
+    return rec;
+  } catch (err) {
+    rec.valid = false;
+    rec.reason = `driver error: ${err.message}`;
+    return rec;
+  } finally {
+    if (child) {
+      const stop = await proc.stopChild(child, STOP_GRACE_MS);
+      rec.serverExit = stop;
+      if (stop.killed) process.stderr.write(`bench: ${server.name} ignored SIGTERM for ${STOP_GRACE_MS} ms; killed\n`);
+    }
+  }
+}
+
+function progressLine(i, total, rec) {
+  const head = `[${String(i).padStart(String(total).length)}/${total}] ${rec.caseId} run ${rec.rep} ${rec.server}`;
+  const steal = rec.stealPct === null ? '' : `, steal ${rec.stealPct.toFixed(1)}%`;
+  if (!rec.valid) return `${head}: INVALID: ${rec.reason}${steal}`;
+  const r = rec.result;
+  return `${head}: ${report.fmtInt(r.msgs_per_s)} msgs/s, p50 ${report.fmtUs(r.p50_us)} µs, p99 ${report.fmtUs(r.p99_us)} µs${steal}`;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  preflight(o);
+  const ticks = proc.clockTicks();
+  const servers = o.serverList;
+  const total = o.caseList.length * o.runs * servers.length;
+  const perRun = o.seconds + o.warmup;
+  process.stderr.write(
+    `bench: ${o.caseList.length} cases × ${o.runs} runs × ${servers.length} servers = ${total} load runs ` +
+      `of ${perRun} s (about ${Math.ceil((total * (perRun + 0.5)) / 60)} min); servers on CPU ${o.serverCpu}, ` +
+      `load generator on CPU ${o.loadCpu}\n`
+  );
+  const started = new Date();
+  const runs = [];
+  let n = 0;
+  for (const [ci, c] of o.caseList.entries()) {
+    for (let rep = 1; rep <= o.runs; rep++) {
+      // Rotating by case as well as by repetition means that even a single-run --quick
+      // matrix does not always start with the same server.
+      const k = (ci + rep - 1) % servers.length;
+      const order = servers.slice(k).concat(servers.slice(0, k));
+      for (const server of order) {
+        const rec = await measure(c, server, rep, o, ticks);
+        runs.push(rec);
+        process.stderr.write(`${progressLine(++n, total, rec)}\n`);
+      }
+    }
+  }
+
+  const meta = {
+    date: started.toISOString(),
+    finished: new Date().toISOString(),
+    commandLine: ['node', 'bench/run.js', ...process.argv.slice(2)].map(shellQuote).join(' '),
+    machine: machineInfo(),
+    clockTicks: ticks,
+    options: {
+      quick: o.quick, runs: o.runs, seconds: o.seconds, warmup: o.warmup, serverCpu: o.serverCpu,
+      loadCpu: o.loadCpu, ioThreads: o.ioThreads,
+      cases: o.caseList.map((c) => c.id), servers: servers.map((s) => s.name),
+    },
+    servers: servers.map((s) => ({ name: s.name, display: s.display(o), about: s.about })),
+    cases: o.caseList,
+  };
+  const summary = report.summarize(runs, o.caseList, servers);
+  const md = report.renderMarkdown(meta, summary, runs);
+  process.stdout.write(md);
+  if (o.write) {
+    const out = path.resolve(process.cwd(), o.out);
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, md);
+    process.stderr.write(`bench: wrote ${displayPath(out)}\n`);
+  }
+  if (o.json) {
+    const out = path.resolve(process.cwd(), o.json);
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, `${JSON.stringify({ meta, summary, runs }, null, 2)}\n`);
+    process.stderr.write(`bench: wrote ${displayPath(out)}\n`);
+  }
+  const invalid = runs.filter((r) => !r.valid).length;
+  if (invalid) {
+    process.stderr.write(`bench: ${invalid} of ${runs.length} runs were invalid; see the report\n`);
+    process.exitCode = 1;
+  }
+}
+
+// Ctrl-C (or a SIGTERM from a CI runner) must not leave pinned servers behind; they would
+// skew every later measurement on the same CPU. SIGKILL is used because there is nothing in
+// a peer worth waiting for, and a peer's own SIGINT handler already ran if the terminal sent
+// the signal to the whole process group.
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(sig, () => {
+    process.stderr.write(`\nbench: ${sig}, stopping ${proc.live.size} child process(es)\n`);
+    proc.killAll('SIGKILL');
+    process.exit(code);
+  });
+}
+// The last line of defence: whatever the path out of the process, no child survives it.
+process.on('exit', () => proc.killAll('SIGKILL'));
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack || err.message}\n`);
+  proc.killAll('SIGKILL');
+  process.exit(1);
+});

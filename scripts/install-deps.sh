@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 evwire contributors
+#
+# Installs the system packages evwire needs to build and test on Debian 12 (run as root, or
+# with sudo available). Used by the README's Quick start and by .ci/run.
+#   libevent-dev     the event library the C core is built on (core library, headers, pkg-config)
+#   build-essential  gcc/g++/make for the core, the addon and the C tests
+#   cmake            the C tests (ctest), the sanitizer build and the native benchmark harness
+#   pkg-config       how both builds find libevent
+#   python3          node-gyp
+#   util-linux       taskset, for the pinned benchmarks
+set -euo pipefail
+[ "${DEBUG:-0}" = 1 ] && set -x
+
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
+  sudo="sudo"
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all system packages present (${packages[*]})"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
