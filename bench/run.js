@@ -7,8 +7,8 @@
 //                     [--load-cpu N] [--io-threads N] [--cases ids] [--servers names]
 //                     [--out FILE] [--json FILE] [--no-write]
 // Progress goes to stderr, the Markdown report to stdout and (unless --no-write) to --out.
-// Exit status: 0 all runs valid, 1 some run invalid or the run failed, 2 usage or missing
-// build, 130 interrupted.
+// Exit status: 0 when every evwire run was valid (invalid peer runs are reported in the table),
+// 1 when an evwire run was invalid or the run failed, 2 usage or missing build, 130 interrupted.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -378,10 +378,12 @@ async function main() {
     fs.writeFileSync(out, `${JSON.stringify({ meta, summary, runs }, null, 2)}\n`);
     process.stderr.write(`bench: wrote ${displayPath(out)}\n`);
   }
-  const invalid = runs.filter((r) => !r.valid).length;
-  if (invalid) {
-    process.stderr.write(`bench: ${invalid} of ${runs.length} runs were invalid; see the report\n`);
-    process.exitCode = 1;
+  // An invalid run of a peer (Node's per-frame server starving connections under a 256-deep
+  // burst, say) is a result, reported as such; an invalid evwire run is a failure.
+  const invalid = runs.filter((r) => !r.valid);
+  if (invalid.length) {
+    process.stderr.write(`bench: ${invalid.length} of ${runs.length} runs were invalid; see the report\n`);
+    if (invalid.some((r) => String(r.server).startsWith('evwire'))) process.exitCode = 1;
   }
 }
 

@@ -82,6 +82,7 @@ export interface NativeConstants {
   REC_DRAIN: number;
   REC_UNLISTEN: number;
   REC_FAULT: number;
+  REC_ACCEPT_ERROR: number;
   REC_SEND: number;
   REC_SHUTDOWN: number;
   REC_DESTROY: number;

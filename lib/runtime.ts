@@ -3,7 +3,7 @@
 import { lookup } from 'dns/promises';
 import * as os from 'os';
 import { Connection } from './connection';
-import { ClosedError, ERROR_CODES, check, fromNative } from './errors';
+import { ClosedError, ERROR_CODES, check, errorName, fromNative, makeError } from './errors';
 import { Engine, type EngineHost } from './internal/engine';
 import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_RAW } from './internal/constants';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
@@ -251,6 +251,14 @@ export class Runtime implements EngineHost, ServerHost {
     // reach them.
     if (server.stats().connections === 0) this.servers.delete(serverId);
     this.updateRef();
+  }
+
+  /** @internal accept() failed natively (already logged there, rate-limited). */
+  acceptError(serverId: number, sysErrno: number): void {
+    const server = this.servers.get(serverId);
+    if (server === undefined) return;
+    const code = errorName(-sysErrno);
+    server._error(makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
   }
 
   /** @internal */

@@ -74,8 +74,9 @@ export interface ServerHost {
 }
 
 /**
- * A listening TCP server. Events: 'connection', 'error', 'close' (its listening sockets are
- * closed; connections stay open until they end).
+ * A listening TCP server. Events: 'connection'; 'error' (accept failures such as EW_EMFILE,
+ * rate-limited; only emitted when a listener is registered, and the server keeps accepting);
+ * 'close' (its listening sockets are closed; connections stay open until they end).
  */
 export class Server extends EventEmitter<ServerEvents> {
   readonly id: number;
@@ -173,6 +174,12 @@ export class Server extends EventEmitter<ServerEvents> {
     this.resolveClose?.();
     this.resolveClose = null;
     this.emit('close');
+  }
+
+  /** @internal An accept failure. Emitted only to listeners: an unhandled 'error' would throw,
+   * and a descriptor shortage must not take the process down (it is logged natively). */
+  _error(err: EvwireError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** @internal A complete frame for `conn`. */

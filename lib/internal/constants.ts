@@ -18,6 +18,7 @@ export const REC_CLOSE = 5;
 export const REC_DRAIN = 6;
 export const REC_UNLISTEN = 13;
 export const REC_FAULT = 14;
+export const REC_ACCEPT_ERROR = 15;
 export const REC_SEND = 16;
 export const REC_SHUTDOWN = 17;
 export const REC_DESTROY = 18;

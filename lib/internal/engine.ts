@@ -20,6 +20,7 @@ import {
   REC_DATA,
   REC_DESTROY,
   REC_DRAIN,
+  REC_ACCEPT_ERROR,
   REC_END,
   REC_FAULT,
   REC_HEADER_BYTES,
@@ -51,6 +52,7 @@ interface Pending {
 export interface EngineHost {
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined;
   unlistened(serverId: number): void;
+  acceptError(serverId: number, sysErrno: number): void;
 }
 
 export class Engine {
@@ -167,6 +169,10 @@ export class Engine {
     }
     if (kind === REC_UNLISTEN) {
       this.host.unlistened(type);
+      return;
+    }
+    if (kind === REC_ACCEPT_ERROR) {
+      this.host.acceptError(type, seq);
       return;
     }
     const conn = this.conns[k][slot];

@@ -653,6 +653,7 @@ class Addon : public Napi::Addon<Addon> {
     c.Set("REC_DRAIN", static_cast<uint32_t>(EW_REC_DRAIN));
     c.Set("REC_UNLISTEN", static_cast<uint32_t>(EW_REC_UNLISTEN));
     c.Set("REC_FAULT", static_cast<uint32_t>(EW_REC_FAULT));
+    c.Set("REC_ACCEPT_ERROR", static_cast<uint32_t>(EW_REC_ACCEPT_ERROR));
     c.Set("REC_SEND", static_cast<uint32_t>(EW_REC_SEND));
     c.Set("REC_SHUTDOWN", static_cast<uint32_t>(EW_REC_SHUTDOWN));
     c.Set("REC_DESTROY", static_cast<uint32_t>(EW_REC_DESTROY));

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -17,7 +18,10 @@
  * for the connection's whole life. */
 
 #define READ_CHUNK (64u << 10)
-#define MAX_IOV 64
+/* Consecutive SEND records of one connection leave in one sendmsg, up to the kernel's limit:
+ * a 256-deep pipelined burst of replies is one syscall, as one writev is for Node's corked
+ * writes, not four. */
+#define MAX_IOV IOV_MAX
 #define OUT_RECORDS_PER_ROUND 4096
 
 /* ---- slots and ids ---------------------------------------------------------------------- */
@@ -149,8 +153,8 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   if (slot == UINT32_MAX) {
     EW__STAT(io, limit_rejects)++;
     uint64_t now = ew__now_ms();
-    if (now - io->emfile_logged_ms >= 1000) {
-      io->emfile_logged_ms = now;
+    if (now - io->limit_logged_ms >= 1000 || io->limit_logged_ms == 0) {
+      io->limit_logged_ms = now;
       EW_LOG_WARN(rt, "IO thread %u: all %u connection slots in use; refusing", io->index,
                   rt->o.max_conns_per_thread);
     }

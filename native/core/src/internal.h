@@ -104,6 +104,7 @@ struct ew__listener_s {
   int fd;
   struct event *ev;
   bool on_ready;
+  uint64_t error_reported_ms; /* rate limit of accept error reports */
   TAILQ_ENTRY(ew__listener_s) link;       /* io->listeners */
   TAILQ_ENTRY(ew__listener_s) ready_link; /* io->ready_listeners */
 };
@@ -210,7 +211,7 @@ struct ew__io_s {
   _Atomic uint32_t live;    /* read by other threads' acceptors (least-connections) */
   uint32_t next_port;       /* binding cursor */
   int reserve_fd;           /* closed to accept-and-drop under EMFILE */
-  uint64_t emfile_logged_ms;
+  uint64_t limit_logged_ms; /* rate limit of "no slot" warnings */
   ew__io_port_t *ports;
   TAILQ_HEAD(, ew__conn_s) ready;
   TAILQ_HEAD(, ew__listener_s) listeners;

@@ -320,6 +320,19 @@ static void drop_pending(ew__listener_t *l) {
   io->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* Logs an accept failure and tells the server's owner port, at most once a second per
+ * listening socket, so that a descriptor shortage under a connection storm costs a line, not a
+ * flood of them. */
+static void report_accept_error(ew__listener_t *l, int e, const char *action) {
+  uint64_t now = ew__now_ms();
+  if (now - l->error_reported_ms < 1000 && l->error_reported_ms != 0) return;
+  l->error_reported_ms = now;
+  EW_LOG_WARN(l->io->rt, "server %u: accept: %s%s%s", l->srv->id, strerror(e),
+              action[0] ? "; " : "", action);
+  ew__io_push_ctrl(l->io, l->srv->o.owner_port, EW_REC_ACCEPT_ERROR, 0, l->srv->id, (uint32_t)e,
+                   NULL, 0);
+}
+
 void ew__listener_accept(ew__listener_t *l) {
   ew__io_t *io = l->io;
   /* At most this many per round: then the listener yields to the connections like any
@@ -343,18 +356,13 @@ void ew__listener_accept(ew__listener_t *l) {
     case EMFILE:
     case ENFILE: {
       EW__STAT(io, accept_errors)++;
-      uint64_t now = ew__now_ms();
-      if (now - io->emfile_logged_ms >= 1000) {
-        io->emfile_logged_ms = now;
-        EW_LOG_WARN(io->rt, "server %u: accept: %s; dropping pending connections",
-                    l->srv->id, strerror(e));
-      }
+      report_accept_error(l, e, "dropping pending connections");
       drop_pending(l);
       return;
     }
     default:
       EW__STAT(io, accept_errors)++;
-      EW_LOG_ERROR(io->rt, "server %u: accept: %s", l->srv->id, strerror(e));
+      report_accept_error(l, e, "");
       /* ENOBUFS/ENOMEM are transient: look again next round rather than waiting for an edge
        * that a full backlog will never produce. */
       if (e == ENOBUFS || e == ENOMEM) ew__io_listener_ready(io, l);

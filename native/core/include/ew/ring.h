@@ -65,6 +65,8 @@ enum {
                          * stopped. The port answers, after the frames before it, with
                          * SHUTDOWN carrying the reason; the connection then flushes and
                          * closes with it. */
+  EW_REC_ACCEPT_ERROR = 15, /* IO->JS: accept() failed on server `type` with errno `seq`
+                             * (EMFILE...); at most one a second per listening socket */
   EW_REC_SEND = 16,     /* JS->IO: body = bytes to write to the connection as they are */
   EW_REC_SHUTDOWN = 17, /* JS->IO: end(): flush, then shutdown(SHUT_WR); close after peer EOF.
                          * type != 0 (the answer to FAULT): flush, then close with that reason */
