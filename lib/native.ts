@@ -51,6 +51,7 @@ export interface NativeRuntimeOptions {
   maxConnsPerThread: number;
   readBudget: number;
   serialStart: boolean;
+  levelTriggered: boolean;
   logLevel: number;
 }
 

@@ -25,6 +25,10 @@ export interface RuntimeOptions {
   /** Bytes read from one connection per loop round before the others get their turn (0 =
    * until the socket is drained). Default 64 KiB. */
   readBudget?: number;
+  /** How connections are watched: 'edge' (EPOLLET, read until EAGAIN; the default) or
+   * 'level' (read until a short read; write interest only while output is blocked). Both are
+   * complete; docs/experiments.md compares them. */
+  triggering?: 'edge' | 'level';
   /** A pino logger (made with createLogger() for the `always` level), or options for one. */
   logger?: Logger | LoggerOptions;
 }
@@ -93,6 +97,8 @@ export class Runtime implements EngineHost, ServerHost {
     check(Number.isInteger(maxConns) && maxConns >= 1 && maxConns <= 1 << 24, 'maxConnectionsPerThread must be in 1..2^24');
     const readBudget = opts.readBudget ?? 64 << 10;
     check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32');
+    const triggering = opts.triggering ?? 'edge';
+    check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'");
     const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
 
     let nrt: NativeRuntime;
@@ -106,6 +112,7 @@ export class Runtime implements EngineHost, ServerHost {
         maxConnsPerThread: maxConns,
         readBudget,
         serialStart: false,
+        levelTriggered: triggering === 'level',
         logLevel: nativeLevelOf(logger),
       });
     } catch (err) {

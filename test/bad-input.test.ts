@@ -7,7 +7,8 @@ import { FrameReader, closed, connect, echoServer, frame, header, pattern, type 
 
 // Each malformed input closes only its own connection, with the right reason; a well-behaved
 // connection on the same IO thread keeps working throughout.
-describe('bad input', function () {
+for (const triggering of ['edge', 'level'] as const)
+describe(`bad input (${triggering}-triggered)`, function () {
   let es: EchoServer;
   let good: net.Socket;
   let goodReader: FrameReader;
@@ -15,7 +16,7 @@ describe('bad input', function () {
   const sockets: net.Socket[] = [];
 
   beforeEach(async () => {
-    es = await echoServer({ ioThreads: 1 }, { maxFrameBytes: 1000 });
+    es = await echoServer({ ioThreads: 1, triggering }, { maxFrameBytes: 1000 });
     good = await connect(es.port);
     goodReader = new FrameReader(good);
     goodSeq = 0;

@@ -4,13 +4,14 @@ import { strict as assert } from 'assert';
 import type * as net from 'net';
 import { FrameReader, connect, echoServer, frame, pattern, writeInPieces, type EchoServer } from './helpers';
 
-describe('echo', function () {
+for (const triggering of ['edge', 'level'] as const)
+describe(`echo (${triggering}-triggered)`, function () {
   let es: EchoServer;
   const sockets: net.Socket[] = [];
 
   beforeEach(async () => {
     // Small rings so that fragments, PAD records and full-ring pauses all happen in these tests.
-    es = await echoServer({ ioThreads: 2, inRingBytes: 1 << 18, outRingBytes: 1 << 18 }, { maxFrameBytes: 4 << 20 });
+    es = await echoServer({ ioThreads: 2, inRingBytes: 1 << 18, outRingBytes: 1 << 18, triggering }, { maxFrameBytes: 4 << 20 });
   });
 
   afterEach(async () => {

@@ -8,12 +8,13 @@ import { FrameReader, connect, echoServer, frame, type EchoServer } from './help
 // while B sends a small frame every 10 ms. The read budget and the ready list must give B its
 // turn: every frame of B is answered while A is still flooding. (B's latencies are measured by
 // the starvation experiment in docs/experiments.md, never asserted here.)
-describe('fairness', function () {
+for (const triggering of ['edge', 'level'] as const)
+describe(`fairness (${triggering}-triggered)`, function () {
   let es: EchoServer;
   const sockets: net.Socket[] = [];
 
   beforeEach(async () => {
-    es = await echoServer({ ioThreads: 1, readBudget: 64 << 10 }, { maxFrameBytes: 1 << 20 });
+    es = await echoServer({ ioThreads: 1, readBudget: 64 << 10, triggering }, { maxFrameBytes: 1 << 20 });
   });
 
   afterEach(async () => {

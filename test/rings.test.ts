@@ -9,7 +9,8 @@ import { FrameReader, connect, frame, pattern } from './helpers';
 // The rings' limits: a JavaScript thread that falls behind pauses reading (TCP flow control
 // reaches the peer) and loses nothing; sends that do not fit the out ring wait in order; and a
 // connection whose output outgrows maxBufferedBytes is closed with EW_ESLOW.
-describe('rings', function () {
+for (const triggering of ['edge', 'level'] as const)
+describe(`rings (${triggering}-triggered)`, function () {
   this.timeout(60_000);
   const sockets: net.Socket[] = [];
   let rt: Runtime | null = null;
@@ -21,7 +22,7 @@ describe('rings', function () {
   });
 
   it('a busy JS thread fills its in ring: reading pauses, nothing is lost', async () => {
-    rt = await Runtime.start({ inRingBytes: 1 << 14, logger: { level: 'silent' } });
+    rt = await Runtime.start({ inRingBytes: 1 << 14, triggering, logger: { level: 'silent' } });
     const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
     let blocked = false;
     server.on('connection', (c) =>
@@ -49,7 +50,7 @@ describe('rings', function () {
   });
 
   it('sends beyond the out ring wait in order and all arrive', async () => {
-    rt = await Runtime.start({ outRingBytes: 1 << 12, logger: { level: 'silent' } });
+    rt = await Runtime.start({ outRingBytes: 1 << 12, triggering, logger: { level: 'silent' } });
     const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, highWatermark: 1 << 30, maxBufferedBytes: 1 << 30, lowWatermark: 0 });
     const accepted = once(server, 'connection');
     const s = await connect(server.address().port);
@@ -67,7 +68,7 @@ describe('rings', function () {
   });
 
   it('output above maxBufferedBytes closes with EW_ESLOW (a sender that ignores false)', async () => {
-    rt = await Runtime.start({ logger: { level: 'silent' } });
+    rt = await Runtime.start({ triggering, logger: { level: 'silent' } });
     const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, highWatermark: 64 << 10, lowWatermark: 16 << 10, maxBufferedBytes: 1 << 20 });
     const accepted = once(server, 'connection');
     const s = await connect(server.address().port);

@@ -3,7 +3,7 @@
 'use strict';
 // evwire echo server with a JavaScript handler, the peer the benchmarks drive.
 //   node bench/peers/evwire-echo.js --port P [--io-threads N] [--affinity auto|off|0,1]
-//        [--read-budget BYTES] [--ring-bytes BYTES]
+//        [--read-budget BYTES] [--ring-bytes BYTES] [--triggering edge|level]
 // Prints "listening <address> <port>" once ready; exits on SIGTERM/SIGINT.
 const { Runtime } = require('../../dist/index.js');
 
@@ -22,6 +22,7 @@ async function main() {
     readBudget: opt('read-budget', undefined) === undefined ? undefined : Number(opt('read-budget')),
     inRingBytes: ring === undefined ? undefined : Number(ring),
     outRingBytes: ring === undefined ? undefined : Number(ring),
+    triggering: opt('triggering', 'edge'),
     logger: { level: 'warn' },
   });
   const server = await rt.listen({

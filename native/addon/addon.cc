@@ -175,6 +175,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     opts.max_conns_per_thread = U32(o, "maxConnsPerThread", opts.max_conns_per_thread);
     opts.read_budget = U32(o, "readBudget", opts.read_budget);
     opts.serial_start = Bool(o, "serialStart", false) ? 1 : 0;
+    opts.level_triggered = Bool(o, "levelTriggered", false) ? 1 : 0;
     opts.log_level = static_cast<int>(U32(o, "logLevel", EW_LOG_LEVEL_INFO));
     std::vector<int> cpus;
     Napi::Value aff = o.Get("affinity");

@@ -27,7 +27,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: ew_echo_native [--host H] [--port P] [--io-threads N] [--cpus LIST]\n"
           "                      [--reuse-port] [--least-conns] [--read-budget BYTES]\n"
-          "                      [--ring-bytes BYTES] [--seconds S] [--raw]\n"
+          "                      [--ring-bytes BYTES] [--seconds S] [--raw] [--level]\n"
           "Echoes evwire frames until SIGINT/SIGTERM (or S seconds). Prints one line\n"
           "'listening <address> <port>' once ready.\n");
 }
@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
       {"reuse-port", no_argument, 0, 'r'},       {"least-conns", no_argument, 0, 'l'},
       {"read-budget", required_argument, 0, 'b'}, {"ring-bytes", required_argument, 0, 'R'},
       {"seconds", required_argument, 0, 's'},    {"raw", no_argument, 0, 'w'},
+      {"level", no_argument, 0, 'L'},
       {"help", no_argument, 0, '?'},             {0, 0, 0, 0}};
   ew_runtime_opts_t o;
   ew_runtime_opts_init(&o);
@@ -68,6 +69,7 @@ int main(int argc, char **argv) {
     case 'R': o.in_ring_bytes = o.out_ring_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
     case 's': seconds = atof(optarg); break;
     case 'w': raw = 1; break;
+    case 'L': o.level_triggered = 1; break;
     default: usage(c == '?' ? stdout : stderr); return c == '?' ? 0 : 2;
     }
   }

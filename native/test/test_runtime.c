@@ -9,6 +9,8 @@
 
 static ew_runtime_t *rt;
 static ew_echo_port_t ep;
+/* Every test runs twice: edge-triggered connections, then level-triggered. */
+static int level_triggered;
 
 static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   ew_runtime_opts_t o;
@@ -17,6 +19,7 @@ static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   o.in_ring_bytes = 1u << 16; /* small rings: fragments, PAD and full-ring pauses all happen */
   o.out_ring_bytes = 1u << 16;
   o.log_level = EW_LOG_LEVEL_ERROR;
+  o.level_triggered = level_triggered;
   ASSERT_OK(ew_runtime_start(&o, &rt));
   memset(&ep, 0, sizeof ep);
   ep.end_on_peer_end = 1;
@@ -247,7 +250,15 @@ static void test_listen_errors_and_unlisten(void) {
   stop();
 }
 
-EW_TEST_MAIN(EW_TEST(test_echo_sizes), EW_TEST(test_pipelined_batch),
-             EW_TEST(test_protocol_errors), EW_TEST(test_reset_mid_frame),
-             EW_TEST(test_start_stop_no_leaks), EW_TEST(test_invalid_options),
-             EW_TEST(test_affinity_list), EW_TEST(test_listen_errors_and_unlisten))
+int main(int argc, char **argv) {
+  static const ew_test_t tests[] = {
+      EW_TEST(test_echo_sizes),        EW_TEST(test_pipelined_batch),
+      EW_TEST(test_protocol_errors),   EW_TEST(test_reset_mid_frame),
+      EW_TEST(test_start_stop_no_leaks), EW_TEST(test_invalid_options),
+      EW_TEST(test_affinity_list),     EW_TEST(test_listen_errors_and_unlisten)};
+  for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
+    fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
+    if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
+  }
+  return 0;
+}

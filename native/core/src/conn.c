@@ -91,6 +91,7 @@ ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id) {
 static void conn_release(ew__conn_t *c) {
   ew__io_t *io = c->io;
   event_free(c->ev);
+  if (c->wev != NULL) event_free(c->wev);
   close(c->fd);
   evbuffer_free(c->in);
   evbuffer_free(c->out);
@@ -130,6 +131,38 @@ static uint32_t pick_port(ew__io_t *io) {
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
+static void on_read_lt(evutil_socket_t fd, short what, void *arg);
+static void on_write_lt(evutil_socket_t fd, short what, void *arg);
+
+/* Level-triggered mode (an experiment; docs/experiments.md): epoll reports a readable socket
+ * again and again, so read interest is removed while the connection cannot read (its ring is
+ * full, it faulted, the peer ended) and restored when it can; write interest exists only while
+ * output is blocked, as in libuv. In edge-triggered mode both are no-ops. */
+static bool level(const ew__conn_t *c) {
+  return c->wev != NULL;
+}
+
+static void read_interest(ew__conn_t *c, bool on) {
+  if (!level(c)) return;
+  if (on && (c->flags & C_RD_OFF)) {
+    c->flags &= ~C_RD_OFF;
+    event_add(c->ev, NULL);
+  } else if (!on && !(c->flags & C_RD_OFF)) {
+    c->flags |= C_RD_OFF;
+    event_del(c->ev);
+  }
+}
+
+static void write_interest(ew__conn_t *c, bool on) {
+  if (!level(c)) return;
+  if (on && !(c->flags & C_WR_ON)) {
+    c->flags |= C_WR_ON;
+    event_add(c->wev, NULL);
+  } else if (!on && (c->flags & C_WR_ON)) {
+    c->flags &= ~C_WR_ON;
+    event_del(c->wev);
+  }
+}
 
 /* Refuses a connection that never became one: the fd is closed and every count it took is
  * given back. */
@@ -165,12 +198,19 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   if (c != NULL) {
     c->in = evbuffer_new();
     c->out = evbuffer_new();
-    c->ev = event_new(io->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_event, c);
+    if (rt->o.level_triggered) {
+      c->ev = event_new(io->base, fd, EV_READ | EV_PERSIST, on_read_lt, c);
+      c->wev = event_new(io->base, fd, EV_WRITE | EV_PERSIST, on_write_lt, c);
+    } else {
+      c->ev = event_new(io->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_event, c);
+    }
   }
-  if (c == NULL || c->in == NULL || c->out == NULL || c->ev == NULL) {
+  if (c == NULL || c->in == NULL || c->out == NULL || c->ev == NULL ||
+      (rt->o.level_triggered && c->wev == NULL)) {
     EW_LOG_ERROR(rt, "IO thread %u: out of memory adopting a connection", io->index);
     if (c != NULL) {
       if (c->ev) event_free(c->ev);
+      if (c->wev) event_free(c->wev);
       if (c->in) evbuffer_free(c->in);
       if (c->out) evbuffer_free(c->out);
       free(c);
@@ -234,6 +274,7 @@ static void fault(ew__conn_t *c, int reason) {
   ew__io_t *io = c->io;
   c->flags |= C_FAULT;
   c->flags &= ~C_READABLE;
+  read_interest(c, false);
   if (c->flags & C_ON_READY) {
     c->flags &= ~C_ON_READY;
     TAILQ_REMOVE(&io->ready, c, ready_link);
@@ -254,6 +295,7 @@ static void block_on_ring(ew__conn_t *c) {
     c->flags |= C_BLOCKED;
     TAILQ_INSERT_TAIL(&ip->blocked, c, blocked_link);
     EW__STAT(io, ring_full)++;
+    read_interest(c, false);
   }
   ew_ring_wait_space(&ip->prod, ip->prod.max_body);
   ip->dirty = true; /* publish what is there so the consumer can make room */
@@ -384,6 +426,7 @@ static int do_shutdown(ew__conn_t *c);
 static void on_eof(ew__conn_t *c) {
   c->flags |= C_PEER_EOF;
   c->flags &= ~C_READABLE;
+  read_interest(c, false);
   if (c->srv->o.framing == EW_FRAMING_FRAMES &&
       ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0)) {
     fault(c, EW_EPROTO_TRUNCATED);
@@ -397,7 +440,13 @@ static void on_eof(ew__conn_t *c) {
 void ew__conn_pump(ew__conn_t *c) {
   if (c->flags & C_FAULT) return;
   if (deliver(c) != 0) return;
-  if (!(c->flags & C_READABLE) || (c->flags & C_PEER_EOF)) return;
+  if (c->flags & C_PEER_EOF) return;
+  if (c->flags & C_RD_OFF) {
+    /* Unblocked after a full ring: listen again, and look now rather than wait a round. */
+    read_interest(c, true);
+    c->flags |= C_READABLE;
+  }
+  if (!(c->flags & C_READABLE)) return;
   uint32_t budget = c->io->rt->o.read_budget;
   size_t got = 0;
   for (;;) {
@@ -446,10 +495,20 @@ void ew__conn_pump(ew__conn_t *c) {
     got += (size_t)r;
     EW__STAT(c->io, bytes_in) += (uint64_t)r;
     if (deliver(c) != 0) return;
-    /* A short read is not taken as "drained": libevent reports EPOLLHUP and EPOLLERR as plain
-     * EV_READ|EV_WRITE, so a reset that arrived with the last bytes would never produce
-     * another edge. Reading on to EAGAIN (or EOF, or the error) costs one syscall per event
-     * and cannot lose a close. */
+    if (level(c)) {
+      /* Level-triggered: a short read means drained for now, and epoll reports the socket
+       * again if anything (data, FIN, reset) is left; so is a spent budget, which is what
+       * makes the next poll round fair. */
+      if ((size_t)r < asked || (budget != 0 && got >= budget)) {
+        c->flags &= ~C_READABLE;
+        return;
+      }
+      continue;
+    }
+    /* Edge-triggered: a short read is not taken as "drained": libevent reports EPOLLHUP and
+     * EPOLLERR as plain EV_READ|EV_WRITE, so a reset that arrived with the last bytes would
+     * never produce another edge. Reading on to EAGAIN (or EOF, or the error) costs one
+     * syscall per event and cannot lose a close. */
     if (budget != 0 && got >= budget) {
       ready_push(c);
       return;
@@ -512,6 +571,7 @@ static int flush_out(ew__conn_t *c) {
       int e = errno;
       if (e == EAGAIN) {
         c->flags |= C_WBLOCKED;
+        write_interest(c, true);
         return after_output(c);
       }
       ew__conn_close(c, ew_translate_sys_error(e), e);
@@ -521,9 +581,11 @@ static int flush_out(ew__conn_t *c) {
     account_written(c, (size_t)w);
     if ((size_t)w < total) {
       c->flags |= C_WBLOCKED;
+      write_interest(c, true);
       break;
     }
   }
+  if (!(c->flags & C_WBLOCKED)) write_interest(c, false);
   return after_output(c);
 }
 
@@ -543,7 +605,10 @@ static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
     }
     done = (size_t)w;
     if (w > 0) account_written(c, done);
-    if (done < total) c->flags |= C_WBLOCKED;
+    if (done < total) {
+      c->flags |= C_WBLOCKED;
+      write_interest(c, true);
+    }
   }
   if (done < total) {
     size_t skip = done;
@@ -598,6 +663,25 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   /* A connection waiting on the ready list or for ring room keeps its turn: reading it now
    * would let a busy peer jump the queue. */
   if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
+}
+
+static void on_read_lt(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  ew__conn_t *c = arg;
+  c->flags |= C_READABLE;
+  if (!(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
+}
+
+static void on_write_lt(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  ew__conn_t *c = arg;
+  c->flags &= ~C_WBLOCKED;
+  if (evbuffer_get_length(c->out) > 0)
+    flush_out(c);
+  else
+    write_interest(c, false);
 }
 
 void ew__conn_consume_out(ew__io_t *io, uint32_t port) {

@@ -125,6 +125,8 @@ enum {
   C_WANT_DRAIN = 1u << 9, /* send DRAIN once output is below the low watermark */
   C_LOCAL_END = 1u << 10, /* this side ended first (close reason EW_OK rather than EW_EOF) */
   C_FAULT = 1u << 11,     /* protocol error reported to the port; no more reading */
+  C_RD_OFF = 1u << 12,    /* level-triggered: read interest removed (paused, faulted, EOF) */
+  C_WR_ON = 1u << 13,     /* level-triggered: write interest registered (output blocked) */
 };
 
 struct ew__conn_s {
@@ -140,7 +142,8 @@ struct ew__conn_s {
   int close_reason;   /* set by a SHUTDOWN answering FAULT: close with it once flushed */
   uint64_t id;
   ew_frame_header_t hdr;
-  struct event *ev;
+  struct event *ev;  /* edge-triggered: read+write; level-triggered: read */
+  struct event *wev; /* level-triggered only: write, registered while output is blocked */
   struct evbuffer *in;
   struct evbuffer *out;
   TAILQ_ENTRY(ew__conn_s) ready_link;

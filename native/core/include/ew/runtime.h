@@ -40,7 +40,8 @@ typedef struct ew_runtime_opts_s {
   uint32_t max_conns_per_thread; /* connection slots per IO thread */
   uint32_t read_budget;          /* bytes read per connection per loop round; 0 = until EAGAIN */
   int serial_start;              /* 1: start IO threads one after another (experiment only) */
-  int level_triggered;           /* 1: level-triggered connection events (experiment only) */
+  int level_triggered;           /* 1: level-triggered connections (read until a short read;
+                                  * write interest only while blocked); 0: edge-triggered */
   int log_level;                 /* EW_LOG_LEVEL_*; lines below it are not even formatted */
   ew_log_cb log_cb;              /* NULL: lines go to stderr */
   void *log_arg;
