@@ -7,6 +7,24 @@ import type { Engine } from './internal/engine';
 import { FRAME_FLAGS_KNOWN, REC_DESTROY, REC_F_MORE, REC_SHUTDOWN, REC_WATCH } from './internal/constants';
 import { requireTypeId, type MessageClass } from './messages';
 import type { Server } from './server';
+import {
+  kAllowHalfOpen,
+  kClosed,
+  kConnectionClosed,
+  kData,
+  kDestroyWith,
+  kDrain,
+  kFault,
+  kGen,
+  kHighWatermark,
+  kIdLo,
+  kIo,
+  kLowWatermark,
+  kPeerEnd,
+  kRaw,
+  kRoute,
+  kSlot,
+} from './internal/symbols';
 
 /** A frame as the peer sent it. `body` is a view into ring memory, valid until the handler
  * returns: keep `Buffer.from(msg.body)` if you need it later. */
@@ -60,20 +78,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly remotePort: number;
   readonly remoteFamily: 'IPv4' | 'IPv6';
   readonly server: Server;
-  /** @internal */ readonly io: number;
-  /** @internal */ readonly slot: number;
-  /** @internal */ readonly gen: number;
-  /** @internal */ readonly idLo: number;
-  private state = State.Open;
-  private sent = 0;
-  private seenWritten = 0;
-  private needDrain = false;
-  private frags: Buffer[] | null = null;
-  private reason: CloseReason | null = null;
+  /** @internal */ readonly [kIo]: number;
+  /** @internal */ readonly [kSlot]: number;
+  /** @internal */ readonly [kGen]: number;
+  /** @internal */ readonly [kIdLo]: number;
+  readonly #engine: Engine;
+  #state = State.Open;
+  #sent = 0;
+  #seenWritten = 0;
+  #needDrain = false;
+  #frags: Buffer[] | null = null;
+  #reason: CloseReason | null = null;
 
   /** @internal */
   constructor(
-    private readonly engine: Engine,
+    engine: Engine,
     server: Server,
     io: number,
     slot: number,
@@ -83,12 +102,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     port: number,
   ) {
     super();
+    this.#engine = engine;
     this.server = server;
-    this.io = io;
-    this.slot = slot;
-    this.gen = gen;
-    this.idLo = ((io << 24) | slot) >>> 0;
-    this.id = gen * 0x100000000 + this.idLo;
+    this[kIo] = io;
+    this[kSlot] = slot;
+    this[kGen] = gen;
+    this[kIdLo] = ((io << 24) | slot) >>> 0;
+    this.id = gen * 0x100000000 + this[kIdLo];
     this.remoteAddress = address;
     this.remotePort = port;
     this.remoteFamily = family === 6 ? 'IPv6' : 'IPv4';
@@ -131,40 +151,40 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (seq !== seq >>> 0) throw invalid('seq must be a u32');
       }
     }
-    if (this.state !== State.Open) return false;
-    if (this.server.raw) {
+    if (this.#state !== State.Open) return false;
+    if (this.server[kRaw]) {
       if (bytes.length === 0) return true;
-      this.engine.sendRaw(this, bytes);
-      this.sent = (this.sent + bytes.length) >>> 0;
+      this.#engine.sendRaw(this, bytes);
+      this.#sent = (this.#sent + bytes.length) >>> 0;
     } else {
-      this.engine.sendFrame(this, t, flags, seq, bytes);
-      this.sent = (this.sent + bytes.length + 12) >>> 0;
+      this.#engine.sendFrame(this, t, flags, seq, bytes);
+      this.#sent = (this.#sent + bytes.length + 12) >>> 0;
     }
     return this.checkPressure();
   }
 
   /** Raw framing: writes bytes as they are. Same return value as send(). */
   write(bytes: Uint8Array | string): boolean {
-    check(this.server.raw, "write() is for servers with framing: 'raw'; use send()");
+    check(this.server[kRaw], "write() is for servers with framing: 'raw'; use send()");
     const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    if (this.state !== State.Open) return false;
+    if (this.#state !== State.Open) return false;
     if (b.length === 0) return true;
-    this.engine.sendRaw(this, b);
-    this.sent = (this.sent + b.length) >>> 0;
+    this.#engine.sendRaw(this, b);
+    this.#sent = (this.#sent + b.length) >>> 0;
     return this.checkPressure();
   }
 
   private checkPressure(): boolean {
     // `sent - written` only shrinks as the IO thread writes, so with the last value seen it is
     // an upper bound: most sends return without reading shared memory at all.
-    const high = this.server.highWatermark;
-    if (((this.sent - this.seenWritten) >>> 0) <= high) return true;
-    const w = this.engine.written(this.io, this.slot, this.gen);
-    if (w >= 0) this.seenWritten = w;
-    if (((this.sent - this.seenWritten) >>> 0) <= high) return true;
-    if (!this.needDrain) {
-      this.needDrain = true;
-      this.engine.command(this, REC_WATCH, 0);
+    const high = this.server[kHighWatermark];
+    if (((this.#sent - this.#seenWritten) >>> 0) <= high) return true;
+    const w = this.#engine.written(this[kIo], this[kSlot], this[kGen]);
+    if (w >= 0) this.#seenWritten = w;
+    if (((this.#sent - this.#seenWritten) >>> 0) <= high) return true;
+    if (!this.#needDrain) {
+      this.#needDrain = true;
+      this.#engine.command(this, REC_WATCH, 0);
     }
     return false;
   }
@@ -174,99 +194,99 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * peer has ended too ('close' with code EW_OK). Idempotent.
    */
   end(): void {
-    if (this.state !== State.Open) return;
-    this.state = State.Ending;
-    this.engine.command(this, REC_SHUTDOWN, 0);
+    if (this.#state !== State.Open) return;
+    this.#state = State.Ending;
+    this.#engine.command(this, REC_SHUTDOWN, 0);
   }
 
   /** Closes now, discarding queued output. 'close' follows with code EW_OK. Idempotent. */
   destroy(): void {
-    this.destroyWith(0);
+    this[kDestroyWith](0);
   }
 
   /** @internal Closes with a reason code (a negative EW_* value). */
-  destroyWith(errno: number): void {
-    if (this.state >= State.Destroying) return;
-    this.state = State.Destroying;
-    this.engine.command(this, REC_DESTROY, errno >>> 0);
+  [kDestroyWith](errno: number): void {
+    if (this.#state >= State.Destroying) return;
+    this.#state = State.Destroying;
+    this.#engine.command(this, REC_DESTROY, errno >>> 0);
   }
 
   /** Bytes sent and not yet taken by the kernel (in rings, in buffers): exact, read without a
    * native call from the counter the IO thread publishes. */
   get bufferedAmount(): number {
-    if (this.state === State.Closed) return 0;
-    const w = this.engine.written(this.io, this.slot, this.gen);
-    return w < 0 ? 0 : (this.sent - w) >>> 0;
+    if (this.#state === State.Closed) return 0;
+    const w = this.#engine.written(this[kIo], this[kSlot], this[kGen]);
+    return w < 0 ? 0 : (this.#sent - w) >>> 0;
   }
 
   /** True once 'close' has been emitted. */
   get closed(): boolean {
-    return this.state === State.Closed;
+    return this.#state === State.Closed;
   }
 
   /** True after end() or destroy(), or once closed: send() returns false. */
   get ended(): boolean {
-    return this.state !== State.Open;
+    return this.#state !== State.Open;
   }
 
   /** Why the connection closed, once it has. */
   get closeReason(): CloseReason | null {
-    return this.reason;
+    return this.#reason;
   }
 
   /** @internal A DATA record (or fragment) for this connection. */
-  _data(flags: number, type: number, seq: number, off: number, len: number): void {
-    const ab = this.engine.ab;
+  [kData](flags: number, type: number, seq: number, off: number, len: number): void {
+    const ab = this.#engine.ab;
     if (flags & REC_F_MORE) {
-      (this.frags ??= []).push(Buffer.from(new RingView(ab, off, len)));
+      (this.#frags ??= []).push(Buffer.from(new RingView(ab, off, len)));
       return;
     }
     let body: Buffer;
-    if (this.frags !== null) {
-      this.frags.push(new RingView(ab, off, len));
-      body = Buffer.concat(this.frags);
-      this.frags = null;
+    if (this.#frags !== null) {
+      this.#frags.push(new RingView(ab, off, len));
+      body = Buffer.concat(this.#frags);
+      this.#frags = null;
     } else {
       body = new RingView(ab, off, len);
     }
-    this.server._route(this, type, flags & 0xff, seq, body);
+    this.server[kRoute](this, type, flags & 0xff, seq, body);
   }
 
   /** @internal The peer half-closed. */
-  _end(): void {
+  [kPeerEnd](): void {
     this.emit('end');
-    if (!this.server.allowHalfOpen) this.end();
+    if (!this.server[kAllowHalfOpen]) this.end();
   }
 
   /** @internal The peer broke the protocol; the frames before it have been handled. Answer
    * with SHUTDOWN(reason): the IO thread flushes our replies, then closes with the reason. */
-  _fault(errno: number): void {
-    if (this.state >= State.Destroying) return;
-    this.state = State.Ending;
-    this.engine.command(this, REC_SHUTDOWN, errno >>> 0);
+  [kFault](errno: number): void {
+    if (this.#state >= State.Destroying) return;
+    this.#state = State.Ending;
+    this.#engine.command(this, REC_SHUTDOWN, errno >>> 0);
   }
 
   /** @internal The IO thread reports queued output below the low watermark. */
-  _drainRecord(): void {
-    if (!this.needDrain || this.state !== State.Open) return;
-    if (this.bufferedAmount < this.server.lowWatermark) {
-      this.needDrain = false;
+  [kDrain](): void {
+    if (!this.#needDrain || this.#state !== State.Open) return;
+    if (this.bufferedAmount < this.server[kLowWatermark]) {
+      this.#needDrain = false;
       this.emit('drain');
     } else {
-      this.engine.command(this, REC_WATCH, 0);
+      this.#engine.command(this, REC_WATCH, 0);
     }
   }
 
   /** @internal The connection is gone (reason: 0, or a negative EW_* value). */
-  _closed(errno: number, sysErrno: number): void {
-    if (this.state === State.Closed) return;
-    this.state = State.Closed;
-    this.frags = null;
+  [kClosed](errno: number, sysErrno: number): void {
+    if (this.#state === State.Closed) return;
+    this.#state = State.Closed;
+    this.#frags = null;
     const code = errorName(errno);
     const error = errno === 0 || code === 'EW_EOF' ? null : makeError(code, undefined, { errno, syscall: sysErrno ? 'socket' : undefined });
-    this.reason = { code, errno, error };
-    this.server._connectionClosed(this);
-    this.emit('close', this.reason);
+    this.#reason = { code, errno, error };
+    this.server[kConnectionClosed](this);
+    this.emit('close', this.#reason);
   }
 }
 

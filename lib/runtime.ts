@@ -9,6 +9,7 @@ import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_RAW } from 
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeRuntime } from './native';
 import { Server, type ListenOptions, type ServerHost } from './server';
+import { kAccepted, kClosed, kConnections, kError, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -203,8 +204,8 @@ export class Runtime implements EngineHost, ServerHost {
     await this.nrt.stop();
     this.engine.stopped = true;
     for (const server of this.servers.values()) {
-      for (const conn of server._connections()) conn._closed(ERROR_CODES.EW_ESHUTDOWN.errno, 0);
-      server._unlistened();
+      for (const conn of server[kConnections]()) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
+      server[kUnlistened]();
     }
     this.servers.clear();
     this.nrt.dispose();
@@ -245,7 +246,7 @@ export class Runtime implements EngineHost, ServerHost {
       this.updateRef();
     });
     this.updateRef();
-    server._accepted(conn);
+    server[kAccepted](conn);
     return conn;
   }
 
@@ -253,7 +254,7 @@ export class Runtime implements EngineHost, ServerHost {
   unlistened(serverId: number): void {
     const server = this.servers.get(serverId);
     if (server === undefined) return;
-    server._unlistened();
+    server[kUnlistened]();
     // A server with open connections stays known until they close: runtime shutdown must still
     // reach them.
     if (server.stats().connections === 0) this.servers.delete(serverId);
@@ -265,7 +266,7 @@ export class Runtime implements EngineHost, ServerHost {
     const server = this.servers.get(serverId);
     if (server === undefined) return;
     const code = errorName(-sysErrno);
-    server._error(makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
+    server[kError](makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
   }
 
   /** @internal */
@@ -274,7 +275,7 @@ export class Runtime implements EngineHost, ServerHost {
       this.nrt.unlisten(server.id);
     } catch (err) {
       // Already closed natively (the runtime is stopping): report it as closed.
-      server._unlistened();
+      server[kUnlistened]();
       const e = fromNative(err);
       if ((e as { code?: string }).code !== 'EW_ENOENT' && (e as { code?: string }).code !== 'EW_ESTATE') throw e;
     }

@@ -6,6 +6,19 @@ import type { Connection, Message } from './connection';
 import { ERROR_CODES, check, type EvwireError } from './errors';
 import { requireTypeId, type MessageClass } from './messages';
 import type { Logger } from './log';
+import {
+  kAccepted,
+  kAllowHalfOpen,
+  kConnectionClosed,
+  kConnections,
+  kDestroyWith,
+  kError,
+  kHighWatermark,
+  kLowWatermark,
+  kRaw,
+  kRoute,
+  kUnlistened,
+} from './internal/symbols';
 
 export interface ListenOptions {
   protocol: 'tcp';
@@ -81,45 +94,47 @@ export interface ServerHost {
 export class Server extends EventEmitter<ServerEvents> {
   readonly id: number;
   readonly protocol = 'tcp' as const;
-  /** @internal */ readonly raw: boolean;
-  /** @internal */ readonly allowHalfOpen: boolean;
-  /** @internal */ readonly highWatermark: number;
-  /** @internal */ readonly lowWatermark: number;
-  private readonly addr: AddressInfo;
-  private readonly decodePolicy: 'close' | 'drop';
-  private readonly handlers = new Map<number, Handler>();
-  private readonly live = new Set<Connection>();
-  private accepted = 0;
-  private decodeErrors = 0;
-  private listening = true;
-  private closing: Promise<void> | null = null;
-  private resolveClose: (() => void) | null = null;
+  /** @internal */ readonly [kRaw]: boolean;
+  /** @internal */ readonly [kAllowHalfOpen]: boolean;
+  /** @internal */ readonly [kHighWatermark]: number;
+  /** @internal */ readonly [kLowWatermark]: number;
+  readonly #host: ServerHost;
+  readonly #addr: AddressInfo;
+  readonly #decodePolicy: 'close' | 'drop';
+  readonly #handlers = new Map<number, Handler>();
+  readonly #live = new Set<Connection>();
+  #accepted = 0;
+  #decodeErrors = 0;
+  #listening = true;
+  #closing: Promise<void> | null = null;
+  #resolveClose: (() => void) | null = null;
 
   /** @internal */
   constructor(
-    private readonly host: ServerHost,
+    host: ServerHost,
     id: number,
     addr: AddressInfo,
     opts: Required<Pick<ListenOptions, 'framing' | 'allowHalfOpen' | 'highWatermark' | 'lowWatermark' | 'decodeErrorPolicy'>>,
   ) {
     super();
+    this.#host = host;
     this.id = id;
-    this.addr = addr;
-    this.raw = opts.framing === 'raw';
-    this.allowHalfOpen = opts.allowHalfOpen;
-    this.highWatermark = opts.highWatermark;
-    this.lowWatermark = opts.lowWatermark;
-    this.decodePolicy = opts.decodeErrorPolicy;
+    this.#addr = addr;
+    this[kRaw] = opts.framing === 'raw';
+    this[kAllowHalfOpen] = opts.allowHalfOpen;
+    this[kHighWatermark] = opts.highWatermark;
+    this[kLowWatermark] = opts.lowWatermark;
+    this.#decodePolicy = opts.decodeErrorPolicy;
   }
 
   /** Where the server listens (the real port when 0 was asked for). */
   address(): AddressInfo {
-    return { ...this.addr };
+    return { ...this.#addr };
   }
 
   /** True until close() completes. */
   get isListening(): boolean {
-    return this.listening;
+    return this.#listening;
   }
 
   /**
@@ -127,68 +142,68 @@ export class Server extends EventEmitter<ServerEvents> {
    * handler are emitted as 'message' on their connection.
    */
   handle<T, I>(cls: MessageClass<T, I>, fn: (conn: Connection, msg: T, frame: FrameInfo) => void): this {
-    check(!this.raw, "typed handlers need framing: 'frames'");
+    check(!this[kRaw], "typed handlers need framing: 'frames'");
     check(typeof fn === 'function', 'handler must be a function');
     const id = requireTypeId(cls);
-    this.handlers.set(id, { cls: cls as MessageClass<unknown, unknown>, fn: fn as Handler['fn'] });
+    this.#handlers.set(id, { cls: cls as MessageClass<unknown, unknown>, fn: fn as Handler['fn'] });
     return this;
   }
 
   /** Stops accepting. Resolves (and 'close' fires) once every listening socket is closed. */
   close(): Promise<void> {
-    if (this.closing === null) {
-      this.closing = new Promise<void>((resolve) => {
-        this.resolveClose = resolve;
+    if (this.#closing === null) {
+      this.#closing = new Promise<void>((resolve) => {
+        this.#resolveClose = resolve;
       });
-      this.host.unlisten(this);
+      this.#host.unlisten(this);
     }
-    return this.closing;
+    return this.#closing;
   }
 
   stats(): ServerStats {
-    return { connections: this.live.size, accepted: this.accepted, decodeErrors: this.decodeErrors };
+    return { connections: this.#live.size, accepted: this.#accepted, decodeErrors: this.#decodeErrors };
   }
 
   /** @internal */
-  _accepted(conn: Connection): void {
-    this.accepted++;
-    this.live.add(conn);
+  [kAccepted](conn: Connection): void {
+    this.#accepted++;
+    this.#live.add(conn);
     this.emit('connection', conn);
   }
 
   /** @internal */
-  _connectionClosed(conn: Connection): void {
-    this.live.delete(conn);
+  [kConnectionClosed](conn: Connection): void {
+    this.#live.delete(conn);
   }
 
   /** @internal Open connections, for runtime shutdown. */
-  _connections(): Connection[] {
-    return [...this.live];
+  [kConnections](): Connection[] {
+    return [...this.#live];
   }
 
   /** @internal The listening sockets are closed (or the runtime stopped). */
-  _unlistened(): void {
-    if (!this.listening) return;
-    this.listening = false;
-    if (this.closing === null) this.closing = Promise.resolve();
-    this.resolveClose?.();
-    this.resolveClose = null;
+  [kUnlistened](): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    if (this.#closing === null) this.#closing = Promise.resolve();
+    this.#resolveClose?.();
+    this.#resolveClose = null;
     this.emit('close');
   }
 
   /** @internal An accept failure. Emitted only to listeners: an unhandled 'error' would throw,
    * and a descriptor shortage must not take the process down (it is logged natively). */
-  _error(err: EvwireError): void {
+  [kError](err: EvwireError): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** @internal A complete frame for `conn`. */
-  _route(conn: Connection, type: number, flags: number, seq: number, body: Buffer): void {
-    if (this.raw) {
+  [kRoute](conn: Connection, type: number, flags: number, seq: number, body: Buffer): void {
+    if (this[kRaw]) {
       conn.emit('data', body);
       return;
     }
-    const h = this.handlers.size === 0 ? undefined : this.handlers.get(type);
+    const h = this.#handlers.size === 0 ? undefined : this.#handlers.get(type);
     if (h === undefined) {
       // The common case, one 'message' listener, is called directly: EventEmitter.emit's rest
       // arguments and Reflect.apply cost more than the rest of the delivery. `_events` is the
@@ -203,9 +218,9 @@ export class Server extends EventEmitter<ServerEvents> {
     try {
       msg = h.cls.decode(body);
     } catch (err) {
-      this.decodeErrors++;
-      this.host.logger.debug({ conn: conn.id, type, err }, 'message body failed to decode');
-      if (this.decodePolicy === 'close') conn.destroyWith(ERROR_CODES.EW_EPROTO_DECODE.errno);
+      this.#decodeErrors++;
+      this.#host.logger.debug({ conn: conn.id, type, err }, 'message body failed to decode');
+      if (this.#decodePolicy === 'close') conn[kDestroyWith](ERROR_CODES.EW_EPROTO_DECODE.errno);
       return;
     }
     h.fn(conn, msg, { type, flags, seq });

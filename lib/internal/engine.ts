@@ -37,6 +37,7 @@ import {
   SHM_IO_STATS,
   SHM_SLOT_BYTES,
 } from './constants';
+import { kClosed, kData, kDrain, kFault, kGen, kIdLo, kIo, kPeerEnd } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
@@ -143,8 +144,8 @@ export class Engine {
           ctl[c + CTL_IN_HEAD] = head;
           if (kind === REC_DATA) {
             const conn = conns[u32[w + 2] & 0xffffff];
-            if (conn !== undefined && conn.gen === u32[w + 3]) {
-              conn._data(kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+            if (conn !== undefined && conn[kGen] === u32[w + 3]) {
+              conn[kData](kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
             }
           } else {
             this.control(k, kind, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
@@ -176,20 +177,20 @@ export class Engine {
       return;
     }
     const conn = this.conns[k][slot];
-    if (conn === undefined || conn.gen !== gen) return;
+    if (conn === undefined || conn[kGen] !== gen) return;
     switch (kind) {
       case REC_END:
-        conn._end();
+        conn[kPeerEnd]();
         break;
       case REC_CLOSE:
         this.conns[k][slot] = undefined;
-        conn._closed(type | 0, seq);
+        conn[kClosed](type | 0, seq);
         break;
       case REC_DRAIN:
-        conn._drainRecord();
+        conn[kDrain]();
         break;
       case REC_FAULT:
-        conn._fault(type | 0);
+        conn[kFault](type | 0);
         break;
       default:
         break;
@@ -231,15 +232,15 @@ export class Engine {
     const w = r >>> 2;
     u32[w] = body;
     u32[w + 1] = kind;
-    u32[w + 2] = conn.idLo;
-    u32[w + 3] = conn.gen;
+    u32[w + 2] = conn[kIdLo];
+    u32[w + 3] = conn[kGen];
     u32[w + 4] = type;
     u32[w + 5] = 0;
   }
 
   /** Writes one frame for `conn`. Never drops: what does not fit waits in order. */
   sendFrame(conn: Connection, type: number, flags: number, seq: number, body: Uint8Array): void {
-    const k = conn.io;
+    const k = conn[kIo];
     const len = body.length;
     const total = len + FRAME_HEADER_BYTES;
     if (this.pending[k].length === 0 && total <= this.outMax[k]) {
@@ -269,7 +270,7 @@ export class Engine {
 
   /** Writes raw bytes for `conn` (raw framing). */
   sendRaw(conn: Connection, bytes: Uint8Array): void {
-    const k = conn.io;
+    const k = conn[kIo];
     const len = bytes.length;
     if (len === 0) return;
     if (this.pending[k].length === 0 && len <= this.outMax[k]) {
@@ -287,7 +288,7 @@ export class Engine {
 
   /** SHUTDOWN, DESTROY (type = reason) or WATCH for `conn`, after everything sent before. */
   command(conn: Connection, kind: number, type: number): void {
-    const k = conn.io;
+    const k = conn[kIo];
     if (this.pending[k].length === 0) {
       const r = this.reserve(k, 0);
       if (r >= 0) {

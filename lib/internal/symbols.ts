@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// Keys of the members the runtime's classes share with each other but not with users
+// (CONVENTIONS: private state under Symbols). State private to one class uses #fields.
+
+// Connection
+export const kIo = Symbol('evwire.io');
+export const kSlot = Symbol('evwire.slot');
+export const kGen = Symbol('evwire.gen');
+export const kIdLo = Symbol('evwire.idLo');
+export const kData = Symbol('evwire.data');
+export const kPeerEnd = Symbol('evwire.peerEnd');
+export const kFault = Symbol('evwire.fault');
+export const kDrain = Symbol('evwire.drain');
+export const kClosed = Symbol('evwire.closed');
+export const kDestroyWith = Symbol('evwire.destroyWith');
+
+// Server
+export const kRaw = Symbol('evwire.raw');
+export const kAllowHalfOpen = Symbol('evwire.allowHalfOpen');
+export const kHighWatermark = Symbol('evwire.highWatermark');
+export const kLowWatermark = Symbol('evwire.lowWatermark');
+export const kRoute = Symbol('evwire.route');
+export const kAccepted = Symbol('evwire.accepted');
+export const kConnectionClosed = Symbol('evwire.connectionClosed');
+export const kConnections = Symbol('evwire.connections');
+export const kUnlistened = Symbol('evwire.unlistened');
+export const kError = Symbol('evwire.error');
