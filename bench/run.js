@@ -45,6 +45,12 @@ const SERVERS = [
     display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads}`,
   },
   {
+    name: 'evwire-js-level',
+    about: "evwire-js with level-triggered connections (`triggering: 'level'`).",
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--triggering', 'level']],
+    display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads} --triggering level`,
+  },
+  {
     name: 'evwire-native',
     about: 'The same core with a C consumer and no JavaScript: the ceiling for evwire-js.',
     command: (port, o) => [NATIVE, ['--port', String(port), '--io-threads', String(o.ioThreads)]],

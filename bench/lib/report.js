@@ -72,6 +72,8 @@ function summarize(runs, cases, servers) {
         vsCorked: ratio(get('evwire-js'), get('node-net-corked')),
         vsNet: ratio(get('evwire-js'), get('node-net')),
         vsNative: ratio(get('evwire-js'), get('evwire-native')),
+        levelVsCorked: ratio(get('evwire-js-level'), get('node-net-corked')),
+        levelVsNative: ratio(get('evwire-js-level'), get('evwire-native')),
       },
     });
   }
@@ -195,16 +197,18 @@ function renderMarkdown(meta, summary, runs) {
   L.push('');
   L.push('## Ratios (same run)');
   L.push('');
-  L.push('Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second.');
+  L.push('Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second. The `-level` columns are the same JavaScript server with level-triggered connections.');
   L.push('');
   L.push(
     table(
-      ['Case', 'evwire-js / node-net-corked', 'evwire-js / node-net', 'evwire-js / evwire-native', 'steal %'],
+      ['Case', 'evwire-js / node-net-corked', 'evwire-js / node-net', 'evwire-js / evwire-native', 'evwire-js-level / node-net-corked', 'evwire-js-level / evwire-native', 'steal %'],
       summary.map((c) => [
         `${c.name}`,
         fmtR(c.ratios.vsCorked),
         fmtR(c.ratios.vsNet),
         fmtR(c.ratios.vsNative),
+        fmtR(c.ratios.levelVsCorked),
+        fmtR(c.ratios.levelVsNative),
         fmtFixed(c.stealPct, 1),
       ])
     )
