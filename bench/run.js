@@ -14,6 +14,7 @@ const os = require('os');
 const path = require('path');
 const proc = require('./lib/proc');
 const report = require('./lib/report');
+const { machineInfo } = require('./lib/machine');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build-c', 'ew_loadgen');
@@ -214,16 +215,6 @@ function preflight(o) {
   process.exit(2);
 }
 
-function machineInfo() {
-  let model = 'unknown';
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) model = m[1].trim();
-  } catch {
-    // Not Linux, or /proc is hidden; the model is informational only.
-  }
-  return { model, cpus: os.cpus().length, kernel: os.release(), node: process.version };
-}
 
 // Quotes an argument for the report's command line only where a shell would need it.
 function shellQuote(s) {

@@ -16,6 +16,8 @@ const TAIL_BYTES = 4096;
 function spawnPinned(cpu, cmd, args, opts) {
   const child = spawn('taskset', ['-c', String(cpu), cmd, ...args], {
     cwd: opts.cwd,
+    // Extra variables (LD_PRELOAD for the allocator experiment) on top of this process's own.
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
@@ -77,8 +79,8 @@ function freePort(host) {
 // Starts a server and resolves once it prints "listening <address> <port>" for the port it
 // was given. Rejects, after killing the child, if the line does not come in time or the
 // child exits first.
-async function startServer({ cpu, cmd, args, cwd, port, readyTimeoutMs }) {
-  const child = spawnPinned(cpu, cmd, args, { cwd });
+async function startServer({ cpu, cmd, args, cwd, port, readyTimeoutMs, env }) {
+  const child = spawnPinned(cpu, cmd, args, { cwd, env });
   const stderrTail = tailCollector(child.stderr);
   const stdoutTail = tailCollector(child.stdout);
   child.stderrTail = stderrTail;

@@ -23,13 +23,42 @@ static void on_signal(int sig) {
   stop_requested = 1;
 }
 
+/* One JSON line: an array with every IO thread's counters (EW_IO_STATS_MAP), read from the
+ * segment's statistics pages as JavaScript reads them. */
+static void print_io_stats(ew_runtime_t *rt) {
+  ew_shm_layout_t l;
+  ew_runtime_layout(rt, &l);
+  const uint8_t *shm = ew_runtime_shm(rt, NULL);
+  printf("stats [");
+  for (uint32_t k = 0; k < ew_runtime_io_threads(rt); k++) {
+    const uint8_t *st = shm + l.io_ctl + k * EW_SHM_IO_CTL_BYTES + EW_SHM_IO_STATS;
+    int i = 0;
+    printf("%s{", k ? "," : "");
+#define XX(name, doc)                                                                              \
+  do {                                                                                             \
+    uint64_t v;                                                                                    \
+    memcpy(&v, st + 8 * i, 8);                                                                     \
+    printf("%s\"%s\":%llu", i ? "," : "", #name, (unsigned long long)v);                          \
+    i++;                                                                                           \
+  } while (0);
+    EW_IO_STATS_MAP(XX)
+#undef XX
+    printf("}");
+  }
+  printf("]\n");
+  fflush(stdout);
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: ew_echo_native [--host H] [--port P] [--io-threads N] [--cpus LIST]\n"
           "                      [--reuse-port] [--least-conns] [--read-budget BYTES]\n"
           "                      [--ring-bytes BYTES] [--seconds S] [--raw] [--level]\n"
+          "                      [--ports N] [--stats] [--backlog N]\n"
           "Echoes evwire frames until SIGINT/SIGTERM (or S seconds). Prints one line\n"
-          "'listening <address> <port>' once ready.\n");
+          "'listening <address> <port>' once ready. --ports runs N consumer threads\n"
+          "(connections are bound to them round-robin); --stats prints one line\n"
+          "'stats <json>' with every IO thread's counters before exiting.\n");
 }
 
 int main(int argc, char **argv) {
@@ -39,7 +68,8 @@ int main(int argc, char **argv) {
       {"reuse-port", no_argument, 0, 'r'},       {"least-conns", no_argument, 0, 'l'},
       {"read-budget", required_argument, 0, 'b'}, {"ring-bytes", required_argument, 0, 'R'},
       {"seconds", required_argument, 0, 's'},    {"raw", no_argument, 0, 'w'},
-      {"level", no_argument, 0, 'L'},
+      {"level", no_argument, 0, 'L'},        {"ports", required_argument, 0, 'P'},
+      {"stats", no_argument, 0, 'S'},        {"backlog", required_argument, 0, 'B'},
       {"help", no_argument, 0, '?'},             {0, 0, 0, 0}};
   ew_runtime_opts_t o;
   ew_runtime_opts_init(&o);
@@ -48,7 +78,7 @@ int main(int argc, char **argv) {
   lo.host = "127.0.0.1";
   int cpus[EW_MAX_IO_THREADS];
   double seconds = 0;
-  int raw = 0, c;
+  int raw = 0, print_stats = 0, c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
     case 'h': lo.host = optarg; break;
@@ -70,6 +100,9 @@ int main(int argc, char **argv) {
     case 's': seconds = atof(optarg); break;
     case 'w': raw = 1; break;
     case 'L': o.level_triggered = 1; break;
+    case 'P': o.ports = (uint32_t)atoi(optarg); break;
+    case 'S': print_stats = 1; break;
+    case 'B': lo.backlog = atoi(optarg); break;
     default: usage(c == '?' ? stdout : stderr); return c == '?' ? 0 : 2;
     }
   }
@@ -80,19 +113,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ew_echo_native: start: %s (%s)\n", ew_strerror(err), ew_err_name(err));
     return 1;
   }
-  static ew_echo_port_t ep;
-  ep.raw = raw;
-  ep.end_on_peer_end = 1;
-  if ((err = ew_echo_port_start(&ep, rt, 0)) != 0) {
-    fprintf(stderr, "ew_echo_native: port: %s\n", ew_strerror(err));
-    ew_runtime_release(rt);
-    return 1;
+  static ew_echo_port_t eps[EW_MAX_PORTS];
+  uint32_t nports = ew_runtime_ports(rt);
+  for (uint32_t j = 0; j < nports; j++) {
+    eps[j].raw = raw;
+    eps[j].end_on_peer_end = 1;
+    if ((err = ew_echo_port_start(&eps[j], rt, j)) != 0) {
+      fprintf(stderr, "ew_echo_native: port %u: %s\n", j, ew_strerror(err));
+      for (uint32_t i = 0; i < j; i++) ew_echo_port_stop(&eps[i]);
+      ew_runtime_release(rt);
+      return 1;
+    }
   }
   ew_listen_info_t info;
   if ((err = ew_listen(rt, &lo, &info)) != 0) {
     fprintf(stderr, "ew_echo_native: listen %s:%u: %s (%s)\n", lo.host, lo.port,
             ew_strerror(err), ew_err_name(err));
-    ew_echo_port_stop(&ep);
+    for (uint32_t j = 0; j < nports; j++) ew_echo_port_stop(&eps[j]);
     ew_runtime_release(rt);
     return 1;
   }
@@ -103,9 +140,15 @@ int main(int argc, char **argv) {
   fflush(stdout);
   for (double waited = 0; !stop_requested && (seconds <= 0 || waited < seconds); waited += 0.05)
     usleep(50000);
-  ew_echo_port_stop(&ep);
+  uint64_t opened = 0, frames = 0;
+  for (uint32_t j = 0; j < nports; j++) {
+    ew_echo_port_stop(&eps[j]);
+    opened += atomic_load(&eps[j].opened);
+    frames += atomic_load(&eps[j].frames);
+  }
+  if (print_stats) print_io_stats(rt);
   fprintf(stderr, "ew_echo_native: %llu connections, %llu frames echoed\n",
-          (unsigned long long)atomic_load(&ep.opened), (unsigned long long)atomic_load(&ep.frames));
+          (unsigned long long)opened, (unsigned long long)frames);
   ew_runtime_release(rt);
   return 0;
 }
