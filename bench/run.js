@@ -15,6 +15,7 @@ const path = require('path');
 const proc = require('./lib/proc');
 const report = require('./lib/report');
 const { machineInfo } = require('./lib/machine');
+const chart = require('./lib/chart');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build-c', 'ew_loadgen');
@@ -361,13 +362,17 @@ async function main() {
     cases: o.caseList,
   };
   const summary = report.summarize(runs, o.caseList, servers);
+  // The chart sits beside the report, same name with .svg, and the report links it.
+  const out = path.resolve(process.cwd(), o.out);
+  const svgPath = out.replace(/\.md$/, '') + '.svg';
+  meta.chart = path.basename(svgPath);
   const md = report.renderMarkdown(meta, summary, runs);
   process.stdout.write(md);
   if (o.write) {
-    const out = path.resolve(process.cwd(), o.out);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, md);
-    process.stderr.write(`bench: wrote ${displayPath(out)}\n`);
+    fs.writeFileSync(svgPath, chart.renderSvg(summary, servers.map((s) => s.name), `evwire framed echo, msgs/s (median, line = min–max), ${meta.date.slice(0, 10)}`));
+    process.stderr.write(`bench: wrote ${displayPath(out)} and ${displayPath(svgPath)}\n`);
   }
   if (o.json) {
     const out = path.resolve(process.cwd(), o.json);

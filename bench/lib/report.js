@@ -164,6 +164,10 @@ function renderMarkdown(meta, summary, runs) {
   L.push(`- evwire IO threads: ${o.ioThreads}.`);
   L.push('');
   L.push('## Results');
+  if (meta.chart) {
+    L.push('');
+    L.push(`![msgs/s per case and server](${meta.chart})`);
+  }
   L.push('');
   L.push(
     'msgs/s is echoed frames per second (median of the valid runs, spread is min–max); MB/s is ' +
