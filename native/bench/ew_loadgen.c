@@ -8,6 +8,11 @@
  * generator keeps a fixed number of frames in flight per connection, verifies every echoed byte,
  * and measures the time from sending a frame to receiving the last byte of its echo.
  *
+ * Two modes change how a connection behaves. Paced mode (--interval-ms) has every connection send
+ * one frame per interval and wait for its echo in between, which models a quiet client sharing a
+ * server with busy ones. Churn mode (--reconnect-after) replaces every connection with a new one
+ * after a fixed number of echoed frames, which exercises the server's accept and teardown paths.
+ *
  * The program is deliberately self-contained (libc, libm and pthreads only) so that benchmark
  * scripts can build it with one compiler invocation, including as a static binary that can be
  * copied onto a bare benchmark machine.
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -53,6 +59,7 @@
 #define MAX_DEPTH 65536u
 #define MAX_THREADS 1024u
 #define MAX_SECONDS 86400.0
+#define MAX_INTERVAL_MS (MAX_SECONDS * 1000.0)
 
 /* Each thread reads into one shared scratch buffer because received bytes are verified and
  * discarded immediately by a streaming parser; no connection needs to keep received data. */
@@ -82,6 +89,21 @@
 /* Connecting thousands of sockets at once overflows the server's listen backlog, and every dropped
  * SYN costs a one-second retransmit, so each thread keeps only this many handshakes outstanding. */
 #define CONNECT_WINDOW 128u
+
+/* Churn mode closes connections from the client side, so each closed socket leaves a TIME_WAIT
+ * entry on this host for 60 s that keeps its (source, port, target, port) tuple taken. One source
+ * address has about 28,000 ephemeral ports (32768-60999 by default), which thousands of connects
+ * per second use up within seconds. Linux then reuses TIME_WAIT ports where tcp_tw_reuse allows it
+ * (by default for loopback only, and only for entries older than one second), after an ever longer
+ * search for a free port, or fails connect with EADDRNOTAVAIL. Against a loopback target every
+ * address in 127.0.0.0/8 is local, so the sockets rotate over SRC_ADDRS of them, 127.0.0.2
+ * upwards, which multiplies the port space by that factor. 127.0.0.1 is left out so that churn
+ * does not crowd the ports that ordinary clients use. Other targets (IPv6, or another host) get
+ * no rotation, so long churn runs against them are limited to about 28,000 connects per minute
+ * unless the kernel reuses TIME_WAIT ports. A reset instead of a plain close would avoid
+ * TIME_WAIT altogether, but the server would then see resets instead of orderly closes. */
+#define SRC_ADDRS 253u
+#define SRC_FIRST 0x7f000002u
 
 /* epoll_wait never sleeps longer than this, so that a stop request (SIGINT or another thread's
  * failure) is noticed promptly even when no socket is active. */
@@ -145,6 +167,9 @@ typedef struct config_s {
   uint32_t connect_timeout_ms;
   uint64_t max_frames; /* 0 means unlimited */
   bool burst;
+  double interval_ms;       /* 0 means unpaced */
+  uint64_t interval_ns;     /* the same, rounded to nanoseconds */
+  uint64_t reconnect_after; /* 0 means keep every connection for the whole run */
 } config_t;
 
 /* One frame that has been handed to the send path and whose echo has not fully arrived yet. The
@@ -162,6 +187,7 @@ typedef struct conn_s {
   bool done; /* reached --max-frames */
   bool dead; /* failed with an error */
   bool want_out;
+  bool recycle; /* churn mode: the socket has echoed its share and is replaced after this read */
 
   slot_t *ring;       /* `depth` slots, indexed by frame number modulo depth */
   uint64_t next_seq;  /* frames started on the send path so far */
@@ -171,6 +197,21 @@ typedef struct conn_s {
   uint64_t pat_start;  /* pattern offset sequence, see frame_body() */
   uint64_t pat_stride;
   uint64_t last_rx_ns;
+
+  /* Churn mode. Frame numbers (and with them seqs and body offsets) keep counting across the
+   * sockets of one connection slot, so only the first frame of the current socket is recorded. */
+  uint64_t sock_first;       /* frame number of the current socket's first frame */
+  uint64_t connect_start_ns; /* when the current socket's connect began */
+  uint64_t connect_deadline_ns;
+  bool in_cq; /* linked into the worker's queue of pending reconnects */
+  struct conn_s *cq_prev;
+  struct conn_s *cq_next;
+
+  /* Paced mode: the next frame starts no earlier than due_ns. While the connection is idle and
+   * waiting for that moment it sits in the worker's timer heap, and only the heap starts it. */
+  uint64_t due_ns;
+  bool in_heap;
+  bool on_time; /* set while the heap starts the frame, see pace_ready() */
 
   /* Send path: frames tx_frame .. next_seq - 1 have been started but not completely written. */
   uint64_t tx_frame;
@@ -196,6 +237,7 @@ typedef struct stats_s {
   uint64_t closed;
   uint64_t io_errors;
   uint64_t stalls;
+  uint64_t connects; /* churn mode: connects completed inside the measure window */
 } stats_t;
 
 /* The iovecs of one writev call and the staging area that some of them point into. */
@@ -224,11 +266,29 @@ typedef struct worker_s {
   bool reached_end;
   stats_t st;
   hist_t hist;
+
+  /* Paced mode: a min-heap of idle connections ordered by due_ns, and a timerfd armed for the
+   * earliest of them. epoll_wait takes its timeout in whole milliseconds and adds the thread's
+   * timer slack on top, which is too coarse for 10 ms pacing; a timerfd expires on the nanosecond
+   * deadline it is given. */
+  conn_t **heap;
+  uint32_t nheap;
+  int tfd;
+  uint64_t tfd_armed_ns; /* 0 when the timer is known not to be pending */
+
+  /* Churn mode: reconnects in progress, oldest first. Every deadline is its start time plus the
+   * same timeout, so the head of this queue always holds the earliest one. */
+  conn_t *cq_head;
+  conn_t *cq_tail;
+  uint32_t src_next; /* the next source address to use, see SRC_ADDRS */
 } worker_t;
 
 static config_t g_cfg;
 static struct sockaddr_storage g_addr;
 static socklen_t g_addrlen;
+/* Churn mode against an IPv4 loopback target binds each socket to one of SRC_ADDRS source
+ * addresses, see conn_open(). */
+static bool g_rotate_src;
 static char g_addr_str[INET6_ADDRSTRLEN + 16];
 
 /* Written by the main thread before the start barrier and only read afterwards; the barrier
@@ -441,9 +501,77 @@ static double hist_percentile_us(const hist_t *h, double pct) {
   return (double)h->max_ns / 1000.0;
 }
 
+/* ---- Timers: the pacing heap and the reconnect queue -------------------------------------- */
+
+/* Each connection is in the heap at most once (in_heap says whether), so an array of one slot per
+ * connection never overflows. */
+static void heap_push(worker_t *w, conn_t *c) {
+  uint32_t i = w->nheap++;
+  while (i > 0) {
+    uint32_t parent = (i - 1) / 2;
+    if (w->heap[parent]->due_ns <= c->due_ns)
+      break;
+    w->heap[i] = w->heap[parent];
+    i = parent;
+  }
+  w->heap[i] = c;
+  c->in_heap = true;
+}
+
+static conn_t *heap_pop(worker_t *w) {
+  conn_t *top = w->heap[0];
+  uint32_t n = --w->nheap;
+  if (n > 0) {
+    conn_t *last = w->heap[n];
+    uint32_t i = 0;
+    for (;;) {
+      uint32_t kid = 2 * i + 1;
+      if (kid >= n)
+        break;
+      if (kid + 1 < n && w->heap[kid + 1]->due_ns < w->heap[kid]->due_ns)
+        kid++;
+      if (last->due_ns <= w->heap[kid]->due_ns)
+        break;
+      w->heap[i] = w->heap[kid];
+      i = kid;
+    }
+    w->heap[i] = last;
+  }
+  top->in_heap = false;
+  return top;
+}
+
+static void cq_push(worker_t *w, conn_t *c, uint64_t deadline) {
+  c->connect_deadline_ns = deadline;
+  c->cq_next = NULL;
+  c->cq_prev = w->cq_tail;
+  if (w->cq_tail)
+    w->cq_tail->cq_next = c;
+  else
+    w->cq_head = c;
+  w->cq_tail = c;
+  c->in_cq = true;
+}
+
+static void cq_unlink(worker_t *w, conn_t *c) {
+  if (!c->in_cq)
+    return;
+  if (c->cq_prev)
+    c->cq_prev->cq_next = c->cq_next;
+  else
+    w->cq_head = c->cq_next;
+  if (c->cq_next)
+    c->cq_next->cq_prev = c->cq_prev;
+  else
+    w->cq_tail = c->cq_prev;
+  c->cq_prev = c->cq_next = NULL;
+  c->in_cq = false;
+}
+
 /* ---- Connection send path ----------------------------------------------------------------- */
 
 static void conn_close(worker_t *w, conn_t *c) {
+  cq_unlink(w, c);
   if (c->fd >= 0) {
     close(c->fd);
     c->fd = -1;
@@ -492,13 +620,43 @@ static uint32_t pick_size(conn_t *c) {
   return g_cfg.size_min + (uint32_t)(r % range);
 }
 
+/* Paced mode: decides whether the idle connection c may start its next frame at *now (read lazily,
+ * like conn_pump's clock) and moves its schedule on by one interval when it may. A connection
+ * whose due time has not come yet waits in the heap, and from then on only the heap starts it.
+ *
+ * A frame the heap starts was on time, apart from the timer's wakeup delay, so the next one is
+ * due one interval after this one's due time and wakeup delays do not add up into a slower rate.
+ * A frame that could not start on time because its predecessor's echo (or a reconnect) took longer
+ * than the interval starts as soon as the connection is idle again, and the schedule restarts
+ * from that moment: the connection never catches up with a burst, so it stays the quiet
+ * connection it models. Latency is measured from the actual send time in both cases, not from the
+ * due time, so a slow echo shows up in the figures once rather than again in its successors. */
+static bool pace_ready(worker_t *w, conn_t *c, uint64_t *now) {
+  if (c->in_heap)
+    return false;
+  if (*now == 0)
+    *now = now_ns();
+  if (*now < c->due_ns) {
+    heap_push(w, c);
+    return false;
+  }
+  c->due_ns = (c->on_time ? c->due_ns : *now) + g_cfg.interval_ns;
+  c->on_time = false;
+  return true;
+}
+
 /* Decides whether another frame may be started now. Normal mode tops the connection up to
  * `depth` frames in flight; burst mode waits for the whole previous batch to come back and then
- * releases `depth` new frames at once. */
-static bool may_start_frame(conn_t *c) {
+ * releases `depth` new frames at once; paced mode starts one frame per interval. In churn mode a
+ * socket starts no more than its --reconnect-after frames. */
+static bool may_start_frame(worker_t *w, conn_t *c, uint64_t *now) {
   if (g_cfg.max_frames != 0 && c->next_seq >= g_cfg.max_frames)
     return false;
+  if (g_cfg.reconnect_after != 0 && c->next_seq - c->sock_first >= g_cfg.reconnect_after)
+    return false;
   uint64_t inflight = c->next_seq - c->rx_count;
+  if (g_cfg.interval_ns != 0)
+    return inflight == 0 && pace_ready(w, c, now);
   if (g_cfg.burst) {
     if (c->burst_left == 0) {
       if (inflight != 0)
@@ -593,10 +751,14 @@ static void tx_advance(conn_t *c, size_t n) {
  * the latency includes any time spent waiting for socket space, which is what a client of the
  * server would experience too. */
 static void conn_pump(worker_t *w, conn_t *c) {
+  /* A socket that is still connecting (churn mode) cannot be written to yet; the completion of
+   * its connect pumps it. */
+  if (c->fd < 0 || !c->connected)
+    return;
   gather_t *g = w->gather;
   uint64_t now = 0;
   for (;;) {
-    while (c->tx_unsent < c->tx_cap && may_start_frame(c)) {
+    while (c->tx_unsent < c->tx_cap && may_start_frame(w, c, &now)) {
       if (g_cfg.burst)
         c->burst_left--;
       if (now == 0)
@@ -656,6 +818,11 @@ static void frame_complete(worker_t *w, conn_t *c, uint64_t now) {
     /* The connection has done its share; closing it now releases server resources early. */
     conn_close(w, c);
     c->done = true;
+  } else if (g_cfg.reconnect_after != 0 && c->rx_count - c->sock_first >= g_cfg.reconnect_after) {
+    /* The socket is replaced only after the rest of this read has been parsed, so that any bytes
+     * the server sent beyond the last echo are still caught as unexpected. The cap in
+     * may_start_frame() guarantees that no frame of this socket is still in flight. */
+    c->recycle = true;
   }
 }
 
@@ -746,11 +913,18 @@ static void conn_rx(worker_t *w, conn_t *c, const uint8_t *p, size_t n, uint64_t
   }
 }
 
+static void conn_recycle(worker_t *w, conn_t *c, uint64_t now);
+
 static void conn_read(worker_t *w, conn_t *c) {
   for (int i = 0; i < READS_PER_EVENT && c->fd >= 0; i++) {
     ssize_t r = read(c->fd, w->rbuf, READ_BUF_BYTES);
     if (r > 0) {
-      conn_rx(w, c, w->rbuf, (size_t)r, now_ns());
+      uint64_t now = now_ns();
+      conn_rx(w, c, w->rbuf, (size_t)r, now);
+      if (c->recycle && c->fd >= 0) {
+        conn_recycle(w, c, now);
+        return;
+      }
       /* A short read means the socket is drained; skipping the read that would return EAGAIN
        * saves a system call per event. */
       if ((size_t)r < READ_BUF_BYTES)
@@ -814,9 +988,24 @@ static int worker_alloc(worker_t *w) {
   w->slots = calloc((size_t)w->nconns * g_cfg.depth, sizeof *w->slots);
   w->gather = malloc(sizeof *w->gather);
   w->rbuf = malloc(READ_BUF_BYTES);
-  if (!w->slots || !w->gather || !w->rbuf) {
+  if (g_cfg.interval_ns != 0)
+    w->heap = calloc(w->nconns, sizeof *w->heap);
+  if (!w->slots || !w->gather || !w->rbuf || (g_cfg.interval_ns != 0 && !w->heap)) {
     setup_fail("out of memory allocating %" PRIu32 " connections", w->nconns);
     return -1;
+  }
+  if (g_cfg.interval_ns != 0) {
+    /* The timer stays disarmed until the run starts, so connection setup never sees it fire. */
+    w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->tfd < 0) {
+      setup_fail("timerfd_create: %s", strerror(errno));
+      return -1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->tfd, &ev) != 0) {
+      setup_fail("epoll_ctl(timerfd): %s", strerror(errno));
+      return -1;
+    }
   }
   for (uint32_t i = 0; i < w->nconns; i++) {
     conn_t *c = &w->conns[i];
@@ -831,34 +1020,78 @@ static int worker_alloc(worker_t *w) {
   return 0;
 }
 
-static int conn_start_connect(worker_t *w, conn_t *c, uint32_t *pending, uint32_t *ok) {
+/* Opens a non-blocking socket for c, starts connecting it and registers it with epoll (for
+ * EPOLLOUT while the connect is in progress). Returns 0 with c->fd set and c->connected telling
+ * whether the connect already finished (possible on loopback); otherwise returns an errno value,
+ * names the failed call in *op (NULL for connect itself) and leaves c->fd at -1. */
+static int conn_open(worker_t *w, conn_t *c, const char **op) {
   int fd = socket(g_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    setup_fail("conn %" PRIu32 ": socket: %s", c->idx, strerror(errno));
-    return -1;
+    *op = "socket";
+    return errno;
   }
-  c->fd = fd;
+  int err;
   /* Small frames must leave immediately; Nagle's algorithm would add up to 40 ms of delay. */
   int one = 1;
   if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-    setup_fail("conn %" PRIu32 ": setsockopt(TCP_NODELAY): %s", c->idx, strerror(errno));
-    return -1;
+    *op = "setsockopt(TCP_NODELAY)";
+    goto fail;
+  }
+  if (g_rotate_src) {
+    /* IP_BIND_ADDRESS_NO_PORT defers choosing the port to connect(), which can then pick one that
+     * is free for this particular target; a bind that picks the port itself would need one that
+     * is free for every target, which exhausts the range far sooner. */
+    if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) {
+      *op = "setsockopt(IP_BIND_ADDRESS_NO_PORT)";
+      goto fail;
+    }
+    struct sockaddr_in src;
+    memset(&src, 0, sizeof src);
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(SRC_FIRST + w->src_next);
+    w->src_next = (w->src_next + 1) % SRC_ADDRS;
+    if (bind(fd, (const struct sockaddr *)&src, sizeof src) != 0) {
+      *op = "bind";
+      goto fail;
+    }
   }
   struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+  c->connected = false;
   if (connect(fd, (const struct sockaddr *)&g_addr, g_addrlen) == 0) {
     c->connected = true;
-    (*ok)++;
     ev.events = EPOLLIN;
   } else if (errno != EINPROGRESS) {
-    setup_fail("conn %" PRIu32 ": connect to %s failed: %s", c->idx, g_addr_str, strerror(errno));
-    return -1;
-  } else {
-    (*pending)++;
+    *op = NULL;
+    goto fail;
   }
   if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    setup_fail("conn %" PRIu32 ": epoll_ctl: %s", c->idx, strerror(errno));
+    *op = "epoll_ctl";
+    goto fail;
+  }
+  c->fd = fd;
+  c->want_out = false;
+  return 0;
+fail:
+  err = errno;
+  close(fd);
+  c->connected = false;
+  return err;
+}
+
+static int conn_start_connect(worker_t *w, conn_t *c, uint32_t *pending, uint32_t *ok) {
+  const char *op;
+  int err = conn_open(w, c, &op);
+  if (err != 0) {
+    if (op)
+      setup_fail("conn %" PRIu32 ": %s: %s", c->idx, op, strerror(err));
+    else
+      setup_fail("conn %" PRIu32 ": connect to %s failed: %s", c->idx, g_addr_str, strerror(err));
     return -1;
   }
+  if (c->connected)
+    (*ok)++;
+  else
+    (*pending)++;
   return 0;
 }
 
@@ -895,7 +1128,7 @@ static int worker_connect(worker_t *w) {
     }
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
-      if (c->connected)
+      if (!c || c->connected)
         continue;
       int err = 0;
       socklen_t len = sizeof err;
@@ -919,16 +1152,145 @@ static int worker_connect(worker_t *w) {
   return 0;
 }
 
+/* Churn mode: a reconnect that failed is an error like any other failed socket operation. */
+static void conn_fail_reconnect(worker_t *w, conn_t *c, const char *op, int err) {
+  w->st.io_errors++;
+  if (op)
+    report("conn %" PRIu32 ": reconnect: %s failed: %s", c->idx, op, strerror(err));
+  else
+    report("conn %" PRIu32 ": reconnect to %s failed after %" PRIu64 " echoed frames: %s", c->idx,
+           g_addr_str, c->rx_count, strerror(err));
+  conn_close(w, c);
+  c->dead = true;
+}
+
+/* Churn mode: the new socket of c is connected; count it and let it send. */
+static void conn_established(worker_t *w, conn_t *c, uint64_t now) {
+  cq_unlink(w, c);
+  c->connected = true;
+  if (now >= g_warmup_end_ns && now < g_measure_end_ns)
+    w->st.connects++;
+  conn_pump(w, c);
+}
+
+/* Churn mode: closes c's socket, all of whose frames have been echoed, and starts connecting a
+ * new one to the same target. The close is a plain one: with nothing left unread it sends a FIN,
+ * so the server sees an orderly shutdown rather than a reset. */
+static void conn_recycle(worker_t *w, conn_t *c, uint64_t now) {
+  close(c->fd);
+  c->fd = -1;
+  c->recycle = false;
+  c->connected = false;
+  /* The receive parser is between frames and the send path has nothing unwritten, since every
+   * frame of the old socket has been echoed; only the per-socket counters start over. */
+  c->sock_first = c->next_seq;
+  c->burst_left = 0;
+  c->in_body = false;
+  c->rhdr_have = 0;
+  c->rx_bad = false;
+  const char *op;
+  int err = conn_open(w, c, &op);
+  if (err != 0) {
+    conn_fail_reconnect(w, c, op, err);
+    return;
+  }
+  c->connect_start_ns = now;
+  if (c->connected)
+    conn_established(w, c, now);
+  else
+    cq_push(w, c, now + (uint64_t)g_cfg.connect_timeout_ms * 1000000ull);
+}
+
+/* Churn mode: epoll reported progress on a connecting socket. */
+static void conn_connect_done(worker_t *w, conn_t *c) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    err = errno;
+  if (err != 0) {
+    conn_fail_reconnect(w, c, NULL, err);
+    return;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+  if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+    conn_fail_reconnect(w, c, "epoll_ctl", errno);
+    return;
+  }
+  conn_established(w, c, now_ns());
+}
+
+/* Churn mode: fails the reconnects that have outlived --connect-timeout-ms. */
+static void cq_expire(worker_t *w, uint64_t now) {
+  while (w->cq_head && w->cq_head->connect_deadline_ns <= now) {
+    conn_t *c = w->cq_head;
+    w->st.io_errors++;
+    report("conn %" PRIu32 ": reconnect to %s timed out after %" PRIu32 " ms", c->idx, g_addr_str,
+           g_cfg.connect_timeout_ms);
+    conn_close(w, c);
+    c->dead = true;
+  }
+}
+
+/* Paced mode: starts the frames of every connection whose due time has come. */
+static void run_timers(worker_t *w) {
+  if (w->nheap == 0)
+    return;
+  uint64_t now = now_ns();
+  while (w->nheap > 0 && w->heap[0]->due_ns <= now) {
+    conn_t *c = heap_pop(w);
+    /* A connection can only fail while it waits here; one that did is simply dropped. */
+    if (c->fd < 0 || !c->connected)
+      continue;
+    c->on_time = true;
+    conn_pump(w, c);
+    c->on_time = false;
+  }
+}
+
+/* Paced mode: arms the timer for the earliest due time, unless it is armed for it already. */
+static void arm_timer(worker_t *w) {
+  if (w->nheap == 0 || w->heap[0]->due_ns == w->tfd_armed_ns)
+    return;
+  uint64_t due = w->heap[0]->due_ns;
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value.tv_sec = (time_t)(due / 1000000000ull);
+  its.it_value.tv_nsec = (long)(due % 1000000000ull);
+  if (timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL) != 0) {
+    /* Without the timer the heap is served only when epoll_wait returns for another reason, so
+     * pacing is no longer trustworthy and the run must not count as valid. */
+    w->st.io_errors++;
+    report("thread %" PRIu32 ": timerfd_settime: %s", w->id, strerror(errno));
+    return;
+  }
+  w->tfd_armed_ns = due;
+}
+
 static void worker_run(worker_t *w) {
   struct epoll_event evs[256];
-  for (uint32_t i = 0; i < w->nconns; i++)
-    conn_pump(w, &w->conns[i]);
+  for (uint32_t i = 0; i < w->nconns; i++) {
+    conn_t *c = &w->conns[i];
+    /* Paced connections are spread evenly over the first interval rather than all sending at the
+     * same instant, the way independent clients would be. */
+    if (g_cfg.interval_ns != 0)
+      c->due_ns = g_t_start_ns + (uint64_t)((double)g_cfg.interval_ns * c->idx / g_cfg.conns);
+    conn_pump(w, c);
+  }
   uint64_t now;
   while (w->live > 0 && !atomic_load(&g_stop)) {
+    run_timers(w);
     now = now_ns();
     if (now >= g_measure_end_ns)
       break;
+    cq_expire(w, now);
+    arm_timer(w);
     uint64_t left_ms = (g_measure_end_ns - now + 999999) / 1000000;
+    if (w->cq_head) {
+      uint64_t d = w->cq_head->connect_deadline_ns;
+      uint64_t cq_ms = d > now ? (d - now + 999999) / 1000000 : 0;
+      if (cq_ms < left_ms)
+        left_ms = cq_ms;
+    }
     int timeout = left_ms < POLL_SLICE_MS ? (int)left_ms : POLL_SLICE_MS;
     int n = epoll_wait(w->ep, evs, 256, timeout);
     if (n < 0) {
@@ -940,8 +1302,22 @@ static void worker_run(worker_t *w) {
     }
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
+      if (!c) {
+        /* The pacing timer expired; reading clears it, and run_timers() serves the heap. */
+        uint64_t ticks;
+        if (read(w->tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN && errno != EINTR) {
+          w->st.io_errors++;
+          report("thread %" PRIu32 ": read(timerfd): %s", w->id, strerror(errno));
+        }
+        w->tfd_armed_ns = 0;
+        continue;
+      }
       if (c->fd < 0)
         continue;
+      if (!c->connected) {
+        conn_connect_done(w, c);
+        continue;
+      }
       if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
         conn_read(w, c);
       if (c->fd >= 0)
@@ -953,12 +1329,25 @@ static void worker_run(worker_t *w) {
   w->t_stop_ns = now < g_measure_end_ns ? now : g_measure_end_ns;
 
   /* A connection that had frames outstanding yet received nothing during the whole measure
-   * window is stalled: the server lost its frames or stopped serving it. Only a run that reached
-   * its natural end can make that judgement. */
+   * window is stalled: the server lost its frames or stopped serving it. A reconnect that was
+   * already under way when the window opened and has still not completed is stalled the same way
+   * (normally --connect-timeout-ms fails it first). Only a run that reached its natural end can
+   * make that judgement. */
   if (w->reached_end) {
     for (uint32_t i = 0; i < w->nconns; i++) {
       conn_t *c = &w->conns[i];
-      if (c->fd < 0 || c->next_seq == c->rx_count || c->last_rx_ns >= g_warmup_end_ns)
+      if (c->fd < 0 || c->last_rx_ns >= g_warmup_end_ns)
+        continue;
+      if (!c->connected) {
+        if (c->connect_start_ns >= g_warmup_end_ns)
+          continue;
+        w->st.stalls++;
+        report("conn %" PRIu32 ": stalled: a reconnect was pending during the whole %.3f s "
+               "measure window (%" PRIu64 " frames echoed before)",
+               c->idx, g_cfg.seconds, c->rx_count);
+        continue;
+      }
+      if (c->next_seq == c->rx_count)
         continue;
       w->st.stalls++;
       report("conn %" PRIu32 ": stalled: no reply during the %.3f s measure window with %" PRIu64
@@ -999,8 +1388,12 @@ static void *worker_main(void *arg) {
   for (uint32_t i = 0; w->conns && i < w->nconns; i++)
     if (w->conns[i].fd >= 0)
       close(w->conns[i].fd);
+  if (w->tfd >= 0)
+    close(w->tfd);
   if (w->ep >= 0)
     close(w->ep);
+  free(w->heap);
+  w->heap = NULL;
   free(w->conns);
   free(w->slots);
   free(w->gather);
@@ -1037,6 +1430,15 @@ static void usage(FILE *f) {
           "                           during warmup are verified but not counted, so\n"
           "                           correctness runs usually add --warmup 0\n"
           "  --burst                  send depth frames at once after the previous batch returns\n"
+          "  --interval-ms X          paced: each connection sends one frame every X ms (X > 0,\n"
+          "                           fractions allowed) and waits for its echo in between; an\n"
+          "                           echo slower than X delays the next frame, which then goes\n"
+          "                           at once and restarts the schedule; latency is measured\n"
+          "                           from the actual send; not with --depth > 1 or --burst\n"
+          "  --reconnect-after N      churn: each connection closes after N echoed frames (once\n"
+          "                           none is in flight) and is replaced by a new one at once;\n"
+          "                           a reconnect must finish within --connect-timeout-ms, and\n"
+          "                           --max-frames counts the frames of all of a slot's sockets\n"
           "  -h, --help               show this help\n"
           "\n"
           "Exit status: 0 success, 1 errors during the run, 2 usage error.\n");
@@ -1052,6 +1454,17 @@ static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
   if (errno != 0 || *end != '\0' || v < min || v > max)
     die_usage("%s: expected a number between %" PRIu64 " and %" PRIu64 ", got '%s'", opt, min,
               max, s);
+  return v;
+}
+
+static double parse_interval_ms(const char *s) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0.0 || v > MAX_INTERVAL_MS ||
+      llround(v * 1e6) < 1)
+    die_usage("--interval-ms: expected milliseconds from 0.000001 up to %g, got '%s'",
+              MAX_INTERVAL_MS, s);
   return v;
 }
 
@@ -1154,6 +1567,8 @@ enum {
   OPT_CONNECT_TIMEOUT,
   OPT_MAX_FRAMES,
   OPT_BURST,
+  OPT_INTERVAL,
+  OPT_RECONNECT_AFTER,
 };
 
 static void parse_args(int argc, char **argv) {
@@ -1173,6 +1588,8 @@ static void parse_args(int argc, char **argv) {
       {"connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT},
       {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
       {"burst", no_argument, NULL, OPT_BURST},
+      {"interval-ms", required_argument, NULL, OPT_INTERVAL},
+      {"reconnect-after", required_argument, NULL, OPT_RECONNECT_AFTER},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -1240,6 +1657,13 @@ static void parse_args(int argc, char **argv) {
     case OPT_BURST:
       g_cfg.burst = true;
       break;
+    case OPT_INTERVAL:
+      g_cfg.interval_ms = parse_interval_ms(optarg);
+      g_cfg.interval_ns = (uint64_t)llround(g_cfg.interval_ms * 1e6);
+      break;
+    case OPT_RECONNECT_AFTER:
+      g_cfg.reconnect_after = parse_u64("--reconnect-after", optarg, 1, UINT64_MAX);
+      break;
     case 'h':
       usage(stdout);
       exit(0);
@@ -1260,6 +1684,11 @@ static void parse_args(int argc, char **argv) {
     g_cfg.threads = g_cfg.conns;
   if ((uint64_t)g_cfg.conns * g_cfg.depth > 64ull * 1024 * 1024)
     die_usage("--conns x --depth must not exceed %llu frames in flight", 64ull * 1024 * 1024);
+  /* A paced connection has one frame in flight by definition; silently ignoring a deeper pipeline
+   * or a burst would make the run measure something other than what was asked for. */
+  if (g_cfg.interval_ns != 0 && (g_cfg.depth != 1 || g_cfg.burst))
+    die_usage("--interval-ms sends one frame at a time, so it cannot be combined with "
+              "--depth above 1 or --burst");
 }
 
 /* ---- Address resolution ------------------------------------------------------------------- */
@@ -1346,6 +1775,32 @@ static void resolve(void) {
   freeaddrinfo(res);
 }
 
+/* Churn mode: decides whether sockets rotate over source addresses (see SRC_ADDRS). A host whose
+ * loopback interface only answers to 127.0.0.1 would fail every bind, so one trial bind decides;
+ * with IP_BIND_ADDRESS_NO_PORT it reserves no port. */
+static bool src_rotation_usable(void) {
+  if (g_addr.ss_family != AF_INET)
+    return false;
+  const struct sockaddr_in *target = (const struct sockaddr_in *)&g_addr;
+  if ((ntohl(target->sin_addr.s_addr) >> 24) != 127u)
+    return false;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  int one = 1;
+  struct sockaddr_in src;
+  memset(&src, 0, sizeof src);
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = htonl(SRC_FIRST);
+  bool ok = setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == 0 &&
+            bind(fd, (const struct sockaddr *)&src, sizeof src) == 0;
+  close(fd);
+  if (!ok)
+    fprintf(stderr, "ew_loadgen: note: cannot bind to 127.0.0.2, so reconnects all come from one "
+                    "source address and may run out of ports\n");
+  return ok;
+}
+
 /* ---- Main --------------------------------------------------------------------------------- */
 
 static void format_size(char *buf, size_t len) {
@@ -1359,6 +1814,7 @@ int main(int argc, char **argv) {
   parse_args(argc, argv);
   resolve();
   pattern_init();
+  g_rotate_src = g_cfg.reconnect_after != 0 && src_rotation_usable();
 
   /* A peer that closes early must surface as an EPIPE error to count, not kill the process. */
   struct sigaction sa;
@@ -1384,6 +1840,9 @@ int main(int argc, char **argv) {
     worker_t *w = &ws[t];
     w->id = t;
     w->ep = -1;
+    w->tfd = -1;
+    /* Threads start at different source addresses so that they do not compete for the same one. */
+    w->src_next = (uint32_t)((uint64_t)t * SRC_ADDRS / nt);
     w->first_idx = (uint32_t)((uint64_t)g_cfg.conns * t / nt);
     w->nconns = (uint32_t)((uint64_t)g_cfg.conns * (t + 1) / nt) - w->first_idx;
     w->cpu = g_cfg.ncpus ? g_cfg.cpus[t % g_cfg.ncpus] : -1;
@@ -1451,6 +1910,7 @@ int main(int argc, char **argv) {
     st.closed += w->st.closed;
     st.io_errors += w->st.io_errors;
     st.stalls += w->st.stalls;
+    st.connects += w->st.connects;
     hist_merge(hist, &w->hist);
     if (w->t_stop_ns > t_stop)
       t_stop = w->t_stop_ns;
@@ -1460,6 +1920,7 @@ int main(int argc, char **argv) {
   double secs = (double)(t_stop - g_warmup_end_ns) / 1e9;
   double msgs_per_s = secs > 0 ? (double)st.msgs / secs : 0.0;
   double mb_per_s = secs > 0 ? (double)st.bytes / 1e6 / secs : 0.0;
+  double connects_per_s = secs > 0 ? (double)st.connects / secs : 0.0;
   uint64_t errors = st.mismatches + st.closed + st.io_errors + st.stalls;
   double p50 = hist_percentile_us(hist, 50.0);
   double p99 = hist_percentile_us(hist, 99.0);
@@ -1476,19 +1937,36 @@ int main(int argc, char **argv) {
       printf("\"size\":%s,", size);
     printf("\"seconds\":%.3f,\"msgs\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-           "\"errors\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"closed\":%" PRIu64 "}\n",
+           "\"errors\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"closed\":%" PRIu64,
            secs, st.msgs, msgs_per_s, mb_per_s, p50, p99, p999, pmax, errors, st.mismatches,
            st.closed);
+    /* The mode fields come last and only when the mode is on, so the output of a plain run is
+     * byte-for-byte what it always was. */
+    if (g_cfg.interval_ns != 0)
+      printf(",\"interval_ms\":%.9g", g_cfg.interval_ms);
+    if (g_cfg.reconnect_after != 0)
+      printf(",\"reconnect_after\":%" PRIu64 ",\"connects\":%" PRIu64 ",\"connects_per_s\":%.1f",
+             g_cfg.reconnect_after, st.connects, connects_per_s);
+    printf("}\n");
   } else {
+    char modes[96] = "";
+    if (g_cfg.interval_ns != 0)
+      snprintf(modes, sizeof modes, ", interval %.9g ms", g_cfg.interval_ms);
+    if (g_cfg.reconnect_after != 0)
+      snprintf(modes + strlen(modes), sizeof modes - strlen(modes),
+               ", reconnect after %" PRIu64 " frames", g_cfg.reconnect_after);
     printf("ew_loadgen %s: conns %" PRIu32 ", depth %" PRIu32 ", size %s, threads %" PRIu32
-           "%s\n",
-           g_addr_str, g_cfg.conns, g_cfg.depth, size, nt, g_cfg.burst ? ", burst" : "");
+           "%s%s\n",
+           g_addr_str, g_cfg.conns, g_cfg.depth, size, nt, g_cfg.burst ? ", burst" : "", modes);
     printf("  seconds    %.3f measured (after %.3f warmup)\n", secs, g_cfg.warmup);
     printf("  msgs       %" PRIu64 " (%.1f msgs/s); %" PRIu64 " verified in total\n", st.msgs,
            msgs_per_s, st.verified);
     printf("  throughput %.3f MB/s of echoed body bytes\n", mb_per_s);
     printf("  latency    p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", p50, p99, p999,
            pmax);
+    if (g_cfg.reconnect_after != 0)
+      printf("  connects   %" PRIu64 " (%.1f connects/s) completed in the measured window\n",
+             st.connects, connects_per_s);
     printf("  errors     %" PRIu64 " (mismatches %" PRIu64 ", closed %" PRIu64 ", io %" PRIu64
            ", stalled %" PRIu64 ")\n",
            errors, st.mismatches, st.closed, st.io_errors, st.stalls);
