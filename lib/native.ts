@@ -101,10 +101,33 @@ export interface NativeConstants {
   IO_STATS: string[];
 }
 
+/** The C core's defaults (ew_runtime_opts_init / ew_listen_opts_init), each chosen by an
+ * experiment (docs/experiments.md). */
+export interface NativeDefaults {
+  runtime: {
+    ioThreads: number;
+    inRingBytes: number;
+    outRingBytes: number;
+    maxConnsPerThread: number;
+    readBudget: number;
+    levelTriggered: boolean;
+  };
+  listen: {
+    backlog: number;
+    maxFrameBytes: number;
+    highWatermark: number;
+    lowWatermark: number;
+    maxBufferedBytes: number;
+    noDelay: boolean;
+    leastConnections: boolean;
+  };
+}
+
 export interface NativeAddon {
   NativeRuntime: new (opts: NativeRuntimeOptions) => NativeRuntime;
   errors(): { errno: number; code: string; message: string }[];
   constants: NativeConstants;
+  defaults: NativeDefaults;
 }
 
 /** The package root: the nearest directory above this file that holds package.json. */

@@ -80,7 +80,8 @@ export class Runtime implements EngineHost, ServerHost {
   /** Starts the IO threads (in parallel) and resolves once all of them run. */
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
     check(typeof opts === 'object' && opts !== null, 'options must be an object');
-    const ioThreads = opts.ioThreads ?? 1;
+    const D = native.defaults.runtime;
+    const ioThreads = opts.ioThreads ?? D.ioThreads;
     check(Number.isInteger(ioThreads) && ioThreads >= 1 && ioThreads <= 64, 'ioThreads must be an integer in 1..64');
     const affinity = opts.affinity ?? 'off';
     if (Array.isArray(affinity)) {
@@ -90,15 +91,15 @@ export class Runtime implements EngineHost, ServerHost {
     } else {
       check(affinity === 'auto' || affinity === 'off', "affinity must be 'auto', 'off' or a list of CPUs");
     }
-    const inRingBytes = opts.inRingBytes ?? 4 << 20;
-    const outRingBytes = opts.outRingBytes ?? 4 << 20;
+    const inRingBytes = opts.inRingBytes ?? D.inRingBytes;
+    const outRingBytes = opts.outRingBytes ?? D.outRingBytes;
     check(isPow2(inRingBytes) && inRingBytes >= 4096 && inRingBytes <= 1 << 30, 'inRingBytes must be a power of two in 4096..2^30');
     check(isPow2(outRingBytes) && outRingBytes >= 4096 && outRingBytes <= 1 << 30, 'outRingBytes must be a power of two in 4096..2^30');
-    const maxConns = opts.maxConnectionsPerThread ?? 65536;
+    const maxConns = opts.maxConnectionsPerThread ?? D.maxConnsPerThread;
     check(Number.isInteger(maxConns) && maxConns >= 1 && maxConns <= 1 << 24, 'maxConnectionsPerThread must be in 1..2^24');
-    const readBudget = opts.readBudget ?? 64 << 10;
+    const readBudget = opts.readBudget ?? D.readBudget;
     check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32');
-    const triggering = opts.triggering ?? 'edge';
+    const triggering = opts.triggering ?? (D.levelTriggered ? 'level' : 'edge');
     check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'");
     const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
 
@@ -129,17 +130,18 @@ export class Runtime implements EngineHost, ServerHost {
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     const port = opts.port ?? 0;
     check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be 0..65535');
-    const backlog = opts.backlog ?? 511;
+    const L = native.defaults.listen;
+    const backlog = opts.backlog ?? L.backlog;
     check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be 1..65535');
     const framing = opts.framing ?? 'frames';
     check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'");
-    const distribution = opts.distribution ?? 'round-robin';
+    const distribution = opts.distribution ?? (L.leastConnections ? 'least-connections' : 'round-robin');
     check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'");
-    const maxFrameBytes = opts.maxFrameBytes ?? 4 << 20;
+    const maxFrameBytes = opts.maxFrameBytes ?? L.maxFrameBytes;
     check(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 0 && maxFrameBytes <= 0xffffffff, 'maxFrameBytes must be a u32');
-    const highWatermark = opts.highWatermark ?? 256 << 10;
-    const lowWatermark = opts.lowWatermark ?? Math.min(64 << 10, highWatermark);
-    const maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(16 << 20, highWatermark);
+    const highWatermark = opts.highWatermark ?? L.highWatermark;
+    const lowWatermark = opts.lowWatermark ?? Math.min(L.lowWatermark, highWatermark);
+    const maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(L.maxBufferedBytes, highWatermark);
     for (const [name, v] of [['highWatermark', highWatermark], ['lowWatermark', lowWatermark], ['maxBufferedBytes', maxBufferedBytes]] as const) {
       check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`);
     }
@@ -172,7 +174,7 @@ export class Runtime implements EngineHost, ServerHost {
         highWatermark,
         lowWatermark,
         maxBufferedBytes,
-        noDelay: opts.noDelay ?? true,
+        noDelay: opts.noDelay ?? L.noDelay,
         ownerPort: 0,
       });
     } catch (err) {

@@ -822,6 +822,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("NativeRuntime", ctor);
     DefineAddon(exports, {InstanceMethod("errors", &Addon::Errors)});
     exports.Set("constants", Constants(env));
+    exports.Set("defaults", Defaults(env));
   }
 
  private:
@@ -844,6 +845,35 @@ class Addon : public Napi::Addon<Addon> {
         },
         &ctx);
     return a;
+  }
+
+  // The core's defaults (ew_runtime_opts_init, ew_listen_opts_init): TypeScript fills in what
+  // the caller left out from these, so each default lives in one place, the C core, with the
+  // experiment that chose it.
+  static Napi::Object Defaults(Napi::Env env) {
+    ew_runtime_opts_t ro;
+    ew_runtime_opts_init(&ro);
+    ew_listen_opts_t lo;
+    ew_listen_opts_init(&lo);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("ioThreads", ro.io_threads);
+    r.Set("inRingBytes", ro.in_ring_bytes);
+    r.Set("outRingBytes", ro.out_ring_bytes);
+    r.Set("maxConnsPerThread", ro.max_conns_per_thread);
+    r.Set("readBudget", ro.read_budget);
+    r.Set("levelTriggered", Napi::Boolean::New(env, ro.level_triggered != 0));
+    Napi::Object l = Napi::Object::New(env);
+    l.Set("backlog", lo.backlog);
+    l.Set("maxFrameBytes", lo.max_frame_bytes);
+    l.Set("highWatermark", lo.high_watermark);
+    l.Set("lowWatermark", lo.low_watermark);
+    l.Set("maxBufferedBytes", lo.max_buffered);
+    l.Set("noDelay", Napi::Boolean::New(env, lo.no_delay != 0));
+    l.Set("leastConnections", Napi::Boolean::New(env, lo.distribution == EW_DIST_LEAST_CONNS));
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("runtime", r);
+    d.Set("listen", l);
+    return d;
   }
 
   // The format constants lib/internal/ring.ts hard-codes; a test compares the two.

@@ -5,7 +5,8 @@
 
 /* The inbox of an IO thread: a lock-free multi-producer single-consumer queue of commands plus
  * one eventfd. Unlike a pipe it can never be full, so no command is ever dropped or retried on
- * EAGAIN (the seed's worry; docs/experiments.md measures both). A producer writes the eventfd
+ * EAGAIN (the seed's worry; the "inbox capacity" experiment in docs/experiments.md measures
+ * both). A producer writes the eventfd
  * only when the `armed` flag goes 0 -> 1, so a burst of commands costs one wakeup. */
 
 #include <stdatomic.h>

@@ -16,6 +16,9 @@
 void ew_listen_opts_init(ew_listen_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->backlog = 511;
+  /* Round-robin: "accept distribution" -- exactly even connection counts like
+   * least-connections, with no shared counter to read per accept; reusePort leaves the split
+   * to the kernel's hash. */
   o->distribution = EW_DIST_ROUND_ROBIN;
   o->framing = EW_FRAMING_FRAMES;
   o->max_frame_bytes = 4u << 20;
