@@ -2,6 +2,7 @@
 // Copyright (c) 2026 evwire contributors
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
+import { lookup } from 'dns/promises';
 import { once } from 'events';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
@@ -23,8 +24,15 @@ describe('lifecycle', function () {
   this.timeout(120_000);
 
   it('starts and stops 200 times with no fd or thread left behind', async () => {
-    // One warm-up cycle so lazily created process-wide resources are not counted as leaks.
-    await (await Runtime.start({ logger: { level: 'silent' } })).close();
+    // A warm-up cycle with everything the loop below touches, so lazily created process-wide
+    // resources are not counted as leaks: libuv keeps a /dev/null descriptor from the first TCP
+    // socket on, and its thread pool starts at the first name lookup.
+    await lookup('localhost');
+    const warm = await Runtime.start({ logger: { level: 'silent' } });
+    const ws = await warm.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    ws.on('connection', (c) => c.on('message', (m) => c.send(m.type, m.body, { seq: m.seq })));
+    await echoOnce(ws.address().port, 0);
+    await warm.close();
     const fds0 = countFds();
     const threads0 = countThreads();
     for (let i = 0; i < 200; i++) {

@@ -66,6 +66,7 @@ describe('typed messages', function () {
       server.on('connection', (c) => c.on('close', (r) => resolve(r))),
     );
     const { s, r } = await client(server);
+    const peerClosed = once(s, 'close');
     s.write(frame(3, demo.Move.encode({ player: 1, x: -5, y: 9 }).finish()));
     s.write(frame(3, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])));
     const reason = await closedReason;
@@ -73,7 +74,7 @@ describe('typed messages', function () {
     assert.ok(reason.error instanceof ProtocolError);
     assert.equal(handled, 1);
     assert.equal(server.stats().decodeErrors, 1);
-    await once(s, 'close');
+    await peerClosed;
     assert.equal(r.frames.length, 0);
   });
 

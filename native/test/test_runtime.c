@@ -115,7 +115,7 @@ static void test_protocol_errors(void) {
   expect_protocol_close(port, h, sizeof h, EW_EPROTO_TYPE, 0);
   const uint8_t garbage[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   expect_protocol_close(port, garbage, sizeof garbage - 1, EW_EPROTO_LENGTH, 0);
-  uint8_t partial[EW_FRAME_HEADER_BYTES + 5];
+  uint8_t partial[EW_FRAME_HEADER_BYTES + 5] = {0};
   frame_header(partial, 100, 1, 0, 0);
   expect_protocol_close(port, partial, sizeof partial, EW_EPROTO_TRUNCATED, 1);
   expect_protocol_close(port, partial, 7, EW_EPROTO_TRUNCATED, 1);
@@ -129,7 +129,7 @@ static void test_reset_mid_frame(void) {
   uint16_t port = start(1, 1u << 20);
   int good = tcp_connect(port);
   int fd = tcp_connect(port);
-  uint8_t partial[EW_FRAME_HEADER_BYTES + 10];
+  uint8_t partial[EW_FRAME_HEADER_BYTES + 10] = {0};
   frame_header(partial, 1000, 1, 0, 0);
   tcp_write_all(fd, partial, sizeof partial);
   struct linger lg = {.l_onoff = 1, .l_linger = 0};
