@@ -40,7 +40,7 @@ async function one(conns, threads, mode, plan) {
     await c.proc.stopChild(child, 5000);
     const m = /^stats (.*)$/m.exec(out);
     if (m) stats = JSON.parse(m[1]);
-    return { valid: j.valid && stats !== null, rate: j.msgs_per_s, stats, error: j.valid ? null : j.stderr.trim().split('\n')[0] };
+    return { valid: j.valid && stats !== null, rate: j.msgs_per_s, stats, stealPct: j.stealPct, error: j.valid ? null : j.stderr.trim().split('\n')[0] };
   } finally {
     await c.proc.stopChild(child, 3000);
   }
@@ -73,6 +73,7 @@ async function main() {
           shares.join(' / '),
           spread(frames).toFixed(2),
           Math.round(r.rate).toLocaleString('en-US'),
+          r.stealPct === null ? 'n/a' : r.stealPct.toFixed(1),
         ]);
         process.stderr.write(`${conns} ${threads} ${mode.name}: ${accepted.join('/')} conns, frames ${shares.join('/')}\n`);
       }
@@ -82,7 +83,7 @@ async function main() {
     `Native-only server (ew_echo_native, one consumer thread per IO thread, listen backlog 4096) on CPU ${plan.server}; ew_loadgen on CPU ${plan.load} keeps one 64-byte frame in flight per connection for ${o.seconds} s (at least 3 s with 10,000) after ${o.warmup} s. ` +
       'Counts come from the server\'s per-IO-thread statistics. Spread = busiest / idlest IO thread (1.00 is even).',
     '',
-    c.table(['connections', 'IO threads', 'distribution', 'connections per IO thread', 'spread', 'frames per IO thread', 'spread', 'msgs/s'], rows),
+    c.table(['connections', 'IO threads', 'distribution', 'connections per IO thread', 'spread', 'frames per IO thread', 'spread', 'msgs/s', 'steal %'], rows),
   ].join('\n');
   c.report('accept', 'Accept distribution', body, raw);
 }

@@ -49,7 +49,8 @@ async function main() {
             const t1 = c.cpuTicks(child.pid);
             const rss = Number((/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8')) || [])[1] || 0);
             const v = j[kase.metric];
-            raw.push({ caseId: kase.id, server: srv.name, alloc: alloc.name, valid: j.valid, value: v, peakRssKiB: rss, cpuTicks: t1 - t0 });
+            const ops = kase.metric === 'msgs_per_s' ? j.msgs : j.connects;
+            raw.push({ caseId: kase.id, server: srv.name, alloc: alloc.name, valid: j.valid, value: v, peakRssKiB: rss, cpuUsPerOp: ops ? ((t1 - t0) * 10000) / (ops * ((o.seconds + o.warmup) / o.seconds)) : null, stealPct: j.stealPct });
             process.stderr.write(`${kase.id} ${srv.name} ${alloc.name}: ${Math.round(v)} ${kase.metric}${j.valid ? '' : ' INVALID'}\n`);
           } finally {
             await c.proc.stopChild(child, 3000);
@@ -65,14 +66,15 @@ async function main() {
       for (const alloc of ALLOCATORS) {
         const rs = raw.filter((x) => x.caseId === kase.id && x.server === srv.name && x.alloc === alloc.name && x.valid);
         const v = rs.length ? c.median(rs.map((x) => x.value)) : null;
-        rows.push([kase.name, srv.name, alloc.name, v === null ? 'invalid' : Math.round(v).toLocaleString('en-US'), v && base ? `${(v / base).toFixed(2)}×` : 'n/a', rs.length ? `${Math.round(c.median(rs.map((x) => x.peakRssKiB)) / 1024)} MiB` : 'n/a']);
+        const cpu = rs.length ? c.median(rs.map((x) => x.cpuUsPerOp).filter((x) => x !== null)) : null;
+        rows.push([kase.name, srv.name, alloc.name, v === null ? 'invalid' : Math.round(v).toLocaleString('en-US'), v && base ? `${(v / base).toFixed(2)}×` : 'n/a', cpu === null ? 'n/a' : cpu.toFixed(2), rs.length ? `${Math.round(c.median(rs.map((x) => x.peakRssKiB)) / 1024)} MiB` : 'n/a', c.steal(rs)]);
       }
     }
   }
   const body = [
-    `Server on CPU ${plan.server}, load generator on CPU ${plan.load}; medians of ${o.runs} run(s) of ${o.seconds} s. Echo: messages/s; churn: connections/s (each connection sends one frame, gets it back, closes and reconnects). Peak RSS: VmHWM of the server.`,
+    `Server on CPU ${plan.server}, load generator on CPU ${plan.load}; medians of ${o.runs} run(s) of ${o.seconds} s. Echo: messages/s; churn: connections/s (each connection sends one frame, gets it back, closes and reconnects). Server CPU µs/op: user+system time of the server (warmup included) per message or connection, which steal does not inflate. Peak RSS: VmHWM of the server.`,
     '',
-    c.table(['case', 'server', 'allocator', 'rate', 'vs glibc', 'peak RSS'], rows),
+    c.table(['case', 'server', 'allocator', 'rate', 'vs glibc', 'server CPU µs/op', 'peak RSS', 'steal %'], rows),
   ].join('\n');
   c.report('allocator', 'Allocators: glibc, tcmalloc, jemalloc', body, raw);
 }

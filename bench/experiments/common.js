@@ -19,6 +19,7 @@ const LOADGEN = BIN('ew_loadgen');
 const NATIVE = BIN('ew_echo_native');
 const EVWIRE_JS = path.join(ROOT, 'bench', 'peers', 'evwire-echo.js');
 const HOST = '127.0.0.1';
+const TICKS = proc.clockTicks();
 
 /** Parses `--name value` and `--flag` options against defaults (numbers stay numbers). */
 function options(defaults) {
@@ -75,8 +76,11 @@ async function server(cpus, cmd, args, extraEnv) {
   return { child, port };
 }
 
-/** One bounded ew_loadgen run; returns its JSON (with .valid) or throws on a broken run. */
+/** One bounded ew_loadgen run; returns its JSON (with .valid, and .stealPct: CPU steal during
+ * the run as a share of all CPU time, so a noisy figure can be told from a real one) or throws
+ * on a broken run. */
 async function loadgen(cpus, port, args, seconds, warmup) {
+  const steal0 = proc.readSteal();
   const r = await proc.runBounded({
     cpu: cpus,
     cmd: LOADGEN,
@@ -93,6 +97,8 @@ async function loadgen(cpus, port, args, seconds, warmup) {
   if (j === null) throw new Error(`load generator gave no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   j.valid = r.code === 0 && !r.timedOut && j.errors === 0;
   j.stderr = r.stderr;
+  const steal1 = proc.readSteal();
+  j.stealPct = steal0 === null || steal1 === null ? null : (100 * (steal1 - steal0)) / (TICKS * r.wallS * os.cpus().length);
   return j;
 }
 
@@ -139,4 +145,10 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
 }
 process.on('exit', () => proc.killAll('SIGKILL'));
 
-module.exports = { ROOT, BIN, LOADGEN, NATIVE, EVWIRE_JS, HOST, options, fail, need, cpuPlan, server, loadgen, cpuTicks, table, report, median, proc };
+/** Median steal of a set of runs, formatted. */
+function steal(runs) {
+  const xs = runs.map((r) => r.stealPct).filter((x) => x !== null && x !== undefined);
+  return xs.length ? median(xs).toFixed(1) : 'n/a';
+}
+
+module.exports = { steal, ROOT, BIN, LOADGEN, NATIVE, EVWIRE_JS, HOST, options, fail, need, cpuPlan, server, loadgen, cpuTicks, table, report, median, proc };

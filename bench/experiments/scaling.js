@@ -29,11 +29,13 @@ async function main() {
     const base = {};
     for (const n of THREADS) {
       const rates = [];
+      const runs = [];
       for (let r = 0; r < o.runs; r++) {
         const { child, port } = await c.server(plan.server, c.NATIVE, (p) => ['--port', String(p), '--io-threads', String(n), '--ports', String(n)]);
         try {
           const j = await c.loadgen(plan.load, port, [...kase.args, '--threads', String(plan.loadCpus)], o.seconds, o.warmup);
           if (j.valid) rates.push(j.msgs_per_s);
+          runs.push(j);
           raw.push({ caseId: kase.id, threads: n, ...j, stderr: undefined });
         } finally {
           await c.proc.stopChild(child, 3000);
@@ -41,14 +43,14 @@ async function main() {
       }
       const m = rates.length ? c.median(rates) : null;
       if (n === THREADS[0]) base.rate = m;
-      rows.push([kase.name, n, m === null ? 'invalid' : Math.round(m).toLocaleString('en-US'), m === null || !base.rate ? 'n/a' : `${(m / base.rate).toFixed(2)}×`]);
+      rows.push([kase.name, n, m === null ? 'invalid' : Math.round(m).toLocaleString('en-US'), m === null || !base.rate ? 'n/a' : `${(m / base.rate).toFixed(2)}×`, c.steal(runs)]);
       process.stderr.write(`${kase.id} ${n} IO threads: ${m === null ? 'invalid' : Math.round(m)} msgs/s\n`);
     }
   }
   const body = [
     `Server (ew_echo_native, N IO threads and N consumer threads) on CPU ${plan.server} (${plan.serverCpus} CPU${plan.serverCpus > 1 ? 's' : ''}); ew_loadgen with ${plan.loadCpus} thread(s) on CPU ${plan.load}; medians of ${o.runs} run(s) of ${o.seconds} s.`,
     '',
-    c.table(['case', 'IO threads', 'msgs/s', 'vs 1 thread'], rows),
+    c.table(['case', 'IO threads', 'msgs/s', 'vs 1 thread', 'steal %'], rows),
   ].join('\n');
   c.report('scaling', 'IO-thread scaling (native-only)', body, raw);
 }

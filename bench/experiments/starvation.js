@@ -35,7 +35,7 @@ async function main() {
           await new Promise((res) => setTimeout(res, 300));
           const probe = await c.loadgen(plan.load, port, ['--conns', '1', '--interval-ms', '10', '--size', '64'], o.seconds, o.warmup);
           const f = await flood;
-          raw.push({ server: srv.name, budget, valid: probe.valid && f.valid, p50: probe.p50_us, p99: probe.p99_us, max: probe.max_us, probes: probe.msgs, floodMBs: f.mb_per_s });
+          raw.push({ server: srv.name, budget, valid: probe.valid && f.valid, p50: probe.p50_us, p99: probe.p99_us, max: probe.max_us, probes: probe.msgs, floodMBs: f.mb_per_s, stealPct: probe.stealPct });
           process.stderr.write(`${srv.name} budget ${budget}: probe p50 ${probe.p50_us} p99 ${probe.p99_us} max ${probe.max_us} µs, flood ${f.mb_per_s} MB/s${probe.valid && f.valid ? '' : ' INVALID'}\n`);
         } finally {
           await c.proc.stopChild(child, 3000);
@@ -49,13 +49,13 @@ async function main() {
       const rs = raw.filter((x) => x.server === srv.name && x.budget === budget && x.valid);
       const med = (k) => (rs.length ? c.median(rs.map((x) => x[k])) : null);
       const fmt = (x) => (x === null ? 'n/a' : Math.round(x).toLocaleString('en-US'));
-      rows.push([srv.name, budget === 0 ? 'none' : `${budget / 1024} KiB`, fmt(med('p50')), fmt(med('p99')), fmt(med('max')), fmt(med('probes')), med('floodMBs')?.toFixed(0) ?? 'n/a']);
+      rows.push([srv.name, budget === 0 ? 'none' : `${budget / 1024} KiB`, fmt(med('p50')), fmt(med('p99')), fmt(med('max')), fmt(med('probes')), med('floodMBs')?.toFixed(0) ?? 'n/a', c.steal(rs)]);
     }
   }
   const body = [
     `One IO thread on CPU ${plan.server}; both load generators on CPU ${plan.load}. The flood keeps 64 frames of 64 KiB in flight; the probe sends one 64-byte frame every 10 ms. Medians of ${o.runs} run(s) of ${o.seconds} s; latencies in µs.`,
     '',
-    c.table(['server', 'read budget', 'probe p50', 'probe p99', 'probe max', 'probe frames', 'flood MB/s'], rows),
+    c.table(['server', 'read budget', 'probe p50', 'probe p99', 'probe max', 'probe frames', 'flood MB/s', 'steal %'], rows),
   ].join('\n');
   c.report('starvation', 'Starvation: the read budget', body, raw);
 }

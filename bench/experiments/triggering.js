@@ -61,6 +61,7 @@ async function one(kase, srv, plan) {
     const window = o.seconds - 0.4;
     return {
       valid: j.valid,
+      stealPct: j.stealPct,
       rate: j.msgs_per_s,
       p50: j.p50_us,
       p99: j.p99_us,
@@ -92,14 +93,14 @@ async function main() {
     for (const srv of SERVERS) {
       const rs = results.filter((x) => x.caseId === kase.id && x.server === srv.name && x.valid);
       const med = (k) => (rs.length ? c.median(rs.map((x) => x[k]).filter((v) => v !== null)) : null);
-      rows.push([kase.name, srv.name, rs.length ? Math.round(med('rate')).toLocaleString('en-US') : 'invalid', f(med('p50'), 0), f(med('p99'), 0), f(med('syscallsPerMsg'), 3), f(med('cpuUsPerMsg'), 3)]);
+      rows.push([kase.name, srv.name, rs.length ? Math.round(med('rate')).toLocaleString('en-US') : 'invalid', f(med('p50'), 0), f(med('p99'), 0), f(med('syscallsPerMsg'), 3), f(med('cpuUsPerMsg'), 3), c.steal(rs)]);
     }
   }
   const body = [
     `Medians of ${o.runs} run(s) of ${o.seconds} s (after ${o.warmup} s warmup) per cell; server on CPU ${plan.server}, load generator on CPU ${plan.load}. ` +
       'Syscalls: `perf stat -e raw_syscalls:sys_enter` on the server process over the measured window; CPU: user+system time of the server per message.',
     '',
-    c.table(['case', 'server', 'msgs/s', 'p50 µs', 'p99 µs', 'syscalls/msg', 'CPU µs/msg'], rows),
+    c.table(['case', 'server', 'msgs/s', 'p50 µs', 'p99 µs', 'syscalls/msg', 'CPU µs/msg', 'steal %'], rows),
   ].join('\n');
   c.report('triggering', 'Edge- vs level-triggered connections', body, results);
 }

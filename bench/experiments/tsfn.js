@@ -41,7 +41,7 @@ async function main() {
           const j = await c.loadgen(plan.load, port, kase.args, o.seconds, o.warmup);
           const t1 = c.cpuTicks(child.pid);
           const cpu = t0 === null || t1 === null || !j.msgs ? null : ((t1 - t0) * 10000) / (j.msgs * ((o.seconds + o.warmup) / o.seconds));
-          raw.push({ caseId: kase.id, server: srv.name, valid: j.valid, rate: j.msgs_per_s, p50: j.p50_us, p99: j.p99_us, cpuUsPerMsg: cpu });
+          raw.push({ caseId: kase.id, server: srv.name, valid: j.valid, rate: j.msgs_per_s, p50: j.p50_us, p99: j.p99_us, cpuUsPerMsg: cpu, stealPct: j.stealPct });
           process.stderr.write(`${kase.id} ${srv.name}: ${Math.round(j.msgs_per_s)} msgs/s${j.valid ? '' : ' INVALID'}\n`);
         } finally {
           await c.proc.stopChild(child, 3000);
@@ -59,13 +59,14 @@ async function main() {
     const b = med(SERVERS[1].name, 'rate');
     for (const srv of SERVERS) {
       const rate = med(srv.name, 'rate');
-      rows.push([kase.name, srv.name, rate === null ? 'invalid' : Math.round(rate).toLocaleString('en-US'), med(srv.name, 'p50')?.toFixed(0) ?? 'n/a', med(srv.name, 'p99')?.toFixed(0) ?? 'n/a', med(srv.name, 'cpuUsPerMsg')?.toFixed(2) ?? 'n/a', srv === SERVERS[0] && a && b ? `${(a / b).toFixed(2)}×` : '']);
+      const rs = raw.filter((x) => x.caseId === kase.id && x.server === srv.name && x.valid);
+      rows.push([kase.name, srv.name, rate === null ? 'invalid' : Math.round(rate).toLocaleString('en-US'), med(srv.name, 'p50')?.toFixed(0) ?? 'n/a', med(srv.name, 'p99')?.toFixed(0) ?? 'n/a', med(srv.name, 'cpuUsPerMsg')?.toFixed(2) ?? 'n/a', srv === SERVERS[0] && a && b ? `${(a / b).toFixed(2)}×` : '', c.steal(rs)]);
     }
   }
   const body = [
     `Medians of ${o.runs} run(s) of ${o.seconds} s; server on CPU ${plan.server}, load generator on CPU ${plan.load}. CPU µs/msg: user+system time of the server (warmup included) per message.`,
     '',
-    c.table(['case', 'path to JavaScript', 'msgs/s', 'p50 µs', 'p99 µs', 'CPU µs/msg', 'rings / tsfn'], rows),
+    c.table(['case', 'path to JavaScript', 'msgs/s', 'p50 µs', 'p99 µs', 'CPU µs/msg', 'rings / tsfn', 'steal %'], rows),
   ].join('\n');
   c.report('tsfn', 'Rings vs threadsafe functions', body, raw);
 }
