@@ -3,7 +3,18 @@
 {
   "targets": [
     {
+      # llhttp, from Debian's node-llhttp (native/llhttp.js says where): third-party C, built as
+      # it is, with hidden symbols (Node exports its own llhttp).
+      "target_name": "evwire_llhttp",
+      "type": "static_library",
+      "sources": ["<!@(node native/llhttp.js gyp-sources)"],
+      "include_dirs": ["<!(node native/llhttp.js include)"],
+      "cflags": ["-w", "-fvisibility=hidden", "-O2"],
+      "cflags!": ["-Wall", "-Wextra"]
+    },
+    {
       "target_name": "evwire",
+      "dependencies": ["evwire_llhttp"],
       # The C core's sources come from native/sources.txt, the list CMakeLists.txt reads too.
       "sources": [
         "<!@(node native/sources.js)",
@@ -12,7 +23,8 @@
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native/core/include",
-        "native/core/src"
+        "native/core/src",
+        "<!(node native/llhttp.js include)"
       ],
       "defines": [
         "NAPI_VERSION=8",

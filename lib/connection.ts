@@ -17,6 +17,8 @@ import {
   kFault,
   kGen,
   kHighWatermark,
+  kHttpData,
+  kHttpRequest,
   kIdLo,
   kIo,
   kLowWatermark,
@@ -24,6 +26,7 @@ import {
   kRaw,
   kRoute,
   kSlot,
+  kWrote,
 } from './internal/symbols';
 
 /** A frame as the peer sent it. `body` is a view into ring memory, valid until the handler
@@ -151,6 +154,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (seq !== seq >>> 0) throw invalid('seq must be a u32');
       }
     }
+    if (this.server.protocol === 'http') throw invalid('an HTTP connection is written through its HttpResponse');
     if (this.#state !== State.Open) return false;
     if (this.server[kRaw]) {
       if (bytes.length === 0) return true;
@@ -250,6 +254,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       body = new RingView(ab, off, len);
     }
     this.server[kRoute](this, type, flags & 0xff, seq, body);
+  }
+
+  /** @internal `n` bytes went out through another layer (HTTP responses): counted like send()'s,
+   * with the same answer: false above the high watermark, 'drain' to follow. */
+  [kWrote](n: number): boolean {
+    this.#sent = (this.#sent + n) >>> 0;
+    return this.checkPressure();
+  }
+
+  /** @internal An HTTP_REQ record or fragment. */
+  [kHttpData](flags: number, off: number, len: number): void {
+    this.server[kHttpRequest](this, this.#engine.shm, off, len, (flags & REC_F_MORE) !== 0);
   }
 
   /** @internal The peer half-closed. */

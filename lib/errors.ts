@@ -78,6 +78,7 @@ export const ERROR_CODES: Readonly<Record<string, ErrorInfo>> = Object.freeze({
   EW_ELIMIT: { errno: -3010, category: 'LimitError', message: 'connection limit reached' },
   EW_ESHUTDOWN: { errno: -3011, category: 'ClosedError', message: 'runtime is shutting down' },
   EW_ESTATE: { errno: -3012, category: 'InvalidArgumentError', message: 'operation not valid in the current state' },
+  EW_EPROTO_HTTP: { errno: -3013, category: 'ProtocolError', message: 'malformed HTTP request or one over a limit' },
   EW_EAI_NONAME: sys(-3020, 'host name not found'),
   EW_EAI_AGAIN: sys(-3021, 'temporary failure in name resolution'),
   EW_EAI_FAIL: sys(-3022, 'permanent failure in name resolution'),

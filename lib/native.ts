@@ -21,6 +21,14 @@ export interface NativeAttach {
 }
 
 export interface NativeListenOptions {
+  maxHeaderBytes?: number;
+  maxHeaders?: number;
+  maxUrlBytes?: number;
+  maxBodyBytes?: number;
+  headerTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  maxRequestsPerConnection?: number;
   host: string;
   port: number;
   backlog: number;
@@ -98,6 +106,10 @@ export interface NativeConstants {
   SHM_SLOT_WRITTEN: number;
   DIST_LEAST_CONNS: number;
   FRAMING_RAW: number;
+  FRAMING_HTTP: number;
+  REC_HTTP_REQ: number;
+  REC_F_RESPONSE_END: number;
+  HTTP_METHODS: string[];
   IO_STATS: string[];
 }
 
@@ -120,6 +132,14 @@ export interface NativeDefaults {
     maxBufferedBytes: number;
     noDelay: boolean;
     leastConnections: boolean;
+    maxHeaderBytes: number;
+    maxHeaders: number;
+    maxUrlBytes: number;
+    maxBodyBytes: number;
+    headerTimeoutMs: number;
+    bodyTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxRequestsPerConnection: number;
   };
 }
 

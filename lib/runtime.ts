@@ -5,9 +5,10 @@ import * as os from 'os';
 import { Connection } from './connection';
 import { ClosedError, ERROR_CODES, check, errorName, fromNative, makeError } from './errors';
 import { Engine, type EngineHost } from './internal/engine';
-import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_RAW } from './internal/constants';
+import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
+import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
-import { native, type NativeRuntime } from './native';
+import { native, type NativeListenOptions, type NativeRuntime } from './native';
 import { Server, type ListenOptions, type ServerHost } from './server';
 import { kAccepted, kClosed, kConnections, kError, kUnlistened } from './internal/symbols';
 
@@ -123,18 +124,34 @@ export class Runtime implements EngineHost, ServerHost {
     return new Runtime(nrt, logger);
   }
 
-  /** Opens a server. Host names are resolved first (dns.lookup, like net.Server.listen). */
-  async listen(opts: ListenOptions): Promise<Server> {
-    check(typeof opts === 'object' && opts !== null, 'listen options must be an object');
-    check(opts.protocol === 'tcp', "protocol must be 'tcp'");
+  /** Opens a server: framed TCP (`protocol: 'tcp'`) or HTTP/1.1 (`protocol: 'http'`). Host
+   * names are resolved first (dns.lookup, like net.Server.listen). TCP and HTTP servers share
+   * the runtime's IO threads. */
+  listen(opts: ListenOptions): Promise<Server>;
+  listen(opts: HttpListenOptions): Promise<HttpServer>;
+  async listen(o: ListenOptions | HttpListenOptions): Promise<Server | HttpServer> {
+    check(typeof o === 'object' && o !== null, 'listen options must be an object');
+    check(o.protocol === 'tcp' || o.protocol === 'http', "protocol must be 'tcp' or 'http'");
+    const http = o.protocol === 'http';
+    const opts = o as ListenOptions;
+    const hopts = o as HttpListenOptions;
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     const port = opts.port ?? 0;
     check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be 0..65535');
     const L = native.defaults.listen;
     const backlog = opts.backlog ?? L.backlog;
     check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be 1..65535');
-    const framing = opts.framing ?? 'frames';
+    const framing = http ? 'frames' : opts.framing ?? 'frames';
     check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'");
+    const httpLimits: Partial<NativeListenOptions> = {};
+    if (http) {
+      for (const key of ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection'] as const) {
+        const v = hopts[key] ?? native.defaults.listen[key];
+        check(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `${key} must be an integer in 0..2^32-1`);
+        httpLimits[key] = v;
+      }
+      check(httpLimits.maxHeaderBytes! >= 64 && httpLimits.maxHeaders! >= 1 && httpLimits.maxUrlBytes! >= 1, 'HTTP header limits are too small to parse a request');
+    }
     const distribution = opts.distribution ?? (L.leastConnections ? 'least-connections' : 'round-robin');
     check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'");
     const maxFrameBytes = opts.maxFrameBytes ?? L.maxFrameBytes;
@@ -146,7 +163,7 @@ export class Runtime implements EngineHost, ServerHost {
       check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`);
     }
     check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, 'need lowWatermark <= highWatermark <= maxBufferedBytes');
-    const decodeErrorPolicy = opts.decodeErrorPolicy ?? 'close';
+    const decodeErrorPolicy = http ? 'close' : opts.decodeErrorPolicy ?? 'close';
     check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'");
 
     let host = '';
@@ -169,23 +186,24 @@ export class Runtime implements EngineHost, ServerHost {
         backlog,
         reusePort: opts.reusePort ?? false,
         distribution: distribution === 'least-connections' ? DIST_LEAST_CONNS : DIST_ROUND_ROBIN,
-        framing: framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES,
+        framing: http ? FRAMING_HTTP : framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES,
         maxFrameBytes,
         highWatermark,
         lowWatermark,
         maxBufferedBytes,
         noDelay: opts.noDelay ?? L.noDelay,
         ownerPort: 0,
+        ...httpLimits,
       });
     } catch (err) {
       throw fromNative(err);
     }
-    const server = new Server(
-      this,
-      info.id,
-      { address: info.address, family: info.family === 6 ? 'IPv6' : 'IPv4', port: info.port },
-      { framing, allowHalfOpen: opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy },
-    );
+    const addr = { address: info.address, family: info.family === 6 ? ('IPv6' as const) : ('IPv4' as const), port: info.port };
+    // An HTTP connection ends after the responses it owes, not at the peer's FIN: its pipeline
+    // decides, so the connection itself is half-open capable.
+    const server = http
+      ? new HttpServer(this, this.engine, info.id, addr, { framing, allowHalfOpen: true, highWatermark, lowWatermark, decodeErrorPolicy })
+      : new Server(this, info.id, addr, { framing, allowHalfOpen: opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy });
     this.servers.set(info.id, server);
     this.updateRef();
     this.logger.debug({ server: info.id, address: info.address, port: info.port }, 'listening');

@@ -14,6 +14,7 @@ import {
   kDestroyWith,
   kError,
   kHighWatermark,
+  kHttpRequest,
   kLowWatermark,
   kRaw,
   kRoute,
@@ -93,7 +94,7 @@ export interface ServerHost {
  */
 export class Server extends EventEmitter<ServerEvents> {
   readonly id: number;
-  readonly protocol = 'tcp' as const;
+  readonly protocol: 'tcp' | 'http' = 'tcp';
   /** @internal */ readonly [kRaw]: boolean;
   /** @internal */ readonly [kAllowHalfOpen]: boolean;
   /** @internal */ readonly [kHighWatermark]: number;
@@ -195,6 +196,20 @@ export class Server extends EventEmitter<ServerEvents> {
    * and a descriptor shortage must not take the process down (it is logged natively). */
   [kError](err: EvwireError): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal An HTTP_REQ record (or fragment) of `conn`; HTTP servers override this. */
+  [kHttpRequest](conn: Connection, shm: Buffer, off: number, len: number, more: boolean): void {
+    void conn;
+    void shm;
+    void off;
+    void len;
+    void more;
+  }
+
+  /** @internal */
+  get highWatermarkValue(): number {
+    return this[kHighWatermark];
   }
 
   /** @internal A complete frame for `conn`. */

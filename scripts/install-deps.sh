@@ -10,10 +10,12 @@
 #   pkg-config       how both builds find libevent
 #   python3          node-gyp
 #   util-linux       taskset, for the pinned benchmarks
+#   node-llhttp      llhttp's C sources, compiled into the core for HTTP/1.1
+#   curl             the HTTP tests drive the server with it, as users do
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(libevent-dev build-essential cmake pkg-config python3 util-linux)
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -37,7 +37,7 @@ describe('errors', function () {
 
   it('the ring format constants match the C headers', () => {
     for (const [k, v] of Object.entries(native.constants)) {
-      if (k === 'IO_STATS') continue;
+      if (Array.isArray(v)) continue; // name tables (IO_STATS, HTTP_METHODS), not format constants
       assert.equal((C as Record<string, unknown>)[k], v, k);
     }
   });

@@ -163,6 +163,23 @@ export function countThreads(): number {
   return fs.readdirSync('/proc/self/task').length;
 }
 
+/** Names of this process's threads (for a failure message). */
+export function threadNames(): string[] {
+  return fs.readdirSync('/proc/self/task').map((t) => {
+    try { return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim(); } catch { return '?'; }
+  });
+}
+
+/**
+ * Waits (bounded, 3 s) for the thread count to come back to `expected`: a thread that Node or
+ * the kernel reaps a moment after the event we awaited is not a leak; one still there is.
+ */
+export async function threadsSettle(expected: number): Promise<{ count: number; names: string[] }> {
+  const deadline = Date.now() + 3000;
+  while (countThreads() !== expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return { count: countThreads(), names: threadNames() };
+}
+
 export function rssBytes(): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;

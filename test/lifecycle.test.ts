@@ -7,7 +7,7 @@ import { once } from 'events';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { ClosedError, Runtime } from '../dist/index';
-import { FrameReader, connect, countFds, countThreads, frame } from './helpers';
+import { FrameReader, connect, countFds, countThreads, frame, threadsSettle } from './helpers';
 
 const fixture = (name: string) => path.join(__dirname, 'fixtures', `${name}.js`);
 
@@ -112,7 +112,8 @@ describe('lifecycle', function () {
         await w.terminate();
       }
     }
-    assert.equal(countThreads(), threads0);
+    const settled = await threadsSettle(threads0);
+    assert.equal(settled.count, threads0, `threads now: ${settled.names.join(', ')}`);
   });
 
   it('exits cleanly when process.exit() is called with busy connections', () => {

@@ -13,6 +13,7 @@ export const REC_HEADER_BYTES = 24;
 export const REC_PAD = 1;
 export const REC_OPEN = 2;
 export const REC_DATA = 3;
+export const REC_HTTP_REQ = 7;
 export const REC_END = 4;
 export const REC_CLOSE = 5;
 export const REC_DRAIN = 6;
@@ -24,6 +25,7 @@ export const REC_SHUTDOWN = 17;
 export const REC_DESTROY = 18;
 export const REC_WATCH = 19;
 export const REC_F_MORE = 0x100;
+export const REC_F_RESPONSE_END = 0x200;
 export const FRAME_HEADER_BYTES = 12;
 export const FRAME_FLAGS_KNOWN = 0x7;
 export const SHM_IO_CTL_BYTES = 512;
@@ -35,6 +37,7 @@ export const DIST_ROUND_ROBIN = 0;
 export const DIST_LEAST_CONNS = 1;
 export const FRAMING_FRAMES = 0;
 export const FRAMING_RAW = 1;
+export const FRAMING_HTTP = 2;
 
 /** Control words per IO thread in the ctl buffer shared with the addon. */
 export const CTL_IN_TAIL = 0;

@@ -23,6 +23,8 @@ import {
   REC_ACCEPT_ERROR,
   REC_END,
   REC_FAULT,
+  REC_F_RESPONSE_END,
+  REC_HTTP_REQ,
   REC_HEADER_BYTES,
   REC_OPEN,
   REC_PAD,
@@ -37,7 +39,7 @@ import {
   SHM_IO_STATS,
   SHM_SLOT_BYTES,
 } from './constants';
-import { kClosed, kData, kDrain, kFault, kGen, kIdLo, kIo, kPeerEnd } from './symbols';
+import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kIdLo, kIo, kPeerEnd } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
@@ -47,6 +49,8 @@ interface Pending {
   bytes: Uint8Array | null;
   off: number;
   owned: boolean;
+  /** Record flags for the last record of this entry (RESPONSE_END). */
+  flags: number;
 }
 
 /** What the engine needs from the runtime that owns it. */
@@ -179,6 +183,9 @@ export class Engine {
     const conn = this.conns[k][slot];
     if (conn === undefined || conn[kGen] !== gen) return;
     switch (kind) {
+      case REC_HTTP_REQ:
+        conn[kHttpData](this.u32[(off - REC_HEADER_BYTES + 4) >>> 2] >>> 16, off, len);
+        break;
       case REC_END:
         conn[kPeerEnd]();
         break;
@@ -268,6 +275,45 @@ export class Engine {
     this.pump(k);
   }
 
+  /**
+   * Writes an HTTP response piece for `conn`: `head` (latin1 text: a status line and headers,
+   * or a chunk header; may be '') then `body` (may be null), then `tail` (latin1, e.g. a chunk's
+   * CRLF). `end` marks the last piece of a response (RESPONSE_END): the IO thread counts them to
+   * keep native answers in order behind pipelined responses. The text is written straight into
+   * ring memory; nothing is copied twice.
+   */
+  sendHttp(conn: Connection, head: string, body: Uint8Array | null, tail: string, end: boolean): void {
+    const k = conn[kIo];
+    const blen = body === null ? 0 : body.length;
+    const total = head.length + blen + tail.length;
+    const flags = end ? REC_F_RESPONSE_END : 0;
+    if (this.pending[k].length === 0 && total <= this.outMax[k]) {
+      const r = this.reserve(k, total);
+      if (r >= 0) {
+        this.header(r, total, REC_SEND, conn, 0);
+        this.u32[(r >>> 2) + 1] = REC_SEND | (flags << 16);
+        let at = r + REC_HEADER_BYTES;
+        if (head.length !== 0) at += this.shm.write(head, at, head.length, 'latin1');
+        if (blen !== 0) {
+          this.shm.set(body!, at);
+          at += blen;
+        }
+        if (tail.length !== 0) this.shm.write(tail, at, tail.length, 'latin1');
+        this.touched();
+        return;
+      }
+    }
+    // Large or behind a full ring: the same bytes through the ordered queue, the end flag on
+    // the last record.
+    const parts: Uint8Array[] = [];
+    if (head.length !== 0) parts.push(Buffer.from(head, 'latin1'));
+    if (blen !== 0) parts.push(Buffer.from(body!));
+    if (tail.length !== 0) parts.push(Buffer.from(tail, 'latin1'));
+    if (parts.length === 0) parts.push(Buffer.alloc(0));
+    for (let i = 0; i < parts.length; i++) this.enqueue(k, REC_SEND, conn, 0, parts[i], true, end && i === parts.length - 1 ? REC_F_RESPONSE_END : 0);
+    this.pump(k);
+  }
+
   /** Writes raw bytes for `conn` (raw framing). */
   sendRaw(conn: Connection, bytes: Uint8Array): void {
     const k = conn[kIo];
@@ -301,8 +347,8 @@ export class Engine {
     this.pump(k);
   }
 
-  private enqueue(k: number, kind: number, conn: Connection, type: number, bytes: Uint8Array | null, owned: boolean): void {
-    this.pending[k].push({ kind, conn, type, bytes, off: 0, owned });
+  private enqueue(k: number, kind: number, conn: Connection, type: number, bytes: Uint8Array | null, owned: boolean, flags = 0): void {
+    this.pending[k].push({ kind, conn, type, bytes, off: 0, owned, flags });
   }
 
   /** Moves waiting records into ring `k` as room allows; asks to be woken when it runs out. */
@@ -325,6 +371,7 @@ export class Engine {
         p.off += n;
         if (p.off < p.bytes.length) continue;
       }
+      if (p.flags !== 0) this.u32[(r >>> 2) + 1] = p.kind | (p.flags << 16);
       i++;
     }
     if (i === q.length) {

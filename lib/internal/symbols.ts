@@ -15,6 +15,9 @@ export const kFault = Symbol('evwire.fault');
 export const kDrain = Symbol('evwire.drain');
 export const kClosed = Symbol('evwire.closed');
 export const kDestroyWith = Symbol('evwire.destroyWith');
+export const kHttpData = Symbol('evwire.httpData');
+export const kHttp = Symbol('evwire.http');
+export const kWrote = Symbol('evwire.wrote');
 
 // Server
 export const kRaw = Symbol('evwire.raw');
@@ -27,3 +30,4 @@ export const kConnectionClosed = Symbol('evwire.connectionClosed');
 export const kConnections = Symbol('evwire.connections');
 export const kUnlistened = Symbol('evwire.unlistened');
 export const kError = Symbol('evwire.error');
+export const kHttpRequest = Symbol('evwire.httpRequest');

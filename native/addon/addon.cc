@@ -27,6 +27,8 @@
 
 extern "C" {
 #include "ew.h"
+#include "http.h"
+#include <llhttp.h>
 }
 
 namespace {
@@ -506,6 +508,14 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     lo.max_buffered = U32(o, "maxBufferedBytes", lo.max_buffered);
     lo.no_delay = Bool(o, "noDelay", true) ? 1 : 0;
     lo.owner_port = U32(o, "ownerPort", 0);
+    lo.http.max_header_bytes = U32(o, "maxHeaderBytes", lo.http.max_header_bytes);
+    lo.http.max_headers = U32(o, "maxHeaders", lo.http.max_headers);
+    lo.http.max_url_bytes = U32(o, "maxUrlBytes", lo.http.max_url_bytes);
+    lo.http.max_body_bytes = U32(o, "maxBodyBytes", lo.http.max_body_bytes);
+    lo.http.header_timeout_ms = U32(o, "headerTimeoutMs", lo.http.header_timeout_ms);
+    lo.http.body_timeout_ms = U32(o, "bodyTimeoutMs", lo.http.body_timeout_ms);
+    lo.http.keepalive_timeout_ms = U32(o, "keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
+    lo.http.max_requests = U32(o, "maxRequestsPerConnection", lo.http.max_requests);
     ew_listen_info_t li;
     int err = ew_listen(rt_, &lo, &li);
     if (err != 0) {
@@ -870,6 +880,14 @@ class Addon : public Napi::Addon<Addon> {
     l.Set("maxBufferedBytes", lo.max_buffered);
     l.Set("noDelay", Napi::Boolean::New(env, lo.no_delay != 0));
     l.Set("leastConnections", Napi::Boolean::New(env, lo.distribution == EW_DIST_LEAST_CONNS));
+    l.Set("maxHeaderBytes", lo.http.max_header_bytes);
+    l.Set("maxHeaders", lo.http.max_headers);
+    l.Set("maxUrlBytes", lo.http.max_url_bytes);
+    l.Set("maxBodyBytes", lo.http.max_body_bytes);
+    l.Set("headerTimeoutMs", lo.http.header_timeout_ms);
+    l.Set("bodyTimeoutMs", lo.http.body_timeout_ms);
+    l.Set("keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
+    l.Set("maxRequestsPerConnection", lo.http.max_requests);
     Napi::Object d = Napi::Object::New(env);
     d.Set("runtime", r);
     d.Set("listen", l);
@@ -908,6 +926,13 @@ class Addon : public Napi::Addon<Addon> {
     c.Set("SHM_SLOT_WRITTEN", EW_SHM_SLOT_WRITTEN);
     c.Set("DIST_LEAST_CONNS", static_cast<uint32_t>(EW_DIST_LEAST_CONNS));
     c.Set("FRAMING_RAW", static_cast<uint32_t>(EW_FRAMING_RAW));
+    c.Set("FRAMING_HTTP", static_cast<uint32_t>(EW_FRAMING_HTTP));
+    c.Set("REC_HTTP_REQ", static_cast<uint32_t>(EW_REC_HTTP_REQ));
+    c.Set("REC_F_RESPONSE_END", static_cast<uint32_t>(EW_REC_F_RESPONSE_END));
+    Napi::Array methods = Napi::Array::New(env);
+    for (int m = 0; m <= HTTP_FLUSH; m++)
+      methods.Set(static_cast<uint32_t>(m), Napi::String::New(env, llhttp_method_name(static_cast<llhttp_method_t>(m))));
+    c.Set("HTTP_METHODS", methods);
     Napi::Array stats = Napi::Array::New(env);
 #define XX(name, doc) stats.Set(stats.Length(), Napi::String::New(env, #name));
     EW_IO_STATS_MAP(XX)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 #include "internal.h"
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,6 +91,9 @@ ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id) {
 
 static void conn_release(ew__conn_t *c) {
   ew__io_t *io = c->io;
+  ew__tnode_disarm(&c->tprog);
+  ew__tnode_disarm(&c->tidle);
+  ew__http_free(c);
   event_free(c->ev);
   if (c->wev != NULL) event_free(c->wev);
   close(c->fd);
@@ -260,6 +264,12 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
                    (uint32_t)(8 + strlen(body.addr)));
   EW__STAT(io, accepted)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
+  c->tprog.tag = 1;
+  c->tidle.tag = 2;
+  if (srv->o.framing == EW_FRAMING_HTTP && ew__http_init(c) != 0) {
+    ew__conn_close(c, EW_ENOMEM, 0);
+    return;
+  }
   /* Registering an fd that already has data queued reports it at once, so nothing that arrived
    * before this point is missed. */
   if (event_add(c->ev, NULL) != 0) ew__conn_close(c, EW_ENOMEM, 0);
@@ -305,6 +315,7 @@ static void block_on_ring(ew__conn_t *c) {
  * port's ring. Returns 0 when it needs more bytes, 1 when the ring is full (the connection is
  * now blocked), -1 after a protocol error (the connection reads no more). */
 static int deliver(ew__conn_t *c) {
+  if (c->http != NULL) return ew__http_deliver(c);
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
   uint32_t max_body = ip->prod.max_body;
@@ -427,6 +438,7 @@ static void on_eof(ew__conn_t *c) {
   c->flags |= C_PEER_EOF;
   c->flags &= ~C_READABLE;
   read_interest(c, false);
+  if (c->http != NULL && ew__http_eof(c)) return;
   if (c->srv->o.framing == EW_FRAMING_FRAMES &&
       ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0)) {
     fault(c, EW_EPROTO_TRUNCATED);
@@ -665,6 +677,54 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
 }
 
+int ew__conn_write(ew__conn_t *c, const void *bytes, size_t len) {
+  struct iovec v = {.iov_base = (void *)bytes, .iov_len = len};
+  return write_iov(c, &v, 1, len);
+}
+
+int ew__conn_end_with(ew__conn_t *c, int reason) {
+  c->close_reason = reason;
+  if (c->flags & C_WR_SHUT) {
+    ew__conn_close(c, reason, 0);
+    return -1;
+  }
+  c->flags |= C_END_PENDING | C_LOCAL_END;
+  if (evbuffer_get_length(c->out) == 0) return do_shutdown(c);
+  return 0;
+}
+
+void ew__conn_stop_reading(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  c->flags |= C_FAULT;
+  c->flags &= ~C_READABLE;
+  read_interest(c, false);
+  if (c->flags & C_ON_READY) {
+    c->flags &= ~C_ON_READY;
+    TAILQ_REMOVE(&io->ready, c, ready_link);
+  }
+  if (c->flags & C_BLOCKED) {
+    c->flags &= ~C_BLOCKED;
+    TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
+  }
+  evbuffer_drain(c->in, evbuffer_get_length(c->in));
+}
+
+ew_rec_t *ew__conn_reserve(ew__conn_t *c, uint32_t *len) {
+  ew__io_port_t *ip = &c->io->ports[c->port];
+  if (*len > ip->prod.max_body) *len = ip->prod.max_body;
+  if (ip->ovf_head != NULL) {
+    block_on_ring(c);
+    return NULL;
+  }
+  ew_rec_t *rec = ew_ring_reserve(&ip->prod, *len);
+  if (rec == NULL) {
+    block_on_ring(c);
+    return NULL;
+  }
+  ip->dirty = true;
+  return rec;
+}
+
 static void on_read_lt(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
@@ -698,11 +758,13 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
       struct iovec iov[MAX_IOV];
       int n = 0;
       size_t total = 0;
+      uint32_t ends = 0;
       uint64_t id = rec->conn;
       do {
         iov[n].iov_base = (void *)(rec + 1);
         iov[n].iov_len = rec->len;
         total += rec->len;
+        if (rec->flags & EW_REC_F_RESPONSE_END) ends++;
         n++;
         ew_ring_advance(cons, rec);
         budget--;
@@ -713,7 +775,7 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
         EW__STAT(io, stale_sends) += (uint64_t)n;
         continue;
       }
-      write_iov(c, iov, n, total);
+      if (write_iov(c, iov, n, total) == 0 && ends != 0) ew__http_responses_done(c, ends);
       continue;
     }
     case EW_REC_SHUTDOWN:

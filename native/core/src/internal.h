@@ -20,6 +20,7 @@
 
 #include "ew.h"
 #include "inbox.h"
+#include "timer.h"
 
 typedef struct ew__io_s ew__io_t;
 typedef struct ew__server_s ew__server_t;
@@ -148,6 +149,9 @@ struct ew__conn_s {
   struct evbuffer *out;
   TAILQ_ENTRY(ew__conn_s) ready_link;
   TAILQ_ENTRY(ew__conn_s) blocked_link;
+  struct ew__http_s *http; /* EW_FRAMING_HTTP: parser state */
+  ew__tnode_t tprog;       /* progress timeout: HTTP headers or body */
+  ew__tnode_t tidle;       /* idle timeout: HTTP keep-alive */
 };
 
 /* Connection ids: generation (21 bits) << 32 | IO thread (8 bits) << 24 | slot (24 bits). The
@@ -164,6 +168,15 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
 void ew__conn_pump(ew__conn_t *c);
 void ew__conn_close(ew__conn_t *c, int reason, int sys_errno);
 void ew__conn_free_silently(ew__conn_t *c);
+/* Writes `len` bytes (copied if the kernel does not take them at once). 0, or -1 if closed. */
+int ew__conn_write(ew__conn_t *c, const void *bytes, size_t len);
+/* Flushes, sends FIN and closes with `reason` (the HTTP layer's native answers). 0 or -1. */
+int ew__conn_end_with(ew__conn_t *c, int reason);
+/* Stops reading for good and drops unread input (a protocol error being answered). */
+void ew__conn_stop_reading(ew__conn_t *c);
+/* Reserves a record of up to *len body bytes in the connection's in ring (*len is lowered to
+ * what one record carries); NULL blocks the connection until there is room. */
+ew_rec_t *ew__conn_reserve(ew__conn_t *c, uint32_t *len);
 ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id);
 /* Consumes a port's out ring: SEND records straight from ring memory with sendmsg. */
 void ew__conn_consume_out(ew__io_t *io, uint32_t port);
@@ -219,6 +232,11 @@ struct ew__io_s {
   TAILQ_HEAD(, ew__conn_s) ready;
   TAILQ_HEAD(, ew__listener_s) listeners;
   TAILQ_HEAD(, ew__listener_s) ready_listeners;
+  /* Timeout lists, one per distinct duration in use (servers with equal limits share one). */
+  ew__tlist_t tlists[16];
+  uint32_t ntlists;
+  struct event *tick_ev;
+  bool tick_armed;
 };
 
 #define EW__STAT(io, name) ((io)->stats[EW_STAT_##name])
@@ -237,6 +255,8 @@ static inline void ew__io_mark_dirty(ew__io_t *io, uint32_t port) {
   io->ports[port].dirty = true;
 }
 void ew__io_listener_ready(ew__io_t *io, ew__listener_t *l);
+/* Arms a connection timeout of `ms` on this thread's list of that duration (0 disarms). */
+void ew__io_arm(ew__io_t *io, ew__tnode_t *n, uint32_t ms);
 void ew__listener_accept(ew__listener_t *l);
 void ew__listener_on_event(evutil_socket_t fd, short what, void *arg);
 void ew__listener_close(ew__listener_t *l);

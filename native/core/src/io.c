@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 #include "internal.h"
+#include "http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -218,6 +219,65 @@ static void run_ready(ew__io_t *io) {
   }
 }
 
+/* ---- connection timeouts -------------------------------------------------------------- */
+
+#define TICK_MS 50
+
+static void on_tick(evutil_socket_t fd, short what, void *arg);
+
+static void ensure_tick(ew__io_t *io) {
+  if (io->tick_armed || io->tick_ev == NULL) return;
+  struct timeval tv = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
+  if (evtimer_add(io->tick_ev, &tv) == 0) io->tick_armed = true;
+}
+
+void ew__io_arm(ew__io_t *io, ew__tnode_t *n, uint32_t ms) {
+  if (ms == 0) {
+    ew__tnode_disarm(n);
+    return;
+  }
+  ew__tlist_t *l = NULL;
+  for (uint32_t i = 0; i < io->ntlists; i++)
+    if (io->tlists[i].duration_ms == ms) l = &io->tlists[i];
+  if (l == NULL) {
+    if (io->ntlists == sizeof io->tlists / sizeof io->tlists[0]) {
+      /* More distinct timeout values on one thread than lists: share the closest shorter one
+       * (a connection then times out early, never late). */
+      for (uint32_t i = 0; i < io->ntlists; i++)
+        if (io->tlists[i].duration_ms < ms && (l == NULL || io->tlists[i].duration_ms > l->duration_ms))
+          l = &io->tlists[i];
+      if (l == NULL) l = &io->tlists[0];
+    } else {
+      l = &io->tlists[io->ntlists++];
+      ew__tlist_init(l, ms);
+    }
+  }
+  ew__tnode_arm(n, l, ew__now_ms());
+  ensure_tick(io);
+}
+
+/* Sweeps every timeout list from its head: O(expired), whatever the number of connections. */
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  ew__io_t *io = arg;
+  io->tick_armed = false;
+  uint64_t now = ew__now_ms();
+  bool any = false;
+  for (uint32_t i = 0; i < io->ntlists; i++) {
+    ew__tlist_t *l = &io->tlists[i];
+    ew__tnode_t *n;
+    while ((n = ew__tlist_expired(l, now)) != NULL) {
+      ew__tnode_disarm(n);
+      ew__conn_t *c = n->tag == 1 ? (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tprog))
+                                  : (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tidle));
+      if (c->http != NULL) ew__http_timeout(c, n->tag == 1);
+    }
+    if (!ew__tlist_empty(l)) any = true;
+  }
+  if (any) ensure_tick(io);
+}
+
 void ew__io_listener_ready(ew__io_t *io, ew__listener_t *l) {
   if (l->on_ready) return;
   l->on_ready = true;
@@ -268,6 +328,8 @@ static void io_shutdown(ew__io_t *io) {
   }
   if (io->inbox_ev != NULL) event_free(io->inbox_ev);
   io->inbox_ev = NULL;
+  if (io->tick_ev != NULL) event_free(io->tick_ev);
+  io->tick_ev = NULL;
   if (io->base != NULL) event_base_free(io->base);
   io->base = NULL;
   if (io->reserve_fd >= 0) close(io->reserve_fd);
@@ -303,6 +365,9 @@ static int io_setup(ew__io_t *io) {
   }
   io->inbox_ev = event_new(io->base, io->inbox.efd, EV_READ | EV_PERSIST, on_inbox, io);
   if (io->inbox_ev == NULL || event_add(io->inbox_ev, NULL) != 0) return EW_ENOMEM;
+  /* The timeout sweep: armed only while some connection has a timeout running. */
+  io->tick_ev = evtimer_new(io->base, on_tick, io);
+  if (io->tick_ev == NULL) return EW_ENOMEM;
   /* EMFILE reserve: see ew__listener_accept(). */
   io->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   return 0;

@@ -26,6 +26,17 @@ void ew_listen_opts_init(ew_listen_opts_t *o) {
   o->low_watermark = 64u << 10;
   o->max_buffered = 16u << 20;
   o->no_delay = 1;
+  /* HTTP limits: the values nginx and Node ship with, in the same spirit (16 KiB of headers as
+   * Node, 1 MiB bodies as nginx's client_max_body_size, 60 s header and body timeouts as
+   * nginx, 5 s keep-alive as Node's keepAliveTimeout). */
+  o->http.max_header_bytes = 16u << 10;
+  o->http.max_headers = 100;
+  o->http.max_url_bytes = 8u << 10;
+  o->http.max_body_bytes = 1u << 20;
+  o->http.header_timeout_ms = 60000;
+  o->http.body_timeout_ms = 60000;
+  o->http.keepalive_timeout_ms = 5000;
+  o->http.max_requests = 0;
 }
 
 void ew__server_unref(ew__server_t *srv) {
@@ -96,7 +107,9 @@ static void fill_info(int fd, ew__server_t *srv, ew_listen_info_t *info) {
 
 static int validate_listen(const ew_runtime_t *rt, const ew_listen_opts_t *o) {
   if (o->owner_port >= rt->nports) return EW_EINVAL;
-  if (o->framing != EW_FRAMING_FRAMES && o->framing != EW_FRAMING_RAW) return EW_EINVAL;
+  if (o->framing != EW_FRAMING_FRAMES && o->framing != EW_FRAMING_RAW &&
+      o->framing != EW_FRAMING_HTTP)
+    return EW_EINVAL;
   if (o->distribution != EW_DIST_ROUND_ROBIN && o->distribution != EW_DIST_LEAST_CONNS)
     return EW_EINVAL;
   if (o->low_watermark > o->high_watermark || o->high_watermark > o->max_buffered)

@@ -65,6 +65,7 @@
   XX(ELIMIT, -3010, "connection limit reached")                                                    \
   XX(ESHUTDOWN, -3011, "runtime is shutting down")                                                 \
   XX(ESTATE, -3012, "operation not valid in the current state")                                    \
+  XX(EPROTO_HTTP, -3013, "malformed HTTP request or one over a limit")                             \
   XX(EAI_NONAME, -3020, "host name not found")                                                     \
   XX(EAI_AGAIN, -3021, "temporary failure in name resolution")                                     \
   XX(EAI_FAIL, -3022, "permanent failure in name resolution")                                      \

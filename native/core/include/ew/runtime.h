@@ -20,7 +20,7 @@ typedef struct ew_port_s ew_port_t;
 
 enum { EW_AFFINITY_OFF = 0, EW_AFFINITY_AUTO = 1, EW_AFFINITY_LIST = 2 };
 enum { EW_DIST_ROUND_ROBIN = 0, EW_DIST_LEAST_CONNS = 1 };
-enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1 };
+enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1, EW_FRAMING_HTTP = 2 };
 
 #define EW_MAX_IO_THREADS 64u
 #define EW_MAX_PORTS 64u
@@ -118,6 +118,9 @@ typedef struct ew_shm_layout_s {
   XX(accept_errors, "accept failures, EMFILE included")                                           \
   XX(limit_rejects, "connections refused for lack of a slot")                                      \
   XX(wakeups, "times the loop woke from a blocking wait")                                          \
+  XX(http_requests, "HTTP requests delivered to ports")                                           \
+  XX(http_errors, "HTTP requests answered natively with an error status")                         \
+  XX(timeouts, "connections closed or answered because a timeout expired")                        \
   XX(loops, "loop rounds")
 enum {
 #define XX(name, doc) EW_STAT_##name,
@@ -129,19 +132,34 @@ enum {
 EW_EXTERN void ew_runtime_layout(const ew_runtime_t *rt, ew_shm_layout_t *out);
 
 /* Listeners. */
+
+/* HTTP/1.1 limits (framing EW_FRAMING_HTTP): each is answered natively, with the status in
+ * brackets, then the connection closes. Timeouts of 0 are off. */
+typedef struct ew_http_limits_s {
+  uint32_t max_header_bytes;     /* request line and headers [431] */
+  uint32_t max_headers;          /* header count [431] */
+  uint32_t max_url_bytes;        /* [414] */
+  uint32_t max_body_bytes;       /* [413] */
+  uint32_t header_timeout_ms;    /* from the accept or the request's first byte to its headers [408] */
+  uint32_t body_timeout_ms;      /* from the headers to the end of the body [408] */
+  uint32_t keepalive_timeout_ms; /* idle between requests: closed without an answer */
+  uint32_t max_requests;         /* per connection, then Connection: close; 0 = no limit */
+} ew_http_limits_t;
+
 typedef struct ew_listen_opts_s {
   const char *host;         /* literal address or name; NULL/"" = all interfaces (dual stack) */
   uint16_t port;            /* 0 = any; ew_listen_info_t says which */
   int backlog;              /* listen(2) backlog; <= 0 = 511 */
   int reuse_port;           /* 1: one SO_REUSEPORT socket per IO thread instead of one acceptor */
   int distribution;         /* EW_DIST_*: how the acceptor picks an IO thread */
-  int framing;              /* EW_FRAMING_FRAMES (DESIGN section 3) or EW_FRAMING_RAW chunks */
+  int framing;              /* EW_FRAMING_FRAMES (DESIGN section 3), _RAW chunks, or _HTTP */
   uint32_t max_frame_bytes; /* larger frames close the connection with EW_EPROTO_LENGTH */
   uint32_t high_watermark;  /* queued output above which the port should stop sending */
   uint32_t low_watermark;   /* a WATCH record is answered by DRAIN once below this */
   uint32_t max_buffered;    /* queued output above this closes with EW_ESLOW */
   int no_delay;             /* TCP_NODELAY on accepted sockets */
   uint32_t owner_port;      /* the port that receives EW_REC_UNLISTEN */
+  ew_http_limits_t http;    /* EW_FRAMING_HTTP only */
 } ew_listen_opts_t;
 
 typedef struct ew_listen_info_s {
