@@ -37,6 +37,9 @@ const CASES = [
   { id: 'burst', name: 'burst 64B c=100 d=256', conns: 100, depth: 256, size: 64, burst: true },
   { id: '4k', name: '4KiB c=16 d=16', conns: 16, depth: 16, size: 4096 },
   { id: '1m', name: '1MiB c=4 d=2', conns: 4, depth: 2, size: 1 << 20 },
+  // HTTP: wrk (one thread) against servers answering GET / with "Hello, World!".
+  { id: 'http', name: 'HTTP GET c=100', kind: 'http', conns: 100, depth: 1 },
+  { id: 'http-pipe', name: 'HTTP GET c=100 pipelined 16', kind: 'http', conns: 100, depth: 16 },
 ];
 
 const SERVERS = [
@@ -70,7 +73,38 @@ const SERVERS = [
     command: (port) => [process.execPath, [path.join('bench', 'peers', 'net-echo.js'), '--port', String(port), '--mode', 'corked']],
     display: () => 'node bench/peers/net-echo.js --port P --mode corked',
   },
+  {
+    name: 'evwire-http',
+    kind: 'http',
+    about: 'evwire HTTP: llhttp on the IO thread, the handler in JavaScript.',
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads)]],
+    display: (o) => `node bench/peers/evwire-http.js --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'evwire-http-level',
+    kind: 'http',
+    about: "evwire-http with level-triggered connections (`triggering: 'level'`).",
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--triggering', 'level']],
+    display: (o) => `node bench/peers/evwire-http.js --port P --io-threads ${o.ioThreads} --triggering level`,
+  },
+  {
+    name: 'uws',
+    kind: 'http',
+    about: 'uWebSockets.js 20 (npm `uws-pack`), one thread, the handler in JavaScript, response corked.',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'uws-http.mjs'), '--port', String(port)]],
+    display: () => 'node bench/peers/uws-http.mjs --port P',
+  },
+  {
+    name: 'node-http',
+    kind: 'http',
+    about: 'Node `http`.',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'node-http.js'), '--port', String(port)]],
+    display: () => 'node bench/peers/node-http.js --port P',
+  },
 ];
+const kindOf = (x) => x.kind || 'echo';
+const WRK = 'wrk';
+const WRK_SCRIPT = path.join('bench', 'wrk', 'evwire.lua');
 
 const USAGE = `Usage: node bench/run.js [options]   (or: npm run bench -- [options])
 
@@ -201,9 +235,20 @@ function preflight(o) {
       if (err) problems.push(`${flag} ${cpu}: taskset refuses it: ${err}`);
     }
   }
-  const need = [[LOADGEN, 'npm run build:c']];
+  const need = [];
+  if (o.caseList.some((c) => kindOf(c) === 'echo')) need.push([LOADGEN, 'npm run build:c']);
+  if (o.caseList.some((c) => kindOf(c) === 'http')) {
+    if (!proc.commandExists(WRK)) {
+      problems.push('wrk not found');
+      fixes.add('sudo bash scripts/install-bench-deps.sh');
+    }
+    if (o.serverList.some((s) => s.name === 'uws') && !fs.existsSync(path.join(ROOT, 'node_modules', 'uws-pack'))) {
+      problems.push('node_modules/uws-pack is missing (a devDependency)');
+      fixes.add('npm install');
+    }
+  }
   if (o.serverList.some((s) => s.name === 'evwire-native')) need.push([NATIVE, 'npm run build:c']);
-  if (o.serverList.some((s) => s.name === 'evwire-js')) need.push([DIST, 'npm run build']);
+  if (o.serverList.some((s) => s.name.startsWith('evwire-') && s.name !== 'evwire-native')) need.push([DIST, 'npm run build']);
   for (const [file, fix] of need) {
     if (!fs.existsSync(file)) {
       problems.push(`${path.relative(ROOT, file)} is missing`);
@@ -248,6 +293,66 @@ function parseLoadgen(stdout) {
   return null;
 }
 
+function wrkArgs(c, port, seconds) {
+  return ['-t1', `-c${c.conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', WRK_SCRIPT, `http://${HOST}:${port}/`, '--', String(c.depth)];
+}
+
+// One GET / before the load: the answer must be 200 "Hello, World!", or the run measures
+// something else. wrk itself counts status and socket errors, not bodies.
+function checkHello(port) {
+  return new Promise((resolve) => {
+    const req = require('http').get({ host: HOST, port, path: '/', agent: false, timeout: 5000 }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        resolve(res.statusCode === 200 && body === 'Hello, World!' ? null : `GET / answered ${res.statusCode} ${JSON.stringify(body.slice(0, 40))}`);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve(`GET / failed: ${err.message}`));
+  });
+}
+
+// wrk's report (bench/wrk/evwire.lua prints one JSON line) in the load generator's shape.
+function parseWrk(stdout) {
+  const j = parseLoadgen(stdout);
+  if (!j || !(j.duration_us > 0)) return null;
+  const s = j.duration_us / 1e6;
+  return {
+    msgs: j.requests, msgs_per_s: j.requests / s, mb_per_s: j.bytes / s / 1e6,
+    // wrk measures a pipelined batch as one latency sample; its p99 of a batch is reported.
+    p50_us: j.p50_us, p99_us: j.p99_us, max_us: j.max_us,
+    errors: j.connect + j.read + j.write + j.timeout, status_errors: j.status, mismatches: 0, closed: 0,
+  };
+}
+
+async function measureHttp(c, rec, o, ticks) {
+  const bad = await checkHello(rec.port);
+  if (bad) {
+    rec.reason = bad;
+    return;
+  }
+  if (o.warmup > 0) {
+    await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrkArgs(c, rec.port, Math.max(1, Math.round(o.warmup))), cwd: ROOT, timeoutMs: (o.warmup + LOAD_SLACK_S) * 1000 });
+  }
+  const seconds = Math.max(1, Math.round(o.seconds));
+  const steal0 = proc.readSteal();
+  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrkArgs(c, rec.port, seconds), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000 });
+  const steal1 = proc.readSteal();
+  rec.wallS = run.wallS;
+  rec.loadgenExit = { code: run.code, signal: run.signal };
+  if (steal0 !== null && steal1 !== null && run.wallS > 0) rec.stealPct = ((steal1 - steal0) / (run.wallS * ticks * os.cpus().length)) * 100;
+  rec.result = parseWrk(run.stdout);
+  if (run.timedOut) rec.reason = `wrk killed after ${seconds + LOAD_SLACK_S} s`;
+  else if (run.error) rec.reason = `wrk did not run: ${run.error}`;
+  else if (run.code !== 0) rec.reason = `wrk exit ${run.code ?? run.signal}: ${run.stderr.trim().split('\n')[0]}`;
+  else if (!rec.result) rec.reason = 'wrk printed no JSON result';
+  else if (rec.result.errors || rec.result.status_errors) rec.reason = `wrk errors: ${rec.result.errors} socket, ${rec.result.status_errors} non-2xx`;
+  else if (!(rec.result.msgs > 0)) rec.reason = 'no requests answered';
+  else rec.valid = true;
+}
+
 // One measurement: a fresh server, one load run, a stop. Never throws; every failure comes
 // back as an invalid record with its reason, so one bad run cannot lose the others.
 async function measure(c, server, rep, o, ticks) {
@@ -265,6 +370,14 @@ async function measure(c, server, rep, o, ticks) {
       child = await proc.startServer({ cpu: o.serverCpu, cmd, args, cwd: ROOT, port: rec.port, readyTimeoutMs: READY_TIMEOUT_MS });
     } catch (err) {
       rec.reason = `server did not start: ${err.message}`;
+      return rec;
+    }
+    if (kindOf(c) === 'http') {
+      await measureHttp(c, rec, o, ticks);
+      if (rec.valid && child.exitInfo !== null) {
+        rec.valid = false;
+        rec.reason = `server exited during the run (${child.exitInfo.signal || `status ${child.exitInfo.code}`})`;
+      }
       return rec;
     }
     const steal0 = proc.readSteal();
@@ -323,7 +436,8 @@ async function main() {
   preflight(o);
   const ticks = proc.clockTicks();
   const servers = o.serverList;
-  const total = o.caseList.length * o.runs * servers.length;
+  const serversFor = (c) => servers.filter((s) => kindOf(s) === kindOf(c));
+  const total = o.caseList.reduce((n, c) => n + o.runs * serversFor(c).length, 0);
   const perRun = o.seconds + o.warmup;
   process.stderr.write(
     `bench: ${o.caseList.length} cases × ${o.runs} runs × ${servers.length} servers = ${total} load runs ` +
@@ -337,8 +451,10 @@ async function main() {
     for (let rep = 1; rep <= o.runs; rep++) {
       // Rotating by case as well as by repetition means that even a single-run --quick
       // matrix does not always start with the same server.
-      const k = (ci + rep - 1) % servers.length;
-      const order = servers.slice(k).concat(servers.slice(0, k));
+      const mine = serversFor(c);
+      if (mine.length === 0) continue;
+      const k = (ci + rep - 1) % mine.length;
+      const order = mine.slice(k).concat(mine.slice(0, k));
       for (const server of order) {
         const rec = await measure(c, server, rep, o, ticks);
         runs.push(rec);
@@ -361,18 +477,34 @@ async function main() {
     servers: servers.map((s) => ({ name: s.name, display: s.display(o), about: s.about })),
     cases: o.caseList,
   };
-  const summary = report.summarize(runs, o.caseList, servers);
+  const echoCases = o.caseList.filter((c) => kindOf(c) === 'echo');
+  const httpCases = o.caseList.filter((c) => kindOf(c) === 'http');
+  const echoServers = servers.filter((s) => kindOf(s) === 'echo');
+  const httpServers = servers.filter((s) => kindOf(s) === 'http');
+  const summary = report.summarize(runs, echoCases, echoServers);
+  const httpSummary = report.summarize(runs, httpCases, httpServers);
   // The chart sits beside the report, same name with .svg, and the report links it.
   const out = path.resolve(process.cwd(), o.out);
   const svgPath = out.replace(/\.md$/, '') + '.svg';
   meta.chart = path.basename(svgPath);
-  const md = report.renderMarkdown(meta, summary, runs);
+  const httpSvgPath = out.replace(/\.md$/, '') + '-http.svg';
+  if (httpCases.length && httpServers.length) meta.httpChart = path.basename(httpSvgPath);
+  if (!echoCases.length || !echoServers.length) delete meta.chart;
+  const md = report.renderMarkdown(meta, summary, runs, httpCases.length && httpServers.length ? httpSummary : []);
   process.stdout.write(md);
   if (o.write) {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, md);
-    fs.writeFileSync(svgPath, chart.renderSvg(summary, servers.map((s) => s.name), `evwire framed echo, msgs/s (median, line = min–max), ${meta.date.slice(0, 10)}`));
-    process.stderr.write(`bench: wrote ${displayPath(out)} and ${displayPath(svgPath)}\n`);
+    const wrote = [displayPath(out)];
+    if (meta.chart) {
+      fs.writeFileSync(svgPath, chart.renderSvg(summary, echoServers.map((s) => s.name), `evwire framed echo, msgs/s (median, line = min–max), ${meta.date.slice(0, 10)}`));
+      wrote.push(displayPath(svgPath));
+    }
+    if (meta.httpChart) {
+      fs.writeFileSync(httpSvgPath, chart.renderSvg(httpSummary, httpServers.map((s) => s.name), `evwire HTTP, requests/s (median, line = min–max), ${meta.date.slice(0, 10)}`));
+      wrote.push(displayPath(httpSvgPath));
+    }
+    process.stderr.write(`bench: wrote ${wrote.join(', ')}\n`);
   }
   if (o.json) {
     const out = path.resolve(process.cwd(), o.json);

@@ -81,6 +81,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly remotePort: number;
   readonly remoteFamily: 'IPv4' | 'IPv6';
   readonly server: Server;
+  /** Index of the IO thread that owns this connection (0 … ioThreads - 1). */
+  get ioThread(): number {
+    return this[kIo];
+  }
   /** @internal */ readonly [kIo]: number;
   /** @internal */ readonly [kSlot]: number;
   /** @internal */ readonly [kGen]: number;

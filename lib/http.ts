@@ -68,19 +68,126 @@ const REASONS: Record<number, string> = {
 
 // A header name is a token; a value has no CR, LF or NUL (response splitting) and is latin1.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]|[^\t\x20-\xff]/;
+
+/** No CR, LF, NUL or other control character but tab, nothing above latin1 (a loop: faster than
+ * a regular expression on the short values headers have). */
+function validValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c > 0xff) return false;
+  }
+  return true;
+}
 
 let dateSec = 0;
 let dateStr = '';
-/** The Date header, formatted once a second. */
+let dateTimer: NodeJS.Timeout | null = null;
+/** The Date header. While HTTP servers listen, an unreferenced one-second timer keeps it (and
+ * dateSec, the head cache's key) current, so a response reads no clock; without the timer (none
+ * listening) it is computed on demand. */
 function httpDate(): string {
+  if (dateTimer === null) updateDate();
+  return dateStr;
+}
+
+function updateDate(): void {
   const now = Date.now();
   const sec = Math.floor(now / 1000);
   if (sec !== dateSec) {
     dateSec = sec;
     dateStr = new Date(now).toUTCString();
   }
-  return dateStr;
+}
+
+let dateUsers = 0;
+/** @internal An HTTP server started (+1) or stopped (-1) listening. */
+export function dateClock(delta: number): void {
+  dateUsers += delta;
+  if (dateUsers > 0 && dateTimer === null) {
+    updateDate();
+    // Fires just after each second turns, so the header is at most a few ms late.
+    const tick = (): void => {
+      updateDate();
+      dateTimer = setTimeout(tick, 1000 - (Date.now() % 1000) + 1);
+      dateTimer.unref();
+    };
+    dateTimer = setTimeout(tick, 1000 - (Date.now() % 1000) + 1);
+    dateTimer.unref();
+  } else if (dateUsers <= 0 && dateTimer !== null) {
+    clearTimeout(dateTimer);
+    dateTimer = null;
+    dateUsers = 0;
+  }
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF_LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n', 'latin1');
+
+const statusLines = new Map<number, string>();
+function statusLine(code: number): string {
+  let s = statusLines.get(code);
+  if (s === undefined) {
+    s = `HTTP/1.1 ${code} ${REASONS[code] ?? 'Unknown'}\r\n`;
+    statusLines.set(code, s);
+  }
+  return s;
+}
+
+let dateLineSec = 0;
+let dateLineStr = '';
+function dateLine(): string {
+  const d = httpDate();
+  if (dateLineSec !== dateSec) {
+    dateLineSec = dateSec;
+    dateLineStr = `Date: ${d}\r\n`;
+  }
+  return dateLineStr;
+}
+
+// Recently sent heads, as bytes, keyed by what made them: status, connection mode, the header
+// list (compared entry by entry; values are usually the same string constants) and the second of
+// the Date header. A server answering alike requests encodes its head once a second, not once
+// per response, and a lookup hashes nothing. Bounded: HEAD_CACHE_MAX entries, replaced in turn.
+interface HeadEntry {
+  status: number;
+  mode: number;
+  sec: number;
+  headers: string[];
+  bytes: Buffer;
+}
+const HEAD_CACHE_MAX = 8;
+const heads: HeadEntry[] = [];
+let headNext = 0;
+
+function cachedHead(status: number, mode: number, h: readonly (string | string[])[]): Buffer | null {
+  for (let k = 0; k < heads.length; k++) {
+    const e = heads[k];
+    if (e.status !== status || e.mode !== mode || e.sec !== dateSec || e.headers.length !== h.length) continue;
+    let i = 0;
+    while (i < h.length && e.headers[i] === h[i]) i++;
+    if (i === h.length) return e.bytes;
+  }
+  return null;
+}
+
+function rememberHead(status: number, mode: number, h: readonly (string | string[])[], bytes: Buffer): void {
+  for (const v of h) if (typeof v !== 'string') return; // repeated headers: not worth keeping
+  const e: HeadEntry = { status, mode, sec: dateSec, headers: h.slice() as string[], bytes };
+  if (heads.length < HEAD_CACHE_MAX) heads.push(e);
+  else {
+    heads[headNext] = e;
+    headNext = (headNext + 1) % HEAD_CACHE_MAX;
+  }
+}
+
+// Header names already checked; a handful in practice, bounded all the same.
+const goodNames = new Set<string>();
+function validName(name: string): boolean {
+  if (goodNames.has(name)) return true;
+  if (!TOKEN.test(name)) return false;
+  if (goodNames.size < 1024) goodNames.add(name);
+  return true;
 }
 
 /** A request, complete: headers, body and all. Strings and body are copies, safe to keep. */
@@ -91,13 +198,12 @@ export class HttpRequest {
   readonly path: string;
   /** Route parameters (`/users/:id` gives `params.id`). */
   params: Record<string, string> = {};
-  /** Header values by lower-cased name; a repeated header is an array of its values in order. */
-  readonly headers: Record<string, string | string[]>;
   /** Every header as sent, name (lower-cased) and value, repeats kept: [name, value, ...]. */
   readonly rawHeaders: string[];
   readonly httpVersion: string;
   /** The connection the request came on (remote address and port). */
   readonly connection: Connection;
+  #headers: Record<string, string | string[]> | null = null;
   #body: Buffer;
   #query: URLSearchParams | null = null;
   #res: HttpResponse | null = null;
@@ -111,21 +217,32 @@ export class HttpRequest {
     this.path = q < 0 ? url : url.slice(0, q);
     this.httpVersion = version;
     this.rawHeaders = raw;
-    const h: Record<string, string | string[]> = Object.create(null);
-    for (let i = 0; i < raw.length; i += 2) {
-      const prev = h[raw[i]];
-      if (prev === undefined) h[raw[i]] = raw[i + 1];
-      else if (typeof prev === 'string') h[raw[i]] = [prev, raw[i + 1]];
-      else prev.push(raw[i + 1]);
-    }
-    this.headers = h;
     this.#body = body;
+  }
+
+  /** Header values by lower-cased name; a repeated header is an array of its values in order.
+   * Built on first use (most handlers never look), from rawHeaders. */
+  get headers(): Record<string, string | string[]> {
+    if (this.#headers === null) {
+      const raw = this.rawHeaders;
+      const h: Record<string, string | string[]> = Object.create(null);
+      for (let i = 0; i < raw.length; i += 2) {
+        const prev = h[raw[i]];
+        if (prev === undefined) h[raw[i]] = raw[i + 1];
+        else if (typeof prev === 'string') h[raw[i]] = [prev, raw[i + 1]];
+        else prev.push(raw[i + 1]);
+      }
+      this.#headers = h;
+    }
+    return this.#headers;
   }
 
   /** The first value of a header (case-insensitive name), or undefined. */
   header(name: string): string | undefined {
-    const v = this.headers[name.toLowerCase()];
-    return Array.isArray(v) ? v[0] : v;
+    const n = name.toLowerCase();
+    const raw = this.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i] === n) return raw[i + 1];
+    return undefined;
   }
 
   /** The query string, parsed. */
@@ -187,11 +304,12 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   readonly #head: boolean;
   readonly #keepAlive: boolean;
   readonly #http10: boolean;
-  #headers = new Map<string, [string, string | string[]]>();
+  /** [lower-cased name, name as given, value, ...]: few entries, so a scan beats a Map. */
+  #headers: (string | string[])[] = [];
   #headersSent = false;
   #chunked = false;
   /** Bytes produced while an earlier response still owns the connection. */
-  #held: { head: string; body: Uint8Array | null; tail: string; end: boolean }[] = [];
+  #held: { head: Uint8Array | null; body: Uint8Array | null; tail: Uint8Array | null; end: boolean }[] | null = null;
 
   /** @internal */
   constructor(pipe: HttpPipeline, head: boolean, keepAlive: boolean, http10: boolean) {
@@ -215,22 +333,48 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
 
   /** Sets a header (replacing one of the same name). Chainable. */
   setHeader(name: string, value: string | number | readonly string[]): this {
-    check(!this.#headersSent, 'headers were already sent');
-    check(typeof name === 'string' && TOKEN.test(name), `invalid header name ${JSON.stringify(name)}`);
-    const v = Array.isArray(value) ? value.map(String) : String(value);
-    for (const x of Array.isArray(v) ? v : [v]) check(!BAD_VALUE.test(x), `invalid value for header ${name}`);
-    this.#headers.set(name.toLowerCase(), [name, v]);
+    if (this.#headersSent) throw new InvalidArgumentError('EW_EINVAL', 'headers were already sent');
+    if (typeof name !== 'string' || !validName(name)) throw new InvalidArgumentError('EW_EINVAL', `invalid header name ${JSON.stringify(name)}`);
+    let v: string | string[];
+    if (Array.isArray(value)) {
+      v = value.map(String);
+      for (const x of v) if (!validValue(x)) throw new InvalidArgumentError('EW_EINVAL', `invalid value for header ${name}`);
+    } else {
+      v = typeof value === 'string' ? value : String(value);
+      if (!validValue(v)) throw new InvalidArgumentError('EW_EINVAL', `invalid value for header ${name}`);
+    }
+    this.#set(name.toLowerCase(), name, v);
     return this;
   }
 
   getHeader(name: string): string | string[] | undefined {
-    return this.#headers.get(name.toLowerCase())?.[1];
+    const i = this.#find(name.toLowerCase());
+    return i < 0 ? undefined : this.#headers[i + 2];
   }
 
   removeHeader(name: string): this {
     check(!this.#headersSent, 'headers were already sent');
-    this.#headers.delete(name.toLowerCase());
+    const i = this.#find(name.toLowerCase());
+    if (i >= 0) this.#headers.splice(i, 3);
     return this;
+  }
+
+  #find(lower: string): number {
+    const h = this.#headers;
+    for (let i = 0; i < h.length; i += 3) if (h[i] === lower) return i;
+    return -1;
+  }
+
+  #has(lower: string): boolean {
+    return this.#find(lower) >= 0;
+  }
+
+  #set(lower: string, name: string, v: string | string[]): void {
+    const i = this.#find(lower);
+    if (i >= 0) {
+      this.#headers[i + 1] = name;
+      this.#headers[i + 2] = v;
+    } else this.#headers.push(lower, name, v);
   }
 
   /** Sets the status and headers at once. Chainable. */
@@ -245,20 +389,22 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   write(chunk: Uint8Array | string): boolean {
     if (this.finished || this.aborted) return false;
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    let head = '';
+    let head: Uint8Array | null = null;
     if (!this.#headersSent) {
-      if (!this.#headers.has('content-length') && !this.#http10) {
+      if (!this.#has('content-length') && !this.#http10) {
         this.#chunked = true;
-        this.#headers.set('transfer-encoding', ['Transfer-Encoding', 'chunked']);
+        this.#headers.push('transfer-encoding', 'Transfer-Encoding', 'chunked');
       }
       head = this.#formatHead();
     }
     if (this.#head || body.length === 0) {
-      if (head !== '') this.#out(head, null, '', false);
+      if (head !== null) this.#out(head, null, null, false);
       return this.#pipe.writable();
     }
-    if (this.#chunked) this.#out(`${head}${body.length.toString(16)}\r\n`, body, '\r\n', false);
-    else this.#out(head, body, '', false);
+    if (this.#chunked) {
+      const size = Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1');
+      this.#out(head === null ? size : Buffer.concat([head, size]), body, CRLF, false);
+    } else this.#out(head, body, null, false);
     return this.#pipe.writable();
   }
 
@@ -269,22 +415,22 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     this.finished = true;
     if (!this.#headersSent) {
       // The whole response at once: Content-Length, one record.
-      if (!this.#headers.has('content-length') && !this.#noBodyStatus())
-        this.#headers.set('content-length', ['Content-Length', String(b === null ? 0 : b.length)]);
+      const noBody = this.#noBodyStatus();
+      if (!noBody && !this.#has('content-length')) this.#headers.push('content-length', 'Content-Length', String(b === null ? 0 : b.length));
       const head = this.#formatHead();
-      this.#out(head, this.#head || this.#noBodyStatus() ? null : b, '', true);
+      this.#out(head, this.#head || noBody ? null : b, null, true);
     } else if (this.#chunked) {
-      const last = b !== null && b.length !== 0 && !this.#head ? `${b.length.toString(16)}\r\n` : '';
-      this.#out(last, last === '' ? null : b, last === '' ? '0\r\n\r\n' : '\r\n0\r\n\r\n', true);
+      if (b !== null && b.length !== 0 && !this.#head) this.#out(Buffer.from(`${b.length.toString(16)}\r\n`, 'latin1'), b, CRLF_LAST_CHUNK, true);
+      else this.#out(null, null, LAST_CHUNK, true);
     } else {
-      this.#out('', this.#head ? null : b, '', true);
+      this.#out(null, this.#head ? null : b, null, true);
     }
-    this.emit('finish');
+    if (this.listenerCount('finish') !== 0) this.emit('finish');
   }
 
   /** Sends `value` as JSON (application/json). */
   json(value: unknown): void {
-    if (!this.#headers.has('content-type')) this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    if (!this.#has('content-type')) this.#headers.push('content-type', 'Content-Type', 'application/json; charset=utf-8');
     this.end(JSON.stringify(value));
   }
 
@@ -292,40 +438,59 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     return this.statusCode === 204 || this.statusCode === 304 || (this.statusCode >= 100 && this.statusCode < 200);
   }
 
-  #formatHead(): string {
+  /** The status line and headers as bytes. The same text (the same status and headers in the
+   * same second) gives the same bytes from a small cache, so a server answering alike requests
+   * encodes its head once a second, not once per response. */
+  #formatHead(): Uint8Array {
     this.#headersSent = true;
-    const close = !this.#keepAlive;
-    let s = `HTTP/1.1 ${this.statusCode} ${REASONS[this.statusCode] ?? 'Unknown'}\r\n`;
-    for (const [, [name, v]] of this.#headers) {
-      if (Array.isArray(v)) for (const x of v) s += `${name}: ${x}\r\n`;
-      else s += `${name}: ${v}\r\n`;
+    const h = this.#headers;
+    httpDate(); // brings dateSec up to date for the cache key
+    const mode = (this.#keepAlive ? 0 : 1) | (this.#http10 ? 2 : 0);
+    const hit = cachedHead(this.statusCode, mode, h);
+    if (hit !== null) return hit;
+    let s = statusLine(this.statusCode);
+    let date = true;
+    let conn = true;
+    for (let i = 0; i < h.length; i += 3) {
+      const lower = h[i] as string;
+      if (lower === 'date') date = false;
+      else if (lower === 'connection') conn = false;
+      const name = h[i + 1] as string;
+      const v = h[i + 2];
+      if (typeof v === 'string') s += name + ': ' + v + '\r\n';
+      else for (const x of v) s += name + ': ' + x + '\r\n';
     }
-    if (!this.#headers.has('date')) s += `Date: ${httpDate()}\r\n`;
-    if (!this.#headers.has('connection')) {
-      if (close) s += 'Connection: close\r\n';
+    if (date) s += dateLine();
+    if (conn) {
+      if (!this.#keepAlive) s += 'Connection: close\r\n';
       else if (this.#http10) s += 'Connection: keep-alive\r\n';
     }
-    return `${s}\r\n`;
+    s += '\r\n';
+    const bytes = Buffer.from(s, 'latin1');
+    rememberHead(this.statusCode, mode, h, bytes);
+    return bytes;
   }
 
   /** Writes now if this response owns the connection, else keeps the bytes for its turn. */
-  #out(head: string, body: Uint8Array | null, tail: string, end: boolean): void {
+  #out(head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
     if (this.#pipe.isHead(this)) this.#pipe.send(head, body, tail, end);
-    else this.#held.push({ head, body: body === null ? null : Buffer.from(body), tail, end });
+    else (this.#held ??= []).push({ head, body: body === null ? null : Buffer.from(body), tail, end });
     if (end) this.#pipe.finished(this);
   }
 
   /** @internal This response now owns the connection: write what it produced meanwhile. */
   flushHeld(): void {
-    for (const h of this.#held) this.#pipe.send(h.head, h.body, h.tail, h.end);
-    this.#held = [];
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    for (const h of held) this.#pipe.send(h.head, h.body, h.tail, h.end);
   }
 
   /** @internal */
   abort(): void {
     if (this.aborted || this.finished) return;
     this.aborted = true;
-    this.#held = [];
+    this.#held = null;
     this.emit('abort');
   }
 
@@ -359,10 +524,10 @@ class HttpPipeline {
     return this.#writable;
   }
 
-  send(head: string, body: Uint8Array | null, tail: string, end: boolean): void {
+  send(head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
     if (this.#conn.closed) return;
     this.#engine.sendHttp(this.#conn, head, body, tail, end);
-    this.#writable = this.#conn[kWrote](head.length + (body === null ? 0 : body.length) + tail.length);
+    this.#writable = this.#conn[kWrote]((head === null ? 0 : head.length) + (body === null ? 0 : body.length) + (tail === null ? 0 : tail.length));
   }
 
   /** `res` ended. If it is at the head, the responses behind it that are done follow at once. */
@@ -387,19 +552,18 @@ class HttpPipeline {
     this.#queue.push(res);
   }
 
-  /** A request record or fragment. Returns the complete bytes, or null while fragments come. */
-  collect(shm: Buffer, off: number, len: number, more: boolean): Buffer | null {
-    if (more) {
-      (this.#chunks ??= []).push(Buffer.from(shm.subarray(off, off + len)));
-      return null;
-    }
-    if (this.#chunks !== null) {
-      this.#chunks.push(shm.subarray(off, off + len));
-      const all = Buffer.concat(this.#chunks);
-      this.#chunks = null;
-      return all;
-    }
-    return shm.subarray(off, off + len);
+  /** A fragment of a request record too big for one ring record: kept until the last one. */
+  fragment(shm: Buffer, off: number, len: number): void {
+    (this.#chunks ??= []).push(Buffer.from(shm.subarray(off, off + len)));
+  }
+
+  /** The last part of a fragmented request record: the whole record. Null if not fragmented. */
+  assemble(shm: Buffer, off: number, len: number): Buffer | null {
+    if (this.#chunks === null) return null;
+    this.#chunks.push(shm.subarray(off, off + len));
+    const all = Buffer.concat(this.#chunks);
+    this.#chunks = null;
+    return all;
   }
 
   peerEnded(): void {
@@ -425,7 +589,7 @@ interface Route {
 
 /** Routes by method and path: exact paths from a map, parameterised ones by segment. */
 class Router {
-  readonly #exact = new Map<string, HttpHandler>();
+  readonly #exact = new Map<string, Map<string, HttpHandler>>();
   readonly #params = new Map<string, Route[]>();
 
   add(method: string, path: string, handler: HttpHandler): void {
@@ -433,7 +597,9 @@ class Router {
     check(typeof handler === 'function', 'route handler must be a function');
     const m = method.toUpperCase();
     if (!path.includes('/:')) {
-      this.#exact.set(`${m} ${path}`, handler);
+      let byPath = this.#exact.get(m);
+      if (byPath === undefined) this.#exact.set(m, (byPath = new Map()));
+      byPath.set(path, handler);
       return;
     }
     let list = this.#params.get(m);
@@ -441,9 +607,11 @@ class Router {
     list.push({ segments: path.split('/').slice(1), handler });
   }
 
-  match(method: string, path: string): { handler: HttpHandler; params: Record<string, string> } | null {
-    const exact = this.#exact.get(`${method} ${path}`);
-    if (exact !== undefined) return { handler: exact, params: {} };
+  /** The handler for `method` and `req.path`, setting req.params; null if none. */
+  match(method: string, req: HttpRequest): HttpHandler | null {
+    const path = req.path;
+    const exact = this.#exact.get(method)?.get(path);
+    if (exact !== undefined) return exact;
     const list = this.#params.get(method);
     if (list === undefined) return null;
     const parts = path.split('/').slice(1);
@@ -461,7 +629,10 @@ class Router {
           }
         } else if (s !== parts[i]) ok = false;
       }
-      if (ok) return { handler: r.handler, params };
+      if (ok) {
+        req.params = params;
+        return r.handler;
+      }
     }
     return null;
   }
@@ -497,6 +668,8 @@ export class HttpServer extends Server {
     this.#engine = engine;
     this.#logger = host.logger;
     this.on('connection', (conn) => this.#attach(conn));
+    dateClock(1);
+    this.once('close', () => dateClock(-1));
   }
 
   /** Adds a route. `path` may hold `:name` segments (req.params.name). Chainable. */
@@ -549,38 +722,53 @@ export class HttpServer extends Server {
   override [kHttpRequest](conn: Connection, shm: Buffer, off: number, len: number, more: boolean): void {
     const pipe = (conn as unknown as { [kHttp]?: HttpPipeline })[kHttp];
     if (pipe === undefined) return;
-    const b = pipe.collect(shm, off, len, more);
-    if (b === null) return;
-    const method = METHODS[b[0]] ?? 'GET';
-    const flags = b[3];
-    const nheaders = b.readUInt32LE(4);
-    const urlLen = b.readUInt32LE(8);
-    const bodyLen = b.readUInt32LE(12);
-    let at = REQ_FIXED;
-    const url = b.toString('latin1', at, at + urlLen);
-    at += urlLen;
+    if (more) {
+      pipe.fragment(shm, off, len);
+      return;
+    }
+    // The record is read where it lies (ring memory, valid until this returns) unless it came
+    // in fragments.
+    let b = shm;
+    const whole = pipe.assemble(shm, off, len);
+    if (whole !== null) {
+      b = whole;
+      off = 0;
+      len = whole.length;
+    }
+    const method = METHODS[b[off]] ?? 'GET';
+    const major = b[off + 1];
+    const minor = b[off + 2];
+    const flags = b[off + 3];
+    const nheaders = b.readUInt32LE(off + 4);
+    const urlLen = b.readUInt32LE(off + 8);
+    const bodyLen = b.readUInt32LE(off + 12);
+    // URL and headers are decoded with one call; the strings are slices of it.
+    const end = off + len - bodyLen;
+    const base = off + REQ_FIXED;
+    const text = b.toString('latin1', base, end);
+    const url = text.slice(0, urlLen);
+    let at = base + urlLen;
     const raw: string[] = new Array(nheaders * 2);
     for (let i = 0; i < nheaders; i++) {
       const nl = b.readUInt32LE(at);
       const vl = b.readUInt32LE(at + 4);
-      at += 8;
-      raw[2 * i] = b.toString('latin1', at, at + nl);
-      raw[2 * i + 1] = b.toString('latin1', at + nl, at + nl + vl);
-      at += nl + vl;
+      const t = at + 8 - base;
+      raw[2 * i] = text.slice(t, t + nl);
+      raw[2 * i + 1] = text.slice(t + nl, t + nl + vl);
+      at += 8 + nl + vl;
     }
     // The body lives in ring memory only until this returns: keep a copy.
-    const body = bodyLen === 0 ? EMPTY : Buffer.from(b.subarray(at, at + bodyLen));
-    const version = `${b[1]}.${b[2]}`;
+    const body = bodyLen === 0 ? EMPTY : Buffer.from(b.subarray(end, off + len));
+    const version = major === 1 ? (minor === 1 ? '1.1' : minor === 0 ? '1.0' : `1.${minor}`) : `${major}.${minor}`;
     const req = new HttpRequest(conn, method, url, version, raw, body);
     const keepAlive = (flags & F_KEEP_ALIVE) !== 0 && (flags & F_LAST) === 0;
-    const res = new HttpResponse(pipe, method === 'HEAD', keepAlive, b[1] === 1 && b[2] === 0);
+    const res = new HttpResponse(pipe, method === 'HEAD', keepAlive, major === 1 && minor === 0);
     req.setResponse(res);
     pipe.push(res);
     this.#requests++;
-    let m = this.#router.match(method, req.path);
-    if (m === null && method === 'HEAD') m = this.#router.match('GET', req.path);
-    const handler = m === null ? this.#fallback : m.handler;
-    if (m !== null) req.params = m.params;
+    let handler = this.#router.match(method, req);
+    if (handler === null && method === 'HEAD') handler = this.#router.match('GET', req);
+    if (handler === null) handler = this.#fallback;
     try {
       const r = handler(req, res);
       if (r instanceof Promise) r.catch((err) => this.#failed(conn, res, err));

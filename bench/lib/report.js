@@ -74,6 +74,9 @@ function summarize(runs, cases, servers) {
         vsNative: ratio(get('evwire-js'), get('evwire-native')),
         levelVsCorked: ratio(get('evwire-js-level'), get('node-net-corked')),
         levelVsNative: ratio(get('evwire-js-level'), get('evwire-native')),
+        httpVsUws: ratio(get('evwire-http'), get('uws')),
+        httpVsNode: ratio(get('evwire-http'), get('node-http')),
+        httpLevelVsUws: ratio(get('evwire-http-level'), get('uws')),
       },
     });
   }
@@ -94,9 +97,37 @@ function table(header, rows) {
   return [line(header), line(sep), ...rows.map(line)].join('\n');
 }
 
+function caseTables(L, summary, rate) {
+  for (const c of summary) {
+    L.push('');
+    L.push(`### ${c.name} (\`${c.caseId}\`)`);
+    L.push('');
+    L.push(
+      `Load generator on CPU ${c.loadCpu}; median steal ${fmtFixed(c.stealPct, 1)}%.`
+    );
+    L.push('');
+    L.push(
+      table(
+        ['Server', rate, 'spread', 'MB/s', 'p50 µs', 'p99 µs', 'steal %', 'invalid'],
+        c.perServer.map((p) => [
+          `\`${p.server}\``,
+          fmtInt(p.msgsPerS),
+          p.valid > 1 ? `${fmtInt(p.minMsgsPerS)}–${fmtInt(p.maxMsgsPerS)}` : p.valid ? '(1 run)' : 'n/a',
+          fmtMB(p.mbPerS),
+          fmtUs(p.p50),
+          fmtUs(p.p99),
+          fmtFixed(p.stealPct, 1),
+          `${p.invalid}/${p.runs}`,
+        ])
+      )
+    );
+  }
+}
+
 // Renders the whole RESULTS.md. `meta` carries the machine, the options and the command
 // line; `summary` comes from summarize(); `runs` are the raw records for the invalid list.
-function renderMarkdown(meta, summary, runs) {
+// `http` is the summary of the HTTP cases (empty when none ran).
+function renderMarkdown(meta, summary, runs, http = []) {
   const o = meta.options;
   const L = [];
   L.push('# evwire framed-echo benchmark');
@@ -174,30 +205,7 @@ function renderMarkdown(meta, summary, runs) {
       'body bytes echoed per second; p50 and p99 are round-trip latencies in µs (medians of the ' +
       'per-run percentiles).'
   );
-  for (const c of summary) {
-    L.push('');
-    L.push(`### ${c.name} (\`${c.caseId}\`)`);
-    L.push('');
-    L.push(
-      `Load generator on CPU ${c.loadCpu}; median steal ${fmtFixed(c.stealPct, 1)}%.`
-    );
-    L.push('');
-    L.push(
-      table(
-        ['Server', 'msgs/s', 'spread', 'MB/s', 'p50 µs', 'p99 µs', 'steal %', 'invalid'],
-        c.perServer.map((p) => [
-          `\`${p.server}\``,
-          fmtInt(p.msgsPerS),
-          p.valid > 1 ? `${fmtInt(p.minMsgsPerS)}–${fmtInt(p.maxMsgsPerS)}` : p.valid ? '(1 run)' : 'n/a',
-          fmtMB(p.mbPerS),
-          fmtUs(p.p50),
-          fmtUs(p.p99),
-          fmtFixed(p.stealPct, 1),
-          `${p.invalid}/${p.runs}`,
-        ])
-      )
-    );
-  }
+  caseTables(L, summary, 'msgs/s');
   L.push('');
   L.push('## Ratios (same run)');
   L.push('');
@@ -217,6 +225,32 @@ function renderMarkdown(meta, summary, runs) {
       ])
     )
   );
+  if (http.length) {
+    L.push('');
+    L.push('## HTTP');
+    L.push('');
+    L.push(
+      `wrk (\`taskset -c ${o.loadCpu} wrk -t1 -cN -dS --timeout 5s -s bench/wrk/evwire.lua http://127.0.0.1:P/ -- DEPTH\`) ` +
+        'against servers answering `GET /` with `200 Hello, World!` (text/plain, Content-Length, Date), each pinned to ' +
+        `CPU ${o.serverCpu}. Before each run one GET / must return exactly that body. Pipelined: DEPTH requests per ` +
+        "write, as TechEmpower's pipeline.lua; wrk then times a whole batch as one latency sample. A run with any wrk " +
+        'socket error, timeout or non-2xx answer is invalid. req/s is requests answered per second (median of the valid runs).'
+    );
+    if (meta.httpChart) {
+      L.push('');
+      L.push(`![req/s per case and server](${meta.httpChart})`);
+    }
+    caseTables(L, http, 'req/s');
+    L.push('');
+    L.push('### HTTP ratios (same run)');
+    L.push('');
+    L.push(
+      table(
+        ['Case', 'evwire-http / uws', 'evwire-http / node-http', 'evwire-http-level / uws', 'steal %'],
+        http.map((c) => [c.name, fmtR(c.ratios.httpVsUws), fmtR(c.ratios.httpVsNode), fmtR(c.ratios.httpLevelVsUws), fmtFixed(c.stealPct, 1)])
+      )
+    );
+  }
   const bad = runs.filter((r) => !r.valid);
   if (bad.length) {
     L.push('');

@@ -282,10 +282,12 @@ export class Engine {
    * keep native answers in order behind pipelined responses. The text is written straight into
    * ring memory; nothing is copied twice.
    */
-  sendHttp(conn: Connection, head: string, body: Uint8Array | null, tail: string, end: boolean): void {
+  sendHttp(conn: Connection, head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
     const k = conn[kIo];
+    const hlen = head === null ? 0 : head.length;
     const blen = body === null ? 0 : body.length;
-    const total = head.length + blen + tail.length;
+    const tlen = tail === null ? 0 : tail.length;
+    const total = hlen + blen + tlen;
     const flags = end ? REC_F_RESPONSE_END : 0;
     if (this.pending[k].length === 0 && total <= this.outMax[k]) {
       const r = this.reserve(k, total);
@@ -293,12 +295,15 @@ export class Engine {
         this.header(r, total, REC_SEND, conn, 0);
         this.u32[(r >>> 2) + 1] = REC_SEND | (flags << 16);
         let at = r + REC_HEADER_BYTES;
-        if (head.length !== 0) at += this.shm.write(head, at, head.length, 'latin1');
+        if (hlen !== 0) {
+          this.shm.set(head!, at);
+          at += hlen;
+        }
         if (blen !== 0) {
           this.shm.set(body!, at);
           at += blen;
         }
-        if (tail.length !== 0) this.shm.write(tail, at, tail.length, 'latin1');
+        if (tlen !== 0) this.shm.set(tail!, at);
         this.touched();
         return;
       }
@@ -306,9 +311,9 @@ export class Engine {
     // Large or behind a full ring: the same bytes through the ordered queue, the end flag on
     // the last record.
     const parts: Uint8Array[] = [];
-    if (head.length !== 0) parts.push(Buffer.from(head, 'latin1'));
+    if (hlen !== 0) parts.push(Buffer.from(head!));
     if (blen !== 0) parts.push(Buffer.from(body!));
-    if (tail.length !== 0) parts.push(Buffer.from(tail, 'latin1'));
+    if (tlen !== 0) parts.push(Buffer.from(tail!));
     if (parts.length === 0) parts.push(Buffer.alloc(0));
     for (let i = 0; i < parts.length; i++) this.enqueue(k, REC_SEND, conn, 0, parts[i], true, end && i === parts.length - 1 ? REC_F_RESPONSE_END : 0);
     this.pump(k);

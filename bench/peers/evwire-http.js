@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+'use strict';
+// evwire HTTP server with a JavaScript handler: GET / answers "Hello, World!" (text/plain).
+//   node bench/peers/evwire-http.js --port P [--io-threads N] [--triggering edge|level] [--stats-file F]
+// Prints "listening <address> <port>" once ready; on SIGTERM/SIGINT writes the requests each IO
+// thread handled to --stats-file (JSON), then exits.
+const fs = require('fs');
+const { Runtime } = require('../../dist/index.js');
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+
+async function main() {
+  const ioThreads = Number(opt('io-threads', '1'));
+  const rt = await Runtime.start({ ioThreads, affinity: opt('affinity', 'off'), triggering: opt('triggering', 'edge'), logger: { level: 'warn' } });
+  const http = await rt.listen({ protocol: 'http', host: opt('host', '127.0.0.1'), port: Number(opt('port', '0')) });
+  // Requests and connections per IO thread (the IO thread index is in the connection id).
+  const perIo = new Array(ioThreads).fill(0);
+  const connsPerIo = new Array(ioThreads).fill(0);
+  const seen = new Set();
+  const hello = Buffer.from('Hello, World!');
+  http.get('/', (req, res) => {
+    const io = req.connection.ioThread;
+    perIo[io]++;
+    if (!seen.has(req.connection.id)) {
+      seen.add(req.connection.id);
+      connsPerIo[io]++;
+    }
+    res.setHeader('content-type', 'text/plain').end(hello);
+  });
+  const a = http.address();
+  console.log(`listening ${a.address} ${a.port}`);
+  const statsFile = opt('stats-file', null);
+  const stop = () => {
+    if (statsFile) fs.writeFileSync(statsFile, JSON.stringify({ requestsPerIo: perIo, connectionsPerIo: connsPerIo }));
+    rt.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
