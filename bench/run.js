@@ -111,7 +111,8 @@ const USAGE = `Usage: node bench/run.js [options]   (or: npm run bench -- [optio
 Runs the framed-echo matrix against evwire-js, evwire-native, node-net and
 node-net-corked in one interleaved run and writes a Markdown report.
 
-  --quick            1 run, 2 s measured, 0.5 s warmup, no 1 MiB case (under a minute)
+  --quick            1 run, 1 s measured, 0.5 s warmup (none for wrk), no 1 MiB case,
+                     no -level variants (under a minute)
   --runs N           repetitions per case and server (default 3)
   --seconds S        measured seconds per load run (default 5)
   --warmup S         unmeasured warmup seconds per load run (default 1)
@@ -194,7 +195,7 @@ function parseArgs(argv) {
   };
   // Explicit options win over --quick's defaults, whatever their order on the line.
   o.runs = num('--runs', o.runs ?? (o.quick ? 1 : 3), { int: true, min: 1 });
-  o.seconds = num('--seconds', o.seconds ?? (o.quick ? 2 : 5), { min: 0, strictMin: true });
+  o.seconds = num('--seconds', o.seconds ?? (o.quick ? 1 : 5), { min: 0, strictMin: true });
   o.warmup = num('--warmup', o.warmup ?? (o.quick ? 0.5 : 1), { min: 0 });
   o.serverCpu = num('--server-cpu', o.serverCpu, { int: true, min: 0 });
   o.loadCpu = num('--load-cpu', o.loadCpu, { int: true, min: 0 });
@@ -213,7 +214,8 @@ function parseArgs(argv) {
   const namedCases = pick(o.cases, CASES, 'id', 'case');
   // --quick drops the 1 MiB case only from the default matrix; naming it keeps it.
   o.caseList = namedCases ?? CASES.filter((c) => !(o.quick && c.id === '1m'));
-  o.serverList = pick(o.servers, SERVERS, 'name', 'server') ?? SERVERS;
+  // --quick leaves out the level-triggered variants unless they are named, to stay under a minute.
+  o.serverList = pick(o.servers, SERVERS, 'name', 'server') ?? SERVERS.filter((s) => !(o.quick && s.name.endsWith('-level')));
   return o;
 }
 
@@ -333,7 +335,8 @@ async function measureHttp(c, rec, o, ticks) {
     rec.reason = bad;
     return;
   }
-  if (o.warmup > 0) {
+  // wrk takes whole seconds: a warmup under 1 s (--quick) is skipped rather than doubled.
+  if (o.warmup >= 1) {
     await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrkArgs(c, rec.port, Math.max(1, Math.round(o.warmup))), cwd: ROOT, timeoutMs: (o.warmup + LOAD_SLACK_S) * 1000 });
   }
   const seconds = Math.max(1, Math.round(o.seconds));

@@ -8,10 +8,11 @@
 #   libtcmalloc-minimal4  tcmalloc, preloaded by bench/experiments/allocator.js
 #   libjemalloc2          jemalloc, likewise
 #   util-linux            taskset
+#   wrk                   the HTTP load generator (bench/run.js, bench/experiments/accept.js)
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(linux-perf libtcmalloc-minimal4 libjemalloc2 util-linux)
+packages=(linux-perf libtcmalloc-minimal4 libjemalloc2 util-linux wrk)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -8,6 +8,12 @@
 // (the kernel's hash decides). Reports connections per IO thread and frames handled per IO
 // thread under load (every connection keeps one 64-byte frame in flight), from the native
 // server's own counters.
+// HTTP evenness: the evwire HTTP server (a JavaScript handler) with 100 and 1,000 keep-alive
+// connections from wrk over 2 and 4 IO threads; requests handled per IO thread, counted by the
+// handler (Connection.ioThread).
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const c = require('./common');
 
 const o = c.options({ seconds: 3, warmup: 1, quick: false });
@@ -79,13 +85,85 @@ async function main() {
       }
     }
   }
-  const body = [
+  let body = [
     `Native-only server (ew_echo_native, one consumer thread per IO thread, listen backlog 4096) on CPU ${plan.server}; ew_loadgen on CPU ${plan.load} keeps one 64-byte frame in flight per connection for ${o.seconds} s (at least 3 s with 10,000) after ${o.warmup} s. ` +
       'Counts come from the server\'s per-IO-thread statistics. Spread = busiest / idlest IO thread (1.00 is even).',
     '',
     c.table(['connections', 'IO threads', 'distribution', 'connections per IO thread', 'spread', 'frames per IO thread', 'spread', 'msgs/s', 'steal %'], rows),
   ].join('\n');
+  const http = await httpEvenness(plan, raw);
+  body += http;
   c.report('accept', 'Accept distribution', body, raw);
+}
+
+async function httpOne(conns, threads, plan) {
+  const statsFile = path.join(os.tmpdir(), `evwire-http-even-${process.pid}-${conns}-${threads}.json`);
+  fs.rmSync(statsFile, { force: true });
+  const { child, port } = await c.server(plan.server, process.execPath, (p) => [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(p), '--io-threads', String(threads), '--stats-file', statsFile]);
+  try {
+    const steal0 = c.proc.readSteal();
+    const seconds = Math.max(1, Math.round(o.seconds));
+    const r = await c.proc.runBounded({ cpu: plan.load, cmd: 'wrk', args: ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', path.join('bench', 'wrk', 'evwire.lua'), `http://${c.HOST}:${port}/`], cwd: c.ROOT, timeoutMs: (seconds + 20) * 1000 });
+    const steal1 = c.proc.readSteal();
+    await c.proc.stopChild(child, 5000);
+    const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).pop();
+    const j = line ? JSON.parse(line) : null;
+    const stats = fs.existsSync(statsFile) ? JSON.parse(fs.readFileSync(statsFile, 'utf8')) : null;
+    fs.rmSync(statsFile, { force: true });
+    const errors = j ? j.connect + j.read + j.write + j.timeout + j.status : null;
+    return {
+      valid: r.code === 0 && j !== null && stats !== null && errors === 0,
+      rate: j ? j.requests / (j.duration_us / 1e6) : null,
+      stats,
+      errors,
+      stealPct: steal0 !== null && steal1 !== null && r.wallS > 0 ? ((steal1 - steal0) / (r.wallS * c.proc.clockTicks() * os.cpus().length)) * 100 : null,
+    };
+  } finally {
+    await c.proc.stopChild(child, 3000);
+  }
+}
+
+async function httpEvenness(plan, raw) {
+  if (!c.proc.commandExists('wrk')) {
+    process.stderr.write('accept: wrk not found (scripts/install-bench-deps.sh); HTTP evenness skipped\n');
+    return '\n\nHTTP evenness: not measured (wrk missing).';
+  }
+  const rows = [];
+  for (const conns of [100, 1000]) {
+    for (const threads of [2, 4]) {
+      const r = await httpOne(conns, threads, plan);
+      raw.push({ http: true, conns, threads, ...r });
+      if (!r.valid) {
+        rows.push([conns.toLocaleString('en-US'), threads, 'invalid', '', '', '', '', '']);
+        process.stderr.write(`http ${conns} ${threads}: INVALID (errors ${r.errors})\n`);
+        continue;
+      }
+      const { requestsPerIo: reqs, connectionsPerIo: cs } = r.stats;
+      const total = reqs.reduce((a, b) => a + b, 0);
+      rows.push([
+        conns.toLocaleString('en-US'),
+        threads,
+        cs.join(' / '),
+        spread(cs).toFixed(2),
+        reqs.map((x) => `${((100 * x) / total).toFixed(0)}%`).join(' / '),
+        spread(reqs).toFixed(2),
+        Math.round(r.rate).toLocaleString('en-US'),
+        r.stealPct === null ? 'n/a' : r.stealPct.toFixed(1),
+      ]);
+      process.stderr.write(`http ${conns} ${threads}: conns ${cs.join('/')}, requests ${reqs.join('/')}\n`);
+    }
+  }
+  return [
+    '',
+    '',
+    '### HTTP: requests per IO thread',
+    '',
+    `evwire HTTP server (\`node bench/peers/evwire-http.js --io-threads N\`, round-robin acceptor, one JavaScript thread) on CPU ${plan.server}; ` +
+      `\`wrk -t1 -cC -d${Math.max(1, Math.round(o.seconds))}s\` (keep-alive, GET /) on CPU ${plan.load}. The handler counts requests and connections by \`Connection.ioThread\`. ` +
+      'Spread = busiest / idlest IO thread.',
+    '',
+    c.table(['keep-alive connections', 'IO threads', 'connections per IO thread', 'spread', 'requests per IO thread', 'spread', 'req/s', 'steal %'], rows),
+  ].join('\n');
 }
 
 main().catch((err) => {
