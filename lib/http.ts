@@ -15,13 +15,21 @@ import { native } from './native';
 import { Server, type ServerHost, type ServerStats } from './server';
 
 /** What listen({ protocol: 'http' }) takes. */
-export interface HttpListenOptions {
+export interface HttpListenOptions extends HttpLimits {
   protocol: 'http';
   host?: string;
   port?: number;
   backlog?: number;
   reusePort?: boolean;
   distribution?: 'round-robin' | 'least-connections';
+  highWatermark?: number;
+  lowWatermark?: number;
+  maxBufferedBytes?: number;
+  noDelay?: boolean;
+}
+
+/** The HTTP limits, each answered natively (README "HTTP/1.1"). */
+export interface HttpLimits {
   /** Request line and headers, bytes. Default 16 KiB; above: 431. */
   maxHeaderBytes?: number;
   /** Header count. Default 100; above: 431. */
@@ -38,10 +46,6 @@ export interface HttpListenOptions {
   keepAliveTimeoutMs?: number;
   /** Requests per connection, then Connection: close. Default 0 (no limit). */
   maxRequestsPerConnection?: number;
-  highWatermark?: number;
-  lowWatermark?: number;
-  maxBufferedBytes?: number;
-  noDelay?: boolean;
 }
 
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;

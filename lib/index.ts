@@ -8,7 +8,7 @@ export type { RuntimeOptions, IoThreadStats, ThreadInfo } from './runtime';
 export { Server } from './server';
 export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents } from './server';
 export { HttpServer, HttpRequest, HttpResponse } from './http';
-export type { HttpListenOptions, HttpHandler, HttpServerStats, HttpResponseEvents } from './http';
+export type { HttpListenOptions, HttpLimits, HttpHandler, HttpServerStats, HttpResponseEvents } from './http';
 export { Connection } from './connection';
 export type { Message, SendOptions, CloseReason, ConnectionEvents } from './connection';
 export {

@@ -5,6 +5,7 @@
 // the local build) and declares its shape. Everything else imports `native` from here.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { HttpLimits } from './http';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => unknown = require('node-gyp-build');
@@ -20,15 +21,7 @@ export interface NativeAttach {
   slotsStride: number;
 }
 
-export interface NativeListenOptions {
-  maxHeaderBytes?: number;
-  maxHeaders?: number;
-  maxUrlBytes?: number;
-  maxBodyBytes?: number;
-  headerTimeoutMs?: number;
-  bodyTimeoutMs?: number;
-  keepAliveTimeoutMs?: number;
-  maxRequestsPerConnection?: number;
+export interface NativeListenOptions extends HttpLimits {
   host: string;
   port: number;
   backlog: number;

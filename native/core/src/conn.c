@@ -282,18 +282,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
  * port, and close once it has answered (SHUTDOWN with the reason) and the output is flushed. */
 static void fault(ew__conn_t *c, int reason) {
   ew__io_t *io = c->io;
-  c->flags |= C_FAULT;
-  c->flags &= ~C_READABLE;
-  read_interest(c, false);
-  if (c->flags & C_ON_READY) {
-    c->flags &= ~C_ON_READY;
-    TAILQ_REMOVE(&io->ready, c, ready_link);
-  }
-  if (c->flags & C_BLOCKED) {
-    c->flags &= ~C_BLOCKED;
-    TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
-  }
-  evbuffer_drain(c->in, evbuffer_get_length(c->in));
+  ew__conn_stop_reading(c);
   EW__STAT(io, protocol_errors)++;
   ew__io_push_ctrl(io, c->port, EW_REC_FAULT, c->id, (uint32_t)reason, 0, NULL, 0);
 }
