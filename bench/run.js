@@ -324,7 +324,9 @@ function parseWrk(stdout) {
   return {
     msgs: j.requests, msgs_per_s: j.requests / s, mb_per_s: j.bytes / s / 1e6,
     // wrk measures a pipelined batch as one latency sample; its p99 of a batch is reported.
-    p50_us: j.p50_us, p99_us: j.p99_us, max_us: j.max_us,
+    // With pipelining wrk's p99 can come out as 0 (its histogram count and samples differ):
+    // that is no measurement, so it is reported as n/a.
+    p50_us: j.p50_us > 0 ? j.p50_us : null, p99_us: j.p99_us > 0 ? j.p99_us : null, max_us: j.max_us,
     errors: j.connect + j.read + j.write + j.timeout, status_errors: j.status, mismatches: 0, closed: 0,
   };
 }
