@@ -16,6 +16,7 @@ const proc = require('./lib/proc');
 const report = require('./lib/report');
 const { machineInfo } = require('./lib/machine');
 const chart = require('./lib/chart');
+const wrk = require('./lib/wrk');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build-c', 'ew_loadgen');
@@ -104,7 +105,6 @@ const SERVERS = [
 ];
 const kindOf = (x) => x.kind || 'echo';
 const WRK = 'wrk';
-const WRK_SCRIPT = path.join('bench', 'wrk', 'evwire.lua');
 
 const USAGE = `Usage: node bench/run.js [options]   (or: npm run bench -- [options])
 
@@ -282,23 +282,6 @@ function loadgenArgs(c, port, o) {
   return a;
 }
 
-// Picks the load generator's JSON line out of its stdout; it is the last line that parses.
-function parseLoadgen(stdout) {
-  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'));
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      return JSON.parse(lines[i]);
-    } catch {
-      // A truncated line (a killed run) is skipped in favour of an earlier complete one.
-    }
-  }
-  return null;
-}
-
-function wrkArgs(c, port, seconds) {
-  return ['-t1', `-c${c.conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', WRK_SCRIPT, `http://${HOST}:${port}/`, '--', String(c.depth)];
-}
-
 // One GET / before the load: the answer must be 200 "Hello, World!", or the run measures
 // something else. wrk itself counts status and socket errors, not bodies.
 function checkHello(port) {
@@ -316,22 +299,7 @@ function checkHello(port) {
   });
 }
 
-// wrk's report (bench/wrk/evwire.lua prints one JSON line) in the load generator's shape.
-function parseWrk(stdout) {
-  const j = parseLoadgen(stdout);
-  if (!j || !(j.duration_us > 0)) return null;
-  const s = j.duration_us / 1e6;
-  return {
-    msgs: j.requests, msgs_per_s: j.requests / s, mb_per_s: j.bytes / s / 1e6,
-    // wrk measures a pipelined batch as one latency sample; its p99 of a batch is reported.
-    // With pipelining wrk's p99 can come out as 0 (its histogram count and samples differ):
-    // that is no measurement, so it is reported as n/a.
-    p50_us: j.p50_us > 0 ? j.p50_us : null, p99_us: j.p99_us > 0 ? j.p99_us : null, max_us: j.max_us,
-    errors: j.connect + j.read + j.write + j.timeout, status_errors: j.status, mismatches: 0, closed: 0,
-  };
-}
-
-async function measureHttp(c, rec, o, ticks) {
+async function measureHttp(c, rec, o) {
   const bad = await checkHello(rec.port);
   if (bad) {
     rec.reason = bad;
@@ -339,16 +307,16 @@ async function measureHttp(c, rec, o, ticks) {
   }
   // wrk takes whole seconds: a warmup under 1 s (--quick) is skipped rather than doubled.
   if (o.warmup >= 1) {
-    await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrkArgs(c, rec.port, Math.max(1, Math.round(o.warmup))), cwd: ROOT, timeoutMs: (o.warmup + LOAD_SLACK_S) * 1000 });
+    await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds: Math.max(1, Math.round(o.warmup)) }), cwd: ROOT, timeoutMs: (o.warmup + LOAD_SLACK_S) * 1000 });
   }
   const seconds = Math.max(1, Math.round(o.seconds));
   const steal0 = proc.readSteal();
-  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrkArgs(c, rec.port, seconds), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000 });
+  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds }), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000 });
   const steal1 = proc.readSteal();
   rec.wallS = run.wallS;
   rec.loadgenExit = { code: run.code, signal: run.signal };
-  if (steal0 !== null && steal1 !== null && run.wallS > 0) rec.stealPct = ((steal1 - steal0) / (run.wallS * ticks * os.cpus().length)) * 100;
-  rec.result = parseWrk(run.stdout);
+  rec.stealPct = proc.stealPct(steal0, steal1, run.wallS);
+  rec.result = wrk.parse(run.stdout);
   if (run.timedOut) rec.reason = `wrk killed after ${seconds + LOAD_SLACK_S} s`;
   else if (run.error) rec.reason = `wrk did not run: ${run.error}`;
   else if (run.code !== 0) rec.reason = `wrk exit ${run.code ?? run.signal}: ${run.stderr.trim().split('\n')[0]}`;
@@ -360,7 +328,7 @@ async function measureHttp(c, rec, o, ticks) {
 
 // One measurement: a fresh server, one load run, a stop. Never throws; every failure comes
 // back as an invalid record with its reason, so one bad run cannot lose the others.
-async function measure(c, server, rep, o, ticks) {
+async function measure(c, server, rep, o) {
   const loadCpu = c.sameCpu ? o.serverCpu : o.loadCpu;
   const rec = {
     caseId: c.id, caseName: c.name, rep, server: server.name, serverCpu: o.serverCpu, loadCpu,
@@ -378,7 +346,7 @@ async function measure(c, server, rep, o, ticks) {
       return rec;
     }
     if (kindOf(c) === 'http') {
-      await measureHttp(c, rec, o, ticks);
+      await measureHttp(c, rec, o);
       if (rec.valid && child.exitInfo !== null) {
         rec.valid = false;
         rec.reason = `server exited during the run (${child.exitInfo.signal || `status ${child.exitInfo.code}`})`;
@@ -393,10 +361,8 @@ async function measure(c, server, rep, o, ticks) {
     const steal1 = proc.readSteal();
     rec.wallS = run.wallS;
     rec.loadgenExit = { code: run.code, signal: run.signal };
-    if (steal0 !== null && steal1 !== null && run.wallS > 0) {
-      rec.stealPct = ((steal1 - steal0) / (run.wallS * ticks * os.cpus().length)) * 100;
-    }
-    rec.result = parseLoadgen(run.stdout);
+    rec.stealPct = proc.stealPct(steal0, steal1, run.wallS);
+    rec.result = proc.lastJson(run.stdout);
     // The server must have lived through the whole run; one that crashed late could still
     // leave the load generator with a clean record if every frame had already come back.
     const crashed = child.exitInfo !== null;
@@ -461,7 +427,7 @@ async function main() {
       const k = (ci + rep - 1) % mine.length;
       const order = mine.slice(k).concat(mine.slice(0, k));
       for (const server of order) {
-        const rec = await measure(c, server, rep, o, ticks);
+        const rec = await measure(c, server, rep, o);
         runs.push(rec);
         process.stderr.write(`${progressLine(++n, total, rec)}\n`);
       }

@@ -128,27 +128,6 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF_LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n', 'latin1');
 
-const statusLines = new Map<number, string>();
-function statusLine(code: number): string {
-  let s = statusLines.get(code);
-  if (s === undefined) {
-    s = `HTTP/1.1 ${code} ${REASONS[code] ?? 'Unknown'}\r\n`;
-    statusLines.set(code, s);
-  }
-  return s;
-}
-
-let dateLineSec = 0;
-let dateLineStr = '';
-function dateLine(): string {
-  const d = httpDate();
-  if (dateLineSec !== dateSec) {
-    dateLineSec = dateSec;
-    dateLineStr = `Date: ${d}\r\n`;
-  }
-  return dateLineStr;
-}
-
 // Recently sent heads, as bytes, keyed by what made them: status, connection mode, the header
 // list (compared entry by entry; values are usually the same string constants) and the second of
 // the Date header. A server answering alike requests encodes its head once a second, not once
@@ -429,7 +408,7 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     } else {
       this.#out(null, this.#head ? null : b, null, true);
     }
-    if (this.listenerCount('finish') !== 0) this.emit('finish');
+    this.emit('finish');
   }
 
   /** Sends `value` as JSON (application/json). */
@@ -452,7 +431,7 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     const mode = (this.#keepAlive ? 0 : 1) | (this.#http10 ? 2 : 0);
     const hit = cachedHead(this.statusCode, mode, h);
     if (hit !== null) return hit;
-    let s = statusLine(this.statusCode);
+    let s = `HTTP/1.1 ${this.statusCode} ${REASONS[this.statusCode] ?? 'Unknown'}\r\n`;
     let date = true;
     let conn = true;
     for (let i = 0; i < h.length; i += 3) {
@@ -464,7 +443,7 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
       if (typeof v === 'string') s += name + ': ' + v + '\r\n';
       else for (const x of v) s += name + ': ' + x + '\r\n';
     }
-    if (date) s += dateLine();
+    if (date) s += `Date: ${httpDate()}\r\n`;
     if (conn) {
       if (!this.#keepAlive) s += 'Connection: close\r\n';
       else if (this.#http10) s += 'Connection: keep-alive\r\n';

@@ -14,20 +14,6 @@ set -euo pipefail
 
 packages=(linux-perf libtcmalloc-minimal4 libjemalloc2 util-linux wrk)
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-bench-deps: run as root or install sudo" >&2; exit 1; }
-  sudo="sudo"
-fi
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-bench-deps: all packages present (${packages[*]})"
-  exit 0
-fi
-echo "install-bench-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+apt_install install-bench-deps "${packages[@]}"

@@ -15,6 +15,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const c = require('./common');
+const wrk = require('../lib/wrk');
 
 const o = c.options({ seconds: 3, warmup: 1, quick: false });
 if (o.quick) Object.assign(o, { seconds: 1.5, warmup: 0.5 });
@@ -103,20 +104,19 @@ async function httpOne(conns, threads, plan) {
   try {
     const steal0 = c.proc.readSteal();
     const seconds = Math.max(1, Math.round(o.seconds));
-    const r = await c.proc.runBounded({ cpu: plan.load, cmd: 'wrk', args: ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', path.join('bench', 'wrk', 'evwire.lua'), `http://${c.HOST}:${port}/`], cwd: c.ROOT, timeoutMs: (seconds + 20) * 1000 });
+    const r = await c.proc.runBounded({ cpu: plan.load, cmd: 'wrk', args: wrk.args({ host: c.HOST, port, conns, seconds }), cwd: c.ROOT, timeoutMs: (seconds + 20) * 1000 });
     const steal1 = c.proc.readSteal();
     await c.proc.stopChild(child, 5000);
-    const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).pop();
-    const j = line ? JSON.parse(line) : null;
+    const j = wrk.parse(r.stdout);
     const stats = fs.existsSync(statsFile) ? JSON.parse(fs.readFileSync(statsFile, 'utf8')) : null;
     fs.rmSync(statsFile, { force: true });
-    const errors = j ? j.connect + j.read + j.write + j.timeout + j.status : null;
+    const errors = j ? j.errors + j.status_errors : null;
     return {
       valid: r.code === 0 && j !== null && stats !== null && errors === 0,
-      rate: j ? j.requests / (j.duration_us / 1e6) : null,
+      rate: j ? j.msgs_per_s : null,
       stats,
       errors,
-      stealPct: steal0 !== null && steal1 !== null && r.wallS > 0 ? ((steal1 - steal0) / (r.wallS * c.proc.clockTicks() * os.cpus().length)) * 100 : null,
+      stealPct: c.proc.stealPct(steal0, steal1, r.wallS),
     };
   } finally {
     await c.proc.stopChild(child, 3000);
@@ -159,14 +159,11 @@ async function httpEvenness(plan, raw) {
     '### HTTP: requests per IO thread',
     '',
     `evwire HTTP server (\`node bench/peers/evwire-http.js --io-threads N\`, round-robin acceptor, one JavaScript thread) on CPU ${plan.server}; ` +
-      `\`wrk -t1 -cC -d${Math.max(1, Math.round(o.seconds))}s\` (keep-alive, GET /) on CPU ${plan.load}. The handler counts requests and connections by \`Connection.ioThread\`. ` +
+      `\`wrk -t1 -cC -d${Math.max(1, Math.round(o.seconds))}s\` (keep-alive, GET /) on CPU ${plan.load}. Connections are counted as accepted ('connection' events; wrk's first connection, a connect check that sends nothing, is one of them), requests by the handler, both by \`Connection.ioThread\`. ` +
       'Spread = busiest / idlest IO thread.',
     '',
     c.table(['keep-alive connections', 'IO threads', 'connections per IO thread', 'spread', 'requests per IO thread', 'spread', 'req/s', 'steal %'], rows),
   ].join('\n');
 }
 
-main().catch((err) => {
-  process.stderr.write(`accept: ${err.stack || err}\n`);
-  process.exit(1);
-});
+c.main('accept', main);

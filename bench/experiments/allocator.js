@@ -79,7 +79,4 @@ async function main() {
   c.report('allocator', 'Allocators: glibc, tcmalloc, jemalloc', body, raw);
 }
 
-main().catch((err) => {
-  process.stderr.write(`allocator: ${err.stack || err}\n`);
-  process.exit(1);
-});
+c.main('allocator', main);

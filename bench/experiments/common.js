@@ -19,7 +19,6 @@ const LOADGEN = BIN('ew_loadgen');
 const NATIVE = BIN('ew_echo_native');
 const EVWIRE_JS = path.join(ROOT, 'bench', 'peers', 'evwire-echo.js');
 const HOST = '127.0.0.1';
-const TICKS = proc.clockTicks();
 
 /** Parses `--name value` and `--flag` options against defaults (numbers stay numbers). */
 function options(defaults) {
@@ -98,7 +97,7 @@ async function loadgen(cpus, port, args, seconds, warmup) {
   j.valid = r.code === 0 && !r.timedOut && j.errors === 0;
   j.stderr = r.stderr;
   const steal1 = proc.readSteal();
-  j.stealPct = steal0 === null || steal1 === null ? null : (100 * (steal1 - steal0)) / (TICKS * r.wallS * os.cpus().length);
+  j.stealPct = proc.stealPct(steal0, steal1, r.wallS);
   return j;
 }
 
@@ -151,4 +150,12 @@ function steal(runs) {
   return xs.length ? median(xs).toFixed(1) : 'n/a';
 }
 
-module.exports = { steal, ROOT, BIN, LOADGEN, NATIVE, EVWIRE_JS, HOST, options, fail, need, cpuPlan, server, loadgen, cpuTicks, table, report, median, proc };
+/** Runs an experiment's main(); a failure is reported under its name and exits 1. */
+function main(name, fn) {
+  fn().catch((err) => {
+    process.stderr.write(`${name}: ${err.stack || err}\n`);
+    process.exit(1);
+  });
+}
+
+module.exports = { main, steal, ROOT, BIN, LOADGEN, NATIVE, EVWIRE_JS, HOST, options, fail, need, cpuPlan, server, loadgen, cpuTicks, table, report, median, proc };

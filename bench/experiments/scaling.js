@@ -55,7 +55,4 @@ async function main() {
   c.report('scaling', 'IO-thread scaling (native-only)', body, raw);
 }
 
-main().catch((err) => {
-  process.stderr.write(`scaling: ${err.stack || err}\n`);
-  process.exit(1);
-});
+c.main('scaling', main);

@@ -60,7 +60,4 @@ async function main() {
   c.report('starvation', 'Starvation: the read budget', body, raw);
 }
 
-main().catch((err) => {
-  process.stderr.write(`starvation: ${err.stack || err}\n`);
-  process.exit(1);
-});
+c.main('starvation', main);

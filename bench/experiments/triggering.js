@@ -105,7 +105,4 @@ async function main() {
   c.report('triggering', 'Edge- vs level-triggered connections', body, results);
 }
 
-main().catch((err) => {
-  process.stderr.write(`triggering: ${err.stack || err}\n`);
-  process.exit(1);
-});
+c.main('triggering', main);

@@ -71,7 +71,4 @@ async function main() {
   c.report('tsfn', 'Rings vs threadsafe functions', body, raw);
 }
 
-main().catch((err) => {
-  process.stderr.write(`tsfn: ${err.stack || err}\n`);
-  process.exit(1);
-});
+c.main('tsfn', main);

@@ -6,6 +6,7 @@
 // set so that the driver can kill all of them on any exit path, including Ctrl-C.
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
+const os = require('os');
 const net = require('net');
 
 const live = new Set();
@@ -185,10 +186,36 @@ function readSteal() {
 
 // The kernel reports /proc/stat in USER_HZ ticks; getconf says what they are, and Linux
 // fixes them at 100 on every common architecture, which is the fallback.
+let ticks = 0;
 function clockTicks() {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number((r.stdout || '').trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
+  if (ticks === 0) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const n = Number((r.stdout || '').trim());
+    ticks = Number.isFinite(n) && n > 0 ? n : 100;
+  }
+  return ticks;
+}
+
+/** The last line of `stdout` that parses as JSON, or null: a truncated line (a killed run) is
+ * skipped in favour of an earlier complete one. ew_loadgen and bench/wrk/evwire.lua print their
+ * results so. */
+function lastJson(stdout) {
+  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      return JSON.parse(lines[i]);
+    } catch {
+      // try the line before
+    }
+  }
+  return null;
+}
+
+/** CPU steal between two readSteal() values over `wallS` seconds, as a percentage of all CPU
+ * time of the machine; null when either reading is missing. */
+function stealPct(steal0, steal1, wallS) {
+  if (steal0 === null || steal1 === null || !(wallS > 0)) return null;
+  return ((steal1 - steal0) / (wallS * clockTicks() * os.cpus().length)) * 100;
 }
 
 function commandExists(cmd) {
@@ -212,6 +239,8 @@ module.exports = {
   runBounded,
   readSteal,
   clockTicks,
+  stealPct,
+  lastJson,
   commandExists,
   cpuUsable,
 };

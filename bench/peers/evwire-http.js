@@ -21,15 +21,10 @@ async function main() {
   // Requests and connections per IO thread (the IO thread index is in the connection id).
   const perIo = new Array(ioThreads).fill(0);
   const connsPerIo = new Array(ioThreads).fill(0);
-  const seen = new Set();
+  http.on('connection', (conn) => connsPerIo[conn.ioThread]++);
   const hello = Buffer.from('Hello, World!');
   http.get('/', (req, res) => {
-    const io = req.connection.ioThread;
-    perIo[io]++;
-    if (!seen.has(req.connection.id)) {
-      seen.add(req.connection.id);
-      connsPerIo[io]++;
-    }
+    perIo[req.connection.ioThread]++;
     res.setHeader('content-type', 'text/plain').end(hello);
   });
   const a = http.address();

@@ -17,9 +17,6 @@ set -euo pipefail
 # shellcheck source=scripts/profile/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-CONNS=${CONNS:-100}
-DEPTH=${DEPTH:-16}
-SIZE=${SIZE:-64}
 FRAMES=${FRAMES:-2000}
 
 need valgrind valgrind

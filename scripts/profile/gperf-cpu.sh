@@ -21,9 +21,6 @@ source "$(dirname "$0")/lib.sh"
 which_servers=${1:-all}
 SECONDS_LOAD=${SECONDS_LOAD:-3}
 FREQ=${CPUPROFILE_FREQUENCY:-1000}
-CONNS=${CONNS:-100}
-DEPTH=${DEPTH:-16}
-SIZE=${SIZE:-64}
 
 need google-pprof google-perftools
 need_builds
@@ -39,22 +36,18 @@ libprofiler=$(lib_path libprofiler.so)
 # than CPUPROFILE_FREQUENCY asks for may arrive. taskset comes first and env last, so only the
 # server itself loads libprofiler.
 run_one() {
-  local name=$1 bin=$2 prof="$OUT/gperf-cpu.$1.prof" loadpid
+  local name=$1 bin=$2 prof="$OUT/gperf-cpu.$1.prof"
   shift 2
   rm -f "$prof" "$prof.0"
   start_server "$OUT/gperf-cpu.$name.server.log" \
     taskset -c "$SERVER_CPU" env LD_PRELOAD="$libprofiler" CPUPROFILE="$prof" CPUPROFILESIGNAL=12 \
     CPUPROFILE_FREQUENCY="$FREQ" "$@"
-  timeout 120 taskset -c "$LOAD_CPU" "$LOADGEN" --host 127.0.0.1 --port "$SERVER_PORT" \
-    --conns "$CONNS" --depth "$DEPTH" --size "$SIZE" --warmup 1 --seconds $((SECONDS_LOAD + 2)) \
-    >"$OUT/gperf-cpu.$name.load.txt" 2>&1 &
-  loadpid=$!
+  load_start "$OUT/gperf-cpu.$name.load.txt" $((SECONDS_LOAD + 2))
   sleep 1.5
   kill -USR2 "$SERVER_PID"
   sleep "$SECONDS_LOAD"
   kill -USR2 "$SERVER_PID"
-  wait "$loadpid" || { cat "$OUT/gperf-cpu.$name.load.txt" >&2; die "ew_loadgen failed"; }
-  tail -n 2 "$OUT/gperf-cpu.$name.load.txt" >&2
+  load_wait "$OUT/gperf-cpu.$name.load.txt"
   stop_server
   [ -s "$prof.0" ] || die "no profile written to $prof.0 (see $OUT/gperf-cpu.$name.server.log)"
   mv "$prof.0" "$prof"

@@ -24,9 +24,6 @@ source "$(dirname "$0")/lib.sh"
 
 which_servers=${1:-all}
 SECONDS_LOAD=${SECONDS_LOAD:-3}
-CONNS=${CONNS:-100}
-DEPTH=${DEPTH:-16}
-SIZE=${SIZE:-64}
 
 need google-pprof google-perftools
 need_builds
@@ -38,19 +35,15 @@ libtcmalloc=$(lib_path libtcmalloc.so)
 # every 100 MiB of growth) are turned off so that the one snapshot is the one the report
 # reads; HEAP_PROFILE_CLEANUP (on by default) removes the previous run's files at start.
 run_one() {
-  local name=$1 bin=$2 prefix="$OUT/gperf-heap.$1" loadpid
+  local name=$1 bin=$2 prefix="$OUT/gperf-heap.$1"
   shift 2
   start_server "$OUT/gperf-heap.$name.server.log" \
     taskset -c "$SERVER_CPU" env LD_PRELOAD="$libtcmalloc" HEAPPROFILE="$prefix" HEAPPROFILESIGNAL=12 \
     HEAP_PROFILE_ALLOCATION_INTERVAL=0 HEAP_PROFILE_INUSE_INTERVAL=0 "$@"
-  timeout 120 taskset -c "$LOAD_CPU" "$LOADGEN" --host 127.0.0.1 --port "$SERVER_PORT" \
-    --conns "$CONNS" --depth "$DEPTH" --size "$SIZE" --warmup 1 --seconds "$SECONDS_LOAD" \
-    >"$OUT/gperf-heap.$name.load.txt" 2>&1 &
-  loadpid=$!
+  load_start "$OUT/gperf-heap.$name.load.txt" "$SECONDS_LOAD"
   sleep $((1 + SECONDS_LOAD / 2))
   kill -USR2 "$SERVER_PID"
-  wait "$loadpid" || { cat "$OUT/gperf-heap.$name.load.txt" >&2; die "ew_loadgen failed"; }
-  tail -n 2 "$OUT/gperf-heap.$name.load.txt" >&2
+  load_wait "$OUT/gperf-heap.$name.load.txt"
   stop_server
   local heap="$prefix.0001.heap"
   [ -s "$heap" ] || die "no heap profile at $heap (see $OUT/gperf-heap.$name.server.log)"

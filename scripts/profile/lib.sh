@@ -21,6 +21,10 @@ NATIVE="$ROOT/build-c/ew_echo_native"
 JS_PEER="$ROOT/bench/peers/evwire-echo.js"
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
+# The load every step drives: connections x frames in flight x body bytes.
+CONNS=${CONNS:-100}
+DEPTH=${DEPTH:-16}
+SIZE=${SIZE:-64}
 # How long a server may take to print its "listening <address> <port>" line. Servers under
 # valgrind start 20-50x slower than natively, hence the generous bound.
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
@@ -127,6 +131,21 @@ load() {
   timeout 120 taskset -c "$LOAD_CPU" "$LOADGEN" --host 127.0.0.1 --port "$SERVER_PORT" "$@" >"$out" 2>&1 ||
     { cat "$out" >&2; die "ew_loadgen failed (see $out)"; }
   tail -n 3 "$out" >&2
+}
+
+# load_start <out file> <seconds>: the same bounded load (CONNS x DEPTH x SIZE, 1 s warmup, then
+# <seconds> measured) in the background, for steps that act on the server while it runs; sets
+# LOAD_PID. load_wait <out file> then waits for it and fails the script if it failed.
+LOAD_PID=""
+load_start() {
+  timeout 120 taskset -c "$LOAD_CPU" "$LOADGEN" --host 127.0.0.1 --port "$SERVER_PORT" \
+    --conns "$CONNS" --depth "$DEPTH" --size "$SIZE" --warmup 1 --seconds "$2" >"$1" 2>&1 &
+  LOAD_PID=$!
+}
+
+load_wait() {
+  wait "$LOAD_PID" || { cat "$1" >&2; die "ew_loadgen failed (see $1)"; }
+  tail -n 2 "$1" >&2
 }
 
 # excerpt <file> <lines>: what the guide quotes, printed so the run shows it too.

@@ -20,9 +20,6 @@ source "$(dirname "$0")/lib.sh"
 which_servers=${1:-all}
 PERF_SECONDS=${PERF_SECONDS:-3}
 PERF_FREQ=${PERF_FREQ:-999}
-CONNS=${CONNS:-100}
-DEPTH=${DEPTH:-16}
-SIZE=${SIZE:-64}
 
 need perf linux-perf
 need_builds
@@ -43,11 +40,8 @@ fi
 # starts, its first 1.5 s (connection set-up, JIT warm-up) are left out, then perf samples the
 # server for PERF_SECONDS while the load is still running.
 profile_server() {
-  local name=$1 data="$OUT/perf-$1.data" loadpid
-  timeout 120 taskset -c "$LOAD_CPU" "$LOADGEN" --host 127.0.0.1 --port "$SERVER_PORT" \
-    --conns "$CONNS" --depth "$DEPTH" --size "$SIZE" --warmup 1 --seconds $((PERF_SECONDS + 2)) \
-    >"$OUT/perf-$name.load.txt" 2>&1 &
-  loadpid=$!
+  local name=$1 data="$OUT/perf-$1.data"
+  load_start "$OUT/perf-$name.load.txt" $((PERF_SECONDS + 2))
   sleep 1.5
   # How perf walks the stack. Frame pointers (fp) for Node: V8 keeps them in JIT code, which
   # has no unwind tables, so JavaScript stacks come out whole. DWARF for the native server: the
@@ -59,8 +53,7 @@ profile_server() {
   # perf renames an existing output to .old; a rerun replaces the file instead.
   rm -f "$data" "$data.old"
   perf record -q -e cpu-clock -F "$PERF_FREQ" "${cg[@]}" -p "$SERVER_PID" -o "$data" -- sleep "$PERF_SECONDS"
-  wait "$loadpid" || { cat "$OUT/perf-$name.load.txt" >&2; die "ew_loadgen failed"; }
-  tail -n 2 "$OUT/perf-$name.load.txt" >&2
+  load_wait "$OUT/perf-$name.load.txt"
 
   # The flat profile, three ways: share per thread (pid is perf's name for the thread id
   # here; the main thread's id is the process id), per object, and per symbol with the thread
