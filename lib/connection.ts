@@ -6,7 +6,7 @@ import { EvwireError, InvalidArgumentError, check, errorName, makeError } from '
 import type { Engine } from './internal/engine';
 import { FRAME_FLAGS_KNOWN, REC_DESTROY, REC_F_MORE, REC_SHUTDOWN, REC_WATCH } from './internal/constants';
 import { requireTypeId, type MessageClass } from './messages';
-import type { Server } from './server';
+import type { KickInfo, Server } from './server';
 import {
   kAllowHalfOpen,
   kClosed,
@@ -21,6 +21,7 @@ import {
   kHttpRequest,
   kIdLo,
   kIo,
+  kKicked,
   kLowWatermark,
   kPeerEnd,
   kRaw,
@@ -61,7 +62,20 @@ const enum State {
   Closed = 3,
 }
 
+/** What a connection has received, read from the counters its IO thread publishes. */
+export interface ConnectionStats {
+  /** Messages (frames, raw chunks, HTTP requests) delivered, and bytes read, since the accept. */
+  messagesIn: number;
+  bytesIn: number;
+  /** Bytes written to the kernel. */
+  bytesOut: number;
+  /** The current window (limits.windowMs): messages and bytes received in it, and how long
+   * ago it began. A window with no traffic since it ended reads as zeros. */
+  window: { messages: number; bytes: number; ageMs: number };
+}
+
 export interface ConnectionEvents {
+  kicked: [info: KickInfo];
   message: [msg: Message];
   data: [chunk: Buffer];
   drain: [];
@@ -96,6 +110,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #needDrain = false;
   #frags: Buffer[] | null = null;
   #reason: CloseReason | null = null;
+  #final: ConnectionStats | null = null;
 
   /** @internal */
   constructor(
@@ -237,6 +252,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#state !== State.Open;
   }
 
+  /** Counters of this connection (once closed: as they were at the close). No native call:
+   * they are read from shared memory. */
+  stats(): ConnectionStats {
+    if (this.#final !== null) return this.#final;
+    const s = this.#engine.slotStats(this[kIo], this[kSlot], this[kGen]);
+    if (s === null) return { messagesIn: 0, bytesIn: 0, bytesOut: 0, window: { messages: 0, bytes: 0, ageMs: 0 } };
+    const now = Number(process.hrtime.bigint() / 1000000n);
+    const windowMs = this.server.limits.windowMs;
+    let age = Math.max(0, now - s.winStart);
+    let messages = s.winMsgs;
+    let bytes = s.winBytes;
+    if (age >= windowMs) {
+      // The window ended with no read since: the IO thread rolls it lazily on the next one.
+      age %= windowMs;
+      messages = 0;
+      bytes = 0;
+    }
+    return { messagesIn: s.msgs, bytesIn: s.bytesIn, bytesOut: s.bytesOut, window: { messages, bytes, ageMs: age } };
+  }
+
   /** Why the connection closed, once it has. */
   get closeReason(): CloseReason | null {
     return this.#reason;
@@ -297,9 +332,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
+  /** @internal The connection was closed for flooding its window; 'close' follows. */
+  [kKicked](info: KickInfo): void {
+    if (this.#state === State.Closed) return;
+    this.emit('kicked', info);
+    this.server[kKicked](this, info);
+  }
+
   /** @internal The connection is gone (reason: 0, or a negative EW_* value). */
   [kClosed](errno: number, sysErrno: number): void {
     if (this.#state === State.Closed) return;
+    this.#final = this.stats();
     this.#state = State.Closed;
     this.#frags = null;
     const code = errorName(errno);

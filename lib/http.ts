@@ -12,7 +12,7 @@ import { InvalidArgumentError, check } from './errors';
 import type { Engine } from './internal/engine';
 import { kHttp, kHttpRequest, kWrote } from './internal/symbols';
 import { native } from './native';
-import { Server, type ServerHost, type ServerStats } from './server';
+import { Server, type Limits, type ServerHost, type ServerStats } from './server';
 
 /** What listen({ protocol: 'http' }) takes. */
 export interface HttpListenOptions extends HttpLimits {
@@ -26,6 +26,9 @@ export interface HttpListenOptions extends HttpLimits {
   lowWatermark?: number;
   maxBufferedBytes?: number;
   noDelay?: boolean;
+  /** Protection limits (docs/protection.md): windows count requests, rates and bans apply. */
+  limits?: Limits;
+  maxTrackedIps?: number;
 }
 
 /** The HTTP limits, each answered natively (README "HTTP/1.1"). */

@@ -6,11 +6,11 @@
 export { Runtime } from './runtime';
 export type { RuntimeOptions, IoThreadStats, ThreadInfo } from './runtime';
 export { Server } from './server';
-export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents } from './server';
+export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents, Limits, KickInfo, BanInfo, BanEntry, Bans } from './server';
 export { HttpServer, HttpRequest, HttpResponse } from './http';
 export type { HttpListenOptions, HttpLimits, HttpHandler, HttpServerStats, HttpResponseEvents } from './http';
 export { Connection } from './connection';
-export type { Message, SendOptions, CloseReason, ConnectionEvents } from './connection';
+export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats } from './connection';
 export {
   EvwireError,
   SystemError,

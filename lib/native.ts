@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { HttpLimits } from './http';
+import type { Limits } from './server';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => unknown = require('node-gyp-build');
@@ -34,6 +35,28 @@ export interface NativeListenOptions extends HttpLimits {
   maxBufferedBytes: number;
   noDelay: boolean;
   ownerPort: number;
+  limits: Required<Limits>;
+  maxTrackedIps: number;
+}
+
+/** Per-server counters (EW_SERVER_STATS_MAP) and the number of addresses tracked. */
+export interface NativeServerStats {
+  messages_in: number;
+  bytes_in: number;
+  kicked_messages: number;
+  kicked_bytes: number;
+  bans_messages: number;
+  bans_connections: number;
+  banned_closes: number;
+  rejected_banned: number;
+  rejected_max_conns: number;
+  rejected_max_conns_per_ip: number;
+  timeouts_idle: number;
+  timeouts_partial: number;
+  timeouts_first: number;
+  throttled: number;
+  ip_evictions: number;
+  trackedIps: number;
 }
 
 export interface NativeListenInfo {
@@ -62,6 +85,11 @@ export interface NativeRuntime {
   space(io: number, bodyBytes: number): boolean;
   listen(opts: NativeListenOptions): NativeListenInfo;
   unlisten(id: number): void;
+  setLimits(id: number, limits: Required<Limits>): void;
+  serverStats(id: number): NativeServerStats;
+  banAdd(id: number, address: string, ms: number): void;
+  banRemove(id: number, address: string): boolean;
+  banList(id: number): { address: string; remainingMs: number }[];
   stop(): Promise<void>;
   dispose(): void;
   threads(): { tid: number; cpu: number }[];
@@ -97,6 +125,17 @@ export interface NativeConstants {
   SHM_SLOT_BYTES: number;
   SHM_SLOT_GEN: number;
   SHM_SLOT_WRITTEN: number;
+  SHM_SLOT_MSGS_IN: number;
+  SHM_SLOT_BYTES_IN: number;
+  SHM_SLOT_WIN_MSGS: number;
+  SHM_SLOT_WIN_BYTES: number;
+  SHM_SLOT_WIN_START: number;
+  SHM_SLOT_BYTES_OUT: number;
+  REC_BAN: number;
+  KICK_MESSAGES: number;
+  KICK_BYTES: number;
+  BAN_MESSAGES: number;
+  BAN_CONNECTIONS: number;
   DIST_LEAST_CONNS: number;
   FRAMING_RAW: number;
   FRAMING_HTTP: number;
@@ -133,6 +172,8 @@ export interface NativeDefaults {
     bodyTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxRequestsPerConnection: number;
+    maxTrackedIps: number;
+    limits: Required<Limits>;
   };
 }
 

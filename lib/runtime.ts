@@ -9,7 +9,7 @@ import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMI
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
-import { Server, type ListenOptions, type ServerHost } from './server';
+import { Server, mergeLimits, type BanEntry, type BanInfo, type GuardHost, type Limits, type ListenOptions, type ServerHost } from './server';
 import { kAccepted, kClosed, kConnections, kError, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
@@ -64,6 +64,36 @@ export class Runtime implements EngineHost, ServerHost {
   private liveConns = 0;
   private referenced = false;
   private closing: Promise<void> | null = null;
+
+  /** @internal The native protection calls, for servers. */
+  readonly guard: GuardHost = {
+    setLimits: (id: number, limits: Required<Limits>): void => this.call(() => this.nrt.setLimits(id, limits)),
+    stats: (id: number) => {
+      try {
+        return this.nrt.serverStats(id);
+      } catch {
+        return null; // no longer listening natively
+      }
+    },
+    banAdd: (id: number, address: string, ms: number): void => this.call(() => this.nrt.banAdd(id, address, ms)),
+    banRemove: (id: number, address: string): boolean => this.call(() => this.nrt.banRemove(id, address)),
+    banList: (id: number): BanEntry[] => {
+      try {
+        return this.nrt.banList(id);
+      } catch {
+        return [];
+      }
+    },
+  };
+
+  private call<T>(fn: () => T): T {
+    if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+    try {
+      return fn();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
 
   // The addon holds these weakly unless the runtime is referenced (listening or connected), so
   // that a dropped, idle runtime can be collected; the Runtime keeps them alive meanwhile.
@@ -163,6 +193,9 @@ export class Runtime implements EngineHost, ServerHost {
       check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`);
     }
     check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, 'need lowWatermark <= highWatermark <= maxBufferedBytes');
+    const limits = mergeLimits(L.limits, (o as ListenOptions).limits);
+    const maxTrackedIps = (o as ListenOptions).maxTrackedIps ?? L.maxTrackedIps;
+    check(Number.isInteger(maxTrackedIps) && maxTrackedIps >= 16 && maxTrackedIps <= 1 << 24, 'maxTrackedIps must be an integer in 16..2^24');
     const decodeErrorPolicy = http ? 'close' : opts.decodeErrorPolicy ?? 'close';
     check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'");
 
@@ -193,6 +226,8 @@ export class Runtime implements EngineHost, ServerHost {
         maxBufferedBytes,
         noDelay: opts.noDelay ?? L.noDelay,
         ownerPort: 0,
+        limits,
+        maxTrackedIps,
         ...httpLimits,
       });
     } catch (err) {
@@ -202,8 +237,8 @@ export class Runtime implements EngineHost, ServerHost {
     // An HTTP connection ends after the responses it owes, not at the peer's FIN: its pipeline
     // decides, so the connection itself is half-open capable.
     const server = http
-      ? new HttpServer(this, this.engine, info.id, addr, { framing, allowHalfOpen: true, highWatermark, lowWatermark, decodeErrorPolicy })
-      : new Server(this, info.id, addr, { framing, allowHalfOpen: opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy });
+      ? new HttpServer(this, this.engine, info.id, addr, { framing, allowHalfOpen: true, highWatermark, lowWatermark, decodeErrorPolicy, limits })
+      : new Server(this, info.id, addr, { framing, allowHalfOpen: opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy, limits });
     this.servers.set(info.id, server);
     this.updateRef();
     this.logger.debug({ server: info.id, address: info.address, port: info.port }, 'listening');
@@ -287,6 +322,11 @@ export class Runtime implements EngineHost, ServerHost {
     if (server === undefined) return;
     const code = errorName(-sysErrno);
     server[kError](makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
+  }
+
+  /** @internal An address was banned automatically (logged natively, rate-limited). */
+  banned(serverId: number, info: BanInfo): void {
+    this.servers.get(serverId)?.emit('ban', info);
   }
 
   /** @internal */

@@ -3,11 +3,14 @@
 import type { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
 import type { Connection, Message } from './connection';
-import { ERROR_CODES, check, type EvwireError } from './errors';
+import { ERROR_CODES, check, InvalidArgumentError, type EvwireError } from './errors';
 import { requireTypeId, type MessageClass } from './messages';
 import type { Logger } from './log';
+import type { NativeServerStats } from './native';
+import * as net from 'net';
 import {
   kAccepted,
+  kKicked,
   kAllowHalfOpen,
   kConnectionClosed,
   kConnections,
@@ -20,6 +23,112 @@ import {
   kRoute,
   kUnlistened,
 } from './internal/symbols';
+
+/**
+ * Protection (docs/protection.md), enforced on the IO threads before JavaScript sees a byte.
+ * 0 turns a limit off. Every value can change at run time with server.setLimits().
+ */
+export interface Limits {
+  /** Length of a connection's statistics window, ms. Default 30000. */
+  windowMs?: number;
+  /** More messages (frames, raw chunks, HTTP requests) in one window: the connection is closed
+   * with EW_EFLOOD and 'kicked' fires. Default 0. */
+  maxMessagesPerWindow?: number;
+  /** More bytes read in one window: closed with EW_EFLOOD, 'kicked'. Default 0. */
+  maxBytesPerWindow?: number;
+  /** Messages per second per source address (token bucket; burst ipMessageBurst, default one
+   * second's worth). Over it the address is banned for banMs and its connections are closed
+   * with EW_EBANNED; 'ban' fires. Default 0. */
+  ipMessagesPerSecond?: number;
+  ipMessageBurst?: number;
+  /** New connections per second per source address (burst ipConnectionBurst); same
+   * consequence. Default 0. */
+  ipConnectionsPerSecond?: number;
+  ipConnectionBurst?: number;
+  /** How long an automatic ban lasts, ms. Default 60000. */
+  banMs?: number;
+  /** Open connections of this server; more are closed at accept (EW_ELIMIT, counted). */
+  maxConnections?: number;
+  /** Open connections per source address; more are closed at accept. */
+  maxConnectionsPerIp?: number;
+  /** Response rate per connection, bytes/s (token bucket; burst sendBurstBytes, default one
+   * second's worth). Output above it waits, under the watermarks; nothing is dropped. */
+  sendBytesPerSecond?: number;
+  sendBurstBytes?: number;
+  /** Response rate of the whole server, bytes/s, shared evenly among the IO threads and, on
+   * each, among the connections waiting for it. */
+  serverSendBytesPerSecond?: number;
+  serverSendBurstBytes?: number;
+  /** No inbound byte for this long: closed with EW_ETIMEOUT_IDLE. Framed and raw servers
+   * (HTTP has keepAliveTimeoutMs). Default 0. */
+  idleTimeoutMs?: number;
+  /** A frame begun and not finished within this: EW_ETIMEOUT_PARTIAL. Default 30000. */
+  partialFrameTimeoutMs?: number;
+  /** No complete message this long after the accept: EW_ETIMEOUT_FIRST. Default 0. */
+  firstMessageTimeoutMs?: number;
+}
+
+/** The figures of a connection closed for flooding its window ('kicked'). */
+export interface KickInfo {
+  /** Which limit was exceeded. */
+  what: 'messages' | 'bytes';
+  /** Messages and bytes received in the window so far. */
+  messages: number;
+  bytes: number;
+  windowMs: number;
+  /** The limit that was exceeded. */
+  limit: number;
+}
+
+/** An automatic ban ('ban'). */
+export interface BanInfo {
+  address: string;
+  /** How long it lasts. */
+  ms: number;
+  /** 'messages' (ipMessagesPerSecond) or 'connections' (ipConnectionsPerSecond). */
+  reason: 'messages' | 'connections';
+}
+
+export interface BanEntry {
+  address: string;
+  remainingMs: number;
+}
+
+/** The banned source addresses of a server (server.bans). */
+export interface Bans {
+  /** Bans `address` (numeric IPv4 or IPv6) for `ms` (default limits.banMs): its open
+   * connections close with EW_EBANNED, new ones are closed at accept, before any read. */
+  add(address: string, ms?: number): void;
+  /** Lifts a ban; false if the address was not banned. */
+  remove(address: string): boolean;
+  /** The bans in force. */
+  list(): BanEntry[];
+}
+
+const LIMIT_KEYS = [
+  'windowMs', 'maxMessagesPerWindow', 'maxBytesPerWindow', 'ipMessagesPerSecond', 'ipMessageBurst',
+  'ipConnectionsPerSecond', 'ipConnectionBurst', 'banMs', 'maxConnections', 'maxConnectionsPerIp',
+  'sendBytesPerSecond', 'sendBurstBytes', 'serverSendBytesPerSecond', 'serverSendBurstBytes',
+  'idleTimeoutMs', 'partialFrameTimeoutMs', 'firstMessageTimeoutMs',
+] as const satisfies readonly (keyof Limits)[];
+const LIMIT_U64 = new Set<string>(['maxBytesPerWindow', 'sendBytesPerSecond', 'sendBurstBytes', 'serverSendBytesPerSecond', 'serverSendBurstBytes']);
+
+/** @internal Validates `change` and merges it over `base`. */
+export function mergeLimits(base: Required<Limits>, change: Limits | undefined): Required<Limits> {
+  if (change === undefined) return { ...base };
+  check(typeof change === 'object' && change !== null, 'limits must be an object');
+  const out = { ...base };
+  for (const key of Object.keys(change)) {
+    if (!(LIMIT_KEYS as readonly string[]).includes(key)) throw new InvalidArgumentError('EW_EINVAL', `unknown limit ${JSON.stringify(key)}`);
+    const v = (change as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    const max = LIMIT_U64.has(key) ? Number.MAX_SAFE_INTEGER : 0xffffffff;
+    check(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max, `limits.${key} must be an integer in 0..${max}`);
+    (out as Record<string, number>)[key] = v;
+  }
+  check(out.windowMs >= 1, 'limits.windowMs must be at least 1');
+  return out;
+}
 
 export interface ListenOptions {
   protocol: 'tcp';
@@ -49,6 +158,11 @@ export interface ListenOptions {
   /** What a body that fails to decode for a typed handler does: close the connection with
    * EW_EPROTO_DECODE (default) or drop the message; both count in stats().decodeErrors. */
   decodeErrorPolicy?: 'close' | 'drop';
+  /** Protection limits (docs/protection.md). */
+  limits?: Limits;
+  /** Source addresses tracked for per-address limits and bans; the least recently seen is
+   * forgotten beyond this. Default 65536. */
+  maxTrackedIps?: number;
 }
 
 export interface AddressInfo {
@@ -71,12 +185,32 @@ export interface ServerStats {
   accepted: number;
   /** Bodies a typed handler could not decode. */
   decodeErrors: number;
+  /** Messages delivered and bytes read, all connections. */
+  messagesIn: number;
+  bytesIn: number;
+  /** Connections closed with EW_EFLOOD, by the limit exceeded. */
+  kicks: { messages: number; bytes: number };
+  /** Automatic bans imposed, by reason, and bans in force now (manual ones included). */
+  bans: { messages: number; connections: number; active: number };
+  /** Open connections closed because their address was banned. */
+  bannedCloses: number;
+  /** Connections refused at accept. */
+  rejected: { banned: number; maxConnections: number; maxConnectionsPerIp: number };
+  /** Connections closed by a timeout. */
+  timeouts: { idle: number; partialFrame: number; firstMessage: number };
+  /** Times a connection's output waited for the response rate. */
+  throttled: number;
+  /** Source addresses tracked now, and those forgotten to stay within maxTrackedIps. */
+  trackedIps: number;
+  ipEvictions: number;
 }
 
 export interface ServerEvents {
   connection: [conn: Connection];
   error: [err: EvwireError];
   close: [];
+  kicked: [conn: Connection, info: KickInfo];
+  ban: [info: BanInfo];
 }
 
 type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg: unknown, frame: FrameInfo) => void };
@@ -85,6 +219,16 @@ type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg
 export interface ServerHost {
   unlisten(server: Server): void;
   readonly logger: Logger;
+  readonly guard: GuardHost;
+}
+
+/** @internal The native protection calls, errors already translated. */
+export interface GuardHost {
+  setLimits(id: number, limits: Required<Limits>): void;
+  stats(id: number): NativeServerStats | null;
+  banAdd(id: number, address: string, ms: number): void;
+  banRemove(id: number, address: string): boolean;
+  banList(id: number): BanEntry[];
 }
 
 /**
@@ -103,6 +247,10 @@ export class Server extends EventEmitter<ServerEvents> {
   readonly #addr: AddressInfo;
   readonly #decodePolicy: 'close' | 'drop';
   readonly #handlers = new Map<number, Handler>();
+  #limits: Required<Limits>;
+  #last: NativeServerStats | null = null;
+  /** The banned source addresses. */
+  readonly bans: Bans;
   readonly #live = new Set<Connection>();
   #accepted = 0;
   #decodeErrors = 0;
@@ -115,10 +263,25 @@ export class Server extends EventEmitter<ServerEvents> {
     host: ServerHost,
     id: number,
     addr: AddressInfo,
-    opts: Required<Pick<ListenOptions, 'framing' | 'allowHalfOpen' | 'highWatermark' | 'lowWatermark' | 'decodeErrorPolicy'>>,
+    opts: Required<Pick<ListenOptions, 'framing' | 'allowHalfOpen' | 'highWatermark' | 'lowWatermark' | 'decodeErrorPolicy' | 'limits'>>,
   ) {
     super();
     this.#host = host;
+    this.#limits = opts.limits as Required<Limits>;
+    const guard = host.guard;
+    this.bans = {
+      add: (address: string, ms?: number): void => {
+        check(typeof address === 'string' && net.isIP(address) !== 0, `not a numeric IP address: ${JSON.stringify(address)}`);
+        const t = ms ?? this.#limits.banMs;
+        check(Number.isInteger(t) && t >= 1 && t <= 0xffffffff, 'ban ms must be an integer in 1..2^32-1');
+        guard.banAdd(this.id, address, t);
+      },
+      remove: (address: string): boolean => {
+        check(typeof address === 'string' && net.isIP(address) !== 0, `not a numeric IP address: ${JSON.stringify(address)}`);
+        return guard.banRemove(this.id, address);
+      },
+      list: (): BanEntry[] => guard.banList(this.id),
+    };
     this.id = id;
     this.#addr = addr;
     this[kRaw] = opts.framing === 'raw';
@@ -161,8 +324,47 @@ export class Server extends EventEmitter<ServerEvents> {
     return this.#closing;
   }
 
+  /** The limits in force (a copy). */
+  get limits(): Required<Limits> {
+    return { ...this.#limits };
+  }
+
+  /**
+   * Changes limits while the server runs: `change` is merged over the current ones. Each IO
+   * thread applies them before its next read; counters keep running, and a timeout already
+   * running keeps its deadline until it restarts. Throws InvalidArgumentError for a bad value.
+   */
+  setLimits(change: Limits): void {
+    const next = mergeLimits(this.#limits, change);
+    this.#host.guard.setLimits(this.id, next);
+    this.#limits = next;
+  }
+
   stats(): ServerStats {
-    return { connections: this.#live.size, accepted: this.#accepted, decodeErrors: this.#decodeErrors };
+    // The native counters live while the server listens; afterwards the last ones read stand.
+    const n = (this.#listening ? this.#host.guard.stats(this.id) : null) ?? this.#last;
+    if (n !== null) this.#last = n;
+    const z = (v: number | undefined) => v ?? 0;
+    return {
+      connections: this.#live.size,
+      accepted: this.#accepted,
+      decodeErrors: this.#decodeErrors,
+      messagesIn: z(n?.messages_in),
+      bytesIn: z(n?.bytes_in),
+      kicks: { messages: z(n?.kicked_messages), bytes: z(n?.kicked_bytes) },
+      bans: { messages: z(n?.bans_messages), connections: z(n?.bans_connections), active: this.#listening ? this.bans.list().length : 0 },
+      bannedCloses: z(n?.banned_closes),
+      rejected: { banned: z(n?.rejected_banned), maxConnections: z(n?.rejected_max_conns), maxConnectionsPerIp: z(n?.rejected_max_conns_per_ip) },
+      timeouts: { idle: z(n?.timeouts_idle), partialFrame: z(n?.timeouts_partial), firstMessage: z(n?.timeouts_first) },
+      throttled: z(n?.throttled),
+      trackedIps: z(n?.trackedIps),
+      ipEvictions: z(n?.ip_evictions),
+    };
+  }
+
+  /** @internal A connection was closed for flooding its window. */
+  [kKicked](conn: Connection, info: KickInfo): void {
+    this.emit('kicked', conn, info);
   }
 
   /** @internal */

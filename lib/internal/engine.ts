@@ -38,8 +38,18 @@ import {
   SHM_IO_CTL_BYTES,
   SHM_IO_STATS,
   SHM_SLOT_BYTES,
+  SHM_SLOT_BYTES_IN,
+  SHM_SLOT_BYTES_OUT,
+  SHM_SLOT_MSGS_IN,
+  SHM_SLOT_WIN_BYTES,
+  SHM_SLOT_WIN_MSGS,
+  SHM_SLOT_WIN_START,
+  REC_BAN,
+  KICK_MESSAGES,
+  BAN_MESSAGES,
 } from './constants';
-import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kIdLo, kIo, kPeerEnd } from './symbols';
+import type { BanInfo, KickInfo } from '../server';
+import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
@@ -58,6 +68,7 @@ export interface EngineHost {
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined;
   unlistened(serverId: number): void;
   acceptError(serverId: number, sysErrno: number): void;
+  banned(serverId: number, info: BanInfo): void;
 }
 
 export class Engine {
@@ -180,6 +191,11 @@ export class Engine {
       this.host.acceptError(type, seq);
       return;
     }
+    if (kind === REC_BAN) {
+      const reason = this.u32[off >>> 2] === BAN_MESSAGES ? 'messages' : 'connections';
+      this.host.banned(type, { address: this.shm.toString('latin1', off + 8, off + len), ms: seq, reason });
+      return;
+    }
     const conn = this.conns[k][slot];
     if (conn === undefined || conn[kGen] !== gen) return;
     switch (kind) {
@@ -191,6 +207,7 @@ export class Engine {
         break;
       case REC_CLOSE:
         this.conns[k][slot] = undefined;
+        if (len >= 32) conn[kKicked](this.kickInfo(off));
         conn[kClosed](type | 0, seq);
         break;
       case REC_DRAIN:
@@ -428,6 +445,39 @@ export class Engine {
   written(io: number, slot: number, gen: number): number {
     const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
     return this.u32[w] === gen ? this.u32[w + 1] : -1;
+  }
+
+  /** The figures a CLOSE record of a kick carries (EW_KICK_BODY_BYTES). */
+  private kickInfo(off: number): KickInfo {
+    const w = off >>> 2;
+    return {
+      what: this.u32[w] === KICK_MESSAGES ? 'messages' : 'bytes',
+      windowMs: this.u32[w + 1],
+      messages: this.u32[w + 2],
+      bytes: this.u64(off + 16),
+      limit: this.u64(off + 24),
+    };
+  }
+
+  private u64(byte: number): number {
+    const w = byte >>> 2;
+    return this.u32[w] + this.u32[w + 1] * 0x100000000;
+  }
+
+  /** The counters the IO thread publishes in the slot of (io, slot), or null if the slot no
+   * longer holds generation `gen`. */
+  slotStats(io: number, slot: number, gen: number): { msgs: number; bytesIn: number; bytesOut: number; winMsgs: number; winBytes: number; winStart: number } | null {
+    const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
+    if (this.u32[w] !== gen) return null;
+    const b = w << 2;
+    return {
+      msgs: this.u64(b + SHM_SLOT_MSGS_IN * 4),
+      bytesIn: this.u64(b + SHM_SLOT_BYTES_IN * 4),
+      bytesOut: this.u64(b + SHM_SLOT_BYTES_OUT * 4),
+      winMsgs: this.u32[w + SHM_SLOT_WIN_MSGS],
+      winBytes: this.u64(b + SHM_SLOT_WIN_BYTES * 4),
+      winStart: this.u64(b + SHM_SLOT_WIN_START * 4),
+    };
   }
 
   /** IO thread `io`'s counter number `index` (EW_IO_STATS_MAP order). */

@@ -31,3 +31,4 @@ export const kConnections = Symbol('evwire.connections');
 export const kUnlistened = Symbol('evwire.unlistened');
 export const kError = Symbol('evwire.error');
 export const kHttpRequest = Symbol('evwire.httpRequest');
+export const kKicked = Symbol('evwire.kicked');

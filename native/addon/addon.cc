@@ -71,6 +71,48 @@ uint32_t U32(Napi::Object o, const char *key, uint32_t def) {
   return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : def;
 }
 
+uint64_t U64(Napi::Object o, const char *key, uint64_t def) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) return def;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return d <= 0 ? 0 : static_cast<uint64_t>(d);
+}
+
+// The protection limits, JavaScript name -> ew_limits_t field, in one list for parsing and for
+// the defaults.
+#define EW_LIMIT_FIELDS(XX)                                                                        \
+  XX(windowMs, window_ms, U32)                                                                     \
+  XX(maxMessagesPerWindow, max_msgs_per_window, U32)                                               \
+  XX(maxBytesPerWindow, max_bytes_per_window, U64)                                                 \
+  XX(ipMessagesPerSecond, ip_msgs_per_sec, U32)                                                    \
+  XX(ipMessageBurst, ip_msg_burst, U32)                                                            \
+  XX(ipConnectionsPerSecond, ip_conns_per_sec, U32)                                                \
+  XX(ipConnectionBurst, ip_conn_burst, U32)                                                        \
+  XX(banMs, ban_ms, U32)                                                                           \
+  XX(maxConnections, max_conns, U32)                                                               \
+  XX(maxConnectionsPerIp, max_conns_per_ip, U32)                                                   \
+  XX(sendBytesPerSecond, send_bytes_per_sec, U64)                                                  \
+  XX(sendBurstBytes, send_burst, U64)                                                              \
+  XX(serverSendBytesPerSecond, server_send_bytes_per_sec, U64)                                     \
+  XX(serverSendBurstBytes, server_send_burst, U64)                                                 \
+  XX(idleTimeoutMs, idle_timeout_ms, U32)                                                          \
+  XX(partialFrameTimeoutMs, partial_timeout_ms, U32)                                               \
+  XX(firstMessageTimeoutMs, first_msg_timeout_ms, U32)
+
+void ParseLimits(Napi::Object o, ew_limits_t *l) {
+#define XX(js, c, conv) l->c = conv(o, #js, l->c);
+  EW_LIMIT_FIELDS(XX)
+#undef XX
+}
+
+Napi::Object LimitsToJs(Napi::Env env, const ew_limits_t *l) {
+  Napi::Object o = Napi::Object::New(env);
+#define XX(js, c, conv) o.Set(#js, Napi::Number::New(env, static_cast<double>(l->c)));
+  EW_LIMIT_FIELDS(XX)
+#undef XX
+  return o;
+}
+
 bool Bool(Napi::Object o, const char *key, bool def) {
   Napi::Value v = o.Get(key);
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
@@ -333,6 +375,11 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
                            InstanceMethod("space", &Runtime::Space),
                            InstanceMethod("listen", &Runtime::Listen),
                            InstanceMethod("unlisten", &Runtime::Unlisten),
+                           InstanceMethod("setLimits", &Runtime::SetLimits),
+                           InstanceMethod("serverStats", &Runtime::ServerStats),
+                           InstanceMethod("banAdd", &Runtime::BanAdd),
+                           InstanceMethod("banRemove", &Runtime::BanRemove),
+                           InstanceMethod("banList", &Runtime::BanList),
                            InstanceMethod("stop", &Runtime::Stop),
                            InstanceMethod("dispose", &Runtime::Dispose),
                            InstanceMethod("threads", &Runtime::Threads),
@@ -516,6 +563,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     lo.http.body_timeout_ms = U32(o, "bodyTimeoutMs", lo.http.body_timeout_ms);
     lo.http.keepalive_timeout_ms = U32(o, "keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
     lo.http.max_requests = U32(o, "maxRequestsPerConnection", lo.http.max_requests);
+    if (o.Get("limits").IsObject()) ParseLimits(o.Get("limits").As<Napi::Object>(), &lo.limits);
+    lo.max_tracked_ips = U32(o, "maxTrackedIps", lo.max_tracked_ips);
     ew_listen_info_t li;
     int err = ew_listen(rt_, &lo, &li);
     if (err != 0) {
@@ -537,6 +586,82 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     int err = ew_unlisten(rt_, info[0].As<Napi::Number>().Uint32Value());
     if (err != 0) return Fail(env, err, "unlisten");
     return env.Undefined();
+  }
+
+  // setLimits(id, limits): the whole set (TypeScript merges a partial change first).
+  Napi::Value SetLimits(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "setLimits");
+    ew_limits_t l;
+    ew_limits_init(&l);
+    ParseLimits(info[1].As<Napi::Object>(), &l);
+    int err = ew_server_set_limits(rt_, info[0].As<Napi::Number>().Uint32Value(), &l);
+    if (err != 0) return Fail(env, err, "setLimits");
+    return env.Undefined();
+  }
+
+  Napi::Value ServerStats(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "serverStats");
+    uint64_t v[EW_SRV_STAT__COUNT];
+    uint32_t tracked = 0;
+    int err = ew_server_stats(rt_, info[0].As<Napi::Number>().Uint32Value(), v, &tracked);
+    if (err != 0) return Fail(env, err, "serverStats");
+    Napi::Object o = Napi::Object::New(env);
+#define XX(name, doc) o.Set(#name, Napi::Number::New(env, static_cast<double>(v[EW_SRV_STAT_##name])));
+    EW_SERVER_STATS_MAP(XX)
+#undef XX
+    o.Set("trackedIps", tracked);
+    return o;
+  }
+
+  Napi::Value BanAdd(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "ban");
+    std::string addr = info[1].As<Napi::String>().Utf8Value();
+    int err = ew_ban_add(rt_, info[0].As<Napi::Number>().Uint32Value(), addr.c_str(),
+                         info[2].As<Napi::Number>().Uint32Value());
+    if (err != 0) {
+      MakeError(env, err, "ban", addr.c_str()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return env.Undefined();
+  }
+
+  // banRemove(id, addr) -> true if a ban was lifted, false if the address was not banned.
+  Napi::Value BanRemove(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "unban");
+    std::string addr = info[1].As<Napi::String>().Utf8Value();
+    int err = ew_ban_remove(rt_, info[0].As<Napi::Number>().Uint32Value(), addr.c_str());
+    if (err == EW_ENOENT) return Napi::Boolean::New(env, false);
+    if (err != 0) {
+      MakeError(env, err, "unban", addr.c_str()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Boolean::New(env, true);
+  }
+
+  Napi::Value BanList(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "bans");
+    uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+    std::vector<ew_ban_t> bans(64);
+    size_t n = 0;
+    for (;;) {
+      int err = ew_ban_list(rt_, id, bans.data(), bans.size(), &n);
+      if (err != 0) return Fail(env, err, "bans");
+      if (n <= bans.size()) break;
+      bans.resize(n + 64);
+    }
+    Napi::Array a = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+      Napi::Object b = Napi::Object::New(env);
+      b.Set("address", bans[i].address);
+      b.Set("remainingMs", Napi::Number::New(env, static_cast<double>(bans[i].remaining_ms)));
+      a.Set(static_cast<uint32_t>(i), b);
+    }
+    return a;
   }
 
   // stop() -> Promise<void>, resolved on the JS thread once every IO thread has exited and the
@@ -888,6 +1013,8 @@ class Addon : public Napi::Addon<Addon> {
     l.Set("bodyTimeoutMs", lo.http.body_timeout_ms);
     l.Set("keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
     l.Set("maxRequestsPerConnection", lo.http.max_requests);
+    l.Set("maxTrackedIps", lo.max_tracked_ips);
+    l.Set("limits", LimitsToJs(env, &lo.limits));
     Napi::Object d = Napi::Object::New(env);
     d.Set("runtime", r);
     d.Set("listen", l);
@@ -924,6 +1051,17 @@ class Addon : public Napi::Addon<Addon> {
     c.Set("SHM_SLOT_BYTES", EW_SHM_SLOT_BYTES);
     c.Set("SHM_SLOT_GEN", EW_SHM_SLOT_GEN);
     c.Set("SHM_SLOT_WRITTEN", EW_SHM_SLOT_WRITTEN);
+    c.Set("SHM_SLOT_MSGS_IN", EW_SHM_SLOT_MSGS_IN);
+    c.Set("SHM_SLOT_BYTES_IN", EW_SHM_SLOT_BYTES_IN);
+    c.Set("SHM_SLOT_WIN_MSGS", EW_SHM_SLOT_WIN_MSGS);
+    c.Set("SHM_SLOT_WIN_BYTES", EW_SHM_SLOT_WIN_BYTES);
+    c.Set("SHM_SLOT_WIN_START", EW_SHM_SLOT_WIN_START);
+    c.Set("SHM_SLOT_BYTES_OUT", EW_SHM_SLOT_BYTES_OUT);
+    c.Set("REC_BAN", static_cast<uint32_t>(EW_REC_BAN));
+    c.Set("KICK_MESSAGES", EW_KICK_MESSAGES);
+    c.Set("KICK_BYTES", EW_KICK_BYTES);
+    c.Set("BAN_MESSAGES", EW_BAN_MESSAGES);
+    c.Set("BAN_CONNECTIONS", EW_BAN_CONNECTIONS);
     c.Set("DIST_LEAST_CONNS", static_cast<uint32_t>(EW_DIST_LEAST_CONNS));
     c.Set("FRAMING_RAW", static_cast<uint32_t>(EW_FRAMING_RAW));
     c.Set("FRAMING_HTTP", static_cast<uint32_t>(EW_FRAMING_HTTP));

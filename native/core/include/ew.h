@@ -7,6 +7,7 @@
 #include "ew/common.h"
 #include "ew/error.h"
 #include "ew/frame.h"
+#include "ew/guard.h"
 #include "ew/log.h"
 #include "ew/ring.h"
 #include "ew/runtime.h"

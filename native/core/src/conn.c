@@ -27,14 +27,9 @@
 
 /* ---- slots and ids ---------------------------------------------------------------------- */
 
-static void slot_store(ew__io_t *io, uint32_t slot, uint32_t word, uint32_t v) {
-  atomic_store_explicit((_Atomic uint32_t *)&io->slots[(size_t)slot * 4 + word], v,
-                        memory_order_relaxed);
-}
-
 static uint32_t slot_load(ew__io_t *io, uint32_t slot, uint32_t word) {
-  return atomic_load_explicit((_Atomic uint32_t *)&io->slots[(size_t)slot * 4 + word],
-                              memory_order_relaxed);
+  return atomic_load_explicit(
+      (_Atomic uint32_t *)&io->slots[(size_t)slot * EW__SLOT_WORDS + word], memory_order_relaxed);
 }
 
 /* Released slots are reused oldest first, and only once a backlog of them has built up, so
@@ -93,6 +88,7 @@ static void conn_release(ew__conn_t *c) {
   ew__io_t *io = c->io;
   ew__tnode_disarm(&c->tprog);
   ew__tnode_disarm(&c->tidle);
+  ew__guard_released(c);
   ew__http_free(c);
   event_free(c->ev);
   if (c->wev != NULL) event_free(c->wev);
@@ -112,13 +108,18 @@ void ew__conn_free_silently(ew__conn_t *c) {
 }
 
 void ew__conn_close(ew__conn_t *c, int reason, int sys_errno) {
+  ew__conn_close_with(c, reason, sys_errno, NULL, 0);
+}
+
+void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *body,
+                         uint32_t len) {
   ew__io_t *io = c->io;
   if (c->flags & C_ON_READY) TAILQ_REMOVE(&io->ready, c, ready_link);
   if (c->flags & C_BLOCKED) TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
   EW_LOG_DEBUG(io->rt, "connection %llu closed: %s", (unsigned long long)c->id,
                ew_err_name(reason));
-  ew__io_push_ctrl(io, c->port, EW_REC_CLOSE, c->id, (uint32_t)reason, (uint32_t)sys_errno, NULL,
-                   0);
+  ew__io_push_ctrl(io, c->port, EW_REC_CLOSE, c->id, (uint32_t)reason, (uint32_t)sys_errno, body,
+                   len);
   conn_release(c);
 }
 
@@ -170,8 +171,9 @@ static void write_interest(ew__conn_t *c, bool on) {
 
 /* Refuses a connection that never became one: the fd is closed and every count it took is
  * given back. */
-static void reject(ew__io_t *io, int fd, ew__server_t *srv) {
+static void reject(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr) {
   close(fd);
+  ew__guard_unadmit(srv, addr);
   atomic_fetch_sub_explicit(&io->live, 1, memory_order_relaxed);
   ew__server_unref(srv);
 }
@@ -183,7 +185,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   uint32_t port = pick_port(io);
   if (port == UINT32_MAX) {
     EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", srv->id);
-    reject(io, fd, srv);
+    reject(io, fd, srv, addr);
     return;
   }
   uint32_t slot = slot_alloc(io);
@@ -195,7 +197,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
       EW_LOG_WARN(rt, "IO thread %u: all %u connection slots in use; refusing", io->index,
                   rt->o.max_conns_per_thread);
     }
-    reject(io, fd, srv);
+    reject(io, fd, srv, addr);
     return;
   }
   ew__conn_t *c = calloc(1, sizeof *c);
@@ -221,7 +223,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
     }
     io->conns[slot] = NULL;
     slot_release(io, slot);
-    reject(io, fd, srv);
+    reject(io, fd, srv, addr);
     return;
   }
   if (srv->o.no_delay) {
@@ -230,8 +232,8 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   }
   uint32_t gen = (slot_load(io, slot, EW_SHM_SLOT_GEN) + 1) & EW__GEN_MASK;
   if (gen == 0) gen = 1;
-  slot_store(io, slot, EW_SHM_SLOT_GEN, gen);
-  slot_store(io, slot, EW_SHM_SLOT_WRITTEN, 0);
+  ew__slot_store(io, slot, EW_SHM_SLOT_GEN, gen);
+  for (uint32_t w = EW_SHM_SLOT_WRITTEN; w < EW__SLOT_WORDS; w++) ew__slot_store(io, slot, w, 0);
   c->io = io;
   c->srv = srv;
   c->fd = fd;
@@ -264,8 +266,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
                    (uint32_t)(8 + strlen(body.addr)));
   EW__STAT(io, accepted)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
-  c->tprog.tag = 1;
-  c->tidle.tag = 2;
+  ew__guard_adopted(c, addr);
   if (srv->o.framing == EW_FRAMING_HTTP && ew__http_init(c) != 0) {
     ew__conn_close(c, EW_ENOMEM, 0);
     return;
@@ -326,9 +327,9 @@ static int deliver(ew__conn_t *c) {
       if (evbuffer_peek(c->in, -1, NULL, &v, 1) >= 1) {
         const uint8_t *p = v.iov_base;
         size_t n = v.iov_len, used = 0;
-        uint64_t frames = 0;
+        uint32_t frames = 0, allow = ew__guard_allowance(c);
         bool full = false;
-        while (n - used >= EW_FRAME_HEADER_BYTES) {
+        while (n - used >= EW_FRAME_HEADER_BYTES && frames < allow) {
           ew_frame_header_t h;
           if (ew_frame_decode(p + used, c->srv->o.max_frame_bytes, &h) != 0) break;
           if (h.length > max_body || n - used - EW_FRAME_HEADER_BYTES < h.length) break;
@@ -349,6 +350,7 @@ static int deliver(ew__conn_t *c) {
         if (used != 0) {
           evbuffer_drain(c->in, used);
           EW__STAT(io, frames_in) += frames;
+          ew__guard_delivered(c, frames);
           ip->dirty = true;
         }
         if (full) {
@@ -392,6 +394,9 @@ static int deliver(ew__conn_t *c) {
       }
       flags |= c->hdr.flags;
     }
+    /* A whole message (a raw chunk, a frame's last piece) counts against the window first. */
+    bool whole = !(flags & EW_REC_F_MORE);
+    if (whole && ew__guard_msg(c) != 0) return -1;
     ew_rec_t *rec = ew_ring_reserve(&ip->prod, chunk);
     if (rec == NULL) {
       block_on_ring(c);
@@ -404,6 +409,7 @@ static int deliver(ew__conn_t *c) {
     rec->seq = raw ? 0 : c->hdr.seq;
     if (chunk) evbuffer_remove(c->in, rec + 1, chunk);
     ip->dirty = true;
+    if (whole) ew__guard_delivered(c, 1);
     if (!raw) {
       if (flags & EW_REC_F_MORE) {
         c->delivered += chunk;
@@ -438,16 +444,19 @@ static void on_eof(ew__conn_t *c) {
   if (c->flags & C_WR_SHUT) ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
 }
 
-void ew__conn_pump(ew__conn_t *c) {
-  if (c->flags & C_FAULT) return;
-  if (deliver(c) != 0) return;
-  if (c->flags & C_PEER_EOF) return;
+/* Reads and delivers. Returns true when the connection is certainly still open (it stopped on
+ * EAGAIN, its budget or a full ring), false when it may have been closed. */
+static bool pump(ew__conn_t *c) {
+  if (c->flags & C_FAULT) return true;
+  int d = deliver(c);
+  if (d != 0) return d > 0;
+  if (c->flags & C_PEER_EOF) return true;
   if (c->flags & C_RD_OFF) {
     /* Unblocked after a full ring: listen again, and look now rather than wait a round. */
     read_interest(c, true);
     c->flags |= C_READABLE;
   }
-  if (!(c->flags & C_READABLE)) return;
+  if (!(c->flags & C_READABLE)) return true;
   uint32_t budget = c->io->rt->o.read_budget;
   size_t got = 0;
   for (;;) {
@@ -457,7 +466,7 @@ void ew__conn_pump(ew__conn_t *c) {
     int n = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
     if (n <= 0) {
       ew__conn_close(c, EW_ENOMEM, 0);
-      return;
+      return false;
     }
     struct iovec iov[2];
     size_t asked = 0;
@@ -477,15 +486,15 @@ void ew__conn_pump(ew__conn_t *c) {
       if (e == EINTR) continue;
       if (e == EAGAIN) {
         c->flags &= ~C_READABLE;
-        return;
+        return true;
       }
       ew__conn_close(c, ew_translate_sys_error(e), e);
-      return;
+      return false;
     }
     if (r == 0) {
       evbuffer_commit_space(c->in, v, 0);
       on_eof(c);
-      return;
+      return false;
     }
     size_t left = (size_t)r;
     for (int i = 0; i < niov; i++) {
@@ -495,14 +504,16 @@ void ew__conn_pump(ew__conn_t *c) {
     evbuffer_commit_space(c->in, v, niov);
     got += (size_t)r;
     EW__STAT(c->io, bytes_in) += (uint64_t)r;
-    if (deliver(c) != 0) return;
+    if (ew__guard_read(c, (size_t)r) != 0) return false;
+    d = deliver(c);
+    if (d != 0) return d > 0;
     if (level(c)) {
       /* Level-triggered: a short read means drained for now, and epoll reports the socket
        * again if anything (data, FIN, reset) is left; so is a spent budget, which is what
        * makes the next poll round fair. */
       if ((size_t)r < asked || (budget != 0 && got >= budget)) {
         c->flags &= ~C_READABLE;
-        return;
+        return true;
       }
       continue;
     }
@@ -512,9 +523,13 @@ void ew__conn_pump(ew__conn_t *c) {
      * syscall per event and cannot lose a close. */
     if (budget != 0 && got >= budget) {
       ready_push(c);
-      return;
+      return true;
     }
   }
+}
+
+void ew__conn_pump(ew__conn_t *c) {
+  if (pump(c)) ew__guard_round(c);
 }
 
 /* ---- outbound ------------------------------------------------------------------------------ */
@@ -534,7 +549,9 @@ static ssize_t send_iov(int fd, struct iovec *iov, int n) {
 
 static void account_written(ew__conn_t *c, size_t n) {
   c->written += (uint32_t)n;
-  slot_store(c->io, c->slot, EW_SHM_SLOT_WRITTEN, c->written);
+  c->bytes_out += n;
+  ew__slot_store(c->io, c->slot, EW_SHM_SLOT_WRITTEN, c->written);
+  ew__slot_store64(c->io, c->slot, EW_SHM_SLOT_BYTES_OUT, c->bytes_out);
   EW__STAT(c->io, bytes_out) += n;
 }
 
@@ -554,9 +571,14 @@ static int after_output(ew__conn_t *c) {
   return 0;
 }
 
-/* Writes the output buffer until it is empty or the kernel refuses. Returns 0 or -1 (closed). */
+/* Writes the output buffer until it is empty, the kernel refuses, or (a rate-limited server)
+ * the connection's tokens are spent: then it waits on the throttle tick. Returns 0 or -1
+ * (closed). */
 static int flush_out(ew__conn_t *c) {
+  bool limited = ew__guard_limited(c);
   while (evbuffer_get_length(c->out) > 0) {
+    size_t allow = limited ? ew__guard_send_allow(c) : SIZE_MAX;
+    if (allow == 0) break;
     struct evbuffer_iovec v[MAX_IOV];
     int n = evbuffer_peek(c->out, -1, NULL, v, MAX_IOV);
     if (n > MAX_IOV) n = MAX_IOV;
@@ -565,6 +587,12 @@ static int flush_out(ew__conn_t *c) {
     for (int i = 0; i < n; i++) {
       iov[i].iov_base = v[i].iov_base;
       iov[i].iov_len = v[i].iov_len;
+      if (v[i].iov_len >= allow - total) {
+        iov[i].iov_len = allow - total;
+        total = allow;
+        n = i + 1;
+        break;
+      }
       total += v[i].iov_len;
     }
     ssize_t w = send_iov(c->fd, iov, n);
@@ -580,6 +608,7 @@ static int flush_out(ew__conn_t *c) {
     }
     evbuffer_drain(c->out, (size_t)w);
     account_written(c, (size_t)w);
+    if (limited) ew__guard_sent(c, (size_t)w);
     if ((size_t)w < total) {
       c->flags |= C_WBLOCKED;
       write_interest(c, true);
@@ -587,14 +616,23 @@ static int flush_out(ew__conn_t *c) {
     }
   }
   if (!(c->flags & C_WBLOCKED)) write_interest(c, false);
+  if (limited && evbuffer_get_length(c->out) > 0 && !(c->flags & C_WBLOCKED))
+    ew__guard_throttle(c);
+  else
+    ew__guard_unthrottle(c);
   return after_output(c);
+}
+
+int ew__conn_flush(ew__conn_t *c) {
+  return flush_out(c);
 }
 
 /* Sends bytes that live in ring memory: straight to the kernel when nothing is queued before
  * them (zero copy), and only what the kernel did not take is copied into the output buffer. */
 static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
   size_t done = 0;
-  if (evbuffer_get_length(c->out) == 0 && !(c->flags & C_WBLOCKED)) {
+  bool limited = ew__guard_limited(c);
+  if (!limited && evbuffer_get_length(c->out) == 0 && !(c->flags & C_WBLOCKED)) {
     ssize_t w = send_iov(c->fd, iov, n);
     if (w < 0) {
       int e = errno;
@@ -626,6 +664,8 @@ static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
       skip = 0;
     }
   }
+  /* Rate-limited output always goes through the buffer, which the rate drains. */
+  if (limited && !(c->flags & C_WBLOCKED)) return flush_out(c);
   return after_output(c);
 }
 

@@ -358,7 +358,10 @@ int ew__http_deliver(ew__conn_t *c) {
   ew__http_t *h = c->http;
   for (;;) {
     if (h->state == S_READY) {
+      /* A request counts against the connection's message window before it is delivered. */
+      if (h->push_off == 0 && ew__guard_msg(c) != 0) return -1;
       if (push_request(c) != 0) return 1;
+      ew__guard_delivered(c, 1);
       if (h->stop_after) {
         h->state = S_STOPPED;
         ew__conn_stop_reading(c);

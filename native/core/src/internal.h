@@ -20,6 +20,7 @@
 
 #include "ew.h"
 #include "inbox.h"
+#include "iptab.h"
 #include "timer.h"
 
 typedef struct ew__io_s ew__io_t;
@@ -70,6 +71,8 @@ enum {
   EW__CMD_LISTEN,   /* start accepting on a listening socket */
   EW__CMD_UNLISTEN, /* close this thread's listening socket of a server */
   EW__CMD_STOP,     /* close everything and leave the loop */
+  EW__CMD_LIMITS,   /* a server's new limits */
+  EW__CMD_BAN,      /* close a server's connections from an address */
 };
 
 typedef struct ew__cmd_conn_s {
@@ -86,7 +89,31 @@ typedef struct ew__cmd_listen_s {
   ew__server_t *srv;
 } ew__cmd_listen_t;
 
+typedef struct ew__cmd_limits_s {
+  ew__cmd_t base;
+  ew__server_t *srv;
+  ew_limits_t lim;
+} ew__cmd_limits_t;
+
+typedef struct ew__cmd_ban_s {
+  ew__cmd_t base;
+  ew__server_t *srv;
+  ew__ipkey_t key;
+} ew__cmd_ban_t;
+
 /* ---- servers and listeners ---------------------------------------------------------------- */
+
+/* What one IO thread keeps per server: its copy of the limits (replaced through its inbox, so
+ * that it is only ever read and written by that thread), its rows of the server's counters
+ * (one writer each; readers sum them), and its share of the server's response rate. */
+typedef struct ew__srv_io_s {
+  ew_limits_t lim;
+  uint64_t stats[EW_SRV_STAT__COUNT];
+  uint64_t send_tokens; /* thousandths of a byte */
+  uint64_t send_ms;
+  uint32_t nthrottled;  /* this thread's connections of the server waiting for the rate */
+  char pad[64];
+} ew__srv_io_t;
 
 struct ew__server_s {
   ew_runtime_t *rt;
@@ -97,7 +124,12 @@ struct ew__server_s {
   _Atomic int open_fds;     /* listening sockets not yet closed by their IO thread */
   _Atomic uint32_t rr;      /* round-robin cursor of the acceptor */
   _Atomic int unlistened;   /* ew_unlisten() was called */
+  _Atomic uint32_t live;    /* open connections, for max_conns */
+  ew__iptab_t ips;          /* source addresses: per-address limits and bans */
+  ew__srv_io_t *per_io;     /* one per IO thread */
 };
+
+#define EW__SRV_STAT(c, name) ((c)->sio->stats[EW_SRV_STAT_##name])
 
 struct ew__listener_s {
   ew__server_t *srv;
@@ -128,6 +160,10 @@ enum {
   C_FAULT = 1u << 11,     /* protocol error reported to the port; no more reading */
   C_RD_OFF = 1u << 12,    /* level-triggered: read interest removed (paused, faulted, EOF) */
   C_WR_ON = 1u << 13,     /* level-triggered: write interest registered (output blocked) */
+  C_GOT_MSG = 1u << 14,   /* a complete message has arrived (first-message timeout met) */
+  C_PARTIAL = 1u << 15,   /* tprog runs as the partial-frame timeout */
+  C_THROTTLED = 1u << 16, /* on io->throttled: output waits for the response rate */
+  C_IP_COUNTED = 1u << 17, /* counted as open in the server's address table */
 };
 
 struct ew__conn_s {
@@ -151,13 +187,30 @@ struct ew__conn_s {
   TAILQ_ENTRY(ew__conn_s) blocked_link;
   struct ew__http_s *http; /* EW_FRAMING_HTTP: parser state */
   ew__tnode_t tprog;       /* progress timeout: HTTP headers or body */
-  ew__tnode_t tidle;       /* idle timeout: HTTP keep-alive */
+  ew__tnode_t tidle;       /* idle timeout: HTTP keep-alive, or idle_timeout_ms */
+  /* Protection (guard.c). */
+  const ew_limits_t *lim;  /* this thread's copy of the server's limits */
+  ew__srv_io_t *sio;       /* this thread's row of the server */
+  ew__ipkey_t ip;
+  uint32_t win_msgs;       /* messages in the current window */
+  uint64_t win_bytes;      /* bytes read in the current window */
+  uint64_t win_start;      /* CLOCK_MONOTONIC ms */
+  uint64_t msgs_total;
+  uint64_t msgs_charged;   /* messages already charged to the address's bucket */
+  uint64_t bytes_total;
+  uint64_t bytes_out;
+  uint64_t send_tokens;    /* response rate, thousandths of a byte */
+  uint64_t send_ms;
+  TAILQ_ENTRY(ew__conn_s) throttle_link;
 };
 
 /* Connection ids: generation (21 bits) << 32 | IO thread (8 bits) << 24 | slot (24 bits). The
  * generation is kept to 21 bits so that an id is a safe JavaScript integer (< 2^53). */
 #define EW__GEN_BITS 21u
 #define EW__GEN_MASK ((1u << EW__GEN_BITS) - 1u)
+#define EW__SLOT_WORDS (EW_SHM_SLOT_BYTES / 4u)
+static inline void ew__slot_store(ew__io_t *io, uint32_t slot, uint32_t word, uint32_t v);
+static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, uint64_t v);
 #define EW__ID(gen, io, slot) (((uint64_t)(gen) << 32) | ((uint64_t)(io) << 24) | (slot))
 #define EW__ID_GEN(id) ((uint32_t)((id) >> 32))
 #define EW__ID_IO(id) ((uint32_t)(((id) >> 24) & 0xffu))
@@ -237,9 +290,27 @@ struct ew__io_s {
   uint32_t ntlists;
   struct event *tick_ev;
   bool tick_armed;
+  /* Connections whose output waits for the response rate, served round-robin each tick. */
+  TAILQ_HEAD(, ew__conn_s) throttled;
+  struct event *throttle_ev;
+  bool throttle_armed;
+  struct {
+    uint64_t last_ms;
+    uint64_t suppressed;
+  } loglim[8];
 };
 
 #define EW__STAT(io, name) ((io)->stats[EW_STAT_##name])
+
+/* A connection's slot words in shared memory, read by its port without locks. */
+static inline void ew__slot_store(ew__io_t *io, uint32_t slot, uint32_t word, uint32_t v) {
+  atomic_store_explicit((_Atomic uint32_t *)&io->slots[(size_t)slot * EW__SLOT_WORDS + word], v,
+                        memory_order_relaxed);
+}
+static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, uint64_t v) {
+  ew__slot_store(io, slot, word, (uint32_t)v);
+  ew__slot_store(io, slot, word + 1, (uint32_t)(v >> 32));
+}
 
 void *ew__io_main(void *arg);
 /* Wakes an IO thread that may be blocked in epoll (inbox eventfd). Any thread. */
@@ -261,6 +332,72 @@ void ew__listener_accept(ew__listener_t *l);
 void ew__listener_on_event(evutil_socket_t fd, short what, void *arg);
 void ew__listener_close(ew__listener_t *l);
 uint64_t ew__now_ms(void);
+
+/* ---- protection (guard.c) ------------------------------------------------------------------ */
+
+/* Log lines that a flood could multiply: at most one a second per kind and IO thread, with the
+ * count of the ones suppressed in between. */
+enum {
+  EW__LOG_KICK = 0,
+  EW__LOG_BAN,
+  EW__LOG_REJECT,
+  EW__LOG_TIMEOUT,
+  EW__LOG_THROTTLE,
+};
+void ew__guard_log(ew__io_t *io, int kind, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Sets up a server's protection state at listen; 0 or EW_ENOMEM. */
+int ew__guard_server_init(ew__server_t *srv, uint32_t nio);
+void ew__guard_server_free(ew__server_t *srv);
+/* Decides at accept, on the listener's thread, before any read: 0 admits (and counts) the
+ * connection, else the EW_* reason it was refused for (already counted and logged). */
+int ew__guard_admit(ew__io_t *io, ew__server_t *srv, const struct sockaddr *sa);
+/* Undoes an admission whose connection never became one. */
+void ew__guard_unadmit(ew__server_t *srv, const struct sockaddr *sa);
+/* A connection was adopted: its counters, limits and timeouts. */
+void ew__guard_adopted(ew__conn_t *c, const struct sockaddr *sa);
+/* A connection is being freed. */
+void ew__guard_released(ew__conn_t *c);
+/* `n` bytes were read. Returns -1 if that kicked the connection (closed, freed), else 0. */
+int ew__guard_read(ew__conn_t *c, size_t n);
+/* How many more messages may be delivered in this window before the next one kicks. */
+uint32_t ew__guard_allowance(ew__conn_t *c);
+/* `n` messages were delivered. */
+static inline void ew__guard_delivered(ew__conn_t *c, uint32_t n) {
+  c->win_msgs += n;
+  c->msgs_total += n;
+  c->flags |= C_GOT_MSG;
+}
+/* One more message is about to be delivered: -1 if it is over the window (the connection was
+ * kicked: closed and freed), else 0. */
+int ew__guard_msg(ew__conn_t *c);
+/* The end of a read round of a live connection: publishes its statistics, charges its
+ * address, sets its partial-frame timeout. May close the connection (a ban): last call. */
+void ew__guard_round(ew__conn_t *c);
+/* tprog (progress = true) or tidle of a non-HTTP connection expired. */
+void ew__guard_timeout(ew__conn_t *c, bool progress);
+void ew__guard_run_limits(ew__io_t *io, ew__cmd_limits_t *cmd);
+void ew__guard_run_ban(ew__io_t *io, ew__cmd_ban_t *cmd);
+/* Response rate: whether the connection's output is rate limited at all, how many bytes it may
+ * write now, and that it wrote `n`. */
+static inline bool ew__guard_limited(const ew__conn_t *c) {
+  return c->lim->send_bytes_per_sec != 0 || c->lim->server_send_bytes_per_sec != 0;
+}
+size_t ew__guard_send_allow(ew__conn_t *c);
+void ew__guard_sent(ew__conn_t *c, size_t n);
+/* Output is waiting for the rate: the tick flushes it. */
+void ew__guard_throttle(ew__conn_t *c);
+void ew__guard_unthrottle(ew__conn_t *c);
+/* The throttle tick (io.c owns the event). */
+void ew__guard_on_throttle(ew__io_t *io);
+/* Flushes a connection's output as the rate allows (conn.c). 0, or -1 if closed. */
+int ew__conn_flush(ew__conn_t *c);
+/* Arms the throttle tick if it is not armed (io.c). */
+void ew__io_throttle_arm(ew__io_t *io);
+/* Closes with a CLOSE record that carries `len` body bytes (a kick's figures). */
+void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *body, uint32_t len);
+uint64_t ew__coarse_ms(void);
 
 /* ---- the runtime and its ports ------------------------------------------------------------ */
 

@@ -186,6 +186,12 @@ static void run_inbox(ew__io_t *io) {
     case EW__CMD_STOP:
       io->stopping = true;
       break;
+    case EW__CMD_LIMITS:
+      ew__guard_run_limits(io, (ew__cmd_limits_t *)cmd);
+      break;
+    case EW__CMD_BAN:
+      ew__guard_run_ban(io, (ew__cmd_ban_t *)cmd);
+      break;
     default:
       EW_LOG_ERROR(io->rt, "IO thread %u: unknown command %d", io->index, cmd->kind);
       break;
@@ -271,11 +277,32 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
       ew__tnode_disarm(n);
       ew__conn_t *c = n->tag == 1 ? (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tprog))
                                   : (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tidle));
-      if (c->http != NULL) ew__http_timeout(c, n->tag == 1);
+      if (c->http != NULL)
+        ew__http_timeout(c, n->tag == 1);
+      else
+        ew__guard_timeout(c, n->tag == 1);
     }
     if (!ew__tlist_empty(l)) any = true;
   }
   if (any) ensure_tick(io);
+}
+
+/* ---- response rate ------------------------------------------------------------------------ */
+
+#define THROTTLE_MS 10
+
+static void on_throttle(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  ew__io_t *io = arg;
+  io->throttle_armed = false;
+  ew__guard_on_throttle(io);
+}
+
+void ew__io_throttle_arm(ew__io_t *io) {
+  if (io->throttle_armed || io->throttle_ev == NULL) return;
+  struct timeval tv = {.tv_sec = 0, .tv_usec = THROTTLE_MS * 1000};
+  if (evtimer_add(io->throttle_ev, &tv) == 0) io->throttle_armed = true;
 }
 
 void ew__io_listener_ready(ew__io_t *io, ew__listener_t *l) {
@@ -330,6 +357,8 @@ static void io_shutdown(ew__io_t *io) {
   io->inbox_ev = NULL;
   if (io->tick_ev != NULL) event_free(io->tick_ev);
   io->tick_ev = NULL;
+  if (io->throttle_ev != NULL) event_free(io->throttle_ev);
+  io->throttle_ev = NULL;
   if (io->base != NULL) event_base_free(io->base);
   io->base = NULL;
   if (io->reserve_fd >= 0) close(io->reserve_fd);
@@ -368,6 +397,8 @@ static int io_setup(ew__io_t *io) {
   /* The timeout sweep: armed only while some connection has a timeout running. */
   io->tick_ev = evtimer_new(io->base, on_tick, io);
   if (io->tick_ev == NULL) return EW_ENOMEM;
+  io->throttle_ev = evtimer_new(io->base, on_throttle, io);
+  if (io->throttle_ev == NULL) return EW_ENOMEM;
   /* EMFILE reserve: see ew__listener_accept(). */
   io->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   return 0;

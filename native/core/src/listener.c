@@ -37,10 +37,17 @@ void ew_listen_opts_init(ew_listen_opts_t *o) {
   o->http.body_timeout_ms = 60000;
   o->http.keepalive_timeout_ms = 5000;
   o->http.max_requests = 0;
+  ew_limits_init(&o->limits);
+  o->max_tracked_ips = 65536;
+}
+
+static void server_free(ew__server_t *srv) {
+  ew__guard_server_free(srv);
+  free(srv);
 }
 
 void ew__server_unref(ew__server_t *srv) {
-  if (atomic_fetch_sub(&srv->refs, 1) == 1) free(srv);
+  if (atomic_fetch_sub(&srv->refs, 1) == 1) server_free(srv);
 }
 
 static int translate_gai(int rc) {
@@ -114,6 +121,7 @@ static int validate_listen(const ew_runtime_t *rt, const ew_listen_opts_t *o) {
     return EW_EINVAL;
   if (o->low_watermark > o->high_watermark || o->high_watermark > o->max_buffered)
     return EW_EINVAL;
+  if (o->limits.window_ms == 0) return EW_EINVAL;
   return 0;
 }
 
@@ -148,6 +156,11 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   srv->o.host = NULL;
   srv->nfds = o->reuse_port ? (int)rt->nio : 1;
   atomic_store(&srv->refs, 1);
+  if (ew__guard_server_init(srv, rt->nio) != 0) {
+    free(srv);
+    freeaddrinfo(res);
+    return EW_ENOMEM;
+  }
 
   int fds[EW_MAX_IO_THREADS];
   int nopen = 0;
@@ -178,7 +191,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   }
   if (err != 0) {
     for (int i = 0; i < nopen; i++) close(fds[i]);
-    free(srv);
+    server_free(srv);
     return err;
   }
 
@@ -187,7 +200,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   if (grown == NULL) {
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < nopen; i++) close(fds[i]);
-    free(srv);
+    server_free(srv);
     return EW_ENOMEM;
   }
   rt->servers = grown;
@@ -292,6 +305,12 @@ static uint32_t pick_thread(ew__io_t *io, ew__server_t *srv) {
 static void dispatch(ew__listener_t *l, int fd, struct sockaddr_storage *ss, socklen_t len) {
   ew__io_t *io = l->io;
   ew__server_t *srv = l->srv;
+  /* Bans and connection limits: refused here, before any read and before an IO thread or a
+   * port hears of the connection. */
+  if (ew__guard_admit(io, srv, (struct sockaddr *)ss) != 0) {
+    close(fd);
+    return;
+  }
   uint32_t target = pick_thread(io, srv);
   atomic_fetch_add(&srv->refs, 1); /* owned by the connection from here on */
   if (target == io->index) {
@@ -301,6 +320,7 @@ static void dispatch(ew__listener_t *l, int fd, struct sockaddr_storage *ss, soc
   ew__cmd_conn_t *cmd = malloc(sizeof *cmd);
   if (cmd == NULL) {
     atomic_fetch_sub_explicit(&io->rt->io[target].live, 1, memory_order_relaxed);
+    ew__guard_unadmit(srv, (struct sockaddr *)ss);
     close(fd);
     ew__server_unref(srv);
     EW__STAT(io, accept_errors)++;

@@ -179,6 +179,7 @@ static int init_io(ew_runtime_t *rt, uint32_t k) {
   io->stats = (uint64_t *)(io->ctl + EW_SHM_IO_STATS);
   io->slots = (uint32_t *)(rt->shm + rt->layout.slots + (size_t)k * rt->layout.slots_stride);
   TAILQ_INIT(&io->ready);
+  TAILQ_INIT(&io->throttled);
   TAILQ_INIT(&io->listeners);
   TAILQ_INIT(&io->ready_listeners);
   io->ports = calloc(rt->nports, sizeof *io->ports);

@@ -66,6 +66,9 @@
   XX(ESHUTDOWN, -3011, "runtime is shutting down")                                                 \
   XX(ESTATE, -3012, "operation not valid in the current state")                                    \
   XX(EPROTO_HTTP, -3013, "malformed HTTP request or one over a limit")                             \
+  XX(ETIMEOUT_IDLE, -3014, "no data received within the idle timeout")                             \
+  XX(ETIMEOUT_PARTIAL, -3015, "a frame was begun and not finished within the partial timeout")     \
+  XX(ETIMEOUT_FIRST, -3016, "no complete message within the first-message timeout")                \
   XX(EAI_NONAME, -3020, "host name not found")                                                     \
   XX(EAI_AGAIN, -3021, "temporary failure in name resolution")                                     \
   XX(EAI_FAIL, -3022, "permanent failure in name resolution")                                      \

@@ -72,9 +72,19 @@ enum {
                          * type != 0 (the answer to FAULT): flush, then close with that reason */
   EW_REC_DESTROY = 18,  /* JS->IO: close now, dropping queued output; type = reason */
   EW_REC_WATCH = 19,    /* JS->IO: send DRAIN once queued output is below the low watermark */
+  EW_REC_BAN = 20,      /* IO->JS: source address banned automatically; type = server, seq = ms;
+                         * body: u32 reason (EW_BAN_*), u16 family, u16 0, numeric address */
 };
 
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
+/* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
+ * ms, u32 messages in the window, u32 0, u64 bytes in the window, u64 the limit exceeded. */
+#define EW_KICK_MESSAGES 1u
+#define EW_KICK_BYTES 2u
+#define EW_KICK_BODY_BYTES 32u
+/* Why an address was banned (BAN record). */
+#define EW_BAN_MESSAGES 1u    /* ip_msgs_per_sec exceeded */
+#define EW_BAN_CONNECTIONS 2u /* ip_conns_per_sec exceeded */
 
 typedef struct ew_ring_s ew_ring_t; /* the shared header; read through the functions below */
 

@@ -96,10 +96,20 @@ typedef struct ew_shm_layout_s {
 } ew_shm_layout_t;
 #define EW_SHM_IO_CTL_BYTES 512u
 #define EW_SHM_PORT_CTL_BYTES 64u
-#define EW_SHM_SLOT_BYTES 16u
-/* Slot words (u32): generation, bytes written to the kernel (mod 2^32), then reserved. */
+#define EW_SHM_SLOT_BYTES 64u
+/* Slot words (u32) of a connection, one cache line each so that two connections' counters
+ * never share a line: generation, bytes written to the kernel (mod 2^32), then its statistics,
+ * published by its IO thread after every read round (u64 values as lo, hi word pairs):
+ * messages and bytes received, messages and bytes of the current window and the window's
+ * start (CLOCK_MONOTONIC ms), bytes written. */
 #define EW_SHM_SLOT_GEN 0u
 #define EW_SHM_SLOT_WRITTEN 1u
+#define EW_SHM_SLOT_MSGS_IN 2u
+#define EW_SHM_SLOT_BYTES_IN 4u
+#define EW_SHM_SLOT_WIN_MSGS 6u
+#define EW_SHM_SLOT_WIN_BYTES 8u
+#define EW_SHM_SLOT_WIN_START 10u
+#define EW_SHM_SLOT_BYTES_OUT 12u
 /* Statistics of one IO thread: u64 counters at byte offset EW_SHM_IO_STATS of its page. */
 #define EW_SHM_IO_SLEEPING 0u /* u32: the IO thread is about to block in epoll */
 #define EW_SHM_IO_STATS 64u
@@ -121,6 +131,9 @@ typedef struct ew_shm_layout_s {
   XX(http_requests, "HTTP requests delivered to ports")                                           \
   XX(http_errors, "HTTP requests answered natively with an error status")                         \
   XX(timeouts, "connections closed or answered because a timeout expired")                        \
+  XX(kicks, "connections closed for a message or byte window over its limit")                   \
+  XX(bans, "source addresses banned automatically")                                               \
+  XX(guard_rejects, "connections refused at accept: banned, or over a connection limit")          \
   XX(loops, "loop rounds")
 enum {
 #define XX(name, doc) EW_STAT_##name,
@@ -146,6 +159,28 @@ typedef struct ew_http_limits_s {
   uint32_t max_requests;         /* per connection, then Connection: close; 0 = no limit */
 } ew_http_limits_t;
 
+/* Protection (DESIGN section 9, docs/protection.md). Every value of 0 turns its limit off.
+ * All of them can change while the server runs (ew_server_set_limits()). */
+typedef struct ew_limits_s {
+  uint32_t window_ms;             /* length of a connection's statistics window */
+  uint32_t max_msgs_per_window;   /* more messages in one window: closed with EW_EFLOOD */
+  uint64_t max_bytes_per_window;  /* more bytes read in one window: closed with EW_EFLOOD */
+  uint32_t ip_msgs_per_sec;       /* token bucket per source address: over it, the address */
+  uint32_t ip_msg_burst;          /*   is banned for ban_ms and its connections closed */
+  uint32_t ip_conns_per_sec;      /* new connections per source address, same consequence */
+  uint32_t ip_conn_burst;
+  uint32_t ban_ms;                /* how long an automatic ban lasts */
+  uint32_t max_conns;             /* open connections of the server; further ones are refused */
+  uint32_t max_conns_per_ip;      /* open connections per source address */
+  uint64_t send_bytes_per_sec;    /* response rate per connection (token bucket) */
+  uint64_t send_burst;
+  uint64_t server_send_bytes_per_sec; /* response rate of the whole server, shared fairly */
+  uint64_t server_send_burst;
+  uint32_t idle_timeout_ms;       /* no inbound byte for this long: EW_ETIMEOUT_IDLE */
+  uint32_t partial_timeout_ms;    /* a frame begun and not finished: EW_ETIMEOUT_PARTIAL */
+  uint32_t first_msg_timeout_ms;  /* no complete message since the accept: EW_ETIMEOUT_FIRST */
+} ew_limits_t;
+
 typedef struct ew_listen_opts_s {
   const char *host;         /* literal address or name; NULL/"" = all interfaces (dual stack) */
   uint16_t port;            /* 0 = any; ew_listen_info_t says which */
@@ -160,6 +195,8 @@ typedef struct ew_listen_opts_s {
   int no_delay;             /* TCP_NODELAY on accepted sockets */
   uint32_t owner_port;      /* the port that receives EW_REC_UNLISTEN */
   ew_http_limits_t http;    /* EW_FRAMING_HTTP only */
+  ew_limits_t limits;       /* protection; ew_limits_init()'s defaults */
+  uint32_t max_tracked_ips; /* source addresses remembered (least recently seen evicted) */
 } ew_listen_opts_t;
 
 typedef struct ew_listen_info_s {
@@ -169,7 +206,13 @@ typedef struct ew_listen_info_s {
   char address[64]; /* the bound address, numeric */
 } ew_listen_info_t;
 
+/* Fills `o` with the defaults, limits included (ew_limits_init). */
 EW_EXTERN void ew_listen_opts_init(ew_listen_opts_t *o);
+
+/* The protection defaults: 30 s windows with no message or byte limit, no per-address rate
+ * limit, 60 s bans, no connection limits, no response rate limit, partial frames 30 s, no idle
+ * or first-message timeout. */
+EW_EXTERN void ew_limits_init(ew_limits_t *l);
 
 /* Resolves the host (getaddrinfo, first result; blocking, so callers that must not block pass
  * a literal), binds and listens on the calling thread so that errors such as EW_EADDRINUSE come

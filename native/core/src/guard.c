@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Protection (DESIGN section 9), on the IO threads, before a port sees a byte. What each piece
+ * costs on the data path, and why it is where it is:
+ *  - message and byte windows: counters on the connection, compared where a message is
+ *    delivered or bytes are read; the window rolls lazily on the next read, so no timer exists
+ *    per connection or per window;
+ *  - per-address buckets and bans: the server's address table (iptab.c), touched once per
+ *    accept and close, and once per read round only when a per-address message rate is set;
+ *  - timeouts: the IO thread's deadline-ordered lists (timer.h), swept from the head;
+ *  - response rate: only connections of a rate-limited server leave the zero-copy write path;
+ *    output above the rate waits in the connection's buffer (under the usual watermarks) and a
+ *    10 ms tick hands out the tokens round-robin. */
+
+#define THROTTLE_MS 10
+
+uint64_t ew__coarse_ms(void) {
+  struct timespec ts;
+  /* CLOCK_MONOTONIC_COARSE: a few nanoseconds instead of twenty, at a jiffy's resolution, which
+   * is plenty for windows and buckets measured in seconds. */
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void ew_limits_init(ew_limits_t *l) {
+  memset(l, 0, sizeof *l);
+  l->window_ms = 30000;
+  l->ban_ms = 60000;
+  /* A frame begun and left unfinished is the slowloris of a framed protocol: 30 s, as long as
+   * a legitimate 4 MiB frame may take on a slow link. An idle connection is legitimate for
+   * many protocols (server push), so idle and first-message timeouts are off, as in Node. */
+  l->partial_timeout_ms = 30000;
+}
+
+/* ---- rate-limited log lines ---------------------------------------------------------------- */
+
+void ew__guard_log(ew__io_t *io, int kind, int level, const char *fmt, ...) {
+  if (level < atomic_load_explicit(&io->rt->log_level, memory_order_relaxed)) return;
+  uint64_t now = ew__coarse_ms();
+  if (io->loglim[kind].last_ms != 0 && now - io->loglim[kind].last_ms < 1000) {
+    io->loglim[kind].suppressed++;
+    return;
+  }
+  char line[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  uint64_t n = io->loglim[kind].suppressed;
+  io->loglim[kind].last_ms = now;
+  io->loglim[kind].suppressed = 0;
+  if (n != 0)
+    ew__log(io->rt, level, "%s (and %llu more like it in the last second)", line,
+            (unsigned long long)n);
+  else
+    ew__log(io->rt, level, "%s", line);
+}
+
+/* ---- servers ------------------------------------------------------------------------------ */
+
+int ew__guard_server_init(ew__server_t *srv, uint32_t nio) {
+  srv->per_io = aligned_alloc(64, (size_t)nio * sizeof *srv->per_io);
+  if (srv->per_io == NULL) return EW_ENOMEM;
+  memset(srv->per_io, 0, (size_t)nio * sizeof *srv->per_io);
+  for (uint32_t k = 0; k < nio; k++) srv->per_io[k].lim = srv->o.limits;
+  uint32_t max = srv->o.max_tracked_ips != 0 ? srv->o.max_tracked_ips : 65536;
+  if (ew__iptab_init(&srv->ips, max) != 0) {
+    free(srv->per_io);
+    srv->per_io = NULL;
+    return EW_ENOMEM;
+  }
+  return 0;
+}
+
+void ew__guard_server_free(ew__server_t *srv) {
+  if (srv->per_io == NULL) return;
+  ew__iptab_destroy(&srv->ips);
+  free(srv->per_io);
+  srv->per_io = NULL;
+}
+
+static void broadcast_ban(ew_runtime_t *rt, ew__server_t *srv, const ew__ipkey_t *k) {
+  for (uint32_t i = 0; i < rt->nio; i++) {
+    ew__cmd_ban_t *cmd = malloc(sizeof *cmd);
+    if (cmd == NULL) {
+      /* The ban itself holds (new connections are refused); only this thread's open ones
+       * stay until they next misbehave. */
+      EW_LOG_ERROR(rt, "out of memory closing a banned address's connections");
+      continue;
+    }
+    cmd->base.kind = EW__CMD_BAN;
+    cmd->srv = srv;
+    cmd->key = *k;
+    atomic_fetch_add(&srv->refs, 1);
+    ew__io_post(&rt->io[i], &cmd->base);
+  }
+}
+
+/* An automatic ban: everybody hears of it (the IO threads close the address's connections, the
+ * owner port gets a BAN record). */
+static void banned(ew__io_t *io, ew__server_t *srv, const ew__ipkey_t *k, uint32_t reason,
+                   uint32_t ms) {
+  struct {
+    uint32_t reason;
+    uint16_t family;
+    uint16_t zero;
+    char addr[48];
+  } body;
+  memset(&body, 0, sizeof body);
+  body.reason = reason;
+  body.family = (uint16_t)ew__ipkey_format(k, body.addr, sizeof body.addr);
+  EW__STAT(io, bans)++;
+  ew__guard_log(io, EW__LOG_BAN, EW_LOG_LEVEL_WARN, "server %u: %s banned for %u ms: %s",
+                srv->id, body.addr, ms,
+                reason == EW_BAN_MESSAGES ? "messages per second above ipMessagesPerSecond"
+                                          : "connections per second above ipConnectionsPerSecond");
+  ew__io_push_ctrl(io, srv->o.owner_port, EW_REC_BAN, 0, srv->id, ms, &body,
+                   (uint32_t)(8 + strlen(body.addr)));
+  broadcast_ban(io->rt, srv, k);
+}
+
+int ew__guard_admit(ew__io_t *io, ew__server_t *srv, const struct sockaddr *sa) {
+  ew__srv_io_t *sio = &srv->per_io[io->index];
+  const ew_limits_t *l = &sio->lim;
+  ew__ipkey_t k;
+  ew__ipkey_from_sockaddr(&k, sa);
+  char addr[48];
+  if (l->max_conns != 0 && atomic_load_explicit(&srv->live, memory_order_relaxed) >= l->max_conns) {
+    sio->stats[EW_SRV_STAT_rejected_max_conns]++;
+    EW__STAT(io, guard_rejects)++;
+    ew__ipkey_format(&k, addr, sizeof addr);
+    ew__guard_log(io, EW__LOG_REJECT, EW_LOG_LEVEL_INFO,
+                  "server %u: refused %s: maxConnections (%u) reached", srv->id, addr, l->max_conns);
+    return EW_ELIMIT;
+  }
+  uint64_t now = ew__coarse_ms();
+  int rc = ew__iptab_admit(&srv->ips, &k, l, now);
+  if (rc == EW__ADMIT_OK) {
+    atomic_fetch_add_explicit(&srv->live, 1, memory_order_relaxed);
+    return 0;
+  }
+  EW__STAT(io, guard_rejects)++;
+  ew__ipkey_format(&k, addr, sizeof addr);
+  switch (rc) {
+  case EW__ADMIT_PER_IP:
+    sio->stats[EW_SRV_STAT_rejected_max_conns_per_ip]++;
+    ew__guard_log(io, EW__LOG_REJECT, EW_LOG_LEVEL_INFO,
+                  "server %u: refused %s: maxConnectionsPerIp (%u) reached", srv->id, addr,
+                  l->max_conns_per_ip);
+    return EW_ELIMIT;
+  case EW__ADMIT_RATE_BANNED:
+    sio->stats[EW_SRV_STAT_bans_connections]++;
+    sio->stats[EW_SRV_STAT_rejected_banned]++;
+    banned(io, srv, &k, EW_BAN_CONNECTIONS, l->ban_ms);
+    return EW_EBANNED;
+  default:
+    sio->stats[EW_SRV_STAT_rejected_banned]++;
+    ew__guard_log(io, EW__LOG_REJECT, EW_LOG_LEVEL_INFO, "server %u: refused %s: banned",
+                  srv->id, addr);
+    return EW_EBANNED;
+  }
+}
+
+void ew__guard_unadmit(ew__server_t *srv, const struct sockaddr *sa) {
+  ew__ipkey_t k;
+  ew__ipkey_from_sockaddr(&k, sa);
+  atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
+  ew__iptab_release(&srv->ips, &k);
+}
+
+/* ---- connections --------------------------------------------------------------------------- */
+
+static void publish(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  ew__slot_store64(io, c->slot, EW_SHM_SLOT_MSGS_IN, c->msgs_total);
+  ew__slot_store64(io, c->slot, EW_SHM_SLOT_BYTES_IN, c->bytes_total);
+  ew__slot_store(io, c->slot, EW_SHM_SLOT_WIN_MSGS, c->win_msgs);
+  ew__slot_store64(io, c->slot, EW_SHM_SLOT_WIN_BYTES, c->win_bytes);
+  ew__slot_store64(io, c->slot, EW_SHM_SLOT_WIN_START, c->win_start);
+}
+
+void ew__guard_adopted(ew__conn_t *c, const struct sockaddr *sa) {
+  ew__io_t *io = c->io;
+  c->sio = &c->srv->per_io[io->index];
+  c->lim = &c->sio->lim;
+  ew__ipkey_from_sockaddr(&c->ip, sa);
+  c->flags |= C_IP_COUNTED;
+  c->win_start = ew__coarse_ms();
+  c->tprog.tag = 1;
+  c->tidle.tag = 2;
+  publish(c);
+  if (c->srv->o.framing == EW_FRAMING_HTTP) return; /* HTTP has its own timeouts */
+  if (c->lim->idle_timeout_ms != 0) ew__io_arm(io, &c->tidle, c->lim->idle_timeout_ms);
+  if (c->lim->first_msg_timeout_ms != 0) ew__io_arm(io, &c->tprog, c->lim->first_msg_timeout_ms);
+}
+
+void ew__guard_released(ew__conn_t *c) {
+  ew__guard_unthrottle(c);
+  if (c->flags & C_IP_COUNTED) {
+    atomic_fetch_sub_explicit(&c->srv->live, 1, memory_order_relaxed);
+    ew__iptab_release(&c->srv->ips, &c->ip);
+  }
+}
+
+/* Starts a new window once the current one is over. Windows follow one another without gaps
+ * from the connection's accept, so a window's counts always cover exactly window_ms. */
+static void roll(ew__conn_t *c, uint64_t now) {
+  uint32_t w = c->lim->window_ms != 0 ? c->lim->window_ms : 30000;
+  if (now - c->win_start < w) return;
+  c->win_start += (now - c->win_start) / w * w;
+  c->win_msgs = 0;
+  c->win_bytes = 0;
+}
+
+/* Counts the messages delivered since the last call into the server's statistics and the
+ * address's bucket. Returns true if that banned the address (already announced). */
+static bool charge(ew__conn_t *c) {
+  uint64_t fresh = c->msgs_total - c->msgs_charged;
+  c->msgs_charged = c->msgs_total;
+  c->sio->stats[EW_SRV_STAT_messages_in] += fresh;
+  const ew_limits_t *l = c->lim;
+  if (fresh == 0 || l->ip_msgs_per_sec == 0 ||
+      !ew__iptab_charge(&c->srv->ips, &c->ip, l, (uint32_t)fresh, ew__coarse_ms()))
+    return false;
+  EW__SRV_STAT(c, bans_messages)++;
+  banned(c->io, c->srv, &c->ip, EW_BAN_MESSAGES, l->ban_ms);
+  return true;
+}
+
+static int kick(ew__conn_t *c, uint32_t what) {
+  ew__io_t *io = c->io;
+  const ew_limits_t *l = c->lim;
+  struct {
+    uint32_t what, window_ms, messages, zero;
+    uint64_t bytes, limit;
+  } body = {what,        l->window_ms, c->win_msgs, 0, c->win_bytes,
+            what == EW_KICK_MESSAGES ? l->max_msgs_per_window : l->max_bytes_per_window};
+  _Static_assert(sizeof body == EW_KICK_BODY_BYTES, "kick body layout");
+  if (what == EW_KICK_MESSAGES)
+    EW__SRV_STAT(c, kicked_messages)++;
+  else
+    EW__SRV_STAT(c, kicked_bytes)++;
+  EW__STAT(io, kicks)++;
+  char addr[48];
+  ew__ipkey_format(&c->ip, addr, sizeof addr);
+  ew__guard_log(io, EW__LOG_KICK, EW_LOG_LEVEL_WARN,
+                "server %u: connection %llu from %s kicked: %u messages, %llu bytes in its %u ms "
+                "window (limit %llu %s)",
+                c->srv->id, (unsigned long long)c->id, addr, c->win_msgs,
+                (unsigned long long)c->win_bytes, l->window_ms, (unsigned long long)body.limit,
+                what == EW_KICK_MESSAGES ? "messages" : "bytes");
+  publish(c);
+  /* What it sent before the kick still counts against its address. */
+  charge(c);
+  ew__conn_close_with(c, EW_EFLOOD, 0, &body, sizeof body);
+  return -1;
+}
+
+int ew__guard_read(ew__conn_t *c, size_t n) {
+  const ew_limits_t *l = c->lim;
+  roll(c, ew__coarse_ms());
+  c->win_bytes += n;
+  c->bytes_total += n;
+  c->sio->stats[EW_SRV_STAT_bytes_in] += n;
+  if (l->max_bytes_per_window != 0 && c->win_bytes > l->max_bytes_per_window)
+    return kick(c, EW_KICK_BYTES);
+  if (l->idle_timeout_ms != 0 && c->http == NULL) ew__io_arm(c->io, &c->tidle, l->idle_timeout_ms);
+  return 0;
+}
+
+uint32_t ew__guard_allowance(ew__conn_t *c) {
+  uint32_t max = c->lim->max_msgs_per_window;
+  if (max == 0) return UINT32_MAX;
+  roll(c, ew__coarse_ms());
+  return c->win_msgs >= max ? 0 : max - c->win_msgs;
+}
+
+int ew__guard_msg(ew__conn_t *c) {
+  return ew__guard_allowance(c) == 0 ? kick(c, EW_KICK_MESSAGES) : 0;
+}
+
+/* The partial-frame and first-message timeouts share the connection's progress node: until the
+ * first message the first-message timeout runs (if set: it covers a partial first frame too),
+ * then the partial-frame timeout runs from the moment a frame is begun until it is complete.
+ * Bytes waiting because the port's ring is full are our delay, not the peer's: no timeout. */
+static void progress_timers(ew__conn_t *c) {
+  const ew_limits_t *l = c->lim;
+  if (!(c->flags & C_GOT_MSG) && l->first_msg_timeout_ms != 0) return;
+  if (ew__tnode_armed(&c->tprog) && !(c->flags & C_PARTIAL)) ew__tnode_disarm(&c->tprog);
+  bool partial = c->srv->o.framing == EW_FRAMING_FRAMES && !(c->flags & (C_BLOCKED | C_FAULT)) &&
+                 ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0);
+  if (partial && !(c->flags & C_PARTIAL) && l->partial_timeout_ms != 0) {
+    c->flags |= C_PARTIAL;
+    ew__io_arm(c->io, &c->tprog, l->partial_timeout_ms);
+  } else if (!partial && (c->flags & C_PARTIAL)) {
+    c->flags &= ~C_PARTIAL;
+    ew__tnode_disarm(&c->tprog);
+  }
+}
+
+void ew__guard_round(ew__conn_t *c) {
+  publish(c);
+  if (c->http == NULL) progress_timers(c);
+  if (charge(c)) {
+    /* This one closes now; the others of the address when their threads run the command. */
+    EW__SRV_STAT(c, banned_closes)++;
+    ew__conn_close(c, EW_EBANNED, 0);
+  }
+}
+
+void ew__guard_timeout(ew__conn_t *c, bool progress) {
+  ew__io_t *io = c->io;
+  int reason;
+  const char *what;
+  if (!progress) {
+    reason = EW_ETIMEOUT_IDLE;
+    what = "idle";
+    EW__SRV_STAT(c, timeouts_idle)++;
+  } else if (c->flags & C_PARTIAL) {
+    reason = EW_ETIMEOUT_PARTIAL;
+    what = "partial-frame";
+    EW__SRV_STAT(c, timeouts_partial)++;
+  } else {
+    reason = EW_ETIMEOUT_FIRST;
+    what = "first-message";
+    EW__SRV_STAT(c, timeouts_first)++;
+  }
+  EW__STAT(io, timeouts)++;
+  char addr[48];
+  ew__ipkey_format(&c->ip, addr, sizeof addr);
+  ew__guard_log(io, EW__LOG_TIMEOUT, EW_LOG_LEVEL_INFO,
+                "server %u: connection %llu from %s closed by its %s timeout", c->srv->id,
+                (unsigned long long)c->id, addr, what);
+  ew__conn_close(c, reason, 0);
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+void ew__guard_run_limits(ew__io_t *io, ew__cmd_limits_t *cmd) {
+  cmd->srv->per_io[io->index].lim = cmd->lim;
+  /* A response rate that was lifted or changed applies at the next tick. */
+  if (!TAILQ_EMPTY(&io->throttled)) ew__io_throttle_arm(io);
+  ew__server_unref(cmd->srv);
+}
+
+/* A ban walks this thread's connections once: bans are rare (one per address per ban_ms), and
+ * a per-address index of connections would cost memory and work on every accept instead. */
+void ew__guard_run_ban(ew__io_t *io, ew__cmd_ban_t *cmd) {
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < io->slot_hwm; s++) {
+    ew__conn_t *c = io->conns[s];
+    if (c == NULL || c->srv != cmd->srv || memcmp(&c->ip, &cmd->key, sizeof c->ip) != 0) continue;
+    EW__SRV_STAT(c, banned_closes)++;
+    ew__conn_close(c, EW_EBANNED, 0);
+    n++;
+  }
+  if (n != 0) {
+    char addr[48];
+    ew__ipkey_format(&cmd->key, addr, sizeof addr);
+    ew__guard_log(io, EW__LOG_BAN, EW_LOG_LEVEL_INFO,
+                  "server %u: closed %u connection%s of banned %s on IO thread %u", cmd->srv->id,
+                  n, n == 1 ? "" : "s", addr, io->index);
+  }
+  ew__server_unref(cmd->srv);
+}
+
+/* ---- response rate ------------------------------------------------------------------------- */
+
+static void refill(uint64_t *tokens, uint64_t *ms, uint64_t rate, uint64_t burst, uint64_t now) {
+  uint64_t cap = (burst != 0 ? burst : rate) * 1000u;
+  if (*ms == 0) {
+    *tokens = cap;
+  } else if (now > *ms) {
+    uint64_t add = (now - *ms) * rate;
+    *tokens = (cap - (*tokens < cap ? *tokens : cap) < add) ? cap : *tokens + add;
+  }
+  if (*tokens > cap) *tokens = cap;
+  *ms = now != 0 ? now : 1;
+}
+
+size_t ew__guard_send_allow(ew__conn_t *c) {
+  const ew_limits_t *l = c->lim;
+  uint64_t now = ew__now_ms();
+  uint64_t allow = UINT64_MAX;
+  if (l->send_bytes_per_sec != 0) {
+    refill(&c->send_tokens, &c->send_ms, l->send_bytes_per_sec, l->send_burst, now);
+    allow = c->send_tokens / 1000u;
+  }
+  if (l->server_send_bytes_per_sec != 0) {
+    /* Each IO thread gets an equal share of the server's rate, and shares it among its waiting
+     * connections in turn: a newcomer queues behind those already waiting. */
+    ew__srv_io_t *sio = c->sio;
+    uint64_t nio = c->io->rt->nio;
+    uint64_t rate = l->server_send_bytes_per_sec / nio;
+    uint64_t burst = (l->server_send_burst != 0 ? l->server_send_burst : l->server_send_bytes_per_sec) / nio;
+    refill(&sio->send_tokens, &sio->send_ms, rate != 0 ? rate : 1, burst != 0 ? burst : 1, now);
+    uint64_t share = sio->send_tokens / 1000u;
+    if (c->flags & C_THROTTLED)
+      share /= (sio->nthrottled != 0 ? sio->nthrottled : 1);
+    else if (sio->nthrottled != 0)
+      share = 0;
+    if (share < allow) allow = share;
+  }
+  return allow > SIZE_MAX ? SIZE_MAX : (size_t)allow;
+}
+
+static void take(uint64_t *tokens, size_t n) {
+  uint64_t t = (uint64_t)n * 1000u;
+  *tokens = *tokens > t ? *tokens - t : 0;
+}
+
+void ew__guard_sent(ew__conn_t *c, size_t n) {
+  if (c->lim->send_bytes_per_sec != 0) take(&c->send_tokens, n);
+  if (c->lim->server_send_bytes_per_sec != 0) take(&c->sio->send_tokens, n);
+}
+
+void ew__guard_throttle(ew__conn_t *c) {
+  if (c->flags & C_THROTTLED) return;
+  c->flags |= C_THROTTLED;
+  c->sio->nthrottled++;
+  c->sio->stats[EW_SRV_STAT_throttled]++;
+  TAILQ_INSERT_TAIL(&c->io->throttled, c, throttle_link);
+  ew__io_throttle_arm(c->io);
+}
+
+void ew__guard_unthrottle(ew__conn_t *c) {
+  if (!(c->flags & C_THROTTLED)) return;
+  c->flags &= ~C_THROTTLED;
+  c->sio->nthrottled--;
+  TAILQ_REMOVE(&c->io->throttled, c, throttle_link);
+}
+
+/* One turn for every waiting connection, in order; one that still waits goes to the back. */
+void ew__guard_on_throttle(ew__io_t *io) {
+  uint32_t n = 0;
+  ew__conn_t *c;
+  TAILQ_FOREACH(c, &io->throttled, throttle_link) n++;
+  while (n-- > 0 && (c = TAILQ_FIRST(&io->throttled)) != NULL) {
+    TAILQ_REMOVE(&io->throttled, c, throttle_link);
+    TAILQ_INSERT_TAIL(&io->throttled, c, throttle_link);
+    ew__conn_flush(c); /* unthrottles it when its output is out, or closes it */
+  }
+  if (!TAILQ_EMPTY(&io->throttled)) ew__io_throttle_arm(io);
+}
+
+/* ---- the public API ------------------------------------------------------------------------ */
+
+/* Finds a listening server and takes a reference. */
+static ew__server_t *find_server(ew_runtime_t *rt, uint32_t id) {
+  ew__server_t *srv = NULL;
+  pthread_mutex_lock(&rt->lock);
+  for (uint32_t i = 0; i < rt->nservers; i++) {
+    if (rt->servers[i] != NULL && rt->servers[i]->id == id) {
+      srv = rt->servers[i];
+      atomic_fetch_add(&srv->refs, 1);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&rt->lock);
+  return srv;
+}
+
+int ew_server_set_limits(ew_runtime_t *rt, uint32_t id, const ew_limits_t *l) {
+  if (l == NULL || l->window_ms == 0) return EW_EINVAL;
+  if (atomic_load(&rt->state) != EW__RT_RUNNING) return EW_ESTATE;
+  ew__server_t *srv = find_server(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  for (uint32_t i = 0; i < rt->nio; i++) {
+    ew__cmd_limits_t *cmd = malloc(sizeof *cmd);
+    if (cmd == NULL) {
+      ew__server_unref(srv);
+      return EW_ENOMEM;
+    }
+    cmd->base.kind = EW__CMD_LIMITS;
+    cmd->srv = srv;
+    cmd->lim = *l;
+    atomic_fetch_add(&srv->refs, 1);
+    ew__io_post(&rt->io[i], &cmd->base);
+  }
+  ew__server_unref(srv);
+  return 0;
+}
+
+int ew_server_stats(ew_runtime_t *rt, uint32_t id, uint64_t *out, uint32_t *tracked) {
+  ew__server_t *srv = find_server(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  memset(out, 0, sizeof(uint64_t) * EW_SRV_STAT__COUNT);
+  /* Each row has one writer (its IO thread); a relaxed read of a counter it is incrementing
+   * sees the old or the new value, which is all a statistic needs. */
+  for (uint32_t k = 0; k < rt->nio; k++)
+    for (uint32_t i = 0; i < EW_SRV_STAT__COUNT; i++)
+      out[i] += atomic_load_explicit((_Atomic uint64_t *)&srv->per_io[k].stats[i],
+                                     memory_order_relaxed);
+  out[EW_SRV_STAT_ip_evictions] = ew__iptab_evictions(&srv->ips);
+  if (tracked != NULL) *tracked = ew__iptab_count(&srv->ips);
+  ew__server_unref(srv);
+  return 0;
+}
+
+int ew_ban_add(ew_runtime_t *rt, uint32_t id, const char *addr, uint32_t ms) {
+  ew__ipkey_t k;
+  if (ew__ipkey_parse(&k, addr) != 0 || ms == 0) return EW_EINVAL;
+  if (atomic_load(&rt->state) != EW__RT_RUNNING) return EW_ESTATE;
+  ew__server_t *srv = find_server(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  int err = ew__iptab_ban(&srv->ips, &k, ew__coarse_ms(), ms);
+  if (err == 0) broadcast_ban(rt, srv, &k);
+  ew__server_unref(srv);
+  return err;
+}
+
+int ew_ban_remove(ew_runtime_t *rt, uint32_t id, const char *addr) {
+  ew__ipkey_t k;
+  if (ew__ipkey_parse(&k, addr) != 0) return EW_EINVAL;
+  ew__server_t *srv = find_server(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  int err = ew__iptab_unban(&srv->ips, &k, ew__coarse_ms());
+  ew__server_unref(srv);
+  return err;
+}
+
+typedef struct {
+  ew_ban_t *out;
+  size_t cap, n;
+} ban_list_t;
+
+static void add_ban(void *arg, const ew__ipkey_t *k, uint64_t remaining) {
+  ban_list_t *b = arg;
+  if (b->n < b->cap) {
+    ew__ipkey_format(k, b->out[b->n].address, sizeof b->out[b->n].address);
+    b->out[b->n].remaining_ms = remaining;
+  }
+  b->n++;
+}
+
+int ew_ban_list(ew_runtime_t *rt, uint32_t id, ew_ban_t *out, size_t cap, size_t *n) {
+  ew__server_t *srv = find_server(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  ban_list_t b = {out, cap, 0};
+  ew__iptab_bans(&srv->ips, ew__coarse_ms(), add_ban, &b);
+  *n = b.n;
+  ew__server_unref(srv);
+  return 0;
+}
