@@ -107,12 +107,11 @@ typedef struct ew__cmd_ban_s {
  * that it is only ever read and written by that thread), its rows of the server's counters
  * (one writer each; readers sum them), and its share of the server's response rate. */
 typedef struct ew__srv_io_s {
-  ew_limits_t lim;
+  _Alignas(64) ew_limits_t lim; /* a row per cache line multiple: no false sharing */
   uint64_t stats[EW_SRV_STAT__COUNT];
   uint64_t send_tokens; /* thousandths of a byte */
   uint64_t send_ms;
   uint32_t nthrottled;  /* this thread's connections of the server waiting for the rate */
-  char pad[64];
 } ew__srv_io_t;
 
 struct ew__server_s {
