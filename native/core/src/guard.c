@@ -194,6 +194,7 @@ void ew__guard_adopted(ew__conn_t *c, const struct sockaddr *sa) {
   ew__ipkey_from_sockaddr(&c->ip, sa);
   c->flags |= C_IP_COUNTED;
   c->win_start = ew__coarse_ms();
+  c->last_rx = c->win_start;
   c->tprog.tag = 1;
   c->tidle.tag = 2;
   publish(c);
@@ -266,13 +267,20 @@ static int kick(ew__conn_t *c, uint32_t what) {
 
 int ew__guard_read(ew__conn_t *c, size_t n) {
   const ew_limits_t *l = c->lim;
-  roll(c, ew__coarse_ms());
+  uint64_t now = ew__coarse_ms();
+  c->last_rx = now;
+  roll(c, now);
   c->win_bytes += n;
   c->bytes_total += n;
   c->sio->stats[EW_SRV_STAT_bytes_in] += n;
   if (l->max_bytes_per_window != 0 && c->win_bytes > l->max_bytes_per_window)
     return kick(c, EW_KICK_BYTES);
-  if (l->idle_timeout_ms != 0 && c->http == NULL) ew__io_arm(c->io, &c->tidle, l->idle_timeout_ms);
+  if (c->http == NULL) {
+    if (l->idle_timeout_ms != 0)
+      ew__io_arm(c->io, &c->tidle, l->idle_timeout_ms);
+    else if (ew__tnode_armed(&c->tidle))
+      ew__tnode_disarm(&c->tidle); /* the timeout was turned off at run time */
+  }
   return 0;
 }
 
@@ -318,8 +326,27 @@ void ew__guard_round(ew__conn_t *c) {
 
 void ew__guard_timeout(ew__conn_t *c, bool progress) {
   ew__io_t *io = c->io;
+  const ew_limits_t *l = c->lim;
   int reason;
   const char *what;
+  /* The limits may have changed since this timeout was armed: only the current ones close. A
+   * timeout turned off lets the connection be; one changed restarts with its new length. */
+  if (!progress) {
+    if (l->idle_timeout_ms == 0) return;
+    /* Reads re-arm the timeout while it is on, so this only catches one turned off and on
+     * again meanwhile; the margin covers the coarse clock's lag behind the precise one. */
+    if (ew__coarse_ms() - c->last_rx + 50 < l->idle_timeout_ms) {
+      ew__io_arm(io, &c->tidle, l->idle_timeout_ms);
+      return;
+    }
+  } else if (c->flags & C_PARTIAL) {
+    if (l->partial_timeout_ms == 0) {
+      c->flags &= ~C_PARTIAL;
+      return;
+    }
+  } else if (l->first_msg_timeout_ms == 0) {
+    return;
+  }
   if (!progress) {
     reason = EW_ETIMEOUT_IDLE;
     what = "idle";

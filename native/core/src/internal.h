@@ -194,6 +194,7 @@ struct ew__conn_s {
   uint32_t win_msgs;       /* messages in the current window */
   uint64_t win_bytes;      /* bytes read in the current window */
   uint64_t win_start;      /* CLOCK_MONOTONIC ms */
+  uint64_t last_rx;        /* CLOCK_MONOTONIC_COARSE ms of the last read */
   uint64_t msgs_total;
   uint64_t msgs_charged;   /* messages already charged to the address's bucket */
   uint64_t bytes_total;
