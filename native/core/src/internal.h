@@ -292,6 +292,8 @@ struct ew__io_s {
   bool tick_armed;
   /* Connections whose output waits for the response rate, served round-robin each tick. */
   TAILQ_HEAD(, ew__conn_s) throttled;
+  uint32_t live_peak;      /* most connections since the last trim */
+  uint64_t trimmed_ms;     /* last malloc_trim */
   struct event *throttle_ev;
   bool throttle_armed;
   struct {

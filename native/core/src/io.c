@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +314,23 @@ void ew__io_listener_ready(ew__io_t *io, ew__listener_t *l) {
   TAILQ_INSERT_TAIL(&io->ready_listeners, l, ready_link);
 }
 
+/* After a storm the connections' buffers are freed into this thread's malloc arena, which glibc
+ * does not give back to the kernel on its own (only the main heap's top is trimmed), so RSS
+ * would stay at the storm's high-water mark. When the thread is about to sleep and has lost
+ * half of its peak connections, it returns its free pages, at most once a second. */
+static void maybe_trim(ew__io_t *io) {
+  uint32_t live = atomic_load_explicit(&io->live, memory_order_relaxed);
+  if (live > io->live_peak) io->live_peak = live;
+#ifdef __GLIBC__
+  if (io->live_peak < 256 || live * 2 > io->live_peak) return;
+  uint64_t now = ew__coarse_ms();
+  if (now - io->trimmed_ms < 1000) return;
+  io->trimmed_ms = now;
+  io->live_peak = live;
+  malloc_trim(0);
+#endif
+}
+
 /* Work that must not wait for an epoll event: commands, records from ports, and blocked
  * connections whose ring has room again. Checked after the sleeping mark is set, which is what
  * makes a port's kick impossible to miss. */
@@ -436,10 +456,12 @@ void *ew__io_main(void *arg) {
     } else {
       atomic_store_explicit(io->sleeping, 1, memory_order_seq_cst);
       atomic_thread_fence(memory_order_seq_cst);
-      if (has_work(io))
+      if (has_work(io)) {
         flags |= EVLOOP_NONBLOCK;
-      else
+      } else {
         slept = true;
+        maybe_trim(io);
+      }
     }
     event_base_loop(io->base, flags);
     atomic_store_explicit(io->sleeping, 0, memory_order_relaxed);
