@@ -492,22 +492,4 @@ async function main() {
   }
 }
 
-// Ctrl-C (or a SIGTERM from a CI runner) must not leave pinned servers behind; they would
-// skew every later measurement on the same CPU. SIGKILL is used because there is nothing in
-// a peer worth waiting for, and a peer's own SIGINT handler already ran if the terminal sent
-// the signal to the whole process group.
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
-  process.on(sig, () => {
-    process.stderr.write(`\nbench: ${sig}, stopping ${proc.live.size} child process(es)\n`);
-    proc.killAll('SIGKILL');
-    process.exit(code);
-  });
-}
-// The last line of defence: whatever the path out of the process, no child survives it.
-process.on('exit', () => proc.killAll('SIGKILL'));
-
-main().catch((err) => {
-  process.stderr.write(`bench: ${err.stack || err.message}\n`);
-  proc.killAll('SIGKILL');
-  process.exit(1);
-});
+proc.runMain('bench', main);

@@ -296,9 +296,10 @@ describe('protection', function () {
     try {
       const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, limits: { maxConnectionsPerIp: 1 } });
       const port = server.address().port;
+      const accepted = once(server, 'connection'); // before connecting: it may come first
       const keep = await peer(port, '127.0.0.40');
       sockets.push(keep.s);
-      await once(server, 'connection');
+      await accepted;
       const t0 = Date.now();
       for (let i = 0; i < 100; i++) {
         const p = await peer(port, '127.0.0.40');

@@ -230,8 +230,33 @@ function cpuUsable(cpu) {
   return r.status === 0 ? null : (r.stderr || `taskset exited with ${r.status}`).trim();
 }
 
+/**
+ * Runs `main` as a benchmark's entry point. Ctrl-C (or a SIGTERM from a CI runner) must not
+ * leave pinned servers behind; they would skew every later measurement on the same CPU.
+ * SIGKILL is used because there is nothing in a peer worth waiting for, and a peer's own
+ * SIGINT handler already ran if the terminal sent the signal to the whole process group. The
+ * exit hook is the last line of defence: whatever the path out of the process, no child
+ * survives it.
+ */
+function runMain(name, main) {
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+    process.on(sig, () => {
+      process.stderr.write(`\n${name}: ${sig}, stopping ${live.size} child process(es)\n`);
+      killAll('SIGKILL');
+      process.exit(code);
+    });
+  }
+  process.on('exit', () => killAll('SIGKILL'));
+  main().catch((err) => {
+    process.stderr.write(`${name}: ${err.stack || err.message}\n`);
+    killAll('SIGKILL');
+    process.exit(1);
+  });
+}
+
 module.exports = {
   live,
+  runMain,
   killAll,
   freePort,
   startServer,

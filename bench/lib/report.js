@@ -127,17 +127,15 @@ function caseTables(L, summary, rate) {
 // Renders the whole RESULTS.md. `meta` carries the machine, the options and the command
 // line; `summary` comes from summarize(); `runs` are the raw records for the invalid list.
 // `http` is the summary of the HTTP cases (empty when none ran).
+/** The title and the command line that produced a report, pushed onto `L`. */
+function reportHeader(L, title, meta) {
+  L.push(`# ${title}`, '', `Generated ${meta.date} by:`, '', '```sh', meta.commandLine, '```', '');
+}
+
 function renderMarkdown(meta, summary, runs, http = []) {
   const o = meta.options;
   const L = [];
-  L.push('# evwire framed-echo benchmark');
-  L.push('');
-  L.push(`Generated ${meta.date} by:`);
-  L.push('');
-  L.push('```sh');
-  L.push(meta.commandLine);
-  L.push('```');
-  L.push('');
+  reportHeader(L, 'evwire framed-echo benchmark', meta);
   L.push(
     `> **Read the ratios, not the absolute figures.** This machine is ${meta.machine.cpus === 2 ? 'a 2-vCPU VM' : `a ${meta.machine.cpus}-CPU machine`} ` +
       'whose CPU time is shared with the rest of the host (see the steal column), so msgs/s moves from run to ' +
@@ -273,4 +271,4 @@ function renderMarkdown(meta, summary, runs, http = []) {
   return L.join('\n');
 }
 
-module.exports = { median, summarize, renderMarkdown, fmtInt, fmtUs, fmtFixed };
+module.exports = { median, summarize, renderMarkdown, reportHeader, fmtInt, fmtUs, fmtFixed };

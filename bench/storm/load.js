@@ -265,6 +265,32 @@ function churn(params) {
 // everyMs while the socket takes it (a full socket buffer skips the tick, so the client never
 // queues without bound), reading and discarding the echoes, reconnecting reconnectMs after the
 // server closes it.
+/**
+ * The life of an attacking connection: counted when it connects (then `onUp`), its errors
+ * tallied, and when the server closes it (or the connect fails) counted, `onGone`, and opened
+ * again after `reconnectMs` unless the run is stopping.
+ */
+function reconnecting(s, st, ctx, reopen, reconnectMs, onUp, onGone) {
+  let up = false;
+  let t = 0;
+  s.on('connect', () => {
+    up = true;
+    t = now();
+    st.connects++;
+    onUp();
+  });
+  s.on('error', (err) => bump(st.errors, err.code || 'error'));
+  s.on('close', () => {
+    onGone();
+    if (ctx.stopping) return;
+    if (up) {
+      st.serverClosed++;
+      st.lifetimeMs.push(now() - t);
+    } else st.connectFailed++;
+    ctx.later(reopen, reconnectMs);
+  });
+}
+
 function floodGroup(g, params, ctx) {
   const st = { addresses: g.addresses.length, conns: g.conns, framesPerSecondPerConn: Math.round((g.batch * 1000) / g.everyMs), bodyBytes: g.body, connects: 0, connectFailed: 0, serverClosed: 0, framesSent: 0, bytesSent: 0, bytesReceived: 0, skippedTicks: 0, lifetimeMs: [], errors: {} };
   const buf = batch(g.batch, g.body);
@@ -273,26 +299,9 @@ function floodGroup(g, params, ctx) {
   const open = (addr) => {
     if (ctx.stopping) return;
     const s = connect(params, addr);
-    let up = false;
-    let t = 0;
-    s.on('connect', () => {
-      up = true;
-      t = now();
-      st.connects++;
-      sockets.add(s);
-    });
+    reconnecting(s, st, ctx, () => open(addr), g.reconnectMs, () => sockets.add(s), () => sockets.delete(s));
     s.on('data', (c) => {
       st.bytesReceived += c.length;
-    });
-    s.on('error', (err) => bump(st.errors, err.code || 'error'));
-    s.on('close', () => {
-      sockets.delete(s);
-      if (ctx.stopping) return;
-      if (up) {
-        st.serverClosed++;
-        st.lifetimeMs.push(now() - t);
-      } else st.connectFailed++;
-      ctx.later(() => open(addr), g.reconnectMs);
     });
   };
   for (const a of g.addresses) for (let i = 0; i < g.conns; i++) open(a);
@@ -394,26 +403,12 @@ function slowGroup(g, params, ctx) {
   const open = (addr) => {
     if (ctx.stopping) return;
     const s = connect(params, addr);
-    let up = false;
-    let t = 0;
-    s.on('connect', () => {
-      up = true;
-      t = now();
-      st.connects++;
+    const up = () => {
       s.write(Buffer.concat([first, header(g.bodyBytes, 1, 0, 2), Buffer.from('s')]));
       sockets.set(s, 1);
-    });
+    };
+    reconnecting(s, st, ctx, () => open(addr), g.reconnectMs, up, () => sockets.delete(s));
     s.resume();
-    s.on('error', (err) => bump(st.errors, err.code || 'error'));
-    s.on('close', () => {
-      sockets.delete(s);
-      if (ctx.stopping) return;
-      if (up) {
-        st.serverClosed++;
-        st.lifetimeMs.push(now() - t);
-      } else st.connectFailed++;
-      ctx.later(() => open(addr), g.reconnectMs);
-    });
   };
   for (const a of g.addresses) for (let i = 0; i < g.conns; i++) open(a);
   ctx.every(g.byteEveryMs, () => {

@@ -3,7 +3,7 @@
 'use strict';
 // The storm test's Markdown report (bench/storm/RESULTS.md): the verdict first, then what the
 // canary saw, what load was achieved, what the protection counted, and memory and descriptors.
-const { fmtInt } = require('../lib/report');
+const { fmtInt, reportHeader } = require('../lib/report');
 
 // Counters that are levels, not running totals: their value at the end is reported, a
 // difference between two readings would mean nothing.
@@ -45,14 +45,7 @@ function renderMarkdown(meta, res) {
   const L = [];
   const o = meta.options;
   const pass = res.checks.every((c) => c.pass);
-  L.push(`# evwire storm test (${res.server.kind === 'node' ? 'plain Node net server, no protection' : 'evwire with protection'})`);
-  L.push('');
-  L.push(`Generated ${meta.date} by:`);
-  L.push('');
-  L.push('```sh');
-  L.push(meta.commandLine);
-  L.push('```');
-  L.push('');
+  reportHeader(L, `evwire storm test (${res.server.kind === 'node' ? 'plain Node net server, no protection' : 'evwire with protection'})`, meta);
   if (meta.source && meta.source.commit) L.push(`- Source: commit ${meta.source.commit}${meta.source.changed.length ? `, with uncommitted changes to ${meta.source.changed.join(', ')}` : ''}`);
   L.push(`- Machine: ${meta.machine.model}, ${meta.machine.cpus} CPUs, Linux ${meta.machine.kernel}, Node ${meta.machine.node}`);
   L.push(`- ${meta.pinned ? `Server pinned to CPU ${meta.serverCpu}, every client process to CPU ${meta.loadCpu} (taskset -c); the storm's clients at nice 10, the canary at normal priority` : 'No CPU pinning (fewer than 2 CPUs or no taskset)'}`);

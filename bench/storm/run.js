@@ -469,17 +469,4 @@ function finish(meta, res, o) {
   } else log('PASS');
 }
 
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
-  process.on(sig, () => {
-    process.stderr.write(`\nstorm: ${sig}, stopping ${proc.live.size} child process(es)\n`);
-    proc.killAll('SIGKILL');
-    process.exit(code);
-  });
-}
-process.on('exit', () => proc.killAll('SIGKILL'));
-
-main().catch((err) => {
-  process.stderr.write(`storm: ${err.stack || err.message}\n`);
-  proc.killAll('SIGKILL');
-  process.exit(1);
-});
+proc.runMain('storm', main);

@@ -526,8 +526,7 @@ int ew_server_stats(ew_runtime_t *rt, uint32_t id, uint64_t *out, uint32_t *trac
     for (uint32_t i = 0; i < EW_SRV_STAT__COUNT; i++)
       out[i] += atomic_load_explicit((_Atomic uint64_t *)&srv->per_io[k].stats[i],
                                      memory_order_relaxed);
-  out[EW_SRV_STAT_ip_evictions] = ew__iptab_evictions(&srv->ips);
-  if (tracked != NULL) *tracked = ew__iptab_count(&srv->ips);
+  ew__iptab_totals(&srv->ips, tracked, &out[EW_SRV_STAT_ip_evictions]);
   ew__server_unref(srv);
   return 0;
 }

@@ -304,24 +304,17 @@ size_t ew__iptab_bans(ew__iptab_t *t, uint64_t now,
   return n;
 }
 
-uint32_t ew__iptab_count(ew__iptab_t *t) {
+void ew__iptab_totals(ew__iptab_t *t, uint32_t *count, uint64_t *evictions) {
   uint32_t n = 0;
+  uint64_t e = 0;
   for (uint32_t i = 0; i < EW__IPTAB_SHARDS; i++) {
     pthread_mutex_lock(&t->sh[i].mu);
     n += t->sh[i].count;
+    e += t->sh[i].evictions;
     pthread_mutex_unlock(&t->sh[i].mu);
   }
-  return n;
-}
-
-uint64_t ew__iptab_evictions(ew__iptab_t *t) {
-  uint64_t n = 0;
-  for (uint32_t i = 0; i < EW__IPTAB_SHARDS; i++) {
-    pthread_mutex_lock(&t->sh[i].mu);
-    n += t->sh[i].evictions;
-    pthread_mutex_unlock(&t->sh[i].mu);
-  }
-  return n;
+  if (count != NULL) *count = n;
+  if (evictions != NULL) *evictions = e;
 }
 
 uint32_t ew__iptab_live(ew__iptab_t *t, const ew__ipkey_t *k) {

@@ -95,9 +95,8 @@ int ew__iptab_unban(ew__iptab_t *t, const ew__ipkey_t *k, uint64_t now);
 size_t ew__iptab_bans(ew__iptab_t *t, uint64_t now,
                       void (*fn)(void *arg, const ew__ipkey_t *k, uint64_t remaining_ms),
                       void *arg);
-/* Addresses tracked now, and those forgotten so far. */
-uint32_t ew__iptab_count(ew__iptab_t *t);
-uint64_t ew__iptab_evictions(ew__iptab_t *t);
+/* Addresses tracked now, and those forgotten so far (either pointer may be NULL). */
+void ew__iptab_totals(ew__iptab_t *t, uint32_t *count, uint64_t *evictions);
 /* The live-connection count of `k` (tests). */
 uint32_t ew__iptab_live(ew__iptab_t *t, const ew__ipkey_t *k);
 
