@@ -13,6 +13,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const proc = require('./lib/proc');
+const { readOptions } = require('./lib/args');
 const report = require('./lib/report');
 const { machineInfo } = require('./lib/machine');
 const chart = require('./lib/chart');
@@ -161,30 +162,14 @@ function parseArgs(argv) {
     '--out': 'out',
     '--json': 'json',
   };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    } else if (flags[a]) {
-      if (v !== undefined) usageError(`${a} takes no value`);
-      if (a === '--quick') o.quick = true;
-      else o.write = false;
-    } else if (valued[a]) {
-      if (v === undefined) {
-        if (i + 1 >= argv.length) usageError(`${a} needs a value`);
-        v = argv[++i];
-      }
-      o[valued[a]] = v;
-    } else {
-      usageError(`unknown option ${argv[i]}`);
-    }
+  const known = (a) => {
+    if (!flags[a] && !valued[a]) usageError(`unknown option ${a}`);
+    return !!flags[a];
+  };
+  for (const [a, v] of readOptions(argv, { isFlag: known, usage: USAGE, fail: usageError })) {
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-write') o.write = false;
+    else o[valued[a]] = v;
   }
 
   const num = (name, v, { int = false, min = 0, strictMin = false }) => {

@@ -18,6 +18,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const proc = require('../lib/proc');
+const { readOptions } = require('../lib/args');
 const { machineInfo } = require('../lib/machine');
 const child = require('./child');
 const { renderMarkdown } = require('./report');
@@ -72,30 +73,17 @@ function parseArgs(argv) {
     out: path.join('bench', 'storm', 'RESULTS.md'), json: path.join('bench', 'out', 'storm.json'), noWrite: false,
   };
   const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    }
-    const key = a.startsWith('--') ? camel(a.slice(2)) : null;
-    if (!key || !(key in o)) usageError(`unknown option ${argv[i]}`);
+  const keyOf = (a) => {
+    const key = camel(a.slice(2));
+    if (!(key in o)) usageError(`unknown option ${a}`);
+    return key;
+  };
+  const pairs = readOptions(argv, { isFlag: (a) => typeof o[keyOf(a)] === 'boolean', usage: USAGE, fail: usageError });
+  for (const [a, v] of pairs) {
+    const key = keyOf(a);
     if (typeof o[key] === 'boolean') {
-      if (v !== undefined) usageError(`${a} takes no value`);
       o[key] = true;
-      continue;
-    }
-    if (v === undefined) {
-      if (i + 1 >= argv.length) usageError(`${a} needs a value`);
-      v = argv[++i];
-    }
-    if (typeof o[key] === 'number') {
+    } else if (typeof o[key] === 'number') {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0) usageError(`${a} must be a number >= 0, got ${v}`);
       o[key] = n;

@@ -20,8 +20,6 @@
  *    output above the rate waits in the connection's buffer (under the usual watermarks) and a
  *    10 ms tick hands out the tokens round-robin. */
 
-#define THROTTLE_MS 10
-
 uint64_t ew__coarse_ms(void) {
   struct timespec ts;
   /* CLOCK_MONOTONIC_COARSE: a few nanoseconds instead of twenty, at a jiffy's resolution, which
@@ -401,24 +399,12 @@ void ew__guard_run_ban(ew__io_t *io, ew__cmd_ban_t *cmd) {
 
 /* ---- response rate ------------------------------------------------------------------------- */
 
-static void refill(uint64_t *tokens, uint64_t *ms, uint64_t rate, uint64_t burst, uint64_t now) {
-  uint64_t cap = (burst != 0 ? burst : rate) * 1000u;
-  if (*ms == 0) {
-    *tokens = cap;
-  } else if (now > *ms) {
-    uint64_t add = (now - *ms) * rate;
-    *tokens = (cap - (*tokens < cap ? *tokens : cap) < add) ? cap : *tokens + add;
-  }
-  if (*tokens > cap) *tokens = cap;
-  *ms = now != 0 ? now : 1;
-}
-
 size_t ew__guard_send_allow(ew__conn_t *c) {
   const ew_limits_t *l = c->lim;
   uint64_t now = ew__now_ms();
   uint64_t allow = UINT64_MAX;
   if (l->send_bytes_per_sec != 0) {
-    refill(&c->send_tokens, &c->send_ms, l->send_bytes_per_sec, l->send_burst, now);
+    ew__bucket_refill(&c->send_tokens, &c->send_ms, l->send_bytes_per_sec, l->send_burst, now);
     allow = c->send_tokens / 1000u;
   }
   if (l->server_send_bytes_per_sec != 0) {
@@ -428,7 +414,7 @@ size_t ew__guard_send_allow(ew__conn_t *c) {
     uint64_t nio = c->io->rt->nio;
     uint64_t rate = l->server_send_bytes_per_sec / nio;
     uint64_t burst = (l->server_send_burst != 0 ? l->server_send_burst : l->server_send_bytes_per_sec) / nio;
-    refill(&sio->send_tokens, &sio->send_ms, rate != 0 ? rate : 1, burst != 0 ? burst : 1, now);
+    ew__bucket_refill(&sio->send_tokens, &sio->send_ms, rate != 0 ? rate : 1, burst != 0 ? burst : 1, now);
     uint64_t share = sio->send_tokens / 1000u;
     if (c->flags & C_THROTTLED)
       share /= (sio->nthrottled != 0 ? sio->nthrottled : 1);

@@ -256,6 +256,16 @@ typedef struct ew__io_port_s {
   TAILQ_HEAD(, ew__conn_s) blocked;
 } ew__io_port_t;
 
+/* Log lines that a flood could multiply (ew__guard_log): at most one a second per kind and IO
+ * thread, with the count of the ones suppressed in between. */
+enum {
+  EW__LOG_KICK = 0,
+  EW__LOG_BAN,
+  EW__LOG_REJECT,
+  EW__LOG_TIMEOUT,
+  EW__LOG__COUNT
+};
+
 struct ew__io_s {
   ew_runtime_t *rt;
   uint32_t index;
@@ -299,7 +309,7 @@ struct ew__io_s {
   struct {
     uint64_t last_ms;
     uint64_t suppressed;
-  } loglim[8];
+  } loglim[EW__LOG__COUNT];
 };
 
 #define EW__STAT(io, name) ((io)->stats[EW_STAT_##name])
@@ -337,15 +347,6 @@ uint64_t ew__now_ms(void);
 
 /* ---- protection (guard.c) ------------------------------------------------------------------ */
 
-/* Log lines that a flood could multiply: at most one a second per kind and IO thread, with the
- * count of the ones suppressed in between. */
-enum {
-  EW__LOG_KICK = 0,
-  EW__LOG_BAN,
-  EW__LOG_REJECT,
-  EW__LOG_TIMEOUT,
-  EW__LOG_THROTTLE,
-};
 void ew__guard_log(ew__io_t *io, int kind, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

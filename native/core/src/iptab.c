@@ -172,15 +172,14 @@ static ew__ipent_t *touch(ew__iptab_t *t, ew__ipshard_t *s, uint32_t b, const ew
   return e;
 }
 
-/* Refills a bucket of `rate` per second and `burst` capacity, in thousandths. `*ms` of 0 means
- * never used: the bucket starts full. */
-static void refill(uint64_t *tokens, uint64_t *ms, uint32_t rate, uint32_t burst, uint64_t now) {
-  uint64_t cap = (uint64_t)(burst != 0 ? burst : rate) * 1000u;
+void ew__bucket_refill(uint64_t *tokens, uint64_t *ms, uint64_t rate, uint64_t burst,
+                       uint64_t now) {
+  uint64_t cap = (burst != 0 ? burst : rate) * 1000u;
   if (*ms == 0) {
     *tokens = cap;
   } else if (now > *ms) {
-    uint64_t add = (now - *ms) * (uint64_t)rate;
-    *tokens = (cap - *tokens < add) ? cap : *tokens + add;
+    uint64_t add = (now - *ms) * rate;
+    *tokens = (cap - (*tokens < cap ? *tokens : cap) < add) ? cap : *tokens + add;
   }
   if (*tokens > cap) *tokens = cap;
   *ms = now != 0 ? now : 1;
@@ -202,7 +201,7 @@ int ew__iptab_admit(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l, 
   } else if (l->max_conns_per_ip != 0 && e->live >= l->max_conns_per_ip) {
     rc = EW__ADMIT_PER_IP;
   } else if (l->ip_conns_per_sec != 0) {
-    refill(&e->conn_tokens, &e->conn_ms, l->ip_conns_per_sec, l->ip_conn_burst, now);
+    ew__bucket_refill(&e->conn_tokens, &e->conn_ms, l->ip_conns_per_sec, l->ip_conn_burst, now);
     if (e->conn_tokens < 1000u) {
       e->ban_until = now + l->ban_ms;
       rc = l->ban_ms != 0 ? EW__ADMIT_RATE_BANNED : EW__ADMIT_PER_IP;
@@ -233,7 +232,7 @@ bool ew__iptab_charge(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l
   pthread_mutex_lock(&s->mu);
   ew__ipent_t *e = touch(t, s, b, k, true, now);
   if (e != NULL && e->ban_until <= now) {
-    refill(&e->msg_tokens, &e->msg_ms, l->ip_msgs_per_sec, l->ip_msg_burst, now);
+    ew__bucket_refill(&e->msg_tokens, &e->msg_ms, l->ip_msgs_per_sec, l->ip_msg_burst, now);
     uint64_t need = (uint64_t)n * 1000u;
     if (e->msg_tokens >= need) {
       e->msg_tokens -= need;

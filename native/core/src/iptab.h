@@ -67,6 +67,13 @@ enum {
   EW__ADMIT_RATE_BANNED = 3, /* this connection went over ip_conns_per_sec: now banned */
 };
 
+/* A token bucket of `rate` per second holding at most `burst` (0: one second's worth), counted
+ * in thousandths so that refills by the millisecond lose nothing: tops up *tokens for the time
+ * since *ms and moves *ms to `now`. *ms of 0 means never used: the bucket starts full. Shared by
+ * the address buckets here and the response-rate buckets of guard.c. */
+void ew__bucket_refill(uint64_t *tokens, uint64_t *ms, uint64_t rate, uint64_t burst,
+                       uint64_t now);
+
 /* `max` addresses at most (at least one per shard). Returns 0 or EW_ENOMEM. */
 int ew__iptab_init(ew__iptab_t *t, uint32_t max);
 void ew__iptab_destroy(ew__iptab_t *t);
