@@ -98,4 +98,13 @@ static inline int count_threads(void) {
     if (!(cond)) EW__FAIL("timed out waiting for %s", #cond);                                      \
   } while (0)
 
+/* The thread count once the threads of runtimes already joined are gone from /proc:
+ * pthread_join() returns when a thread's tid is cleared, a moment before the kernel reaps its
+ * task, so a count taken right after a join may still include it. A thread that is not on its
+ * way out makes this time out and fail. */
+static inline int settled_threads(void) {
+  WAIT_FOR(count_threads() == 1);
+  return 1;
+}
+
 #endif /* EW_TEST_TCP_H */

@@ -144,7 +144,7 @@ static void test_reset_mid_frame(void) {
 
 static void test_start_stop_no_leaks(void) {
   int fds0 = count_fds();
-  int threads0 = count_threads();
+  int threads0 = settled_threads();
   for (int i = 0; i < 50; i++) {
     uint16_t port = start(3, 1u << 16);
     int fd = tcp_connect(port);
@@ -173,7 +173,7 @@ static void test_invalid_options(void) {
   o.ncpus = 0;
   ASSERT_EQ(ew_runtime_start(&o, &r), EW_EINVAL);
   /* A CPU that does not exist fails the start cleanly, leaving no thread behind. */
-  int threads0 = count_threads();
+  int threads0 = settled_threads();
   static const int bad_cpu[] = {CPU_SETSIZE - 1};
   ew_runtime_opts_init(&o);
   o.affinity = EW_AFFINITY_LIST;
