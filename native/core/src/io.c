@@ -322,7 +322,7 @@ static void maybe_trim(ew__io_t *io) {
   uint32_t live = atomic_load_explicit(&io->live, memory_order_relaxed);
   if (live > io->live_peak) io->live_peak = live;
 #ifdef __GLIBC__
-  if (io->live_peak < 256 || live * 2 > io->live_peak) return;
+  if (io->live_peak < 32 || live * 2 > io->live_peak) return;
   uint64_t now = ew__coarse_ms();
   if (now - io->trimmed_ms < 1000) return;
   io->trimmed_ms = now;
