@@ -4,9 +4,14 @@
 // The public API of evwire. Nothing outside this file's exports is supported; the package's
 // `exports` map blocks deep imports.
 export { Runtime } from './runtime';
-export type { RuntimeOptions, IoThreadStats, ThreadInfo } from './runtime';
+export type { RuntimeOptions, IoThreadStats, ThreadInfo, RuntimeEvents, WorkerExitInfo, CloseOptions } from './runtime';
+export type { WorkersOptions } from './internal/pool';
+export { worker, WorkerApi } from './worker';
+export type { WorkerEvents } from './worker';
+export { Tasks } from './tasks';
+export type { TaskTarget, ScheduleOptions, TaskContext, TaskHandler } from './tasks';
 export { Server } from './server';
-export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents, Limits, KickInfo, BanInfo, BanEntry, Bans } from './server';
+export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents, Limits, KickInfo, BanInfo, BanEntry, Bans, PeerInfo, AcceptHook, BindPolicy } from './server';
 export { HttpServer, HttpRequest, HttpResponse } from './http';
 export type { HttpListenOptions, HttpLimits, HttpHandler, HttpServerStats, HttpResponseEvents } from './http';
 export { Connection } from './connection';

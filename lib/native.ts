@@ -15,6 +15,12 @@ export interface NativeAttach {
   shm: Buffer;
   ctl: ArrayBuffer;
   ioThreads: number;
+  /** Ports (JS threads) of the runtime, this one's index, and its channels: the IO threads'
+   * rings first, then (with task rings) one per port. */
+  ports: number;
+  index: number;
+  channels: number;
+  portCtl: number;
   inOffsets: number[];
   outOffsets: number[];
   ioCtl: number;
@@ -35,6 +41,9 @@ export interface NativeListenOptions extends HttpLimits {
   maxBufferedBytes: number;
   noDelay: boolean;
   ownerPort: number;
+  bind: number;
+  bindPorts: number[];
+  admit: boolean;
   limits: Required<Limits>;
   maxTrackedIps: number;
 }
@@ -77,6 +86,7 @@ export interface NativeRuntimeOptions {
   serialStart: boolean;
   levelTriggered: boolean;
   logLevel: number;
+  taskRingBytes: number;
 }
 
 export interface NativeRuntime {
@@ -95,6 +105,12 @@ export interface NativeRuntime {
   threads(): { tid: number; cpu: number }[];
   setRef(ref: boolean): void;
   setLogLevel(level: number): void;
+  /** Main thread: the number a work thread attaches with. */
+  shareId(): number;
+  /** Cleans up after a port whose consumer died; resolves when every IO thread is done. */
+  portReset(index: number, reason: number): Promise<void>;
+  setAdmit(id: number, on: boolean): void;
+  portInfo(index: number): { connections: number };
 }
 
 export interface NativeConstants {
@@ -141,6 +157,17 @@ export interface NativeConstants {
   FRAMING_HTTP: number;
   REC_HTTP_REQ: number;
   REC_F_RESPONSE_END: number;
+  REC_TASK: number;
+  REC_REPLY: number;
+  REC_ADMIT: number;
+  REC_VERDICT: number;
+  SHM_SLOT_PORT: number;
+  SHM_PORT_CTL_BYTES: number;
+  SHM_PORT_EPOCH: number;
+  SHM_PORT_CONNS: number;
+  SHM_PORT_ATTACHED: number;
+  BIND_LEAST_CONNS: number;
+  BIND_LEAST_BACKLOG: number;
   HTTP_METHODS: string[];
   IO_STATS: string[];
 }
@@ -178,7 +205,7 @@ export interface NativeDefaults {
 }
 
 export interface NativeAddon {
-  NativeRuntime: new (opts: NativeRuntimeOptions) => NativeRuntime;
+  NativeRuntime: new (opts: NativeRuntimeOptions | { share: number }) => NativeRuntime;
   errors(): { errno: number; code: string; message: string }[];
   constants: NativeConstants;
   defaults: NativeDefaults;

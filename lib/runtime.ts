@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 import { lookup } from 'dns/promises';
+import { EventEmitter } from 'events';
 import * as os from 'os';
 import { Connection } from './connection';
 import { ClosedError, ERROR_CODES, check, errorName, fromNative, makeError } from './errors';
 import { Engine, type EngineHost } from './internal/engine';
-import { DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
+import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
+import { nativeGuard } from './internal/guard';
+import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
+import { Tasks } from './tasks';
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
-import { Server, mergeLimits, type BanEntry, type BanInfo, type GuardHost, type Limits, type ListenOptions, type ServerHost } from './server';
-import { kAccepted, kClosed, kConnections, kError, kUnlistened } from './internal/symbols';
+import { Server, mergeLimits, type BanInfo, type BindPolicy, type GuardHost, type ListenOptions, type PeerInfo, type ServerHost } from './server';
+import { kAccepted, kClosed, kConnections, kDenied, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -33,7 +37,41 @@ export interface RuntimeOptions {
   triggering?: 'edge' | 'level';
   /** A pino logger (made with createLogger() for the `always` level), or options for one. */
   logger?: Logger | LoggerOptions;
+  /** Work threads (DESIGN section 6): Node worker_threads that each get their own rings to
+   * every IO thread and serve the connections bound to them. Default none: the main thread
+   * serves. */
+  workers?: WorkersOptions;
+  /** How each new connection is bound to a JS thread for life (servers may override it).
+   * Default 'round-robin'. */
+  bind?: BindPolicy;
+  /** Bytes of each task ring between two JS threads (a power of two, >= 4096); only with work
+   * threads. Default 256 KiB. */
+  taskRingBytes?: number;
 }
+
+export interface CloseOptions {
+  /** How long close() waits for tasks in flight (scheduled or running, on every thread) before
+   * it rejects the rest with EW_ESHUTDOWN. Default 5000. */
+  drainTimeoutMs?: number;
+}
+
+export interface WorkerExitInfo {
+  /** The thread's index (1..count). */
+  index: number;
+  /** Its exit code. */
+  code: number;
+  /** Whether a new thread took its place (workers.restart). */
+  replaced: boolean;
+}
+
+export interface RuntimeEvents {
+  /** A work thread exited while the runtime ran: its connections were closed with EW_EWORKER
+   * and the tasks sent to it rejected. */
+  workerExit: [info: WorkerExitInfo];
+}
+
+/** A queued ADMIT: io, idLo, gen, family, port, address. */
+type Admission = [number, number, number, number, number, string];
 
 export interface IoThreadStats {
   [counter: string]: number;
@@ -46,6 +84,13 @@ export interface ThreadInfo {
   cpu: number;
 }
 
+function checkBind(bind: unknown): void {
+  check(
+    typeof bind === 'function' || bind === 'round-robin' || bind === 'least-loaded' || bind === 'least-backlog',
+    "bind must be 'round-robin', 'least-loaded', 'least-backlog' or a function of the peer",
+  );
+}
+
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 function isLogger(v: unknown): v is Logger {
@@ -56,55 +101,52 @@ function isLogger(v: unknown): v is Logger {
  * The runtime: native IO threads plus this JS thread's end of the shared-memory rings. Start it
  * with Runtime.start(), listen with rt.listen(), stop with rt.close().
  */
-export class Runtime implements EngineHost, ServerHost {
+export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, ServerHost {
   readonly logger: Logger;
-  private readonly nrt: NativeRuntime;
+  /** @internal */ readonly nrt: NativeRuntime;
   private readonly engine: Engine;
   private readonly servers = new Map<number, Server>();
+  private readonly descs = new Map<number, ServerDescriptor>();
+  /** Servers whose work threads are being told about them: their ADMITs wait. */
+  private readonly announcing = new Map<number, Admission[]>();
+  private readonly bindFns = new Map<number, (peer: PeerInfo) => number>();
+  private pool: WorkerPool | null = null;
+  /** JS threads that take connections: the work threads, or the main thread (0). */
+  private readonly serving: number[];
+  private readonly defaultBind: BindPolicy;
   private liveConns = 0;
   private referenced = false;
   private closing: Promise<void> | null = null;
+  /** The internal dispatcher of the main thread (thread 0): tasks between JS threads. */
+  readonly tasks: Tasks;
 
   /** @internal The native protection calls, for servers. */
-  readonly guard: GuardHost = {
-    setLimits: (id: number, limits: Required<Limits>): void => this.call(() => this.nrt.setLimits(id, limits)),
-    stats: (id: number) => {
-      try {
-        return this.nrt.serverStats(id);
-      } catch {
-        return null; // no longer listening natively
-      }
-    },
-    banAdd: (id: number, address: string, ms: number): void => this.call(() => this.nrt.banAdd(id, address, ms)),
-    banRemove: (id: number, address: string): boolean => this.call(() => this.nrt.banRemove(id, address)),
-    banList: (id: number): BanEntry[] => {
-      try {
-        return this.nrt.banList(id);
-      } catch {
-        return [];
-      }
-    },
-  };
-
-  private call<T>(fn: () => T): T {
-    if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
-    try {
-      return fn();
-    } catch (err) {
-      throw fromNative(err);
-    }
-  }
+  readonly guard: GuardHost;
 
   // The addon holds these weakly unless the runtime is referenced (listening or connected), so
   // that a dropped, idle runtime can be collected; the Runtime keeps them alive meanwhile.
   private readonly onWake = (): void => this.engine.drain();
   private readonly onLog = (level: number, msg: string): void => logNative(this.logger, level, msg);
 
-  private constructor(nrt: NativeRuntime, logger: Logger) {
+  private constructor(nrt: NativeRuntime, logger: Logger, workers: number, bind: BindPolicy) {
+    super();
     this.nrt = nrt;
     this.logger = logger;
+    this.guard = nativeGuard(nrt, () => this.closing !== null);
     const attach = nrt.attach(0, this.onWake, this.onLog);
     this.engine = new Engine(nrt, attach, this);
+    this.serving = [];
+    for (let i = 1; i <= workers; i++) this.serving.push(i);
+    if (workers === 0) this.serving.push(0);
+    this.defaultBind = bind;
+    this.tasks = new Tasks(this.engine, {
+      logger,
+      serving: () => this.serving,
+      connection: (io, slot, gen) => {
+        const c = this.engine.conns[io]?.[slot];
+        return c !== undefined && c[kGen] === gen ? c : undefined;
+      },
+    });
     logger.on('level-change', () => nrt.setLogLevel(nativeLevelOf(logger)));
   }
 
@@ -133,12 +175,22 @@ export class Runtime implements EngineHost, ServerHost {
     const triggering = opts.triggering ?? (D.levelTriggered ? 'level' : 'edge');
     check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'");
     const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
+    const w = opts.workers ?? { count: 0 };
+    check(typeof w === 'object' && w !== null, 'workers must be an object');
+    check(Number.isInteger(w.count) && w.count >= 0 && w.count <= 63, 'workers.count must be an integer in 0..63');
+    check(w.count === 0 || w.module !== undefined, 'workers.module is required with workers.count > 0');
+    check(w.restart === undefined || typeof w.restart === 'boolean', 'workers.restart must be a boolean');
+    const bind = opts.bind ?? 'round-robin';
+    checkBind(bind);
+    const taskRingBytes = opts.taskRingBytes ?? 256 * 1024;
+    check(isPow2(taskRingBytes) && taskRingBytes >= 4096 && taskRingBytes <= 1 << 30, 'taskRingBytes must be a power of two in 4096..2^30');
 
     let nrt: NativeRuntime;
     try {
       nrt = new native.NativeRuntime({
         ioThreads,
-        ports: 1,
+        ports: w.count + 1,
+        taskRingBytes: w.count > 0 ? taskRingBytes : 0,
         affinity: Array.isArray(affinity) ? [...affinity] : (affinity as 'auto' | 'off'),
         inRingBytes,
         outRingBytes,
@@ -151,7 +203,41 @@ export class Runtime implements EngineHost, ServerHost {
     } catch (err) {
       throw fromNative(err);
     }
-    return new Runtime(nrt, logger);
+    const rt = new Runtime(nrt, logger, w.count, bind);
+    if (w.count > 0) {
+      const pool = new WorkerPool(rt.poolHost(), w, logger);
+      rt.pool = pool;
+      try {
+        await pool.start();
+      } catch (err) {
+        await rt.close();
+        throw err;
+      }
+    }
+    return rt;
+  }
+
+  private poolHost() {
+    return {
+      logger: this.logger,
+      nrt: this.nrt,
+      descriptors: () => [...this.descs.values()],
+      epoch: (j: number) => this.engine.epoch(j),
+      threadDied: (index: number, epoch: number) => this.tasks.threadDied(index, epoch),
+      exited: (index: number, code: number, replaced: boolean) => this.emit('workerExit', { index, code, replaced }),
+    };
+  }
+
+  /** Work threads configured (workers.count). */
+  get workThreads(): number {
+    return this.pool?.count ?? 0;
+  }
+
+  /** Connections bound to each JS thread now (index 0 = main), read from shared memory. */
+  threadConnections(): number[] {
+    const out: number[] = [];
+    for (let j = 0; j < this.engine.nports; j++) out.push(this.engine.portConnections(j));
+    return out;
   }
 
   /** Opens a server: framed TCP (`protocol: 'tcp'`) or HTTP/1.1 (`protocol: 'http'`). Host
@@ -198,6 +284,16 @@ export class Runtime implements EngineHost, ServerHost {
     check(Number.isInteger(maxTrackedIps) && maxTrackedIps >= 16 && maxTrackedIps <= 1 << 24, 'maxTrackedIps must be an integer in 16..2^24');
     const decodeErrorPolicy = http ? 'close' : opts.decodeErrorPolicy ?? 'close';
     check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'");
+    const bind = (o as ListenOptions).bind ?? this.defaultBind;
+    checkBind(bind);
+    const onAccept = (o as ListenOptions).onAccept;
+    check(onAccept === undefined || typeof onAccept === 'function', 'onAccept must be a function');
+    const acceptTimeoutMs = (o as ListenOptions).acceptTimeoutMs ?? 10000;
+    check(Number.isInteger(acceptTimeoutMs) && acceptTimeoutMs >= 1 && acceptTimeoutMs <= 0x7fffffff, 'acceptTimeoutMs must be an integer in 1..2^31-1');
+    // Admission parks each new connection until the main thread answers: for an accept hook,
+    // for a bind function, and while the work threads learn about the server.
+    const announce = this.pool !== null;
+    const admit = onAccept !== undefined || typeof bind === 'function' || announce;
 
     let host = '';
     if (opts.host !== undefined && opts.host !== '') {
@@ -226,6 +322,9 @@ export class Runtime implements EngineHost, ServerHost {
         maxBufferedBytes,
         noDelay: opts.noDelay ?? L.noDelay,
         ownerPort: 0,
+        bind: bind === 'least-loaded' ? BIND_LEAST_CONNS : bind === 'least-backlog' ? BIND_LEAST_BACKLOG : BIND_ROUND_ROBIN,
+        bindPorts: this.serving,
+        admit,
         limits,
         maxTrackedIps,
         ...httpLimits,
@@ -236,26 +335,51 @@ export class Runtime implements EngineHost, ServerHost {
     const addr = { address: info.address, family: info.family === 6 ? ('IPv6' as const) : ('IPv4' as const), port: info.port };
     // An HTTP connection ends after the responses it owes, not at the peer's FIN: its pipeline
     // decides, so the connection itself is half-open capable.
-    const server = http
-      ? new HttpServer(this, this.engine, info.id, addr, { framing, allowHalfOpen: true, highWatermark, lowWatermark, decodeErrorPolicy, limits })
-      : new Server(this, info.id, addr, { framing, allowHalfOpen: opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy, limits });
+    const sopts = { framing: framing as 'frames' | 'raw', allowHalfOpen: http ? true : opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy: decodeErrorPolicy as 'close' | 'drop', limits };
+    const server = http ? new HttpServer(this, this.engine, info.id, addr, sopts) : new Server(this, info.id, addr, sopts);
+    server.acceptTimeoutMs = acceptTimeoutMs;
+    if (onAccept !== undefined) server.onAccept(onAccept);
+    if (typeof bind === 'function') this.bindFns.set(info.id, bind);
     this.servers.set(info.id, server);
+    const desc: ServerDescriptor = { id: info.id, http, addr, opts: sopts };
+    this.descs.set(info.id, desc);
     this.updateRef();
+    if (announce) {
+      this.announcing.set(info.id, []);
+      try {
+        await this.pool!.announce(desc);
+      } finally {
+        const queued = this.announcing.get(info.id) ?? [];
+        this.announcing.delete(info.id);
+        if (onAccept === undefined && typeof bind !== 'function' && server[kOnAccept] === null) this.setAdmit(server, false);
+        for (const q of queued) this.decide(server, ...q);
+      }
+    }
     this.logger.debug({ server: info.id, address: info.address, port: info.port }, 'listening');
     return server;
   }
 
   /**
-   * Stops the IO threads: listeners and connections close at once (connections get 'close'
+   * Drains tasks (see CloseOptions), stops the work threads and the IO threads: listeners and
+   * connections close at once (connections get 'close'
    * with EW_ESHUTDOWN, servers 'close'), everything native is freed. For a graceful stop, close
    * the servers and end() the connections first. Idempotent.
    */
-  close(): Promise<void> {
-    if (this.closing === null) this.closing = this.shutdown();
+  close(opts: CloseOptions = {}): Promise<void> {
+    if (this.closing === null) {
+      const ms = opts.drainTimeoutMs ?? 5000;
+      check(Number.isInteger(ms) && ms >= 0 && ms <= 0x7fffffff, 'drainTimeoutMs must be an integer in 0..2^31-1');
+      this.closing = this.shutdown(ms);
+    }
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(drainMs: number): Promise<void> {
+    // Tasks first, while every thread still runs: what was scheduled gets its answer (or its
+    // timeout); new ones are refused with EW_ESHUTDOWN.
+    const deadline = Date.now() + drainMs;
+    await this.tasks.drain(drainMs);
+    if (this.pool !== null) await this.pool.drain(Math.max(0, deadline - Date.now()));
     await this.nrt.stop();
     this.engine.stopped = true;
     for (const server of this.servers.values()) {
@@ -263,6 +387,9 @@ export class Runtime implements EngineHost, ServerHost {
       server[kUnlistened]();
     }
     this.servers.clear();
+    this.descs.clear();
+    if (this.pool !== null) await this.pool.dispose();
+    this.tasks.abort();
     this.nrt.dispose();
   }
 
@@ -307,6 +434,8 @@ export class Runtime implements EngineHost, ServerHost {
 
   /** @internal */
   unlistened(serverId: number): void {
+    this.descs.delete(serverId);
+    this.bindFns.delete(serverId);
     const server = this.servers.get(serverId);
     if (server === undefined) return;
     server[kUnlistened]();
@@ -327,6 +456,94 @@ export class Runtime implements EngineHost, ServerHost {
   /** @internal An address was banned automatically (logged natively, rate-limited). */
   banned(serverId: number, info: BanInfo): void {
     this.servers.get(serverId)?.emit('ban', info);
+  }
+
+  /** @internal A new connection is parked natively until the verdict. */
+  admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {
+    const server = this.servers.get(serverId);
+    if (server === undefined || !server.isListening) {
+      this.engine.verdict(io, idLo, gen, false, 0);
+      return;
+    }
+    const queued = this.announcing.get(serverId);
+    if (queued !== undefined) {
+      queued.push([io, idLo, gen, family, port, address]);
+      return;
+    }
+    this.decide(server, io, idLo, gen, family, port, address);
+  }
+
+  private decide(server: Server, io: number, idLo: number, gen: number, family: number, port: number, address: string): void {
+    const peer: PeerInfo = { address, port, family: family === 6 ? 'IPv6' : 'IPv4', server };
+    const finish = (ok: boolean): void => {
+      let to = 0xffffffff;
+      const fn = this.bindFns.get(server.id);
+      if (ok && fn !== undefined) {
+        try {
+          const v = fn(peer);
+          check(Number.isInteger(v), 'bind function must return an integer');
+          const n = this.serving.length;
+          to = this.serving[((v % n) + n) % n];
+        } catch (err) {
+          this.logger.warn({ err, server: server.id, address }, 'bind function threw; connection refused');
+          ok = false;
+        }
+      }
+      if (!ok) server[kDenied]();
+      this.engine.verdict(io, idLo, gen, ok, to);
+    };
+    const hook = server[kOnAccept];
+    if (hook === null) {
+      finish(true);
+      return;
+    }
+    let r: boolean | Promise<boolean>;
+    try {
+      r = hook(peer);
+    } catch (err) {
+      this.logger.warn({ err, server: server.id, address }, 'accept hook threw; connection refused');
+      finish(false);
+      return;
+    }
+    if (r === null || typeof r !== 'object' || typeof (r as Promise<boolean>).then !== 'function') {
+      finish(r === true);
+      return;
+    }
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      this.logger.warn({ server: server.id, address, ms: server.acceptTimeoutMs }, 'accept hook did not answer in time; connection refused');
+      finish(false);
+    }, server.acceptTimeoutMs);
+    (r as Promise<boolean>).then(
+      (v) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        finish(v === true);
+      },
+      (err) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.logger.warn({ err, server: server.id, address }, 'accept hook rejected; connection refused');
+        finish(false);
+      },
+    );
+  }
+
+  /** @internal */
+  setAdmit(server: Server, on: boolean): void {
+    if (!server.isListening) return;
+    // Admission stays on while a bind function or the work threads' announcement needs it.
+    const need = on || this.bindFns.has(server.id) || this.announcing.has(server.id);
+    try {
+      this.nrt.setAdmit(server.id, need);
+    } catch (err) {
+      const e = fromNative(err);
+      if ((e as { code?: string }).code !== 'EW_ENOENT') throw e;
+    }
   }
 
   /** @internal */

@@ -22,6 +22,8 @@ import {
   kRaw,
   kRoute,
   kUnlistened,
+  kOnAccept,
+  kDenied,
 } from './internal/symbols';
 
 /**
@@ -163,7 +165,35 @@ export interface ListenOptions {
   /** Source addresses tracked for per-address limits and bans; the least recently seen is
    * forgotten beyond this. Default 65536. */
   maxTrackedIps?: number;
+  /** An accept hook, the same as calling server.onAccept(fn) right after listen (but in force
+   * from the first connection). */
+  onAccept?: AcceptHook;
+  /** How long an asynchronous accept hook may take; then the connection is refused
+   * (EW_EDENIED). Default 10000. */
+  acceptTimeoutMs?: number;
+  /** How connections of this server are bound to JS threads; default: the runtime's `bind`. */
+  bind?: BindPolicy;
 }
+
+/** The peer of a new connection, as accept hooks and bind functions see it. */
+export interface PeerInfo {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+  /** The server it connected to. */
+  server: Server;
+}
+
+/** Decides whether a new connection is served: true admits, false refuses (EW_EDENIED). A
+ * Promise may take up to acceptTimeoutMs. Until it answers the socket is parked on its IO
+ * thread, unread; a peer that leaves meanwhile is closed there. */
+export type AcceptHook = (peer: PeerInfo) => boolean | Promise<boolean>;
+
+/** How a new connection picks the JS thread it is bound to for life: in turn; the thread with
+ * the fewest live connections; the one with the least unread backlog in its ring from the
+ * connection's IO thread; or a function of the peer (sticky routing), whose integer result
+ * picks serving thread number (result mod count). */
+export type BindPolicy = 'round-robin' | 'least-loaded' | 'least-backlog' | ((peer: PeerInfo) => number);
 
 export interface AddressInfo {
   address: string;
@@ -179,8 +209,10 @@ export interface FrameInfo {
 }
 
 export interface ServerStats {
-  /** Connections open now. */
+  /** Connections open now, on this thread (with work threads, the main thread holds none). */
   connections: number;
+  /** Connections refused by the accept hook (or its timeout, or a bind function that threw). */
+  denied: number;
   /** Connections accepted so far. */
   accepted: number;
   /** Bodies a typed handler could not decode. */
@@ -218,6 +250,8 @@ type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg
 /** @internal What a Server needs from its runtime. */
 export interface ServerHost {
   unlisten(server: Server): void;
+  /** Turns native admission (parking new connections for the accept hook) on or off. */
+  setAdmit(server: Server, on: boolean): void;
   readonly logger: Logger;
   readonly guard: GuardHost;
 }
@@ -255,6 +289,9 @@ export class Server extends EventEmitter<ServerEvents> {
   #accepted = 0;
   #decodeErrors = 0;
   #listening = true;
+  #onAccept: AcceptHook | null = null;
+  #denied = 0;
+  /** @internal */ acceptTimeoutMs = 10000;
   #closing: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
 
@@ -313,6 +350,29 @@ export class Server extends EventEmitter<ServerEvents> {
     return this;
   }
 
+  /**
+   * Installs an accept hook (or removes it with null): each new connection waits, parked and
+   * unread on its IO thread, until `fn(peer)` answers; false (or a throw, or no answer within
+   * acceptTimeoutMs) closes it with EW_EDENIED. Connections accepted before the call are not
+   * asked: pass `onAccept` to listen() to cover the first ones too.
+   */
+  onAccept(fn: AcceptHook | null): this {
+    check(fn === null || typeof fn === 'function', 'accept hook must be a function or null');
+    this.#onAccept = fn;
+    this.#host.setAdmit(this, fn !== null);
+    return this;
+  }
+
+  /** @internal */
+  get [kOnAccept](): AcceptHook | null {
+    return this.#onAccept;
+  }
+
+  /** @internal A connection was refused at admission. */
+  [kDenied](): void {
+    this.#denied++;
+  }
+
   /** Stops accepting. Resolves (and 'close' fires) once every listening socket is closed. */
   close(): Promise<void> {
     if (this.#closing === null) {
@@ -347,6 +407,7 @@ export class Server extends EventEmitter<ServerEvents> {
     const z = (v: number | undefined) => v ?? 0;
     return {
       connections: this.#live.size,
+      denied: this.#denied,
       accepted: this.#accepted,
       decodeErrors: this.#decodeErrors,
       messagesIn: z(n?.messages_in),

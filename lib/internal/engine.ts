@@ -45,6 +45,16 @@ import {
   SHM_SLOT_WIN_MSGS,
   SHM_SLOT_WIN_START,
   REC_BAN,
+  REC_TASK,
+  REC_REPLY,
+  REC_ADMIT,
+  REC_VERDICT,
+  REC_F_MORE,
+  SHM_SLOT_PORT,
+  SHM_PORT_CTL_BYTES,
+  SHM_PORT_EPOCH,
+  SHM_PORT_CONNS,
+  SHM_PORT_ATTACHED,
   KICK_MESSAGES,
   BAN_MESSAGES,
 } from './constants';
@@ -54,13 +64,24 @@ import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kIdLo, kIo, kKicked, k
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
   kind: number;
-  conn: Connection;
+  idLo: number;
+  gen: number;
   type: number;
+  seq: number;
   bytes: Uint8Array | null;
   off: number;
   owned: boolean;
-  /** Record flags for the last record of this entry (RESPONSE_END). */
+  /** Record flags for the last record of this entry (RESPONSE_END; a task's encoding). */
   flags: number;
+  /** Split over several records, all but the last marked MORE (tasks); SEND records are
+   * simply concatenated by the IO thread. */
+  frag: boolean;
+}
+
+/** What the engine hands the scheduler: task-ring records. */
+export interface TaskSink {
+  /** A TASK or REPLY from port `from`; `body` is a view valid until the call returns. */
+  record(from: number, kind: number, flags: number, idLo: number, gen: number, type: number, seq: number, body: Buffer): void;
 }
 
 /** What the engine needs from the runtime that owns it. */
@@ -69,10 +90,29 @@ export interface EngineHost {
   unlistened(serverId: number): void;
   acceptError(serverId: number, sysErrno: number): void;
   banned(serverId: number, info: BanInfo): void;
+  /** A new connection waits for admission (server.onAccept, bind by peer): answer with
+   * engine.verdict(). */
+  admit?(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void;
+  /** A handler threw while records were dispatched (work threads log it and go on). */
+  handlerError?(err: unknown, conn: Connection | undefined): void;
 }
 
 export class Engine {
   readonly nio: number;
+  /** Ports (JS threads) of the runtime and this thread's index among them. */
+  readonly nports: number;
+  readonly index: number;
+  /** Channels: the IO threads' rings (0 .. nio-1), then the task rings with each port. */
+  readonly nch: number;
+  private readonly portCtlWord: number;
+  /** Receives task-ring records; set by the scheduler. */
+  tasks: TaskSink | null = null;
+  /** Catch what handlers throw (work threads) instead of letting it reach 'uncaughtException'. */
+  catchErrors = false;
+  /** The connection whose record is being dispatched, for error reports. */
+  private current: Connection | undefined = undefined;
+  /** Fragments of a task record being reassembled, per channel. */
+  private readonly frags: (Buffer[] | null)[] = [];
   readonly shm: Buffer;
   /** The segment's ArrayBuffer (shm starts at offset 0 of it). */
   readonly ab: ArrayBuffer;
@@ -108,7 +148,11 @@ export class Engine {
     this.u32 = new Uint32Array(ab, a.shm.byteOffset, a.shm.byteLength >>> 2);
     this.dv = new DataView(ab, a.shm.byteOffset, a.shm.byteLength);
     this.ctl = new Uint32Array(a.ctl);
-    for (let k = 0; k < this.nio; k++) {
+    this.nports = a.ports;
+    this.index = a.index;
+    this.nch = a.channels;
+    this.portCtlWord = a.portCtl >>> 2;
+    for (let k = 0; k < this.nch; k++) {
       const inOff = a.inOffsets[k];
       const outOff = a.outOffsets[k];
       this.inData.push(inOff + RING_HEADER_BYTES);
@@ -116,12 +160,42 @@ export class Engine {
       this.outData.push(outOff + RING_HEADER_BYTES);
       this.outMask.push(this.u32[(outOff + RING_OFF_CAP) >>> 2] - 1);
       this.outMax.push(this.u32[(outOff + RING_OFF_MAX_BODY) >>> 2]);
+      this.pending.push([]);
+      this.pendingHead.push(0);
+      this.frags.push(null);
+      if (k >= this.nio) continue;
       this.slotWord.push((a.slots + k * a.slotsStride) >>> 2);
       this.ioStatsByte.push(a.ioCtl + k * SHM_IO_CTL_BYTES + SHM_IO_STATS);
       this.conns.push([]);
-      this.pending.push([]);
-      this.pendingHead.push(0);
     }
+  }
+
+  /** Whether the runtime has task rings (work threads, or tasks between threads). */
+  get hasTaskRings(): boolean {
+    return this.nch > this.nio;
+  }
+
+  /** Port `j`'s attachment count (its epoch) and whether a thread is attached to it now. */
+  epoch(j: number): number {
+    return this.u32[this.portCtlWord + ((j * SHM_PORT_CTL_BYTES + SHM_PORT_EPOCH) >>> 2)];
+  }
+
+  attached(j: number): boolean {
+    return this.u32[this.portCtlWord + ((j * SHM_PORT_CTL_BYTES + SHM_PORT_ATTACHED) >>> 2)] !== 0;
+  }
+
+  /** Connections bound to port `j` now. */
+  portConnections(j: number): number {
+    return this.u32[this.portCtlWord + ((j * SHM_PORT_CTL_BYTES + SHM_PORT_CONNS) >>> 2)];
+  }
+
+  /** The port a connection id is bound to, or -1 if the id is stale (closed) or not bound yet. */
+  portOf(io: number, slot: number, gen: number): number {
+    if (io >= this.nio) return -1;
+    const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
+    if (this.u32[w] !== gen) return -1;
+    const p = this.u32[w + SHM_SLOT_PORT];
+    return p < this.nports ? p : -1;
   }
 
   // ---- IO -> JS ------------------------------------------------------------------------------
@@ -130,47 +204,110 @@ export class Engine {
   readonly drain = (): void => {
     this.inDrain = true;
     try {
-      const ctl = this.ctl;
-      const u32 = this.u32;
-      for (let k = 0; k < this.nio; k++) {
+      for (let k = 0; k < this.nch; k++) {
         if (this.pending[k].length !== 0) this.pump(k);
-        const c = k * CTL_STRIDE;
-        let head = ctl[c + CTL_IN_HEAD];
-        const tail = ctl[c + CTL_IN_TAIL];
-        if (head === tail) continue;
-        const base = this.inData[k];
-        const mask = this.inMask[k];
-        const conns = this.conns[k];
-        while (head !== tail) {
-          const off = base + (head & mask);
-          const w = off >>> 2;
-          const len = u32[w];
-          const kf = u32[w + 1];
-          const kind = kf & 0xffff;
-          if (kind === REC_PAD) {
-            head = (head + (mask + 1) - (head & mask)) >>> 0;
-            ctl[c + CTL_IN_HEAD] = head;
-            continue;
-          }
-          // The head moves past the record before it is handled: a handler that throws has
-          // consumed it, as a throwing 'data' listener has in Node. The bytes stay valid until
-          // this drain returns, because the addon releases the ring only then.
-          head = (head + ((len + REC_HEADER_BYTES + 7) & ~7)) >>> 0;
-          ctl[c + CTL_IN_HEAD] = head;
-          if (kind === REC_DATA) {
-            const conn = conns[u32[w + 2] & 0xffffff];
-            if (conn !== undefined && conn[kGen] === u32[w + 3]) {
-              conn[kData](kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
-            }
-          } else {
-            this.control(k, kind, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+        if (!this.catchErrors) {
+          if (k < this.nio) this.drainIo(k);
+          else this.drainTasks(k);
+          continue;
+        }
+        // Work threads: a throwing handler has consumed its record (the head moved first); log
+        // it and go on with the next one.
+        for (;;) {
+          try {
+            if (k < this.nio) this.drainIo(k);
+            else this.drainTasks(k);
+            break;
+          } catch (err) {
+            this.host.handlerError?.(err, this.current);
           }
         }
       }
     } finally {
+      this.current = undefined;
       this.inDrain = false;
     }
   };
+
+  private drainIo(k: number): void {
+    const ctl = this.ctl;
+    const u32 = this.u32;
+    const c = k * CTL_STRIDE;
+    let head = ctl[c + CTL_IN_HEAD];
+    const tail = ctl[c + CTL_IN_TAIL];
+    if (head === tail) return;
+    const base = this.inData[k];
+    const mask = this.inMask[k];
+    const conns = this.conns[k];
+    while (head !== tail) {
+      const off = base + (head & mask);
+      const w = off >>> 2;
+      const len = u32[w];
+      const kf = u32[w + 1];
+      const kind = kf & 0xffff;
+      if (kind === REC_PAD) {
+        head = (head + (mask + 1) - (head & mask)) >>> 0;
+        ctl[c + CTL_IN_HEAD] = head;
+        continue;
+      }
+      // The head moves past the record before it is handled: a handler that throws has
+      // consumed it, as a throwing 'data' listener has in Node. The bytes stay valid until
+      // this drain returns, because the addon releases the ring only then.
+      head = (head + ((len + REC_HEADER_BYTES + 7) & ~7)) >>> 0;
+      ctl[c + CTL_IN_HEAD] = head;
+      if (kind === REC_DATA) {
+        const conn = conns[u32[w + 2] & 0xffffff];
+        if (conn !== undefined && conn[kGen] === u32[w + 3]) {
+          this.current = conn;
+          conn[kData](kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+        }
+      } else {
+        this.control(k, kind, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+      }
+    }
+  }
+
+  /** Task ring from port (k - nio): TASK and REPLY records, reassembled when fragmented. */
+  private drainTasks(k: number): void {
+    const ctl = this.ctl;
+    const u32 = this.u32;
+    const c = k * CTL_STRIDE;
+    let head = ctl[c + CTL_IN_HEAD];
+    const tail = ctl[c + CTL_IN_TAIL];
+    if (head === tail) return;
+    const base = this.inData[k];
+    const mask = this.inMask[k];
+    const from = k - this.nio;
+    while (head !== tail) {
+      const off = base + (head & mask);
+      const w = off >>> 2;
+      const len = u32[w];
+      const kf = u32[w + 1];
+      const kind = kf & 0xffff;
+      if (kind === REC_PAD) {
+        head = (head + (mask + 1) - (head & mask)) >>> 0;
+        ctl[c + CTL_IN_HEAD] = head;
+        continue;
+      }
+      head = (head + ((len + REC_HEADER_BYTES + 7) & ~7)) >>> 0;
+      ctl[c + CTL_IN_HEAD] = head;
+      if (kind !== REC_TASK && kind !== REC_REPLY) continue;
+      const flags = kf >>> 16;
+      let body = this.shm.subarray(off + REC_HEADER_BYTES, off + REC_HEADER_BYTES + len);
+      if (flags & REC_F_MORE) {
+        (this.frags[k] ??= []).push(Buffer.from(body));
+        continue;
+      }
+      const parts = this.frags[k];
+      if (parts !== null) {
+        parts.push(body);
+        body = Buffer.concat(parts);
+        this.frags[k] = null;
+      }
+      this.current = undefined;
+      this.tasks?.record(from, kind, flags & 0xff, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], body);
+    }
+  }
 
   private control(k: number, kind: number, idLo: number, gen: number, type: number, seq: number, off: number, len: number): void {
     const slot = idLo & 0xffffff;
@@ -191,6 +328,13 @@ export class Engine {
       this.host.acceptError(type, seq);
       return;
     }
+    if (kind === REC_ADMIT) {
+      const serverId = this.u32[off >>> 2];
+      const family = this.dv.getUint16(off + 4, true);
+      const port = this.dv.getUint16(off + 6, true);
+      this.host.admit?.(k, idLo, gen, serverId, family, port, this.shm.toString('latin1', off + 8, off + len));
+      return;
+    }
     if (kind === REC_BAN) {
       const reason = this.u32[off >>> 2] === BAN_MESSAGES ? 'messages' : 'connections';
       this.host.banned(type, { address: this.shm.toString('latin1', off + 8, off + len), ms: seq, reason });
@@ -198,6 +342,7 @@ export class Engine {
     }
     const conn = this.conns[k][slot];
     if (conn === undefined || conn[kGen] !== gen) return;
+    this.current = conn;
     switch (kind) {
       case REC_HTTP_REQ:
         conn[kHttpData](this.u32[(off - REC_HEADER_BYTES + 4) >>> 2] >>> 16, off, len);
@@ -252,14 +397,59 @@ export class Engine {
   }
 
   private header(r: number, body: number, kind: number, conn: Connection, type: number): void {
+    this.rawHeader(r, body, kind, conn[kIdLo], conn[kGen], type, 0);
+  }
+
+  private rawHeader(r: number, body: number, kindFlags: number, idLo: number, gen: number, type: number, seq: number): void {
     const u32 = this.u32;
     const w = r >>> 2;
     u32[w] = body;
-    u32[w + 1] = kind;
-    u32[w + 2] = conn[kIdLo];
-    u32[w + 3] = conn[kGen];
+    u32[w + 1] = kindFlags;
+    u32[w + 2] = idLo;
+    u32[w + 3] = gen;
     u32[w + 4] = type;
-    u32[w + 5] = 0;
+    u32[w + 5] = seq;
+  }
+
+  /** The answer to an ADMIT record: admit (to `port`, or 0xffffffff for the server's policy)
+   * or refuse. */
+  verdict(io: number, idLo: number, gen: number, allow: boolean, port: number): void {
+    if (this.stopped) return;
+    if (this.pending[io].length === 0) {
+      const r = this.reserve(io, 0);
+      if (r >= 0) {
+        this.rawHeader(r, 0, REC_VERDICT, idLo, gen, allow ? 1 : 0, port >>> 0);
+        this.touched();
+        return;
+      }
+    }
+    this.pending[io].push({ kind: REC_VERDICT, idLo, gen, type: allow ? 1 : 0, seq: port >>> 0, bytes: null, off: 0, owned: true, flags: 0, frag: false });
+    this.pump(io);
+  }
+
+  /**
+   * Writes a TASK or REPLY record to port `to` whose body is `prefix` then `payload` (either
+   * may be null). `flags` is the task's own 8 bits (encoding, error). Large bodies are split
+   * into MORE fragments; nothing is dropped: what does not fit waits in order.
+   */
+  sendTask(to: number, kind: number, flags: number, idLo: number, gen: number, type: number, seq: number, prefix: Uint8Array | null, payload: Uint8Array | null): void {
+    const k = this.nio + to;
+    const plen = prefix === null ? 0 : prefix.length;
+    const len = plen + (payload === null ? 0 : payload.length);
+    if (this.pending[k].length === 0 && len <= this.outMax[k]) {
+      const r = this.reserve(k, len);
+      if (r >= 0) {
+        this.rawHeader(r, len, kind | (flags << 16), idLo, gen, type, seq);
+        const at = r + REC_HEADER_BYTES;
+        if (prefix !== null) this.shm.set(prefix, at);
+        if (payload !== null && payload.length !== 0) this.shm.set(payload, at + plen);
+        this.touched();
+        return;
+      }
+    }
+    const bytes = prefix === null ? payload ?? Buffer.alloc(0) : payload === null ? prefix : Buffer.concat([prefix, payload]);
+    this.pending[k].push({ kind, idLo, gen, type, seq, bytes, off: 0, owned: false, flags, frag: true });
+    this.pump(k);
   }
 
   /** Writes one frame for `conn`. Never drops: what does not fit waits in order. */
@@ -370,7 +560,7 @@ export class Engine {
   }
 
   private enqueue(k: number, kind: number, conn: Connection, type: number, bytes: Uint8Array | null, owned: boolean, flags = 0): void {
-    this.pending[k].push({ kind, conn, type, bytes, off: 0, owned, flags });
+    this.pending[k].push({ kind, idLo: conn[kIdLo], gen: conn[kGen], type, seq: 0, bytes, off: 0, owned, flags, frag: false });
   }
 
   /** Moves waiting records into ring `k` as room allows; asks to be woken when it runs out. */
@@ -387,11 +577,14 @@ export class Engine {
         r = this.reserve(k, n);
         if (r < 0) break;
       }
-      this.header(r, n, p.kind, p.conn, p.type);
+      this.rawHeader(r, n, p.kind, p.idLo, p.gen, p.type, p.seq);
       if (p.bytes !== null && n !== 0) {
         this.shm.set(p.bytes.subarray(p.off, p.off + n), r + REC_HEADER_BYTES);
         p.off += n;
-        if (p.off < p.bytes.length) continue;
+        if (p.off < p.bytes.length) {
+          if (p.frag) this.u32[(r >>> 2) + 1] = p.kind | ((p.flags | REC_F_MORE) << 16);
+          continue;
+        }
       }
       if (p.flags !== 0) this.u32[(r >>> 2) + 1] = p.kind | (p.flags << 16);
       i++;

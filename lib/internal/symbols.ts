@@ -32,3 +32,5 @@ export const kUnlistened = Symbol('evwire.unlistened');
 export const kError = Symbol('evwire.error');
 export const kHttpRequest = Symbol('evwire.httpRequest');
 export const kKicked = Symbol('evwire.kicked');
+export const kOnAccept = Symbol('evwire.onAccept');
+export const kDenied = Symbol('evwire.denied');

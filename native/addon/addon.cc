@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -154,6 +155,36 @@ void UntrackLive(ew_runtime_t *rt) {
       return;
     }
   }
+}
+
+// ---- runtimes shared with work threads ---------------------------------------------------------
+
+// A work thread's addon instance attaches to the runtime its main thread started: the main
+// thread's NativeRuntime registers it under a number (shareId()), which travels to the worker in
+// workerData; the worker's NativeRuntime({ share }) looks it up and takes its own reference. An
+// id whose runtime was torn down is gone from the table, so a late worker fails cleanly.
+std::mutex g_shared_mu;
+std::map<uint32_t, ew_runtime_t *> g_shared;
+uint32_t g_next_share = 1;
+
+uint32_t ShareRuntime(ew_runtime_t *rt) {
+  std::lock_guard<std::mutex> lock(g_shared_mu);
+  uint32_t id = g_next_share++;
+  g_shared[id] = rt;
+  return id;
+}
+
+void UnshareRuntime(uint32_t id) {
+  std::lock_guard<std::mutex> lock(g_shared_mu);
+  g_shared.erase(id);
+}
+
+ew_runtime_t *AcquireShared(uint32_t id) {
+  std::lock_guard<std::mutex> lock(g_shared_mu);
+  auto it = g_shared.find(id);
+  if (it == g_shared.end()) return nullptr;
+  ew_runtime_retain(it->second);
+  return it->second;
 }
 
 // ---- native log lines -------------------------------------------------------------------------
@@ -364,6 +395,7 @@ constexpr uint32_t kCtlInHead = 1;
 constexpr uint32_t kCtlOutHead = 2;
 constexpr uint32_t kCtlOutTail = 3;
 constexpr uint32_t kCtlStride = 4;
+constexpr uint32_t kMaxChannels = EW_MAX_IO_THREADS + EW_MAX_PORTS;
 
 class Runtime : public Napi::ObjectWrap<Runtime> {
  public:
@@ -386,6 +418,10 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
                            InstanceMethod("setRef", &Runtime::SetRef),
                            InstanceMethod("setLogLevel", &Runtime::SetLogLevel),
                            InstanceMethod("attachTsfn", &Runtime::AttachTsfn),
+                           InstanceMethod("shareId", &Runtime::ShareId),
+                           InstanceMethod("portReset", &Runtime::PortReset),
+                           InstanceMethod("setAdmit", &Runtime::SetAdmit),
+                           InstanceMethod("portInfo", &Runtime::PortInfo),
                            InstanceMethod("tsfnSendBatch", &Runtime::TsfnSendBatch),
                        });
   }
@@ -397,10 +433,24 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
       return;
     }
     Napi::Object o = info[0].As<Napi::Object>();
+    if (o.Get("share").IsNumber()) {
+      // A work thread: the runtime runs already; this instance only attaches a port to it.
+      rt_ = AcquireShared(o.Get("share").As<Napi::Number>().Uint32Value());
+      if (rt_ == nullptr) {
+        MakeError(env, EW_ESTATE, "attach").ThrowAsJavaScriptException();
+        return;
+      }
+      owner_ = false;
+      nio_ = ew_runtime_io_threads(rt_);
+      napi_add_env_cleanup_hook(env, EnvCleanup, this);
+      cleanup_hook_ = true;
+      return;
+    }
     ew_runtime_opts_t opts;
     ew_runtime_opts_init(&opts);
     opts.io_threads = U32(o, "ioThreads", opts.io_threads);
     opts.ports = U32(o, "ports", opts.ports);
+    opts.task_ring_bytes = U32(o, "taskRingBytes", opts.task_ring_bytes);
     opts.in_ring_bytes = U32(o, "inRingBytes", opts.in_ring_bytes);
     opts.out_ring_bytes = U32(o, "outRingBytes", opts.out_ring_bytes);
     opts.max_conns_per_thread = U32(o, "maxConnsPerThread", opts.max_conns_per_thread);
@@ -454,6 +504,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     on_log_ = Napi::Weak(info[2].As<Napi::Function>());
     recv_ = Napi::Persistent(Napi::Object::New(env));
     async_ctx_ = new Napi::AsyncContext(env, "evwire");
+    nports_ = ew_runtime_ports(rt_);
+    nch_ = nio_ + (ew_runtime_has_task_rings(rt_) ? nports_ : 0);
 
     uv_loop_t *loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
@@ -461,18 +513,19 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     async_->data = this;
     uv_async_init(loop, async_, OnAsync);
     uv_unref(reinterpret_cast<uv_handle_t *>(async_));
-    {
+    if (sink_ != nullptr) {
       std::lock_guard<std::mutex> lock(sink_->mu);
       sink_->async = async_;
       if (!sink_->lines.empty()) uv_async_send(async_);
     }
-    for (uint32_t k = 0; k < nio_; k++) {
-      ew_ring_consumer_init(&in_[k], ew_port_in(port_, k));
-      ew_ring_producer_init(&out_[k], ew_port_out(port_, k));
+    // Channels: 0 .. nio-1 are the IO threads' rings, nio + j the task rings with port j.
+    for (uint32_t k = 0; k < nch_; k++) {
+      ew_ring_consumer_init(&in_[k], InRing(k));
+      ew_ring_producer_init(&out_[k], OutRing(k));
     }
-    ctl_ref_ = Napi::Persistent(Napi::ArrayBuffer::New(env, nio_ * kCtlStride * 4));
+    ctl_ref_ = Napi::Persistent(Napi::ArrayBuffer::New(env, nch_ * kCtlStride * 4));
     ctl_ = static_cast<uint32_t *>(ctl_ref_.Value().Data());
-    for (uint32_t k = 0; k < nio_; k++) {
+    for (uint32_t k = 0; k < nch_; k++) {
       ctl_[k * kCtlStride + kCtlInTail] = in_[k].head;
       ctl_[k * kCtlStride + kCtlInHead] = in_[k].head;
       ctl_[k * kCtlStride + kCtlOutHead] = out_[k].head_cache;
@@ -483,8 +536,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     attached_ = true;
     // From here on JS is idle in the event loop, which for the ring protocol means asleep: say
     // so, or the first records would never wake us.
-    uint32_t heads[EW_MAX_IO_THREADS];
-    for (uint32_t k = 0; k < nio_; k++) heads[k] = in_[k].head;
+    uint32_t heads[kMaxChannels];
+    for (uint32_t k = 0; k < nch_; k++) heads[k] = in_[k].head;
     if (ew_port_prepare_sleep(port_, heads)) uv_async_send(async_);
 
     // The segment is handed to JavaScript as an external buffer; its finalizer drops the
@@ -502,11 +555,15 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     r.Set("shm", shm_buf);
     r.Set("ctl", ctl_ref_.Value());
     r.Set("ioThreads", nio_);
-    Napi::Array in_off = Napi::Array::New(env, nio_);
-    Napi::Array out_off = Napi::Array::New(env, nio_);
-    for (uint32_t k = 0; k < nio_; k++) {
-      in_off.Set(k, ew_port_in_offset(port_, k));
-      out_off.Set(k, ew_port_out_offset(port_, k));
+    r.Set("ports", nports_);
+    r.Set("index", index);
+    r.Set("channels", nch_);
+    r.Set("portCtl", layout.port_ctl);
+    Napi::Array in_off = Napi::Array::New(env, nch_);
+    Napi::Array out_off = Napi::Array::New(env, nch_);
+    for (uint32_t k = 0; k < nch_; k++) {
+      in_off.Set(k, k < nio_ ? ew_port_in_offset(port_, k) : ew_port_task_in_offset(port_, k - nio_));
+      out_off.Set(k, k < nio_ ? ew_port_out_offset(port_, k) : ew_port_task_out_offset(port_, k - nio_));
     }
     r.Set("inOffsets", in_off);
     r.Set("outOffsets", out_off);
@@ -529,7 +586,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     if (!attached_) return Napi::Boolean::New(env, false);
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
     uint32_t len = info[1].As<Napi::Number>().Uint32Value();
-    if (k >= nio_) return Napi::Boolean::New(env, false);
+    if (k >= nch_) return Napi::Boolean::New(env, false);
     PublishOut();
     bool fits = ew_ring_wait_space(&out_[k], len) != 0;
     ctl_[k * kCtlStride + kCtlOutHead] = out_[k].head_cache;
@@ -555,6 +612,15 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     lo.max_buffered = U32(o, "maxBufferedBytes", lo.max_buffered);
     lo.no_delay = Bool(o, "noDelay", true) ? 1 : 0;
     lo.owner_port = U32(o, "ownerPort", 0);
+    lo.bind = static_cast<int>(U32(o, "bind", EW_BIND_ROUND_ROBIN));
+    lo.admit = Bool(o, "admit", false) ? 1 : 0;
+    if (o.Get("bindPorts").IsArray()) {
+      Napi::Array a = o.Get("bindPorts").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        uint32_t j = a.Get(i).As<Napi::Number>().Uint32Value();
+        if (j < 64) lo.bind_ports |= 1ull << j;
+      }
+    }
     lo.http.max_header_bytes = U32(o, "maxHeaderBytes", lo.http.max_header_bytes);
     lo.http.max_headers = U32(o, "maxHeaders", lo.http.max_headers);
     lo.http.max_url_bytes = U32(o, "maxUrlBytes", lo.http.max_url_bytes);
@@ -669,7 +735,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   Napi::Value Stop(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
-    if (rt_ == nullptr || !attached_ || stop_deferred_ != nullptr) {
+    if (rt_ == nullptr || !owner_ || !attached_ || stop_deferred_ != nullptr) {
       d.Reject(MakeError(env, EW_ESTATE, "stop").Value());
       return d.Promise();
     }
@@ -759,6 +825,90 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     return info.Env().Undefined();
   }
 
+  // shareId() -> the number a work thread passes as { share } to attach to this runtime.
+  Napi::Value ShareId(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr || !owner_) return Fail(env, EW_ESTATE, "shareId");
+    if (share_id_ == 0) share_id_ = ShareRuntime(rt_);
+    return Napi::Number::New(env, share_id_);
+  }
+
+  // portReset(index, reason) -> Promise<void>: the port's consumer is gone (a work thread
+  // died); resolves on this thread once every IO thread has closed its connections.
+  Napi::Value PortReset(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+    int reason = info[1].As<Napi::Number>().Int32Value();
+    ew_port_t *p = rt_ == nullptr ? nullptr : ew_runtime_port(rt_, index);
+    if (p == nullptr || !attached_ || index >= 64 || resets_[index] != nullptr) {
+      d.Reject(MakeError(env, p == nullptr ? EW_EINVAL : EW_ESTATE, "portReset").Value());
+      return d.Promise();
+    }
+    resets_[index] = new Napi::Promise::Deferred(d);
+    reset_ctx_[index].self = this;
+    reset_ctx_[index].index = index;
+    int err = ew_port_reset(p, reason, OnPortReset, &reset_ctx_[index]);
+    if (err != 0) {
+      delete resets_[index];
+      resets_[index] = nullptr;
+      d.Reject(MakeError(env, err, "portReset").Value());
+    }
+    return d.Promise();
+  }
+
+  Napi::Value SetAdmit(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "setAdmit");
+    int err = ew_server_set_admit(rt_, info[0].As<Napi::Number>().Uint32Value(), info[1].ToBoolean().Value() ? 1 : 0);
+    if (err != 0) return Fail(env, err, "setAdmit");
+    return env.Undefined();
+  }
+
+  // portInfo(index) -> { connections } (the epoch and attachment live in shared memory).
+  Napi::Value PortInfo(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    ew_port_t *p = rt_ == nullptr ? nullptr : ew_runtime_port(rt_, info[0].As<Napi::Number>().Uint32Value());
+    if (p == nullptr) return Fail(env, EW_EINVAL, "portInfo");
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("connections", ew_port_connections(p));
+    return o;
+  }
+
+  struct ResetCtx {
+    Runtime *self;
+    uint32_t index;
+  };
+
+  // THREAD: the last IO thread to finish the reset. Only atomics and uv_async_send.
+  static void OnPortReset(void *arg) {
+    ResetCtx *c = static_cast<ResetCtx *>(arg);
+    c->self->resets_done_.fetch_or(1ull << c->index);
+    uv_async_send(c->self->async_);
+  }
+
+  void SettleResets() {
+    uint64_t done = resets_done_.exchange(0);
+    for (uint32_t j = 0; done != 0 && j < 64; j++) {
+      if (!((done >> j) & 1u) || resets_[j] == nullptr) continue;
+      Napi::Promise::Deferred *d = resets_[j];
+      resets_[j] = nullptr;
+      d->Resolve(env_.Undefined());
+      delete d;
+    }
+  }
+
+  ew_ring_t *InRing(uint32_t k) { return k < nio_ ? ew_port_in(port_, k) : ew_port_task_in(port_, k - nio_); }
+  ew_ring_t *OutRing(uint32_t k) { return k < nio_ ? ew_port_out(port_, k) : ew_port_task_out(port_, k - nio_); }
+
+  // Wakes whoever consumes channel k's out ring, or produces into its in ring.
+  void Signal(uint32_t k) {
+    if (k < nio_)
+      ew_port_kick(port_, k);
+    else
+      ew_port_signal(port_, k - nio_);
+  }
+
   Napi::Value Fail(Napi::Env env, int err, const char *syscall) {
     MakeError(env, err, syscall).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -767,10 +917,10 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   // ---- rings ------------------------------------------------------------------------------
 
   void PublishOut() {
-    for (uint32_t k = 0; k < nio_; k++) {
+    for (uint32_t k = 0; k < nch_; k++) {
       uint32_t *c = ctl_ + k * kCtlStride;
       out_[k].tail = c[kCtlOutTail];
-      if (ew_ring_publish(&out_[k])) ew_port_kick(port_, k);
+      if (ew_ring_publish(&out_[k])) Signal(k);
       // Acquire: JS may reuse the space only after the IO thread is done reading it.
       out_[k].head_cache = __atomic_load_n(
           reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) + EW_RING_OFF_HEAD),
@@ -780,9 +930,9 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   }
 
   void ReleaseIn() {
-    for (uint32_t k = 0; k < nio_; k++) {
+    for (uint32_t k = 0; k < nch_; k++) {
       in_[k].head = ctl_[k * kCtlStride + kCtlInHead];
-      if (ew_ring_release(&in_[k])) ew_port_kick(port_, k);
+      if (ew_ring_release(&in_[k])) Signal(k);
     }
   }
 
@@ -793,7 +943,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   void Drain() {
     Napi::Env env = env_;
     ew_port_awake(port_);
-    for (uint32_t k = 0; k < nio_; k++) {
+    for (uint32_t k = 0; k < nch_; k++) {
       uint32_t *c = ctl_ + k * kCtlStride;
       c[kCtlInTail] = __atomic_load_n(
           reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(in_[k].ring) + EW_RING_OFF_TAIL),
@@ -812,8 +962,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     if (!attached_) return;  // JS disposed us inside the callback
     PublishOut();
     ReleaseIn();
-    uint32_t heads[EW_MAX_IO_THREADS];
-    for (uint32_t k = 0; k < nio_; k++) heads[k] = ctl_[k * kCtlStride + kCtlInHead];
+    uint32_t heads[kMaxChannels];
+    for (uint32_t k = 0; k < nch_; k++) heads[k] = ctl_[k * kCtlStride + kCtlInHead];
     // More arrived while JS ran: come back through the loop rather than looping here, so timers
     // and other IO get their turn.
     if (ew_port_prepare_sleep(port_, heads)) uv_async_send(async_);
@@ -847,6 +997,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     Runtime *self = static_cast<Runtime *>(h->data);
     Napi::HandleScope scope(self->env_);
     if (self->sink_ != nullptr && !self->on_log_.IsEmpty()) self->DeliverLogs();
+    if (self->resets_done_.load() != 0) self->SettleResets();
     if (self->attached_) self->Drain();
     if (self->stopped_.load() && self->stop_deferred_ != nullptr) {
       // The IO threads are gone: a last drain hands JS everything they produced, then the
@@ -890,11 +1041,20 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
       delete bridge_;
       bridge_ = nullptr;
     }
-    ew_runtime_stop(rt_, nullptr, nullptr);  // EW_ESTATE if already stopping: fine
-    ew_runtime_join(rt_);
+    if (owner_) {
+      if (share_id_ != 0) UnshareRuntime(share_id_);
+      ew_runtime_stop(rt_, nullptr, nullptr);  // EW_ESTATE if already stopping: fine
+      ew_runtime_join(rt_);
+    }
     if (attached_) {
       ew_port_detach(port_);
       attached_ = false;
+    }
+    for (uint32_t j = 0; j < 64; j++) {
+      if (resets_[j] == nullptr) continue;
+      resets_[j]->Resolve(env_.Undefined());
+      delete resets_[j];
+      resets_[j] = nullptr;
     }
     if (sink_ != nullptr) {
       std::lock_guard<std::mutex> lock(sink_->mu);
@@ -917,7 +1077,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     recv_.Reset();
     ctl_ref_.Reset();
     ctl_ = nullptr;
-    UntrackLive(rt_);
+    if (owner_) UntrackLive(rt_);
     ew_runtime_t *rt = rt_;
     rt_ = nullptr;
     ew_runtime_release(rt);  // the segment lives on while JS holds its buffer
@@ -943,8 +1103,15 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   uint32_t *ctl_ = nullptr;
   std::atomic<bool> stopped_{false};
   Napi::Promise::Deferred *stop_deferred_ = nullptr;
-  ew_ring_consumer_t in_[EW_MAX_IO_THREADS];
-  ew_ring_producer_t out_[EW_MAX_IO_THREADS];
+  bool owner_ = true;       // started the runtime (main thread); false in a work thread
+  uint32_t share_id_ = 0;
+  uint32_t nports_ = 0;
+  uint32_t nch_ = 0;          // channels: IO rings, then task rings
+  std::atomic<uint64_t> resets_done_{0};
+  Napi::Promise::Deferred *resets_[64] = {};
+  ResetCtx reset_ctx_[64] = {};
+  ew_ring_consumer_t in_[kMaxChannels];
+  ew_ring_producer_t out_[kMaxChannels];
 };
 
 // ---- module -----------------------------------------------------------------------------------
@@ -1067,6 +1234,17 @@ class Addon : public Napi::Addon<Addon> {
     c.Set("FRAMING_HTTP", static_cast<uint32_t>(EW_FRAMING_HTTP));
     c.Set("REC_HTTP_REQ", static_cast<uint32_t>(EW_REC_HTTP_REQ));
     c.Set("REC_F_RESPONSE_END", static_cast<uint32_t>(EW_REC_F_RESPONSE_END));
+    c.Set("REC_TASK", static_cast<uint32_t>(EW_REC_TASK));
+    c.Set("REC_REPLY", static_cast<uint32_t>(EW_REC_REPLY));
+    c.Set("REC_ADMIT", static_cast<uint32_t>(EW_REC_ADMIT));
+    c.Set("REC_VERDICT", static_cast<uint32_t>(EW_REC_VERDICT));
+    c.Set("SHM_SLOT_PORT", EW_SHM_SLOT_PORT);
+    c.Set("SHM_PORT_CTL_BYTES", EW_SHM_PORT_CTL_BYTES);
+    c.Set("SHM_PORT_EPOCH", EW_SHM_PORT_EPOCH);
+    c.Set("SHM_PORT_CONNS", EW_SHM_PORT_CONNS);
+    c.Set("SHM_PORT_ATTACHED", EW_SHM_PORT_ATTACHED);
+    c.Set("BIND_LEAST_CONNS", static_cast<uint32_t>(EW_BIND_LEAST_CONNS));
+    c.Set("BIND_LEAST_BACKLOG", static_cast<uint32_t>(EW_BIND_LEAST_BACKLOG));
     Napi::Array methods = Napi::Array::New(env);
     for (int m = 0; m <= HTTP_FLUSH; m++)
       methods.Set(static_cast<uint32_t>(m), Napi::String::New(env, llhttp_method_name(static_cast<llhttp_method_t>(m))));

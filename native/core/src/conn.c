@@ -96,6 +96,8 @@ static void conn_release(ew__conn_t *c) {
   evbuffer_free(c->in);
   evbuffer_free(c->out);
   slot_release(io, c->slot);
+  if (c->flags & C_BOUND)
+    atomic_fetch_sub_explicit(io->rt->ports[c->port].conns, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&io->live, 1, memory_order_relaxed);
   EW__STAT(io, closed)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
@@ -123,19 +125,40 @@ void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *b
   conn_release(c);
 }
 
-static uint32_t pick_port(ew__io_t *io) {
+static bool port_usable(const ew_runtime_t *rt, uint64_t mask, uint32_t j) {
+  return (mask == 0 || (j < 64 && (mask >> j) & 1u)) &&
+         atomic_load_explicit(&rt->ports[j].attached, memory_order_acquire);
+}
+
+/* Binds by the server's policy among its attached ports: in turn; the fewest live connections
+ * (ties in turn, so equal ports share evenly); or the fewest unread bytes in this thread's ring
+ * towards the port. UINT32_MAX when no port may take it. */
+static uint32_t pick_port(ew__io_t *io, const ew__server_t *srv) {
   ew_runtime_t *rt = io->rt;
+  uint64_t mask = srv->o.bind_ports;
+  uint32_t best = UINT32_MAX;
+  uint64_t best_load = UINT64_MAX;
   for (uint32_t i = 0; i < rt->nports; i++) {
     uint32_t j = (io->next_port + i) % rt->nports;
-    if (atomic_load_explicit(&rt->ports[j].attached, memory_order_acquire)) {
-      io->next_port = j + 1;
-      return j;
+    if (!port_usable(rt, mask, j)) continue;
+    if (srv->o.bind == EW_BIND_ROUND_ROBIN) {
+      best = j;
+      break;
+    }
+    uint64_t load = srv->o.bind == EW_BIND_LEAST_CONNS
+                        ? atomic_load_explicit(rt->ports[j].conns, memory_order_relaxed)
+                        : ew_ring_used(io->ports[j].prod.ring);
+    if (load < best_load) {
+      best = j;
+      best_load = load;
     }
   }
-  return UINT32_MAX;
+  if (best != UINT32_MAX) io->next_port = best + 1;
+  return best;
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
+static void ready_push(ew__conn_t *c);
 static void on_read_lt(evutil_socket_t fd, short what, void *arg);
 static void on_write_lt(evutil_socket_t fd, short what, void *arg);
 
@@ -169,6 +192,26 @@ static void write_interest(ew__conn_t *c, bool on) {
   }
 }
 
+/* The body of OPEN and ADMIT records. */
+typedef struct open_body_s {
+  uint32_t server;
+  uint16_t family;
+  uint16_t port;
+  char addr[INET6_ADDRSTRLEN];
+} open_body_t;
+
+/* Binds the connection to `port` for life: the slot says which (for threads that hold only
+ * its id), the port counts it, and OPEN tells the port. */
+static void bind_to(ew__conn_t *c, uint32_t port, const open_body_t *body) {
+  ew__io_t *io = c->io;
+  c->port = port;
+  c->flags |= C_BOUND;
+  ew__slot_store(io, c->slot, EW_SHM_SLOT_PORT, port);
+  atomic_fetch_add_explicit(io->rt->ports[port].conns, 1, memory_order_relaxed);
+  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, c->srv->id, 0, body,
+                   (uint32_t)(8 + strlen(body->addr)));
+}
+
 /* Refuses a connection that never became one: the fd is closed and every count it took is
  * given back. */
 static void reject(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr) {
@@ -182,8 +225,11 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
                     socklen_t addrlen) {
   ew_runtime_t *rt = io->rt;
   (void)addrlen;
-  uint32_t port = pick_port(io);
-  if (port == UINT32_MAX) {
+  /* A parked connection's records (ADMIT, and CLOSE if it dies first) go to the owner port;
+   * it is bound once the VERDICT names a port. */
+  bool parked = atomic_load_explicit(&srv->admit, memory_order_relaxed) != 0;
+  uint32_t port = parked ? srv->o.owner_port : pick_port(io, srv);
+  if (port == UINT32_MAX || (parked && !atomic_load(&rt->ports[port].attached))) {
     EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", srv->id);
     reject(io, fd, srv, addr);
     return;
@@ -243,12 +289,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   c->id = EW__ID(gen, io->index, slot);
   io->conns[slot] = c;
 
-  struct {
-    uint32_t server;
-    uint16_t family;
-    uint16_t port;
-    char addr[INET6_ADDRSTRLEN];
-  } body;
+  open_body_t body;
   memset(&body, 0, sizeof body);
   body.server = srv->id;
   if (addr->sa_family == AF_INET6) {
@@ -262,8 +303,14 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
     body.port = ntohs(a->sin_port);
     inet_ntop(AF_INET, &a->sin_addr, body.addr, sizeof body.addr);
   }
-  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, srv->id, 0, &body,
-                   (uint32_t)(8 + strlen(body.addr)));
+  if (parked) {
+    c->flags |= C_PARKED;
+    ew__slot_store(io, slot, EW_SHM_SLOT_PORT, UINT32_MAX);
+    ew__io_push_ctrl(io, port, EW_REC_ADMIT, c->id, srv->id, 0, &body,
+                     (uint32_t)(8 + strlen(body.addr)));
+  } else {
+    bind_to(c, port, &body);
+  }
   EW__STAT(io, accepted)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
   ew__guard_adopted(c, addr);
@@ -274,6 +321,44 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   /* Registering an fd that already has data queued reports it at once, so nothing that arrived
    * before this point is missed. */
   if (event_add(c->ev, NULL) != 0) ew__conn_close(c, EW_ENOMEM, 0);
+}
+
+/* Admission (DESIGN section 6): the owner port answered a parked connection. Admitted, it is
+ * bound (to the port named, if that one can take it, else by the server's policy), announced
+ * with OPEN and read from now on: whatever the peer sent meanwhile waits in the socket.
+ * Refused, or with no port left to take it, it closes with EW_EDENIED. */
+void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
+  if (!(c->flags & C_PARKED)) return;
+  ew_runtime_t *rt = c->io->rt;
+  if (allow && (port >= rt->nports || !port_usable(rt, c->srv->o.bind_ports, port)))
+    port = pick_port(c->io, c->srv);
+  if (!allow || port == UINT32_MAX) {
+    ew__conn_close(c, EW_EDENIED, 0);
+    return;
+  }
+  c->flags &= ~C_PARKED;
+  open_body_t body;
+  memset(&body, 0, sizeof body);
+  body.server = c->srv->id;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+      body.family = 6;
+      body.port = ntohs(a->sin6_port);
+      inet_ntop(AF_INET6, &a->sin6_addr, body.addr, sizeof body.addr);
+    } else {
+      const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+      body.family = 4;
+      body.port = ntohs(a->sin_port);
+      inet_ntop(AF_INET, &a->sin_addr, body.addr, sizeof body.addr);
+    }
+  }
+  bind_to(c, port, &body);
+  read_interest(c, true);
+  c->flags |= C_READABLE;
+  ready_push(c);
 }
 
 /* ---- inbound ------------------------------------------------------------------------------- */
@@ -693,9 +778,43 @@ static int do_shutdown(ew__conn_t *c) {
   return 0;
 }
 
+/* A parked connection is not read, but a peer that leaves (or resets) while JavaScript decides
+ * must not hold a slot until the VERDICT: a one-byte peek tells EOF and errors from data, which
+ * stays in the socket for after the admission. */
+static bool parked_check(ew__conn_t *c) {
+  char b;
+  ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r == 0) {
+    ew__conn_close(c, EW_EOF, 0);
+    return false;
+  }
+  if (r < 0 && errno != EAGAIN && errno != EINTR) {
+    ew__conn_close(c, ew_translate_sys_error(errno), errno);
+    return false;
+  }
+  if (r > 0) {
+    /* Data hides what follows it from a peek. A reset shows in the socket's state (a FIN does
+     * not need to: a half-closed peer may still want its answer, which admission delivers). */
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_CLOSE) {
+      ew__conn_close(c, EW_ECONNRESET, ECONNRESET);
+      return false;
+    }
+    /* Level-triggered: data waiting would report the socket on every poll; stop listening
+     * until the verdict (which turns it back on). */
+    read_interest(c, false);
+  }
+  return true;
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   ew__conn_t *c = arg;
+  if (c->flags & C_PARKED) {
+    if (what & EV_READ) parked_check(c);
+    return;
+  }
   if (what & EV_READ) c->flags |= C_READABLE;
   if (what & EV_WRITE) {
     c->flags &= ~C_WBLOCKED;
@@ -758,6 +877,10 @@ static void on_read_lt(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   ew__conn_t *c = arg;
+  if (c->flags & C_PARKED) {
+    parked_check(c);
+    return;
+  }
   c->flags |= C_READABLE;
   if (!(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
 }
@@ -825,6 +948,9 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
         c->flags |= C_WANT_DRAIN;
         after_output(c);
       }
+      break;
+    case EW_REC_VERDICT:
+      if (c != NULL) ew__conn_verdict(c, rec->type, rec->seq);
       break;
     default:
       EW_LOG_ERROR(io->rt, "port %u: unexpected record kind %u; skipped", port, rec->kind);

@@ -502,6 +502,14 @@ int ew_server_set_limits(ew_runtime_t *rt, uint32_t id, const ew_limits_t *l) {
   return 0;
 }
 
+int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on) {
+  ew__server_t *srv = find_server(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  atomic_store(&srv->admit, on ? 1 : 0);
+  ew__server_unref(srv);
+  return 0;
+}
+
 int ew_server_stats(ew_runtime_t *rt, uint32_t id, uint64_t *out, uint32_t *tracked) {
   ew__server_t *srv = find_server(rt, id);
   if (srv == NULL) return EW_ENOENT;

@@ -73,7 +73,14 @@ enum {
   EW__CMD_STOP,     /* close everything and leave the loop */
   EW__CMD_LIMITS,   /* a server's new limits */
   EW__CMD_BAN,      /* close a server's connections from an address */
+  EW__CMD_PORT_RESET, /* close a dead port's connections and empty its rings */
 };
+
+typedef struct ew__cmd_port_s {
+  ew__cmd_t base;
+  uint32_t port;
+  int reason;
+} ew__cmd_port_t;
 
 typedef struct ew__cmd_conn_s {
   ew__cmd_t base;
@@ -124,6 +131,7 @@ struct ew__server_s {
   _Atomic uint32_t rr;      /* round-robin cursor of the acceptor */
   _Atomic int unlistened;   /* ew_unlisten() was called */
   _Atomic uint32_t live;    /* open connections, for max_conns */
+  _Atomic int admit;        /* park new connections for a VERDICT (ew_server_set_admit) */
   ew__iptab_t ips;          /* source addresses: per-address limits and bans */
   ew__srv_io_t *per_io;     /* one per IO thread */
 };
@@ -163,6 +171,8 @@ enum {
   C_PARTIAL = 1u << 15,   /* tprog runs as the partial-frame timeout */
   C_THROTTLED = 1u << 16, /* on io->throttled: output waits for the response rate */
   C_IP_COUNTED = 1u << 17, /* counted as open in the server's address table */
+  C_PARKED = 1u << 18,    /* admission: waits, unread, for the owner port's VERDICT */
+  C_BOUND = 1u << 19,     /* counted in its port's connections */
 };
 
 struct ew__conn_s {
@@ -233,6 +243,8 @@ ew_rec_t *ew__conn_reserve(ew__conn_t *c, uint32_t *len);
 ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id);
 /* Consumes a port's out ring: SEND records straight from ring memory with sendmsg. */
 void ew__conn_consume_out(ew__io_t *io, uint32_t port);
+/* A VERDICT for a parked connection (admission). */
+void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port);
 
 /* ---- control records that must never be lost ----------------------------------------------- */
 
@@ -412,7 +424,19 @@ struct ew_port_s {
   ew_wake_cb wake;
   void *wake_arg;
   _Atomic uint32_t *sleeping; /* shm: port control line */
+  _Atomic uint32_t *epoch;    /* shm: attachments so far */
+  _Atomic uint32_t *conns;    /* shm: connections bound now */
+  _Atomic uint32_t *attached_word; /* shm: mirror of `attached` for JavaScript */
+  /* ew_port_reset(): IO threads still to finish, and who to tell. */
+  _Atomic int resetting;
+  _Atomic uint32_t reset_left;
+  int reset_reason;
+  ew_stop_cb reset_cb;
+  void *reset_arg;
 };
+
+/* Each IO thread's part of ew_port_reset(); the last one to finish completes the reset. */
+void ew__port_reset_run(ew__io_t *io, uint32_t port, int reason);
 
 /* Wakes the consumer of `p` if it sleeps. IO threads only. */
 void ew__port_notify(ew_port_t *p);
@@ -432,6 +456,8 @@ struct ew_runtime_s {
   ew_shm_layout_t layout;
   uint32_t rings_off;
   uint32_t ring_pair_bytes; /* in + out ring of one (io, port) pair */
+  uint32_t tasks_off;       /* first task ring; 0 = none */
+  uint32_t task_ring_stride;
   uint32_t nio;
   uint32_t nports;
   ew__io_t *io;
@@ -453,6 +479,11 @@ static inline uint32_t ew__in_ring_off(const ew_runtime_t *rt, uint32_t io, uint
 }
 static inline uint32_t ew__out_ring_off(const ew_runtime_t *rt, uint32_t io, uint32_t port) {
   return ew__in_ring_off(rt, io, port) + EW_RING_HEADER_BYTES + rt->o.in_ring_bytes;
+}
+
+/* Byte offset of the task ring from port `from` to port `to`. */
+static inline uint32_t ew__task_ring_off(const ew_runtime_t *rt, uint32_t from, uint32_t to) {
+  return rt->tasks_off + (from * rt->nports + to) * rt->task_ring_stride;
 }
 
 /* Called by each IO thread as it leaves its loop; the last one runs the stop callback. */

@@ -195,6 +195,11 @@ static void run_inbox(ew__io_t *io) {
     case EW__CMD_BAN:
       ew__guard_run_ban(io, (ew__cmd_ban_t *)cmd);
       break;
+    case EW__CMD_PORT_RESET: {
+      ew__cmd_port_t *c = (ew__cmd_port_t *)cmd;
+      ew__port_reset_run(io, c->port, c->reason);
+      break;
+    }
     default:
       EW_LOG_ERROR(io->rt, "IO thread %u: unknown command %d", io->index, cmd->kind);
       break;

@@ -114,6 +114,10 @@ static void fill_info(int fd, ew__server_t *srv, ew_listen_info_t *info) {
 
 static int validate_listen(const ew_runtime_t *rt, const ew_listen_opts_t *o) {
   if (o->owner_port >= rt->nports) return EW_EINVAL;
+  if (o->bind != EW_BIND_ROUND_ROBIN && o->bind != EW_BIND_LEAST_CONNS &&
+      o->bind != EW_BIND_LEAST_BACKLOG)
+    return EW_EINVAL;
+  if (rt->nports < 64 && (o->bind_ports >> rt->nports) != 0) return EW_EINVAL;
   if (o->framing != EW_FRAMING_FRAMES && o->framing != EW_FRAMING_RAW &&
       o->framing != EW_FRAMING_HTTP)
     return EW_EINVAL;
@@ -156,6 +160,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   srv->o.host = NULL;
   srv->nfds = o->reuse_port ? (int)rt->nio : 1;
   atomic_store(&srv->refs, 1);
+  atomic_store(&srv->admit, o->admit ? 1 : 0);
   if (ew__guard_server_init(srv, rt->nio) != 0) {
     free(srv);
     freeaddrinfo(res);

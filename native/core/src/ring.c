@@ -163,6 +163,11 @@ void ew_ring_advance(ew_ring_consumer_t *c, const ew_rec_t *rec) {
   c->head += EW_REC_SIZE(rec->len);
 }
 
+void ew_ring_skip(ew_ring_consumer_t *c) {
+  c->tail_cache = atomic_load_explicit(&c->ring->tail, memory_order_acquire);
+  c->head = c->tail_cache;
+}
+
 int ew_ring_release(ew_ring_consumer_t *c) {
   if (c->head == c->released) return 0;
   atomic_store_explicit(&c->ring->head, c->head, memory_order_release);

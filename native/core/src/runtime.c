@@ -22,6 +22,7 @@ void ew_runtime_opts_init(ew_runtime_opts_t *o) {
    * are only touched as the rings fill. */
   o->in_ring_bytes = 4u << 20;
   o->out_ring_bytes = 4u << 20;
+  o->task_ring_bytes = 0;
   o->max_conns_per_thread = 1u << 16;
   /* 64 KiB: "starvation" -- close to 16 KiB's latency for a quiet connection beside a flood,
    * with more of the flood's throughput; no budget lets the flood starve it for tens of ms. */
@@ -50,6 +51,10 @@ static int validate(const ew_runtime_opts_t *o) {
     return EW_EINVAL;
   if (!is_pow2(o->out_ring_bytes) || o->out_ring_bytes < EW_RING_MIN_CAP ||
       o->out_ring_bytes > EW_RING_MAX_CAP)
+    return EW_EINVAL;
+  if (o->task_ring_bytes != 0 &&
+      (!is_pow2(o->task_ring_bytes) || o->task_ring_bytes < EW_RING_MIN_CAP ||
+       o->task_ring_bytes > EW_RING_MAX_CAP))
     return EW_EINVAL;
   if (o->max_conns_per_thread < 1 || o->max_conns_per_thread > EW_MAX_CONNS_PER_THREAD)
     return EW_EINVAL;
@@ -119,10 +124,17 @@ static int map_segment(ew_runtime_t *rt) {
   uint64_t pair = align_up(2u * EW_RING_HEADER_BYTES + (uint64_t)o->in_ring_bytes +
                                o->out_ring_bytes, 4096);
   uint64_t total = off + (uint64_t)rt->nio * rt->nports * pair;
+  uint64_t tstride = 0;
+  if (o->task_ring_bytes != 0) {
+    tstride = align_up(EW_RING_HEADER_BYTES + (uint64_t)o->task_ring_bytes, 4096);
+    rt->tasks_off = (uint32_t)total;
+    total += (uint64_t)rt->nports * rt->nports * tstride;
+  }
   /* JavaScript maps the segment as one ArrayBuffer and indexes it with 32-bit offsets. */
   if (total > (1ull << 31)) return EW_EINVAL;
   rt->rings_off = (uint32_t)off;
   rt->ring_pair_bytes = (uint32_t)pair;
+  rt->task_ring_stride = (uint32_t)tstride;
   rt->shm_bytes = (size_t)total;
 
   /* memfd: anonymous and sized exactly. The rings' pages are faulted in now (below); the slot
@@ -161,6 +173,12 @@ static int map_segment(ew_runtime_t *rt) {
       if (err != 0) return err;
     }
   }
+  for (uint32_t i = 0; o->task_ring_bytes != 0 && i < rt->nports; i++)
+    for (uint32_t j = 0; j < rt->nports; j++) {
+      int err = ew_ring_init(h + ew__task_ring_off(rt, i, j),
+                             EW_RING_HEADER_BYTES + (size_t)o->task_ring_bytes);
+      if (err != 0) return err;
+    }
   return 0;
 }
 
@@ -274,8 +292,11 @@ int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out) {
     ew_port_t *p = &rt->ports[j];
     p->rt = rt;
     p->index = j;
-    p->sleeping =
-        (_Atomic uint32_t *)(rt->shm + rt->layout.port_ctl + (size_t)j * EW_SHM_PORT_CTL_BYTES);
+    uint8_t *line = rt->shm + rt->layout.port_ctl + (size_t)j * EW_SHM_PORT_CTL_BYTES;
+    p->sleeping = (_Atomic uint32_t *)(line + EW_SHM_PORT_SLEEPING);
+    p->epoch = (_Atomic uint32_t *)(line + EW_SHM_PORT_EPOCH);
+    p->conns = (_Atomic uint32_t *)(line + EW_SHM_PORT_CONNS);
+    p->attached_word = (_Atomic uint32_t *)(line + EW_SHM_PORT_ATTACHED);
   }
   for (uint32_t k = 0; k < rt->nio; k++) {
     rt->io[k].inbox.efd = -1;
@@ -404,15 +425,20 @@ ew_port_t *ew_runtime_port(ew_runtime_t *rt, uint32_t index) {
 }
 
 int ew_port_attach(ew_port_t *p, ew_wake_cb wake, void *arg) {
-  if (atomic_load(&p->attached)) return EW_ESTATE;
+  if (atomic_load(&p->attached) || atomic_load(&p->resetting)) return EW_ESTATE;
   p->wake = wake;
   p->wake_arg = arg;
+  /* The epoch moves before the port can be chosen: a task stamped with the old one, already
+   * in a ring towards this port, is recognised by the new consumer as not its own. */
+  atomic_fetch_add_explicit(p->epoch, 1, memory_order_acq_rel);
+  atomic_store_explicit(p->attached_word, 1, memory_order_release);
   atomic_store_explicit(&p->attached, 1, memory_order_release);
   return 0;
 }
 
 void ew_port_detach(ew_port_t *p) {
   atomic_store(&p->attached, 0);
+  atomic_store(p->attached_word, 0);
   /* An IO thread that read `attached` before the store may still be inside wake(); waiting
    * for it is what makes "no callback after detach returns" true. The window is a few
    * instructions long. */
@@ -460,19 +486,139 @@ void ew_port_kick(ew_port_t *p, uint32_t io) {
   if (atomic_load_explicit(t->sleeping, memory_order_relaxed)) ew__io_wake(t);
 }
 
+static uint32_t ring_tail(const uint8_t *ring) {
+  return atomic_load_explicit((_Atomic uint32_t *)(ring + EW_RING_OFF_TAIL), memory_order_acquire);
+}
+
 int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads) {
+  ew_runtime_t *rt = p->rt;
   atomic_store_explicit(p->sleeping, 1, memory_order_seq_cst);
   atomic_thread_fence(memory_order_seq_cst);
-  for (uint32_t k = 0; k < p->rt->nio; k++) {
-    const uint8_t *ring = p->rt->shm + ew__in_ring_off(p->rt, k, p->index);
-    uint32_t tail = atomic_load_explicit((_Atomic uint32_t *)(ring + EW_RING_OFF_TAIL),
-                                         memory_order_acquire);
-    if (tail != heads[k]) {
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    if (ring_tail(rt->shm + ew__in_ring_off(rt, k, p->index)) != heads[k]) {
+      atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
+      return 1;
+    }
+  }
+  for (uint32_t j = 0; rt->tasks_off != 0 && j < rt->nports; j++) {
+    if (ring_tail(rt->shm + ew__task_ring_off(rt, j, p->index)) != heads[rt->nio + j]) {
       atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
       return 1;
     }
   }
   return 0;
+}
+
+/* ---- task rings ------------------------------------------------------------------------------ */
+
+int ew_runtime_has_task_rings(const ew_runtime_t *rt) {
+  return rt->tasks_off != 0;
+}
+
+ew_ring_t *ew_port_task_in(ew_port_t *p, uint32_t from) {
+  if (p->rt->tasks_off == 0 || from >= p->rt->nports) return NULL;
+  return (ew_ring_t *)(p->rt->shm + ew__task_ring_off(p->rt, from, p->index));
+}
+
+ew_ring_t *ew_port_task_out(ew_port_t *p, uint32_t to) {
+  if (p->rt->tasks_off == 0 || to >= p->rt->nports) return NULL;
+  return (ew_ring_t *)(p->rt->shm + ew__task_ring_off(p->rt, p->index, to));
+}
+
+uint32_t ew_port_task_in_offset(ew_port_t *p, uint32_t from) {
+  if (p->rt->tasks_off == 0 || from >= p->rt->nports) return 0;
+  return ew__task_ring_off(p->rt, from, p->index);
+}
+
+uint32_t ew_port_task_out_offset(ew_port_t *p, uint32_t to) {
+  if (p->rt->tasks_off == 0 || to >= p->rt->nports) return 0;
+  return ew__task_ring_off(p->rt, p->index, to);
+}
+
+void ew_port_signal(ew_port_t *p, uint32_t to) {
+  if (to >= p->rt->nports) return;
+  ew__port_notify(&p->rt->ports[to]);
+}
+
+uint32_t ew_port_connections(const ew_port_t *p) {
+  return atomic_load_explicit(p->conns, memory_order_relaxed);
+}
+
+/* ---- resetting a port whose consumer is gone ------------------------------------------------ */
+
+int ew_port_reset(ew_port_t *p, int reason, ew_stop_cb cb, void *arg) {
+  ew_runtime_t *rt = p->rt;
+  if (atomic_load(&rt->state) != EW__RT_RUNNING || atomic_load(&p->attached)) return EW_ESTATE;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&p->resetting, &expected, 1)) return EW_ESTATE;
+  ew__cmd_port_t **cmds = calloc(rt->nio, sizeof *cmds);
+  for (uint32_t k = 0; cmds != NULL && k < rt->nio; k++) {
+    cmds[k] = calloc(1, sizeof **cmds);
+    if (cmds[k] == NULL) {
+      for (uint32_t i = 0; i < k; i++) free(cmds[i]);
+      free(cmds);
+      cmds = NULL;
+    }
+  }
+  if (cmds == NULL) {
+    atomic_store(&p->resetting, 0);
+    return EW_ENOMEM;
+  }
+  p->reset_reason = reason;
+  p->reset_cb = cb;
+  p->reset_arg = arg;
+  atomic_store(&p->reset_left, rt->nio);
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    cmds[k]->base.kind = EW__CMD_PORT_RESET;
+    cmds[k]->port = p->index;
+    cmds[k]->reason = reason;
+    ew__io_post(&rt->io[k], &cmds[k]->base);
+  }
+  free(cmds);
+  return 0;
+}
+
+/* Runs on each IO thread. The in rings are the IO threads' to produce into; once every one of
+ * them is done with the port, nothing produces into them, so the last one may move their read
+ * positions (nobody consumes: the port is detached until the reset completes). */
+void ew__port_reset_run(ew__io_t *io, uint32_t port, int reason) {
+  ew_runtime_t *rt = io->rt;
+  ew_port_t *p = &rt->ports[port];
+  uint32_t closed = 0;
+  for (uint32_t s = 0; s < io->slot_hwm; s++) {
+    ew__conn_t *c = io->conns[s];
+    /* Parked connections whose ADMIT went to this port are closed too: the reset discards the
+     * ADMIT, so no verdict could ever come. */
+    if (c != NULL && c->port == port) {
+      ew__conn_close(c, reason, 0);
+      closed++;
+    }
+  }
+  ew__io_port_t *ip = &io->ports[port];
+  while (ip->ovf_head != NULL) {
+    ew__ctrl_t *c = ip->ovf_head;
+    ip->ovf_head = c->next;
+    free(c);
+  }
+  ip->ovf_tail = NULL;
+  ip->ovf_count = 0;
+  ew_ring_publish(&ip->prod);
+  ip->dirty = false;
+  ew_ring_skip(&ip->cons);
+  ew_ring_release(&ip->cons);
+  if (closed != 0)
+    EW_LOG_WARN(rt, "IO thread %u: port %u is gone; closed its %u connection(s): %s", io->index,
+                port, closed, ew_err_name(reason));
+  if (atomic_fetch_sub(&p->reset_left, 1) != 1) return;
+  for (uint32_t k = 0; k < rt->nio; k++) {
+    uint8_t *ring = rt->shm + ew__in_ring_off(rt, k, port);
+    atomic_store_explicit((_Atomic uint32_t *)(ring + EW_RING_OFF_HEAD), ring_tail(ring),
+                          memory_order_release);
+  }
+  ew_stop_cb cb = p->reset_cb;
+  void *arg = p->reset_arg;
+  atomic_store(&p->resetting, 0);
+  if (cb != NULL) cb(arg);
 }
 
 void ew_port_awake(ew_port_t *p) {

@@ -69,6 +69,9 @@
   XX(ETIMEOUT_IDLE, -3014, "no data received within the idle timeout")                             \
   XX(ETIMEOUT_PARTIAL, -3015, "a frame was begun and not finished within the partial timeout")     \
   XX(ETIMEOUT_FIRST, -3016, "no complete message within the first-message timeout")                \
+  XX(EDENIED, -3017, "connection refused by the accept hook")                                      \
+  XX(EWORKER, -3018, "the work thread exited")                                                     \
+  XX(ENOTASK, -3019, "no task of that name on the target thread")                                  \
   XX(EAI_NONAME, -3020, "host name not found")                                                     \
   XX(EAI_AGAIN, -3021, "temporary failure in name resolution")                                     \
   XX(EAI_FAIL, -3022, "permanent failure in name resolution")                                      \

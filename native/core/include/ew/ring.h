@@ -57,8 +57,8 @@ enum {
   EW_REC_HTTP_REQ = 7,  /* reserved for the HTTP issue */
   EW_REC_HTTP_RES = 8,  /* reserved for the HTTP issue */
   EW_REC_DGRAM = 9,     /* reserved for UDP */
-  EW_REC_TASK = 10,     /* reserved for the scheduler */
-  EW_REC_REPLY = 11,    /* reserved for the scheduler */
+  EW_REC_TASK = 10,     /* JS->JS (task rings only): a task; docs/protocol.md has the body */
+  EW_REC_REPLY = 11,    /* JS->JS (task rings only): a task's reply */
   EW_REC_LOG = 12,      /* reserved; native logs currently travel through ew_log_cb */
   EW_REC_UNLISTEN = 13, /* IO->JS: every listening socket of server `type` is closed */
   EW_REC_FAULT = 14,    /* IO->JS: the peer broke the protocol (type = reason); reading has
@@ -74,6 +74,11 @@ enum {
   EW_REC_WATCH = 19,    /* JS->IO: send DRAIN once queued output is below the low watermark */
   EW_REC_BAN = 20,      /* IO->JS: source address banned automatically; type = server, seq = ms;
                          * body: u32 reason (EW_BAN_*), u16 family, u16 0, numeric address */
+  EW_REC_ADMIT = 21,    /* IO->JS (the server's owner port): a new connection of server `type`
+                         * is parked, unread, until a VERDICT; body as OPEN's. A CLOSE for the
+                         * same id follows if the peer leaves or a timeout fires meanwhile. */
+  EW_REC_VERDICT = 22,  /* JS->IO: the answer to ADMIT; type = 1 admit, 0 refuse (EW_EDENIED);
+                         * seq = the port to bind to, or UINT32_MAX for the server's policy */
 };
 
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
@@ -157,6 +162,10 @@ EW_EXTERN void ew_ring_advance(ew_ring_consumer_t *c, const ew_rec_t *rec);
  * consumer has advanced past. Returns 1 if the producer had asked to be woken
  * (ew_ring_wait_space), in which case the caller must wake it; else 0. */
 EW_EXTERN int ew_ring_release(ew_ring_consumer_t *c);
+
+/* Drops every published record: the read position jumps to the published tail (a consumer
+ * taking over from one that is gone). The space is not released until ew_ring_release(). */
+EW_EXTERN void ew_ring_skip(ew_ring_consumer_t *c);
 
 /* Bytes published and not yet released; any thread, a snapshot. */
 EW_EXTERN uint32_t ew_ring_used(const ew_ring_t *r);

@@ -20,6 +20,10 @@ typedef struct ew_port_s ew_port_t;
 
 enum { EW_AFFINITY_OFF = 0, EW_AFFINITY_AUTO = 1, EW_AFFINITY_LIST = 2 };
 enum { EW_DIST_ROUND_ROBIN = 0, EW_DIST_LEAST_CONNS = 1 };
+/* How an IO thread binds a new connection to a port (DESIGN section 6): in turn, to the port
+ * with the fewest live connections, or to the one whose in ring from this IO thread holds the
+ * fewest unread bytes. A function of the peer is done with admission (EW_REC_ADMIT). */
+enum { EW_BIND_ROUND_ROBIN = 0, EW_BIND_LEAST_CONNS = 1, EW_BIND_LEAST_BACKLOG = 2 };
 enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1, EW_FRAMING_HTTP = 2 };
 
 #define EW_MAX_IO_THREADS 64u
@@ -37,6 +41,8 @@ typedef struct ew_runtime_opts_s {
   uint32_t ncpus;
   uint32_t in_ring_bytes;        /* data bytes of each IO->port ring, a power of two */
   uint32_t out_ring_bytes;       /* data bytes of each port->IO ring, a power of two */
+  uint32_t task_ring_bytes;      /* data bytes of each port->port task ring, a power of two;
+                                  * 0 = no task rings */
   uint32_t max_conns_per_thread; /* connection slots per IO thread */
   uint32_t read_budget;          /* bytes read per connection per loop round; 0 = until EAGAIN */
   int serial_start;              /* 1: start IO threads one after another (experiment only) */
@@ -110,6 +116,13 @@ typedef struct ew_shm_layout_s {
 #define EW_SHM_SLOT_WIN_BYTES 8u
 #define EW_SHM_SLOT_WIN_START 10u
 #define EW_SHM_SLOT_BYTES_OUT 12u
+#define EW_SHM_SLOT_PORT 14u /* the port the connection is bound to; written before its OPEN */
+/* Port control line (EW_SHM_PORT_CTL_BYTES per port), u32 words at these byte offsets. */
+#define EW_SHM_PORT_SLEEPING 0u /* the consumer is about to block */
+#define EW_SHM_PORT_EPOCH 4u    /* attachments so far: a record stamped with an older epoch was
+                                 * meant for a consumer that is gone */
+#define EW_SHM_PORT_CONNS 8u    /* connections bound to the port now */
+#define EW_SHM_PORT_ATTACHED 12u /* 1 while a consumer is attached */
 /* Statistics of one IO thread: u64 counters at byte offset EW_SHM_IO_STATS of its page. */
 #define EW_SHM_IO_SLEEPING 0u /* u32: the IO thread is about to block in epoll */
 #define EW_SHM_IO_STATS 64u
@@ -193,7 +206,10 @@ typedef struct ew_listen_opts_s {
   uint32_t low_watermark;   /* a WATCH record is answered by DRAIN once below this */
   uint32_t max_buffered;    /* queued output above this closes with EW_ESLOW */
   int no_delay;             /* TCP_NODELAY on accepted sockets */
-  uint32_t owner_port;      /* the port that receives EW_REC_UNLISTEN */
+  uint32_t owner_port;      /* the port that receives EW_REC_UNLISTEN, BAN and ADMIT */
+  int bind;                 /* EW_BIND_*: how a new connection picks its port */
+  uint64_t bind_ports;      /* ports (bit j = port j) that may take connections; 0 = all */
+  int admit;                /* 1: park each new connection and ask the owner port (ADMIT) */
   ew_http_limits_t http;    /* EW_FRAMING_HTTP only */
   ew_limits_t limits;       /* protection; ew_limits_init()'s defaults */
   uint32_t max_tracked_ips; /* source addresses remembered (least recently seen evicted) */
@@ -220,6 +236,10 @@ EW_EXTERN void ew_limits_init(ew_limits_t *l);
  * and nothing is left open. Not from an IO thread. */
 EW_EXTERN int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *info);
 
+/* Turns admission (ew_listen_opts_t.admit) on or off for connections accepted from now on.
+ * Any thread but an IO thread. Returns 0 or EW_ENOENT. */
+EW_EXTERN int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on);
+
 /* Stops accepting on server `id`; open connections stay. When every listening socket is closed
  * the owner port receives an EW_REC_UNLISTEN record. Returns 0, or EW_ENOENT for an unknown or
  * already closed id. Any thread but an IO thread. */
@@ -234,8 +254,35 @@ EW_EXTERN ew_port_t *ew_runtime_port(ew_runtime_t *rt, uint32_t index);
  * write). Connections are bound only to attached ports. Returns 0 or EW_ESTATE if attached. */
 EW_EXTERN int ew_port_attach(ew_port_t *p, ew_wake_cb wake, void *arg);
 
-/* Unregisters the consumer; no wake callback runs after this returns. */
+/* Unregisters the consumer; no wake callback runs after this returns. Connections bound to
+ * the port stay bound: a consumer that re-attaches (the same thread) finds them; a consumer
+ * that is gone for good is cleaned up with ew_port_reset(). */
 EW_EXTERN void ew_port_detach(ew_port_t *p);
+
+/* Cleans up after a consumer that is gone (a work thread that died): every IO thread closes
+ * the connections bound to the port with `reason` (their CLOSE records are discarded), drops
+ * what the old consumer left in the out rings and forgets what it had not read, so a new
+ * consumer attaches to empty rings. `cb(arg)` runs once, on the last IO thread to finish; the
+ * port can be attached again from then on. Returns 0, EW_ESTATE if the port is attached or
+ * already being reset or the runtime is not running, or EW_ENOMEM. Not from an IO thread. */
+EW_EXTERN int ew_port_reset(ew_port_t *p, int reason, ew_stop_cb cb, void *arg);
+
+/* Task rings (DESIGN section 6): with task_ring_bytes != 0 every ordered pair of ports (i, j)
+ * has a ring i -> j that no IO thread touches; JavaScript threads exchange tasks and replies
+ * through them. Offsets are bytes in the segment; NULL / 0 without task rings. */
+EW_EXTERN ew_ring_t *ew_port_task_in(ew_port_t *p, uint32_t from);
+EW_EXTERN ew_ring_t *ew_port_task_out(ew_port_t *p, uint32_t to);
+EW_EXTERN uint32_t ew_port_task_in_offset(ew_port_t *p, uint32_t from);
+EW_EXTERN uint32_t ew_port_task_out_offset(ew_port_t *p, uint32_t to);
+/* 1 if the runtime has task rings. */
+EW_EXTERN int ew_runtime_has_task_rings(const ew_runtime_t *rt);
+
+/* Wakes the consumer of port `to` if it sleeps; call after publishing into the task ring
+ * towards it, or after releasing space it waits for. Any thread; a no-op for a detached port. */
+EW_EXTERN void ew_port_signal(ew_port_t *p, uint32_t to);
+
+/* Connections bound to the port now (a snapshot); any thread. */
+EW_EXTERN uint32_t ew_port_connections(const ew_port_t *p);
 
 /* The rings between this port and IO thread `io`. */
 EW_EXTERN ew_ring_t *ew_port_in(ew_port_t *p, uint32_t io);
@@ -250,7 +297,9 @@ EW_EXTERN void ew_port_kick(ew_port_t *p, uint32_t io);
 
 /* The consumer is about to block: marks the port sleeping, then checks every in ring. Returns 1
  * (and clears the mark) if any holds unread records, so the consumer must not block; else 0 and
- * the next record published will call wake(). `heads[io]` are the consumer's read positions. */
+ * the next record published will call wake(). `heads[io]` are the consumer's read positions in
+ * the IO threads' rings, followed (with task rings) by `heads[nio + from]`, its positions in
+ * the task rings from each port. */
 EW_EXTERN int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads);
 
 /* Clears the sleeping mark (the consumer woke up and is about to drain). */

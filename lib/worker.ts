@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The face of a work thread (DESIGN section 6): `import { worker } from 'evwire'` in the module
+// named by Runtime.start({ workers: { module } }). The work thread attaches its own port to the
+// runtime's rings: the connections bound to it arrive here, in order, and its tasks run here.
+import { EventEmitter } from 'events';
+import { Connection } from './connection';
+import { ERROR_CODES, InvalidArgumentError, check } from './errors';
+import { HttpServer } from './http';
+import { Engine, type EngineHost } from './internal/engine';
+import { nativeGuard } from './internal/guard';
+import type { ServerDescriptor, WorkData } from './internal/pool';
+import { kAccepted, kClosed, kConnections, kGen, kRaw, kUnlistened } from './internal/symbols';
+import { createLogger, type Logger } from './log';
+import type { MessageClass } from './messages';
+import { native, type NativeRuntime } from './native';
+import { Server, type FrameInfo, type GuardHost, type ServerHost } from './server';
+import { Tasks } from './tasks';
+
+export interface WorkerEvents {
+  /** A connection bound to this thread. */
+  connection: [conn: Connection];
+  /** A server the main thread listens on (its view on this thread: handle(), 'connection',
+   * 'request' for HTTP). Servers already listening when the thread starts are in servers(). */
+  server: [server: Server];
+  /** A handler threw while this thread dispatched a record; it was logged and the thread goes
+   * on. `conn` is the connection whose record it was, if any. */
+  handlerError: [err: unknown, conn: Connection | undefined];
+}
+
+type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg: unknown, frame: FrameInfo) => void };
+
+/** @internal The work thread's runtime: its port, engine, scheduler and server views. */
+export class WorkThread implements EngineHost, ServerHost {
+  readonly logger: Logger;
+  readonly nrt: NativeRuntime;
+  readonly engine: Engine;
+  readonly tasks: Tasks;
+  readonly index: number;
+  readonly count: number;
+  readonly guard: GuardHost;
+  readonly servers = new Map<number, Server>();
+  readonly #api: WorkerApi;
+  readonly #serving: number[] = [];
+  #stopped = false;
+  private readonly onWake = (): void => this.engine.drain();
+  private readonly onLog = (): void => undefined;
+
+  constructor(data: WorkData, api: WorkerApi) {
+    this.index = data.index;
+    this.count = data.count;
+    this.#api = api;
+    this.logger = createLogger(data.logger).child({ worker: data.index });
+    this.nrt = new native.NativeRuntime({ share: data.share });
+    this.engine = new Engine(this.nrt, this.nrt.attach(data.index, this.onWake, this.onLog), this);
+    this.engine.catchErrors = true;
+    this.guard = nativeGuard(this.nrt, () => this.#stopped);
+    for (let i = 1; i <= data.count; i++) this.#serving.push(i);
+    this.tasks = new Tasks(this.engine, {
+      logger: this.logger,
+      serving: () => this.#serving,
+      connection: (io, slot, gen) => {
+        const c = this.engine.conns[io]?.[slot];
+        return c !== undefined && c[kGen] === gen ? c : undefined;
+      },
+    });
+  }
+
+  addServer(desc: ServerDescriptor): Server {
+    const s = desc.http
+      ? new HttpServer(this, this.engine, desc.id, desc.addr, { ...desc.opts, allowHalfOpen: true })
+      : new Server(this, desc.id, desc.addr, desc.opts);
+    this.servers.set(desc.id, s);
+    if (!desc.http && desc.opts.framing === 'frames') for (const h of this.#api.handlers) s.handle(h.cls, h.fn);
+    this.#api.emit('server', s);
+    return s;
+  }
+
+  // ---- EngineHost ------------------------------------------------------------------------------
+
+  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
+    const server = this.servers.get(serverId);
+    if (server === undefined) {
+      // The main thread announces every server before any of its connections can be bound
+      // here; one unknown means a bug, and the connection must not hang.
+      this.logger.error({ server: serverId }, 'connection of an unknown server; closing it');
+      return undefined;
+    }
+    const conn = new Connection(this.engine, server, io, slot, gen, family, address, port);
+    server[kAccepted](conn);
+    this.#api.emit('connection', conn);
+    return conn;
+  }
+
+  unlistened(): void {
+    // Only the main thread owns servers' listening sockets.
+  }
+
+  acceptError(): void {
+    // Reported on the main thread.
+  }
+
+  banned(): void {
+    // Reported on the main thread.
+  }
+
+  handlerError(err: unknown, conn: Connection | undefined): void {
+    this.logger.error({ err, conn: conn?.id }, 'handler threw; the work thread goes on');
+    if (this.#api.listenerCount('handlerError') > 0) this.#api.emit('handlerError', err, conn);
+  }
+
+  // ---- ServerHost ------------------------------------------------------------------------------
+
+  unlisten(): void {
+    throw new InvalidArgumentError('EW_ESTATE', 'servers are closed on the main thread');
+  }
+
+  setAdmit(): void {
+    throw new InvalidArgumentError('EW_ESTATE', 'accept hooks are installed on the main thread');
+  }
+
+  // ---- shutdown --------------------------------------------------------------------------------
+
+  /** The IO threads have stopped: every connection here is gone. */
+  stopped(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.engine.stopped = true;
+    for (const server of this.servers.values()) {
+      for (const conn of server[kConnections]()) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
+      server[kUnlistened]();
+    }
+    this.tasks.abort();
+    this.nrt.dispose();
+  }
+}
+
+/**
+ * The work thread's API (`worker`). On the main thread `isWorkThread` is false and everything
+ * else throws.
+ */
+export class WorkerApi extends EventEmitter<WorkerEvents> {
+  /** @internal */ thread: WorkThread | null = null;
+  /** @internal */ readonly handlers: Handler[] = [];
+  /** @internal */ data: unknown = undefined;
+
+  get isWorkThread(): boolean {
+    return this.thread !== null;
+  }
+
+  #t(): WorkThread {
+    if (this.thread === null) throw new InvalidArgumentError('EW_ESTATE', 'not on an evwire work thread');
+    return this.thread;
+  }
+
+  /** This thread's index: 1..workers.count (0 is the main thread). */
+  get index(): number {
+    return this.#t().index;
+  }
+
+  /** Work threads of the runtime. */
+  get count(): number {
+    return this.#t().count;
+  }
+
+  /** The internal dispatcher: define tasks, schedule them, buddy tasks. */
+  get tasks(): Tasks {
+    return this.#t().tasks;
+  }
+
+  get logger(): Logger {
+    return this.#t().logger;
+  }
+
+  /** workers.data, as passed to Runtime.start. */
+  get workerData(): unknown {
+    this.#t();
+    return this.data;
+  }
+
+  /** Server views on this thread (framed, raw and HTTP). */
+  servers(): Server[] {
+    return [...this.#t().servers.values()];
+  }
+
+  /**
+   * Routes frames of `cls`'s type id, on every framed server's connections bound to this thread
+   * (present and future), to `fn` with the decoded message.
+   */
+  handle<T, I>(cls: MessageClass<T, I>, fn: (conn: Connection, msg: T, frame: FrameInfo) => void): this {
+    const t = this.#t();
+    check(typeof fn === 'function', 'handler must be a function');
+    const h = { cls: cls as MessageClass<unknown, unknown>, fn: fn as Handler['fn'] };
+    for (const s of t.servers.values()) if (s.protocol === 'tcp' && !s[kRaw]) s.handle(cls, fn);
+    this.handlers.push(h);
+    return this;
+  }
+}
+
+/** The work thread's API; `worker.isWorkThread` tells whether this is one. */
+export const worker = new WorkerApi();

@@ -1,0 +1,1060 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "tcp.h"
+#include "ew.h"
+#include "internal.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+/* Ports as consumers: task rings between ports, how a connection is bound to a port, admission
+ * (ADMIT / VERDICT) and the reset of a port whose consumer is gone. The test thread plays the
+ * JavaScript side of every port here, reading and writing the rings itself, so each record the
+ * core produces is seen exactly as JavaScript would see it. */
+
+static int level_triggered; /* every test runs edge-triggered, then level-triggered */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- logging: quiet, and a gate that can hold an IO thread inside ew_port_reset() --------- */
+
+/* ew__port_reset_run() logs a warning ("port N is gone; closed its M connection(s)") on each IO
+ * thread that closed connections, before it counts itself done; blocking in that line keeps the
+ * reset observably in progress. If the line changes, test_port_reset times out on gate_held. */
+
+static _Atomic int gate_armed;   /* 1: the next "is gone" line blocks its IO thread */
+static _Atomic int gate_held;    /* an IO thread is blocked in the log callback */
+static _Atomic int gate_open;    /* the blocked thread may go on */
+
+static void log_cb(void *arg, int level, const char *msg) {
+  (void)arg;
+  if (strstr(msg, "is gone") != NULL && atomic_exchange(&gate_armed, 0)) {
+    atomic_store(&gate_held, 1);
+    /* Bounded: ten seconds at most, then the reset goes on and the test's checks fail. */
+    for (int i = 0; i < 10000 && !atomic_load(&gate_open); i++) usleep(1000);
+  }
+  if (level >= EW_LOG_LEVEL_ERROR) fprintf(stderr, "evwire: %s\n", msg);
+}
+
+static ew_runtime_t *start_rt(uint32_t nio, uint32_t nports, uint32_t task_bytes) {
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.io_threads = nio;
+  o.ports = nports;
+  o.in_ring_bytes = 1u << 16;
+  o.out_ring_bytes = 1u << 16;
+  o.task_ring_bytes = task_bytes;
+  o.level_triggered = level_triggered;
+  o.log_level = EW_LOG_LEVEL_WARN;
+  o.log_cb = log_cb;
+  ew_runtime_t *rt = NULL;
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  ASSERT_NOT_NULL(rt);
+  return rt;
+}
+
+static uint8_t *shm_of(ew_runtime_t *rt) {
+  return ew_runtime_shm(rt, NULL);
+}
+
+/* A u32 word of port `j`'s control line. */
+static uint32_t port_word(ew_runtime_t *rt, uint32_t j, uint32_t off) {
+  ew_shm_layout_t l;
+  ew_runtime_layout(rt, &l);
+  return atomic_load((_Atomic uint32_t *)(shm_of(rt) + l.port_ctl + j * EW_SHM_PORT_CTL_BYTES +
+                                          off));
+}
+
+/* A u32 word of the slot of connection `id`. */
+static uint32_t slot_word(ew_runtime_t *rt, uint64_t id, uint32_t word) {
+  ew_shm_layout_t l;
+  ew_runtime_layout(rt, &l);
+  ASSERT_LT(EW__ID_SLOT(id), l.max_conns_per_thread);
+  return atomic_load((_Atomic uint32_t *)(shm_of(rt) + l.slots +
+                                          (size_t)EW__ID_IO(id) * l.slots_stride +
+                                          (size_t)EW__ID_SLOT(id) * EW_SHM_SLOT_BYTES + word * 4u));
+}
+
+static uint64_t stat_of(ew_runtime_t *rt, uint32_t io, int stat) {
+  ew_shm_layout_t l;
+  ew_runtime_layout(rt, &l);
+  uint64_t v;
+  memcpy(&v, shm_of(rt) + l.io_ctl + io * EW_SHM_IO_CTL_BYTES + EW_SHM_IO_STATS + stat * 8, 8);
+  return v;
+}
+
+/* ---- a port consumed by the test thread --------------------------------------------------- */
+
+#define MAX_IO 4u
+
+typedef struct {
+  _Atomic uint64_t calls;
+  int efd; /* -1: count only */
+} waker_t;
+
+static void wake_cb(void *arg) {
+  waker_t *w = arg;
+  atomic_fetch_add(&w->calls, 1);
+  if (w->efd >= 0) {
+    uint64_t one = 1;
+    ssize_t r = write(w->efd, &one, sizeof one);
+    (void)r;
+  }
+}
+
+typedef struct {
+  ew_runtime_t *rt;
+  ew_port_t *p;
+  uint32_t index, nio;
+  ew_ring_consumer_t in[MAX_IO];
+  ew_ring_producer_t out[MAX_IO];
+  waker_t w;
+} tport_t;
+
+/* Takes over the rings of port `index` from where they stand and attaches. */
+static void tport_open(tport_t *t, ew_runtime_t *rt, uint32_t index) {
+  t->rt = rt;
+  t->index = index;
+  t->p = ew_runtime_port(rt, index);
+  ASSERT_NOT_NULL(t->p);
+  t->nio = ew_runtime_io_threads(rt);
+  ASSERT_LE(t->nio, MAX_IO);
+  for (uint32_t k = 0; k < t->nio; k++) {
+    ew_ring_consumer_init(&t->in[k], ew_port_in(t->p, k));
+    ew_ring_producer_init(&t->out[k], ew_port_out(t->p, k));
+  }
+  atomic_store(&t->w.calls, 0);
+  t->w.efd = -1;
+  ASSERT_OK(ew_port_attach(t->p, wake_cb, &t->w));
+}
+
+typedef struct {
+  ew_rec_t h;
+  uint32_t io;
+  uint8_t body[256];
+} rec_t;
+
+/* The next record from any IO thread's in ring within `ms`: 1 and a copy, or 0. */
+static int tport_take(tport_t *t, rec_t *r, int ms) {
+  uint64_t deadline = now_ms() + (uint64_t)ms;
+  for (;;) {
+    for (uint32_t k = 0; k < t->nio; k++) {
+      const ew_rec_t *rec = ew_ring_next(&t->in[k]);
+      if (rec == NULL) continue;
+      r->h = *rec;
+      r->io = k;
+      ASSERT_LE(rec->len, sizeof r->body);
+      memcpy(r->body, rec + 1, rec->len);
+      ew_ring_advance(&t->in[k], rec);
+      if (ew_ring_release(&t->in[k])) ew_port_kick(t->p, k);
+      return 1;
+    }
+    if (now_ms() >= deadline) return 0;
+    usleep(1000);
+  }
+}
+
+static void expect_rec(tport_t *t, rec_t *r, uint16_t kind) {
+  if (!tport_take(t, r, 10000))
+    EW__FAIL("port %u: no record within 10 s (expected kind %u)", t->index, (unsigned)kind);
+  if (r->h.kind != kind)
+    EW__FAIL("port %u: record kind %u (conn %llu type %u), expected %u", t->index,
+             (unsigned)r->h.kind, (unsigned long long)r->h.conn, r->h.type, (unsigned)kind);
+}
+
+/* Nothing arrives at any of the `n` ports for `ms`. */
+static void expect_quiet(tport_t *ts, int n, int ms) {
+  uint64_t deadline = now_ms() + (uint64_t)ms;
+  do {
+    for (int j = 0; j < n; j++) {
+      rec_t r;
+      if (tport_take(&ts[j], &r, 0))
+        EW__FAIL("port %u: unexpected record kind %u (conn %llu type %u)", ts[j].index,
+                 (unsigned)r.h.kind, (unsigned long long)r.h.conn, r.h.type);
+    }
+    usleep(2000);
+  } while (now_ms() < deadline);
+}
+
+/* Waits for a record at any of the `n` ports; returns the port's position in `ts`. */
+static int take_any(tport_t *ts, int n, rec_t *r) {
+  uint64_t deadline = now_ms() + 10000;
+  do {
+    for (int j = 0; j < n; j++)
+      if (tport_take(&ts[j], r, 0)) return j;
+    usleep(1000);
+  } while (now_ms() < deadline);
+  EW__FAIL("no record at any of %d ports within 10 s", n);
+}
+
+/* Writes one record into the out ring towards IO thread `io`, publishes and kicks. */
+static void tport_cmd(tport_t *t, uint32_t io, uint16_t kind, uint64_t conn, uint32_t type,
+                      uint32_t seq, const void *body, uint32_t len) {
+  ew_rec_t *rec = ew_ring_reserve(&t->out[io], len);
+  ASSERT_NOT_NULL(rec);
+  rec->kind = kind;
+  rec->flags = 0;
+  rec->conn = conn;
+  rec->type = type;
+  rec->seq = seq;
+  if (len) memcpy(rec + 1, body, len);
+  ASSERT_EQ(ew_ring_publish(&t->out[io]), 1);
+  ew_port_kick(t->p, io);
+}
+
+/* ---- clients ------------------------------------------------------------------------------- */
+
+static uint16_t local_port(int fd) {
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  ASSERT_OK(getsockname(fd, (struct sockaddr *)&a, &al));
+  return ntohs(a.sin_port);
+}
+
+static void send_frame(int fd, uint16_t type, uint32_t seq, const char *body) {
+  uint8_t buf[EW_FRAME_HEADER_BYTES + 64];
+  size_t n = strlen(body);
+  ASSERT_LE(n, 64);
+  frame_header(buf, (uint32_t)n, type, 0, seq);
+  memcpy(buf + EW_FRAME_HEADER_BYTES, body, n);
+  tcp_write_all(fd, buf, EW_FRAME_HEADER_BYTES + n);
+}
+
+/* The body of OPEN and ADMIT: u32 server, u16 family, u16 port, numeric address. */
+static void check_open_body(const rec_t *r, uint32_t server, int fd) {
+  ASSERT_EQ(r->h.len, 8 + 9);
+  uint32_t srv;
+  uint16_t family, port;
+  memcpy(&srv, r->body, 4);
+  memcpy(&family, r->body + 4, 2);
+  memcpy(&port, r->body + 6, 2);
+  ASSERT_EQ(srv, server);
+  ASSERT_EQ(family, 4);
+  ASSERT_EQ(port, local_port(fd));
+  ASSERT_MEM_EQ(r->body + 8, "127.0.0.1", 9);
+}
+
+static void check_data(const rec_t *r, uint64_t conn, uint16_t type, uint32_t seq,
+                       const char *body) {
+  ASSERT_EQ(r->h.kind, EW_REC_DATA);
+  ASSERT_UEQ(r->h.conn, conn);
+  ASSERT_EQ(r->h.type, type);
+  ASSERT_EQ(r->h.seq, seq);
+  ASSERT_EQ(r->h.flags, 0);
+  ASSERT_EQ(r->h.len, strlen(body));
+  ASSERT_MEM_EQ(r->body, body, r->h.len);
+}
+
+/* Connects and waits for the OPEN at one of `ts`; returns that port's position in `ts`. */
+static int connect_bound(tport_t *ts, int n, uint16_t port, uint32_t server, int *fd,
+                         uint64_t *id) {
+  *fd = tcp_connect(port);
+  rec_t r;
+  int j = take_any(ts, n, &r);
+  ASSERT_EQ(r.h.kind, EW_REC_OPEN);
+  ASSERT_EQ(r.h.type, server);
+  check_open_body(&r, server, *fd);
+  *id = r.h.conn;
+  ASSERT_NE(*id, 0);
+  ASSERT_EQ(r.io, EW__ID_IO(*id));
+  ASSERT_EQ(slot_word(ts[j].rt, *id, EW_SHM_SLOT_PORT), ts[j].index);
+  return j;
+}
+
+/* The client leaves: END at its port, which answers SHUTDOWN; then CLOSE (EW_EOF). */
+static void client_leaves(tport_t *t, int fd, uint64_t id) {
+  close(fd);
+  rec_t r;
+  expect_rec(t, &r, EW_REC_END);
+  ASSERT_UEQ(r.h.conn, id);
+  tport_cmd(t, EW__ID_IO(id), EW_REC_SHUTDOWN, id, 0, 0, NULL, 0);
+  expect_rec(t, &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, id);
+  ASSERT_EQ((int32_t)r.h.type, EW_EOF);
+}
+
+static void expect_client_closed(int fd) {
+  int r = tcp_wait_closed(fd);
+  if (r != 0 && r != ECONNRESET) EW__FAIL("client fd %d was not closed (%d)", fd, r);
+}
+
+/* ---- task rings ---------------------------------------------------------------------------- */
+
+static void test_task_ring_options(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  ASSERT_EQ(o.task_ring_bytes, 0);
+  ew_runtime_t *rt = (ew_runtime_t *)1;
+  o.log_level = EW_LOG_LEVEL_SILENT;
+  o.task_ring_bytes = 5000; /* not a power of two */
+  ASSERT_EQ(ew_runtime_start(&o, &rt), EW_EINVAL);
+  ASSERT_NULL(rt);
+  o.task_ring_bytes = EW_RING_MIN_CAP / 2; /* a power of two below the minimum */
+  ASSERT_EQ(ew_runtime_start(&o, &rt), EW_EINVAL);
+  o.task_ring_bytes = EW_RING_MAX_CAP * 2u;
+  ASSERT_EQ(ew_runtime_start(&o, &rt), EW_EINVAL);
+  ASSERT_EQ(count_fds(), fds0);
+
+  /* Without task rings there is nothing to hand out, and prepare_sleep reads only the nio
+   * heads of the IO rings (exactly that many are allocated: ASan sees any read past them). */
+  rt = start_rt(2, 2, 0);
+  ASSERT_EQ(ew_runtime_has_task_rings(rt), 0);
+  ew_port_t *p0 = ew_runtime_port(rt, 0);
+  ASSERT_NULL(ew_port_task_in(p0, 1));
+  ASSERT_NULL(ew_port_task_out(p0, 1));
+  ASSERT_NULL(ew_port_task_in(p0, 0));
+  ASSERT_EQ(ew_port_task_in_offset(p0, 1), 0);
+  ASSERT_EQ(ew_port_task_out_offset(p0, 1), 0);
+  uint32_t *heads = calloc(2, sizeof *heads);
+  ASSERT_NOT_NULL(heads);
+  for (uint32_t k = 0; k < 2; k++) {
+    ew_ring_consumer_t c;
+    ew_ring_consumer_init(&c, ew_port_in(p0, k));
+    heads[k] = c.head;
+  }
+  ASSERT_EQ(ew_port_prepare_sleep(p0, heads), 0);
+  ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_SLEEPING), 1);
+  ew_port_awake(p0);
+  ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_SLEEPING), 0);
+  free(heads);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* Heads (nio IO rings, then nports task rings) of port `p` as its rings stand now. */
+static uint32_t *heads_now(ew_runtime_t *rt, ew_port_t *p) {
+  uint32_t nio = ew_runtime_io_threads(rt), np = ew_runtime_ports(rt);
+  uint32_t *h = calloc(nio + np, sizeof *h);
+  ASSERT_NOT_NULL(h);
+  ew_ring_consumer_t c;
+  for (uint32_t k = 0; k < nio; k++) {
+    ew_ring_consumer_init(&c, ew_port_in(p, k));
+    h[k] = c.head;
+  }
+  for (uint32_t j = 0; j < np; j++) {
+    ew_ring_consumer_init(&c, ew_port_task_in(p, j));
+    h[nio + j] = c.head;
+  }
+  return h;
+}
+
+static void put_task(ew_ring_producer_t *prod, uint32_t seq, const char *body) {
+  ew_rec_t *rec = ew_ring_reserve(prod, (uint32_t)strlen(body));
+  ASSERT_NOT_NULL(rec);
+  rec->kind = EW_REC_TASK;
+  rec->flags = 0;
+  rec->conn = 0;
+  rec->type = 1;
+  rec->seq = seq;
+  memcpy(rec + 1, body, strlen(body));
+  ASSERT_EQ(ew_ring_publish(prod), 1);
+}
+
+static void take_task(ew_ring_consumer_t *c, uint32_t seq, const char *body) {
+  const ew_rec_t *rec = ew_ring_next(c);
+  ASSERT_NOT_NULL(rec);
+  ASSERT_EQ(rec->kind, EW_REC_TASK);
+  ASSERT_EQ(rec->seq, seq);
+  ASSERT_EQ(rec->len, strlen(body));
+  ASSERT_MEM_EQ(rec + 1, body, rec->len);
+  ew_ring_advance(c, rec);
+  ew_ring_release(c);
+  ASSERT_NULL(ew_ring_next(c));
+}
+
+/* The sleeping protocol over task rings, one step at a time on one thread. */
+static void test_task_ring_sleep(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(2, 3, 4096);
+  ASSERT_EQ(ew_runtime_has_task_rings(rt), 1);
+  ew_port_t *p[3];
+  for (uint32_t j = 0; j < 3; j++) p[j] = ew_runtime_port(rt, j);
+  /* Ring i -> j is port i's out and port j's in; every ordered pair has its own. */
+  for (uint32_t i = 0; i < 3; i++)
+    for (uint32_t j = 0; j < 3; j++) {
+      ew_ring_t *r = ew_port_task_out(p[i], j);
+      ASSERT_NOT_NULL(r);
+      ASSERT_PTR_EQ(r, ew_port_task_in(p[j], i));
+      ASSERT_EQ(ew_port_task_out_offset(p[i], j), ew_port_task_in_offset(p[j], i));
+      ASSERT_PTR_EQ((uint8_t *)r, shm_of(rt) + ew_port_task_out_offset(p[i], j));
+      ASSERT_OK(ew_ring_check(r, EW_RING_HEADER_BYTES + 4096));
+      ASSERT_EQ(ew_ring_capacity(r), 4096);
+      ASSERT_EQ(ew_ring_max_body(r), (4096u / 4 - EW_REC_HEADER_BYTES) & ~7u);
+      for (uint32_t k = 0; k < 2; k++) {
+        ASSERT_NE(ew_port_task_out_offset(p[i], j), ew_port_in_offset(p[j], k));
+        ASSERT_NE(ew_port_task_out_offset(p[i], j), ew_port_out_offset(p[j], k));
+      }
+      for (uint32_t i2 = 0; i2 < 3; i2++)
+        for (uint32_t j2 = 0; j2 < 3; j2++)
+          if (i2 != i || j2 != j) ASSERT_NE(ew_port_task_out(p[i2], j2), r);
+    }
+  ASSERT_NULL(ew_port_task_in(p[0], 3));
+  ASSERT_NULL(ew_port_task_out(p[0], 3));
+  ASSERT_EQ(ew_port_task_out_offset(p[0], 3), 0);
+  size_t shm_bytes = 0;
+  ew_runtime_shm(rt, &shm_bytes);
+  ASSERT_LE((size_t)ew_port_task_out_offset(p[2], 2) + EW_RING_HEADER_BYTES + 4096, shm_bytes);
+
+  waker_t w1 = {.efd = -1}, w0 = {.efd = -1};
+  ASSERT_OK(ew_port_attach(p[1], wake_cb, &w1));
+  ASSERT_OK(ew_port_attach(p[0], wake_cb, &w0));
+  ASSERT_EQ(ew_port_attach(p[1], wake_cb, &w1), EW_ESTATE);
+
+  ew_ring_producer_t from0, from2;
+  ew_ring_producer_init(&from0, ew_port_task_out(p[0], 1));
+  ew_ring_producer_init(&from2, ew_port_task_out(p[2], 1));
+  ew_ring_consumer_t in0, in2;
+  ew_ring_consumer_init(&in0, ew_port_task_in(p[1], 0));
+  ew_ring_consumer_init(&in2, ew_port_task_in(p[1], 2));
+  uint32_t *h1 = heads_now(rt, p[1]);
+  uint32_t *h0 = heads_now(rt, p[0]);
+  const uint32_t nio = 2;
+
+  /* Everything read: the port may sleep. */
+  ASSERT_EQ(ew_port_prepare_sleep(p[1], h1), 0);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_SLEEPING), 1);
+  ew_port_awake(p[1]);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_SLEEPING), 0);
+
+  /* An unread task from port 0 keeps port 1 awake, and only port 1. */
+  put_task(&from0, 1, "first");
+  ASSERT_EQ(ew_port_prepare_sleep(p[1], h1), 1);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_SLEEPING), 0);
+  ASSERT_EQ(ew_port_prepare_sleep(p[0], h0), 0);
+  ew_port_awake(p[0]);
+  take_task(&in0, 1, "first");
+  h1[nio + 0] = in0.head;
+  ASSERT_EQ(ew_port_prepare_sleep(p[1], h1), 0);
+  ew_port_awake(p[1]);
+
+  /* The same through the ring from port 2: heads[nio + from] is the one looked at. */
+  put_task(&from2, 2, "from two");
+  ASSERT_EQ(ew_port_prepare_sleep(p[1], h1), 1);
+  take_task(&in2, 2, "from two");
+  h1[nio + 2] = in2.head;
+  ASSERT_EQ(ew_port_prepare_sleep(p[1], h1), 0);
+  ASSERT_EQ(atomic_load(&w1.calls), 0);
+
+  /* Port 1 sleeps; port 0 publishes and signals: one wake, the mark cleared; a second signal
+   * finds it awake and does nothing. */
+  put_task(&from0, 3, "wake up");
+  ew_port_signal(p[0], 1);
+  ASSERT_EQ(atomic_load(&w1.calls), 1);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_SLEEPING), 0);
+  ew_port_signal(p[0], 1);
+  ASSERT_EQ(atomic_load(&w1.calls), 1);
+  ew_port_awake(p[1]);
+  take_task(&in0, 3, "wake up");
+  h1[nio + 0] = in0.head;
+  ASSERT_EQ(ew_port_prepare_sleep(p[1], h1), 0);
+  ew_port_awake(p[1]);
+  /* Out of range, or towards a detached port: nothing happens. */
+  ew_port_signal(p[0], 3);
+  uint32_t *h2 = heads_now(rt, p[2]);
+  ASSERT_EQ(ew_port_prepare_sleep(p[2], h2), 0);
+  ew_port_signal(p[0], 2);
+  free(h2);
+  ASSERT_EQ(atomic_load(&w0.calls), 0);
+  ASSERT_EQ(atomic_load(&w1.calls), 1);
+
+  free(h0);
+  free(h1);
+  ew_port_detach(p[0]);
+  ew_port_detach(p[1]);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* Port 0 (this thread) streams N tasks to port 1 (a second thread) through a 4096-byte ring,
+ * wrapping it many times. Both sides sleep on an eventfd only after the sleeping protocol:
+ * the producer waits for space (ew_ring_wait_space, prepare_sleep, look again), the consumer
+ * waits for records (prepare_sleep over its heads); each wakes the other with ew_port_signal.
+ * A wait that times out with work pending would be a lost wakeup. */
+enum { TASKS = 100000, SLEEP_MS = 5000 };
+
+typedef struct {
+  ew_runtime_t *rt;
+  ew_port_t *p0, *p1;
+  waker_t w0, w1;
+  _Atomic uint64_t sleeps[2], lost[2];
+} task_ctx_t;
+
+static uint32_t task_len(uint32_t i) {
+  return (i * 13u) % 97u;
+}
+static uint8_t task_byte(uint32_t i, uint32_t j) {
+  return (uint8_t)(i + j * 31u);
+}
+
+/* Blocks on the port's eventfd after prepare_sleep said there was nothing to read. Returns 1
+ * if the wait timed out. */
+static int sleep_on(int efd) {
+  struct pollfd pfd = {.fd = efd, .events = POLLIN};
+  int r = poll(&pfd, 1, SLEEP_MS);
+  uint64_t v;
+  ssize_t n = read(efd, &v, sizeof v); /* non-blocking: clears a pending wake */
+  (void)n;
+  return r == 0;
+}
+
+static void *task_consumer(void *arg) {
+  task_ctx_t *x = arg;
+  const uint32_t nio = ew_runtime_io_threads(x->rt);
+  uint32_t *heads = heads_now(x->rt, x->p1);
+  ew_ring_consumer_t c;
+  ew_ring_consumer_init(&c, ew_port_task_in(x->p1, 0));
+  uint64_t deadline = now_ms() + 120000;
+  uint32_t i = 0;
+  while (i < TASKS) {
+    const ew_rec_t *rec = ew_ring_next(&c);
+    if (rec == NULL) {
+      if (ew_ring_release(&c)) ew_port_signal(x->p1, 0);
+      heads[nio + 0] = c.head;
+      if (ew_port_prepare_sleep(x->p1, heads) == 0) {
+        atomic_fetch_add(&x->sleeps[1], 1);
+        if (sleep_on(x->w1.efd) && ew_ring_next(&c) != NULL) atomic_fetch_add(&x->lost[1], 1);
+      }
+      ew_port_awake(x->p1);
+      ASSERT_LT(now_ms(), deadline);
+      continue;
+    }
+    uint32_t len = task_len(i);
+    ASSERT_EQ(rec->kind, (i & 1) ? EW_REC_REPLY : EW_REC_TASK);
+    ASSERT_EQ(rec->flags, 0);
+    ASSERT_UEQ(rec->conn, (uint64_t)i * 0x9E3779B97F4A7C15ull);
+    ASSERT_EQ(rec->type, i ^ 0xabcdefu);
+    ASSERT_EQ(rec->seq, i);
+    ASSERT_EQ(rec->len, len);
+    const uint8_t *b = (const uint8_t *)(rec + 1);
+    for (uint32_t j = 0; j < len; j++)
+      if (b[j] != task_byte(i, j)) EW__FAIL("task %u: byte %u is %u", i, j, b[j]);
+    ew_ring_advance(&c, rec);
+    i++;
+    if ((i & 15) == 0 && ew_ring_release(&c)) ew_port_signal(x->p1, 0);
+  }
+  if (ew_ring_release(&c)) ew_port_signal(x->p1, 0);
+  ASSERT_NULL(ew_ring_next(&c));
+  free(heads);
+  return NULL;
+}
+
+static void test_task_ring_stream(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  static task_ctx_t x;
+  memset(&x, 0, sizeof x);
+  x.rt = start_rt(1, 2, 4096);
+  x.p0 = ew_runtime_port(x.rt, 0);
+  x.p1 = ew_runtime_port(x.rt, 1);
+  x.w0.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  x.w1.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(x.w0.efd, 0);
+  ASSERT_GE(x.w1.efd, 0);
+  ASSERT_OK(ew_port_attach(x.p0, wake_cb, &x.w0));
+  ASSERT_OK(ew_port_attach(x.p1, wake_cb, &x.w1));
+  pthread_t th;
+  ASSERT_OK(pthread_create(&th, NULL, task_consumer, &x));
+
+  uint32_t *heads = heads_now(x.rt, x.p0);
+  ew_ring_producer_t prod;
+  ew_ring_producer_init(&prod, ew_port_task_out(x.p0, 1));
+  uint64_t deadline = now_ms() + 120000;
+  uint32_t wraps = 0, last_off = 0;
+  for (uint32_t i = 0; i < TASKS; i++) {
+    uint32_t len = task_len(i);
+    ew_rec_t *rec;
+    while ((rec = ew_ring_reserve(&prod, len)) == NULL) {
+      if (ew_ring_publish(&prod)) ew_port_signal(x.p0, 1);
+      if (ew_ring_wait_space(&prod, len)) continue;
+      /* Mark the port sleeping, then look again: a consumer that released space before the
+       * mark was visible did not wake us, but we see its head now. */
+      if (ew_port_prepare_sleep(x.p0, heads) == 0 && !ew_ring_wait_space(&prod, len)) {
+        atomic_fetch_add(&x.sleeps[0], 1);
+        if (sleep_on(x.w0.efd) && ew_ring_wait_space(&prod, len)) atomic_fetch_add(&x.lost[0], 1);
+      }
+      ew_port_awake(x.p0);
+      ASSERT_LT(now_ms(), deadline);
+    }
+    uint32_t off = (uint32_t)((uint8_t *)rec - ((uint8_t *)ew_port_task_out(x.p0, 1) +
+                                                 EW_RING_HEADER_BYTES));
+    if (off < last_off) wraps++;
+    last_off = off;
+    rec->kind = (i & 1) ? EW_REC_REPLY : EW_REC_TASK;
+    rec->flags = 0;
+    rec->conn = (uint64_t)i * 0x9E3779B97F4A7C15ull;
+    rec->type = i ^ 0xabcdefu;
+    rec->seq = i;
+    uint8_t *b = (uint8_t *)(rec + 1);
+    for (uint32_t j = 0; j < len; j++) b[j] = task_byte(i, j);
+    if ((i & 7) == 7 && ew_ring_publish(&prod)) ew_port_signal(x.p0, 1);
+  }
+  if (ew_ring_publish(&prod)) ew_port_signal(x.p0, 1);
+  ASSERT_OK(pthread_join(th, NULL));
+  ASSERT_GT(wraps, 100);
+  ASSERT_EQ(ew_ring_used(ew_port_task_out(x.p0, 1)), 0);
+  ASSERT_UEQ(atomic_load(&x.lost[0]), 0);
+  ASSERT_UEQ(atomic_load(&x.lost[1]), 0);
+  fprintf(stderr, "  %u laps; producer slept %llu times (%llu wakes), consumer %llu (%llu wakes)\n",
+          wraps, (unsigned long long)atomic_load(&x.sleeps[0]),
+          (unsigned long long)atomic_load(&x.w0.calls),
+          (unsigned long long)atomic_load(&x.sleeps[1]),
+          (unsigned long long)atomic_load(&x.w1.calls));
+  free(heads);
+  ew_port_detach(x.p0);
+  ew_port_detach(x.p1);
+  close(x.w0.efd);
+  close(x.w1.efd);
+  ew_runtime_release(x.rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* ---- binding policies ---------------------------------------------------------------------- */
+
+static void check_conns(tport_t *tp, const uint32_t *want, int n) {
+  for (int j = 0; j < n; j++) {
+    ASSERT_EQ(ew_port_connections(tp[j].p), want[j]);
+    ASSERT_EQ(port_word(tp[j].rt, tp[j].index, EW_SHM_PORT_CONNS), want[j]);
+  }
+}
+
+static void test_bind_policies(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 3, 0);
+  static tport_t tp[3];
+  for (uint32_t j = 0; j < 3; j++) {
+    ASSERT_EQ(port_word(rt, j, EW_SHM_PORT_ATTACHED), 0);
+    tport_open(&tp[j], rt, j);
+    ASSERT_EQ(port_word(rt, j, EW_SHM_PORT_ATTACHED), 1);
+    ASSERT_EQ(ew_port_connections(tp[j].p), 0);
+  }
+  int fds_rt = count_fds();
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  ASSERT_EQ(lo.bind, EW_BIND_ROUND_ROBIN);
+  ASSERT_UEQ(lo.bind_ports, 0);
+  ASSERT_EQ(lo.admit, 0);
+  lo.host = "127.0.0.1";
+  ew_listen_info_t info;
+  lo.bind_ports = 1u << 3; /* no port 3 */
+  ASSERT_EQ(ew_listen(rt, &lo, &info), EW_EINVAL);
+  lo.bind_ports = 0x6;
+  lo.bind = 3;
+  ASSERT_EQ(ew_listen(rt, &lo, &info), EW_EINVAL);
+  lo.bind = -1;
+  ASSERT_EQ(ew_listen(rt, &lo, &info), EW_EINVAL);
+  ASSERT_EQ(count_fds(), fds_rt); /* nothing left open by the refusals */
+
+  /* Round robin over ports 1 and 2 (port 0 is attached but not in the mask). */
+  lo.bind = EW_BIND_ROUND_ROBIN;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  int fd[16];
+  uint64_t id[16];
+  int at[16];
+  uint32_t per[3] = {0, 0, 0};
+  for (int i = 0; i < 6; i++) {
+    at[i] = connect_bound(tp, 3, info.port, info.id, &fd[i], &id[i]);
+    ASSERT_NE(at[i], 0);
+    if (i > 0) ASSERT_NE(at[i], at[i - 1]);
+    per[at[i]]++;
+    check_conns(tp, per, 3);
+  }
+  ASSERT_EQ(per[1], 3);
+  ASSERT_EQ(per[2], 3);
+  /* Each connection's frames go to the port it is bound to, and nowhere else. */
+  for (int i = 0; i < 6; i++) {
+    char body[16];
+    snprintf(body, sizeof body, "conn %d", i);
+    send_frame(fd[i], (uint16_t)(10 + i), (uint32_t)(100 + i), body);
+    rec_t r;
+    expect_rec(&tp[at[i]], &r, EW_REC_DATA);
+    check_data(&r, id[i], (uint16_t)(10 + i), (uint32_t)(100 + i), body);
+  }
+  expect_quiet(tp, 3, 100);
+
+  /* Two of port 1's three leave: 1 against 3. Least connections fills port 1 up to port 2's
+   * count, then the two share. */
+  int left = 0;
+  for (int i = 0; i < 6 && left < 2; i++)
+    if (at[i] == 1) {
+      client_leaves(&tp[1], fd[i], id[i]);
+      fd[i] = -1;
+      per[1]--;
+      left++;
+    }
+  check_conns(tp, per, 3);
+  ASSERT_EQ(per[1], 1);
+  ew_listen_opts_t lc = lo;
+  lc.bind = EW_BIND_LEAST_CONNS;
+  ew_listen_info_t info_lc;
+  ASSERT_OK(ew_listen(rt, &lc, &info_lc));
+  for (int i = 6; i < 10; i++) {
+    at[i] = connect_bound(tp, 3, info_lc.port, info_lc.id, &fd[i], &id[i]);
+    ASSERT_NE(at[i], 0);
+    if (i < 8) ASSERT_EQ(at[i], 1);
+    per[at[i]]++;
+    check_conns(tp, per, 3);
+  }
+  ASSERT_NE(at[8], at[9]);
+  ASSERT_EQ(per[1], 4);
+  ASSERT_EQ(per[2], 4);
+
+  /* Least backlog: port 1 leaves a frame unread, port 2 has read everything: new connections
+   * go to port 2 while port 1's backlog stays. */
+  ew_listen_opts_t lb = lo;
+  lb.bind = EW_BIND_LEAST_BACKLOG;
+  ew_listen_info_t info_lb;
+  ASSERT_OK(ew_listen(rt, &lb, &info_lb));
+  int slow = -1;
+  for (int i = 0; i < 10 && slow < 0; i++)
+    if (fd[i] >= 0 && at[i] == 1) slow = i;
+  ASSERT_GE(slow, 0);
+  send_frame(fd[slow], 5, 5, "backlog");
+  WAIT_FOR(ew_ring_used(ew_port_in(tp[1].p, 0)) > 0);
+  ASSERT_EQ(ew_ring_used(ew_port_in(tp[2].p, 0)), 0);
+  for (int i = 10; i < 12; i++) {
+    /* Only port 2 is watched: reading port 1 would clear its backlog. */
+    ASSERT_EQ(connect_bound(&tp[2], 1, info_lb.port, info_lb.id, &fd[i], &id[i]), 0);
+    at[i] = 2;
+    per[2]++;
+    check_conns(tp, per, 3);
+  }
+  rec_t r;
+  expect_rec(&tp[1], &r, EW_REC_DATA);
+  check_data(&r, id[slow], 5, 5, "backlog");
+
+  /* A mask of detached ports only: nobody may take the connection, so it is refused. */
+  ew_port_detach(tp[0].p);
+  ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_ATTACHED), 0);
+  ew_listen_opts_t l0 = lo;
+  l0.bind_ports = 1u << 0;
+  ew_listen_info_t info0;
+  ASSERT_OK(ew_listen(rt, &l0, &info0));
+  int refused = tcp_connect(info0.port);
+  expect_client_closed(refused);
+  close(refused);
+  expect_quiet(&tp[1], 2, 100);
+  check_conns(tp, per, 3);
+
+  /* Everyone leaves; the counts go back to zero. */
+  for (int i = 0; i < 12; i++)
+    if (fd[i] >= 0) {
+      client_leaves(&tp[at[i]], fd[i], id[i]);
+      per[at[i]]--;
+      check_conns(tp, per, 3);
+    }
+  ASSERT_EQ(per[1] + per[2], 0);
+  ew_port_detach(tp[1].p);
+  ew_port_detach(tp[2].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* ---- admission ----------------------------------------------------------------------------- */
+
+/* Connects; the ADMIT arrives at the owner port 0, the connection parked and bound to none. */
+static uint64_t connect_parked(tport_t *tp, ew_runtime_t *rt, const ew_listen_info_t *info,
+                               int *fd, const char *early) {
+  *fd = tcp_connect(info->port);
+  if (early != NULL) send_frame(*fd, 7, 42, early); /* before the ADMIT is even produced */
+  rec_t r;
+  expect_rec(&tp[0], &r, EW_REC_ADMIT);
+  ASSERT_EQ(r.h.type, info->id);
+  ASSERT_EQ(r.h.flags, 0);
+  check_open_body(&r, info->id, *fd);
+  ASSERT_NE(r.h.conn, 0);
+  ASSERT_EQ(r.io, EW__ID_IO(r.h.conn));
+  ASSERT_UEQ(slot_word(rt, r.h.conn, EW_SHM_SLOT_PORT), UINT32_MAX);
+  return r.h.conn;
+}
+
+static void test_admission(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 3, 0);
+  static tport_t tp[3];
+  for (uint32_t j = 0; j < 3; j++) tport_open(&tp[j], rt, j);
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.admit = 1;
+  lo.owner_port = 0;
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  ASSERT_EQ(ew_server_set_admit(rt, info.id + 1000, 1), EW_ENOENT);
+  uint32_t per[3] = {0, 0, 0};
+
+  /* A sends a frame at once; nothing of it reaches any port before the verdict. */
+  int a;
+  uint64_t ida = connect_parked(tp, rt, &info, &a, "hello");
+  expect_quiet(tp, 3, 300);
+  check_conns(tp, per, 3);
+  /* Admitted to port 2: OPEN there, then the frame. */
+  tport_cmd(&tp[0], EW__ID_IO(ida), EW_REC_VERDICT, ida, 1, 2, NULL, 0);
+  rec_t r;
+  expect_rec(&tp[2], &r, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, ida);
+  ASSERT_EQ(r.h.type, info.id);
+  check_open_body(&r, info.id, a);
+  expect_rec(&tp[2], &r, EW_REC_DATA);
+  check_data(&r, ida, 7, 42, "hello");
+  ASSERT_EQ(slot_word(rt, ida, EW_SHM_SLOT_PORT), 2);
+  per[2] = 1;
+  check_conns(tp, per, 3);
+  /* It is an ordinary connection of port 2 from now on, both ways. */
+  send_frame(a, 8, 43, "again");
+  expect_rec(&tp[2], &r, EW_REC_DATA);
+  check_data(&r, ida, 8, 43, "again");
+  tport_cmd(&tp[2], EW__ID_IO(ida), EW_REC_SEND, ida, 0, 0, "reply", 5);
+  char buf[8];
+  ASSERT_OK(tcp_read_all(a, buf, 5));
+  ASSERT_MEM_EQ(buf, "reply", 5);
+  expect_quiet(tp, 3, 50);
+
+  /* B is refused: its socket closes and port 0 hears CLOSE (EW_EDENIED). */
+  int b;
+  uint64_t idb = connect_parked(tp, rt, &info, &b, "let me in");
+  tport_cmd(&tp[0], EW__ID_IO(idb), EW_REC_VERDICT, idb, 0, UINT32_MAX, NULL, 0);
+  expect_client_closed(b);
+  close(b);
+  expect_rec(&tp[0], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, idb);
+  ASSERT_EQ((int32_t)r.h.type, EW_EDENIED);
+  expect_quiet(tp, 3, 100);
+  check_conns(tp, per, 3);
+
+  /* C leaves while parked: CLOSE (EW_EOF) at port 0, no verdict needed. */
+  int c;
+  uint64_t idc = connect_parked(tp, rt, &info, &c, NULL);
+  close(c);
+  expect_rec(&tp[0], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, idc);
+  ASSERT_EQ((int32_t)r.h.type, EW_EOF);
+  expect_quiet(tp, 3, 100);
+
+  /* Stale verdicts: for C (gone: counted as stale) and for A (bound already: ignored). */
+  uint64_t stale0 = stat_of(rt, 0, EW_STAT_stale_sends);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, idc, 1, 1, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, ida, 0, 1, NULL, 0);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_stale_sends) == stale0 + 1);
+  expect_quiet(tp, 3, 200);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_stale_sends), stale0 + 1);
+  check_conns(tp, per, 3);
+  ASSERT_EQ(slot_word(rt, ida, EW_SHM_SLOT_PORT), 2);
+  send_frame(a, 9, 44, "still here");
+  expect_rec(&tp[2], &r, EW_REC_DATA);
+  check_data(&r, ida, 9, 44, "still here");
+
+  /* D: admitted with UINT32_MAX, E: with a port that does not exist: the server's policy
+   * (round robin over every attached port) binds them. */
+  int d, e;
+  uint64_t idd = connect_parked(tp, rt, &info, &d, NULL);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, idd, 1, UINT32_MAX, NULL, 0);
+  int at_d = take_any(tp, 3, &r);
+  ASSERT_EQ(r.h.kind, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, idd);
+  ASSERT_EQ(slot_word(rt, idd, EW_SHM_SLOT_PORT), (uint32_t)at_d);
+  per[at_d]++;
+  uint64_t ide = connect_parked(tp, rt, &info, &e, NULL);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, ide, 1, 3, NULL, 0);
+  int at_e = take_any(tp, 3, &r);
+  ASSERT_EQ(r.h.kind, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, ide);
+  ASSERT_EQ(slot_word(rt, ide, EW_SHM_SLOT_PORT), (uint32_t)at_e);
+  ASSERT_NE(at_d, at_e);
+  per[at_e]++;
+  check_conns(tp, per, 3);
+
+  /* Admission off: F is bound at once (OPEN, no ADMIT); on again: G is parked. */
+  ASSERT_OK(ew_server_set_admit(rt, info.id, 0));
+  int f;
+  uint64_t idf;
+  int at_f = connect_bound(tp, 3, info.port, info.id, &f, &idf);
+  per[at_f]++;
+  check_conns(tp, per, 3);
+  ASSERT_OK(ew_server_set_admit(rt, info.id, 1));
+  int g;
+  uint64_t idg = connect_parked(tp, rt, &info, &g, NULL);
+  check_conns(tp, per, 3);
+
+  /* Everyone leaves; G while still parked. */
+  client_leaves(&tp[2], a, ida);
+  client_leaves(&tp[at_d], d, idd);
+  client_leaves(&tp[at_e], e, ide);
+  client_leaves(&tp[at_f], f, idf);
+  close(g);
+  expect_rec(&tp[0], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, idg);
+  ASSERT_EQ((int32_t)r.h.type, EW_EOF);
+  memset(per, 0, sizeof per);
+  check_conns(tp, per, 3);
+  expect_quiet(tp, 3, 50);
+  for (uint32_t j = 0; j < 3; j++) ew_port_detach(tp[j].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* ---- resetting a port whose consumer is gone ----------------------------------------------- */
+
+static _Atomic int reset_calls;
+static _Atomic int reset_tid;
+
+static void on_reset(void *arg) {
+  atomic_fetch_add((_Atomic int *)arg, 1);
+  atomic_store(&reset_tid, (int)syscall(SYS_gettid));
+}
+
+static void test_port_reset(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  atomic_store(&reset_calls, 0);
+  atomic_store(&reset_tid, 0);
+  atomic_store(&gate_armed, 0);
+  atomic_store(&gate_held, 0);
+  atomic_store(&gate_open, 0);
+  ew_runtime_t *rt = start_rt(2, 2, 0);
+  ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_EPOCH), 0);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_EPOCH), 0);
+  static tport_t tp[2];
+  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_EPOCH), 1);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_EPOCH), 1);
+  /* Attached: not the reset's business. */
+  ASSERT_EQ(ew_port_reset(tp[1].p, EW_EWORKER, on_reset, &reset_calls), EW_ESTATE);
+
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.bind_ports = 1u << 1;
+  ew_listen_info_t info1, info0;
+  ASSERT_OK(ew_listen(rt, &lo, &info1));
+  lo.bind_ports = 1u << 0;
+  ASSERT_OK(ew_listen(rt, &lo, &info0));
+
+  /* Four connections on port 1, spread over both IO threads (the acceptor takes turns), each
+   * with a frame port 1 never reads; one connection on port 0. */
+  enum { N1 = 4 };
+  int fd[N1];
+  uint64_t id[N1];
+  uint32_t per_io[2] = {0, 0};
+  for (int i = 0; i < N1; i++) {
+    connect_bound(&tp[1], 1, info1.port, info1.id, &fd[i], &id[i]);
+    per_io[EW__ID_IO(id[i])]++;
+  }
+  ASSERT_GT(per_io[0], 0);
+  ASSERT_GT(per_io[1], 0);
+  int fd0;
+  uint64_t id0;
+  connect_bound(&tp[0], 1, info0.port, info0.id, &fd0, &id0);
+  for (int i = 0; i < N1; i++) send_frame(fd[i], 1, (uint32_t)i, "unread");
+  WAIT_FOR(ew_ring_used(ew_port_in(tp[1].p, 0)) == per_io[0] * EW_REC_SIZE(6) &&
+           ew_ring_used(ew_port_in(tp[1].p, 1)) == per_io[1] * EW_REC_SIZE(6));
+  ASSERT_EQ(ew_port_connections(tp[1].p), N1);
+  ASSERT_EQ(ew_port_connections(tp[0].p), 1);
+
+  /* The consumer of port 1 is gone. The log callback holds one IO thread inside the reset, so
+   * the port is observably resetting: no attach, no second reset, no callback yet. */
+  ew_port_detach(tp[1].p);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_ATTACHED), 0);
+  atomic_store(&gate_armed, 1);
+  ASSERT_OK(ew_port_reset(tp[1].p, EW_EWORKER, on_reset, &reset_calls));
+  WAIT_FOR(atomic_load(&gate_held) == 1);
+  ASSERT_EQ(ew_port_attach(tp[1].p, wake_cb, &tp[1].w), EW_ESTATE);
+  ASSERT_EQ(ew_port_reset(tp[1].p, EW_EWORKER, on_reset, &reset_calls), EW_ESTATE);
+  ASSERT_EQ(atomic_load(&reset_calls), 0);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_EPOCH), 1);
+  atomic_store(&gate_open, 1);
+  WAIT_FOR(atomic_load(&reset_calls) == 1);
+  /* The callback ran on an IO thread. */
+  int tids[2];
+  for (uint32_t k = 0; k < 2; k++) ASSERT_OK(ew_runtime_thread_info(rt, k, &tids[k], NULL));
+  int tid = atomic_load(&reset_tid);
+  ASSERT_EQ(tid == tids[0] || tid == tids[1], 1);
+
+  /* Every client of port 1 sees its connection close; port 0's stays. The rings are empty. */
+  for (int i = 0; i < N1; i++) {
+    expect_client_closed(fd[i]);
+    close(fd[i]);
+  }
+  ASSERT_EQ(ew_port_connections(tp[1].p), 0);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_CONNS), 0);
+  ASSERT_EQ(ew_port_connections(tp[0].p), 1);
+  for (uint32_t k = 0; k < 2; k++) {
+    ASSERT_EQ(ew_ring_used(ew_port_in(tp[1].p, k)), 0);
+    ASSERT_EQ(ew_ring_used(ew_port_out(tp[1].p, k)), 0);
+  }
+
+  /* A new consumer attaches: the epoch moves on, and there is nothing to read. */
+  tport_open(&tp[1], rt, 1);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_EPOCH), 2);
+  ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_EPOCH), 1);
+  ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_ATTACHED), 1);
+  uint32_t heads[2] = {tp[1].in[0].head, tp[1].in[1].head};
+  ASSERT_EQ(ew_port_prepare_sleep(tp[1].p, heads), 0);
+  ew_port_awake(tp[1].p);
+  expect_quiet(tp, 2, 200);
+  ASSERT_EQ(atomic_load(&reset_calls), 1);
+  ASSERT_EQ(ew_port_reset(tp[1].p, EW_EWORKER, on_reset, &reset_calls), EW_ESTATE);
+
+  /* Port 0's connection works both ways; port 1 takes and serves new connections. */
+  send_frame(fd0, 3, 3, "port zero");
+  rec_t r;
+  expect_rec(&tp[0], &r, EW_REC_DATA);
+  check_data(&r, id0, 3, 3, "port zero");
+  tport_cmd(&tp[0], EW__ID_IO(id0), EW_REC_SEND, id0, 0, 0, "pong", 4);
+  char buf[4];
+  ASSERT_OK(tcp_read_all(fd0, buf, 4));
+  ASSERT_MEM_EQ(buf, "pong", 4);
+  int fdn;
+  uint64_t idn;
+  connect_bound(&tp[1], 1, info1.port, info1.id, &fdn, &idn);
+  send_frame(fdn, 4, 4, "new consumer");
+  expect_rec(&tp[1], &r, EW_REC_DATA);
+  check_data(&r, idn, 4, 4, "new consumer");
+  tport_cmd(&tp[1], EW__ID_IO(idn), EW_REC_SEND, idn, 0, 0, "pong", 4);
+  ASSERT_OK(tcp_read_all(fdn, buf, 4));
+  ASSERT_MEM_EQ(buf, "pong", 4);
+  ASSERT_EQ(ew_port_connections(tp[1].p), 1);
+
+  client_leaves(&tp[1], fdn, idn);
+  client_leaves(&tp[0], fd0, id0);
+  expect_quiet(tp, 2, 50);
+  ew_port_detach(tp[0].p);
+  ew_port_detach(tp[1].p);
+  /* Once the runtime has stopped there is nothing to reset. */
+  ASSERT_OK(ew_runtime_stop(rt, NULL, NULL));
+  ASSERT_OK(ew_runtime_join(rt));
+  ASSERT_EQ(ew_port_reset(tp[1].p, EW_EWORKER, on_reset, &reset_calls), EW_ESTATE);
+  ew_runtime_release(rt);
+  ASSERT_EQ(atomic_load(&reset_calls), 1);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+int main(int argc, char **argv) {
+  static const ew_test_t tests[] = {
+      EW_TEST(test_task_ring_options), EW_TEST(test_task_ring_sleep),
+      EW_TEST(test_task_ring_stream),  EW_TEST(test_bind_policies),
+      EW_TEST(test_admission),         EW_TEST(test_port_reset)};
+  for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
+    fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
+    if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+import { strict as assert } from 'assert';
+import { once } from 'events';
+import * as net from 'net';
+import * as path from 'path';
+import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, type Server, type WorkerExitInfo } from '../dist/index';
+import { FrameReader, closed, connect, frame, pattern } from './helpers';
+
+// Work threads, the scheduler and buddy tasks (DESIGN section 6), with real worker_threads, real
+// sockets and the real rings. The work threads run test/fixtures/work-thread.ts: type-1 frames
+// come back with the serving thread's index as their first byte.
+
+const MODULE = path.join(__dirname, 'fixtures', 'work-thread.js');
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, what: string, ms = 10000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await tick(10);
+  }
+}
+
+interface Client {
+  s: net.Socket;
+  r: FrameReader;
+}
+
+async function client(port: number, local = '127.0.0.1'): Promise<Client> {
+  const s = await connect(port, '127.0.0.1', local);
+  s.on('error', () => {});
+  return { s, r: new FrameReader(s) };
+}
+
+/** One echo round trip; returns the index of the thread that served it. */
+async function servedBy(c: Client, seq = 1): Promise<number> {
+  const n = c.r.frames.length;
+  c.s.write(frame(1, 'x', seq));
+  const frames = await c.r.waitFrames(n + 1);
+  assert.equal(frames[n].seq, seq);
+  return frames[n].body[0];
+}
+
+describe('work threads', function () {
+  let rt: Runtime | null = null;
+  const sockets: net.Socket[] = [];
+
+  async function start(opts: Parameters<typeof Runtime.start>[0] = {}): Promise<{ rt: Runtime; server: Server; port: number }> {
+    rt = await Runtime.start({ ioThreads: 2, logger: { level: 'silent' }, workers: { count: 2, module: MODULE, logger: { level: 'silent' } }, ...opts });
+    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    return { rt, server, port: server.address().port };
+  }
+
+  async function track(p: Promise<Client>): Promise<Client> {
+    const c = await p;
+    sockets.push(c.s);
+    return c;
+  }
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    // Some tests leave handlers that never answer: do not wait the default 5 s for them.
+    if (rt !== null) await rt.close({ drainTimeoutMs: 300 });
+    rt = null;
+  });
+
+  it('delivers each connection’s frames in order on one thread, across 2 work threads and 2 IO threads', async () => {
+    const { rt, port } = await start();
+    const N = 12;
+    const FRAMES = 300;
+    const clients = await Promise.all(Array.from({ length: N }, () => track(client(port))));
+    for (let i = 0; i < N; i++) {
+      const c = clients[i];
+      const bufs: Buffer[] = [];
+      for (let j = 1; j <= FRAMES; j++) bufs.push(frame(1, pattern(1 + ((i * 7 + j) % 200), i * 1000 + j), j));
+      c.s.write(Buffer.concat(bufs));
+    }
+    const owners = new Set<number>();
+    for (let i = 0; i < N; i++) {
+      const frames = await clients[i].r.waitFrames(FRAMES);
+      const owner = frames[0].body[0];
+      owners.add(owner);
+      for (let j = 1; j <= FRAMES; j++) {
+        const f = frames[j - 1];
+        assert.equal(f.seq, j, `connection ${i}: frame ${j} out of order`);
+        assert.equal(f.body[0], owner, `connection ${i} moved between threads`);
+        assert.deepEqual(f.body.subarray(1), pattern(1 + ((i * 7 + j) % 200), i * 1000 + j));
+      }
+    }
+    assert.deepEqual([...owners].sort(), [1, 2], 'both work threads served connections');
+    const stats = rt.stats();
+    assert.ok(stats[0].accepted > 0 && stats[1].accepted > 0, 'both IO threads accepted connections');
+    const conns = rt.threadConnections();
+    assert.equal(conns[0], 0, 'the main thread holds no connection when work threads serve');
+    assert.equal(conns[1] + conns[2], N);
+  });
+
+  it('binds by a function of the peer (sticky routing)', async () => {
+    const { port } = await start({ bind: (peer) => (peer.address === '127.0.0.2' ? 0 : 1) });
+    for (let i = 0; i < 4; i++) {
+      assert.equal(await servedBy(await track(client(port, '127.0.0.2'))), 1);
+      assert.equal(await servedBy(await track(client(port, '127.0.0.3'))), 2);
+    }
+  });
+
+  it("binds 'least-loaded': each new connection goes to the thread with fewer", async () => {
+    const { rt, port } = await start({ bind: 'least-loaded', ioThreads: 1 });
+    const a = await track(client(port));
+    const owner = await servedBy(a);
+    const b = await track(client(port));
+    assert.equal(await servedBy(b), 3 - owner, 'the second goes to the other thread');
+    a.s.destroy();
+    await until(() => rt.threadConnections()[owner] === 0, 'the first connection to close');
+    assert.equal(await servedBy(await track(client(port))), owner, 'the third refills the emptier thread');
+  });
+
+  it('schedules to any, an index and all, with replies, errors and timeouts', async () => {
+    const { rt } = await start();
+    rt.tasks.define('whoami', () => 0);
+    const anyOf = new Set<number>();
+    for (let i = 0; i < 8; i++) anyOf.add(await rt.tasks.schedule<number>('whoami'));
+    assert.deepEqual([...anyOf].sort(), [1, 2], "'any' spreads over the work threads");
+    assert.equal(await rt.tasks.schedule('whoami', undefined, { to: 2 }), 2);
+    assert.equal(await rt.tasks.schedule('whoami', undefined, { to: 0 }), 0, 'the main thread runs its own tasks');
+    assert.deepEqual(await rt.tasks.schedule('whoami', undefined, { to: 'all' }), [0, 1, 2]);
+    const big = { list: Array.from({ length: 50000 }, (_, i) => i), map: new Map([[1, 'a']]), when: new Date(5) };
+    assert.deepEqual(await rt.tasks.schedule('echo', big, { to: 1 }), big, 'a payload larger than a ring record travels in fragments');
+    const bytes = (await rt.tasks.schedule('bytes', Buffer.from([7, 8]), { to: 2 })) as Buffer;
+    assert.ok(Buffer.isBuffer(bytes));
+    assert.deepEqual([...bytes], [7, 8, 2], 'bytes travel as bytes');
+
+    await assert.rejects(rt.tasks.schedule('never', undefined, { to: 1, timeoutMs: 50 }), (e: unknown) => e instanceof TimeoutError && e.code === 'EW_ETIMEDOUT');
+    await assert.rejects(rt.tasks.schedule('fail', undefined, { to: 2 }), (e: Error & { code?: string; remote?: boolean }) => e.message === 'nope' && e.code === 'E_CUSTOM' && e.remote === true);
+    await assert.rejects(rt.tasks.schedule('nope', undefined, { to: 1 }), (e: unknown) => e instanceof InvalidArgumentError && e.code === 'EW_ENOTASK');
+    await assert.rejects(rt.tasks.schedule('whoami', undefined, { to: 3 }), (e: unknown) => e instanceof InvalidArgumentError && e.code === 'EW_EINVAL');
+    await assert.rejects(rt.tasks.schedule('echo', () => 1, { to: 1 }), (e: unknown) => e instanceof InvalidArgumentError);
+    // A task that answered after its timeout is dropped, not delivered twice.
+    await assert.rejects(rt.tasks.schedule('slow', { ms: 100, value: 1 }, { to: 1, timeoutMs: 20 }), TimeoutError);
+    await tick(150);
+    assert.equal(rt.tasks.pending, 0);
+    // Work threads schedule too: a task on thread 1 that asks the main thread.
+    rt.tasks.define('main-echo', (p) => ({ main: p }));
+    assert.deepEqual(await rt.tasks.schedule('ask-main', 5, { to: 1 }), { main: 5 });
+  });
+
+  it('runs a buddy task on the thread that owns the connection, from the main thread and from the other work thread', async () => {
+    const { rt, port } = await start();
+    const ids = new Map<number, { id: number; index: number }>();
+    let seen: (() => void) | null = null;
+    rt.tasks.define('conn-id', (p: { id: number; index: number }) => {
+      ids.set(p.id, p);
+      seen?.();
+      return null;
+    });
+    const report = async (c: Client): Promise<{ id: number; index: number }> => {
+      const before = ids.size;
+      const got = new Promise<void>((r) => (seen = r));
+      c.s.write(frame(3));
+      await got;
+      assert.equal(ids.size, before + 1);
+      return [...ids.values()][before];
+    };
+    // From the main thread.
+    const a = await track(client(port));
+    const ra = await report(a);
+    const done = closed(a.s);
+    assert.deepEqual(await rt.tasks.buddy(ra.id, 'kick'), { id: ra.id, on: ra.index });
+    await done;
+    // From the other work thread: find a connection owned by each thread.
+    const owners = new Map<number, Client>();
+    for (let i = 0; i < 16 && owners.size < 2; i++) {
+      const c = await track(client(port));
+      owners.set(await servedBy(c), c);
+    }
+    assert.equal(owners.size, 2);
+    const b = owners.get(1)!;
+    const rb = await report(b);
+    assert.equal(rb.index, 1);
+    const bClosed = closed(b.s);
+    assert.deepEqual(await rt.tasks.schedule('buddy-kick', { id: rb.id }, { to: 2 }), { id: rb.id, on: 1 });
+    await bClosed;
+    // A closed connection's id is refused.
+    await assert.rejects(rt.tasks.buddy(rb.id, 'kick'), (e: unknown) => e instanceof ClosedError && e.code === 'EW_ECLOSED');
+  });
+
+  it('parks connections for an async accept hook: denies and admits, and a peer that leaves meanwhile is handled', async () => {
+    const { rt, server, port } = await start();
+    let release: (() => void) | null = null;
+    const gate = new Promise<void>((r) => (release = r));
+    server.onAccept(async (peer) => {
+      assert.equal(peer.server, server);
+      if (peer.address === '127.0.0.9') await gate;
+      await tick(5);
+      return peer.address !== '127.0.0.5';
+    });
+    // Denied: closed, and nothing reaches a work thread.
+    const d = await track(client(port, '127.0.0.5'));
+    d.s.write(frame(1, 'early', 1));
+    await closed(d.s);
+    assert.equal(d.r.frames.length, 0);
+    // Admitted: what it sent before the verdict is delivered after it.
+    const ok = await track(client(port, '127.0.0.6'));
+    ok.s.write(frame(1, 'before verdict', 7));
+    const [f] = await ok.r.waitFrames(1);
+    assert.equal(f.seq, 7);
+    assert.equal(f.body.subarray(1).toString(), 'before verdict');
+    // A peer that leaves while the hook is still deciding.
+    const gone = await track(client(port, '127.0.0.9'));
+    gone.s.destroy();
+    await tick(50);
+    release!();
+    await until(() => rt.threadConnections().reduce((a, b) => a + b, 0) === 1, 'only the admitted connection to remain');
+    assert.equal(server.stats().denied, 1);
+    // A hook that throws refuses; removing it admits again.
+    server.onAccept(() => {
+      throw new Error('hook bug');
+    });
+    await closed((await track(client(port, '127.0.0.7'))).s);
+    server.onAccept(null);
+    assert.ok((await servedBy(await track(client(port, '127.0.0.8')))) >= 1);
+  });
+
+  it('keeps client frames away from tasks: no frame of any type id reaches a task handler', async () => {
+    const { rt, port } = await start({ workers: { count: 1, module: MODULE, logger: { level: 'silent' } } });
+    const before = (await rt.tasks.schedule('stats', undefined, { to: 1 })) as { messages: number; taskCalls: number };
+    const c = await track(client(port));
+    // Every type id (0 is reserved and closes the connection, so 1..65535), with a body that
+    // spells a task's name and a TASK record's kind, in both framings of flags the wire allows.
+    const bufs: Buffer[] = [];
+    for (let t = 4; t <= 65535; t++) bufs.push(frame(t, t % 2 ? 'whoami' : Buffer.from([10, 0, 11, 0]), t, t % 3 === 0 ? 2 : 0));
+    c.s.write(Buffer.concat(bufs));
+    await servedBy(c, 1); // in order: every frame before it has been dispatched
+    const after = (await rt.tasks.schedule('stats', undefined, { to: 1 })) as { messages: number; taskCalls: number };
+    assert.equal(after.messages - before.messages, 65532 + 1, 'every frame reached the client dispatcher');
+    assert.equal(after.taskCalls - before.taskCalls, 1, 'only the stats task itself ran');
+  });
+
+  it('logs a handler that throws, with the connection id, and keeps serving', async () => {
+    const { rt, port } = await start({ workers: { count: 1, module: MODULE, logger: { level: 'silent' } } });
+    const c = await track(client(port));
+    c.s.write(frame(2));
+    c.s.write(frame(2));
+    assert.equal(await servedBy(c, 9), 1, 'the connection is still served');
+    const st = (await rt.tasks.schedule('stats', undefined, { to: 1 })) as { handlerErrors: { message: string; conn: number }[] };
+    assert.equal(st.handlerErrors.length, 2);
+    assert.equal(st.handlerErrors[0].message, 'handler boom');
+    assert.ok(Number.isSafeInteger(st.handlerErrors[0].conn) && st.handlerErrors[0].conn > 0);
+  });
+
+  for (const how of ['process.exit', 'an uncaught exception'] as const) {
+    it(`replaces a work thread that dies (${how}): its connections close, its tasks reject`, async () => {
+      const { rt, port } = await start({ workers: { count: 2, module: MODULE, logger: { level: 'silent' }, restart: true } });
+      const owners = new Map<number, Client>();
+      for (let i = 0; i < 16 && owners.size < 2; i++) {
+        const c = await track(client(port));
+        owners.set(await servedBy(c), c);
+      }
+      const victim = owners.get(1)!;
+      const survivor = owners.get(2)!;
+      const pending = rt.tasks.schedule('never', undefined, { to: 1, timeoutMs: 0 });
+      const exited = once(rt, 'workerExit') as Promise<[WorkerExitInfo]>;
+      const victimClosed = closed(victim.s);
+      await rt.tasks.schedule(how === 'process.exit' ? 'exit' : 'throw-uncaught', { code: 3 }, { to: 1 });
+      await assert.rejects(pending, (e: unknown) => e instanceof ClosedError && e.code === 'EW_EWORKER');
+      await victimClosed;
+      const [info] = await exited;
+      assert.equal(info.index, 1);
+      assert.equal(info.replaced, true);
+      assert.equal(info.code, how === 'process.exit' ? 3 : 1);
+      // The survivor never noticed; the replacement serves tasks and new connections.
+      assert.equal(await servedBy(survivor, 2), 2);
+      assert.equal(await rt.tasks.schedule('whoami', undefined, { to: 1 }), 1);
+      const seen = new Set<number>();
+      for (let i = 0; i < 16 && seen.size < 2; i++) seen.add(await servedBy(await track(client(port))));
+      assert.deepEqual([...seen].sort(), [1, 2]);
+    });
+  }
+
+  it('has 100,000 tasks in flight at once and loses none', async function () {
+    this.timeout(120000);
+    const { rt } = await start();
+    const N = 100000;
+    const all: Promise<unknown>[] = [];
+    for (let i = 0; i < N; i++) all.push(rt.tasks.schedule('echo', i, { to: 'any', timeoutMs: 0 }));
+    assert.equal(rt.tasks.pending, N);
+    const got = await Promise.all(all);
+    for (let i = 0; i < N; i++) assert.equal(got[i], i);
+    assert.equal(rt.tasks.pending, 0);
+  });
+
+  it('close() lets running tasks finish, refuses new ones, stops the work threads and closes connections', async () => {
+    const { rt, port } = await start({ workers: { count: 1, module: MODULE, logger: { level: 'silent' }, data: { tag: 'x' } } });
+    assert.deepEqual(((await rt.tasks.schedule('stats', undefined, { to: 1 })) as { data: unknown }).data, { tag: 'x' });
+    const c = await track(client(port));
+    await servedBy(c);
+    const slow = rt.tasks.schedule('slow', { ms: 100, value: 'done' }, { to: 1 });
+    const closing = rt.close();
+    await assert.rejects(rt.tasks.schedule('whoami', undefined, { to: 1 }), (e: unknown) => e instanceof ClosedError && e.code === 'EW_ESHUTDOWN');
+    assert.equal(await slow, 'done');
+    await closing;
+    await closed(c.s);
+  });
+
+  it('refuses bad options', async () => {
+    await assert.rejects(Runtime.start({ workers: { count: 1 } }), InvalidArgumentError);
+    await assert.rejects(Runtime.start({ workers: { count: 64, module: MODULE } }), InvalidArgumentError);
+    await assert.rejects(Runtime.start({ bind: 'sideways' as never }), InvalidArgumentError);
+    await assert.rejects(Runtime.start({ workers: { count: 1, module: path.join(__dirname, 'fixtures', 'no-such-module.js') }, logger: { level: 'silent' } }), /failed to load/);
+  });
+});
