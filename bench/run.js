@@ -58,6 +58,18 @@ const SERVERS = [
     display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads} --triggering level`,
   },
   {
+    name: 'evwire-w1',
+    about: 'evwire-js with the handler on 1 work thread (`workers: { count: 1 }`); the main thread idles.',
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--workers', '1']],
+    display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads} --workers 1`,
+  },
+  {
+    name: 'evwire-w2',
+    about: 'evwire-js with the handler on 2 work threads, connections bound round-robin.',
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--workers', '2']],
+    display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads} --workers 2`,
+  },
+  {
     name: 'evwire-native',
     about: 'The same core with a C consumer and no JavaScript: the ceiling for evwire-js.',
     command: (port, o) => [NATIVE, ['--port', String(port), '--io-threads', String(o.ioThreads)]],

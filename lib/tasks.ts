@@ -43,10 +43,61 @@ export interface TaskContext {
 export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContext) => R | Promise<R>;
 
 /** Encodings of a payload: structured clone (v8.serialize, what postMessage uses), raw bytes
- * (a Uint8Array or Buffer travels as it is and arrives as a Buffer: protobuf bodies), none. */
+ * (a Uint8Array or Buffer travels as it is and arrives as a Buffer: protobuf bodies), and exact
+ * shortcuts for the values v8.serialize's per-call cost (several microseconds) is out of all
+ * proportion to: undefined, null, booleans, numbers (f64), strings (UTF-8), and small values JSON
+ * carries exactly (jsonExact). */
 const ENC_V8 = 0;
 const ENC_BYTES = 1;
 const ENC_UNDEFINED = 2;
+const ENC_NULL = 3;
+const ENC_TRUE = 4;
+const ENC_FALSE = 5;
+const ENC_NUMBER = 6;
+const ENC_STRING = 7;
+const ENC_JSON = 8;
+/** Values with more nodes than this take v8.serialize, which is as fast for them. */
+const JSON_MAX_NODES = 256;
+
+/**
+ * Whether JSON round-trips `v` exactly as structured clone would: only plain objects, dense
+ * plain arrays, strings, booleans, null and finite numbers other than -0, no value reached
+ * twice (clone keeps shared references; JSON would duplicate them), small enough to check.
+ * Everything else (undefined members, Map, Date, typed arrays, class instances, cycles...)
+ * goes through v8.serialize.
+ */
+function jsonExact(v: unknown): boolean {
+  let budget = JSON_MAX_NODES;
+  const seen: object[] = [];
+  const walk = (x: unknown, depth: number): boolean => {
+    if (--budget < 0 || depth > 32) return false;
+    switch (typeof x) {
+      case 'string':
+      case 'boolean':
+        return true;
+      case 'number':
+        return Number.isFinite(x) && !Object.is(x, -0);
+      case 'object': {
+        if (x === null) return true;
+        if (seen.includes(x)) return false;
+        seen.push(x);
+        const proto = Object.getPrototypeOf(x);
+        if (Array.isArray(x)) {
+          if (proto !== Array.prototype || Object.keys(x).length !== x.length) return false;
+          for (let i = 0; i < x.length; i++) if (!walk(x[i], depth + 1)) return false;
+          return true;
+        }
+        if (proto !== Object.prototype && proto !== null) return false;
+        const o = x as Record<string, unknown>;
+        for (const k of Object.keys(o)) if (!walk(o[k], depth + 1)) return false;
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+  return walk(v, 0);
+}
 const F_ERROR = 0x10;
 const DEFAULT_TIMEOUT_MS = 30000;
 const MAX_NAME_BYTES = 255;
@@ -69,16 +120,50 @@ export interface TasksHost {
 }
 
 function encode(v: unknown): [number, Uint8Array | null] {
-  if (v === undefined) return [ENC_UNDEFINED, null];
-  if (v instanceof Uint8Array) return [ENC_BYTES, v];
-  return [ENC_V8, v8.serialize(v)];
+  switch (typeof v) {
+    case 'undefined':
+      return [ENC_UNDEFINED, null];
+    case 'boolean':
+      return [v ? ENC_TRUE : ENC_FALSE, null];
+    case 'number': {
+      const b = Buffer.allocUnsafe(8);
+      b.writeDoubleLE(v, 0);
+      return [ENC_NUMBER, b];
+    }
+    case 'string':
+      return [ENC_STRING, Buffer.from(v, 'utf8')];
+    default:
+      if (v === null) return [ENC_NULL, null];
+      if (v instanceof Uint8Array) return [ENC_BYTES, v];
+      if (jsonExact(v)) return [ENC_JSON, Buffer.from(JSON.stringify(v), 'utf8')];
+      return [ENC_V8, v8.serialize(v)];
+  }
 }
 
 function decode(enc: number, body: Buffer): unknown {
-  if (enc === ENC_UNDEFINED) return undefined;
-  // Copies: the body is ring memory, reused once this drain returns.
-  if (enc === ENC_BYTES) return Buffer.from(body);
-  return v8.deserialize(body);
+  switch (enc) {
+    case ENC_V8:
+      return v8.deserialize(body);
+    case ENC_BYTES:
+      // A copy: the body is ring memory, reused once this drain returns.
+      return Buffer.from(body);
+    case ENC_UNDEFINED:
+      return undefined;
+    case ENC_NULL:
+      return null;
+    case ENC_TRUE:
+      return true;
+    case ENC_FALSE:
+      return false;
+    case ENC_NUMBER:
+      return body.readDoubleLE(0);
+    case ENC_STRING:
+      return body.toString('utf8');
+    case ENC_JSON:
+      return JSON.parse(body.toString('utf8'));
+    default:
+      throw new Error(`unknown payload encoding ${enc}`);
+  }
 }
 
 function errorPayload(err: unknown): Uint8Array {

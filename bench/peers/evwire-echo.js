@@ -3,8 +3,11 @@
 'use strict';
 // evwire echo server with a JavaScript handler, the peer the benchmarks drive.
 //   node bench/peers/evwire-echo.js --port P [--io-threads N] [--affinity auto|off|0,1]
-//        [--read-budget BYTES] [--ring-bytes BYTES] [--triggering edge|level]
+//        [--read-budget BYTES] [--ring-bytes BYTES] [--triggering edge|level] [--workers N]
+// With --workers N the echo runs on N work threads (bench/peers/evwire-echo-worker.js) and the
+// main thread only starts them.
 // Prints "listening <address> <port>" once ready; exits on SIGTERM/SIGINT.
+const path = require('path');
 const { Runtime } = require('../../dist/index.js');
 
 const args = process.argv.slice(2);
@@ -24,6 +27,7 @@ async function main() {
     outRingBytes: ring === undefined ? undefined : Number(ring),
     triggering: opt('triggering', 'edge'),
     logger: { level: 'warn' },
+    workers: { count: Number(opt('workers', '0')), module: path.join(__dirname, 'evwire-echo-worker.js') },
   });
   const server = await rt.listen({
     protocol: 'tcp',
