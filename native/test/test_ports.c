@@ -44,9 +44,12 @@ static void log_cb(void *arg, int level, const char *msg) {
   if (level >= EW_LOG_LEVEL_ERROR) fprintf(stderr, "evwire: %s\n", msg);
 }
 
-static ew_runtime_t *start_rt(uint32_t nio, uint32_t nports, uint32_t task_bytes) {
+/* `max_conns` is the number of connection slots per IO thread; 0 keeps the default. */
+static ew_runtime_t *start_rt_slots(uint32_t nio, uint32_t nports, uint32_t task_bytes,
+                                    uint32_t max_conns) {
   ew_runtime_opts_t o;
   ew_runtime_opts_init(&o);
+  if (max_conns != 0) o.max_conns_per_thread = max_conns;
   o.io_threads = nio;
   o.ports = nports;
   o.in_ring_bytes = 1u << 16;
@@ -59,6 +62,10 @@ static ew_runtime_t *start_rt(uint32_t nio, uint32_t nports, uint32_t task_bytes
   ASSERT_OK(ew_runtime_start(&o, &rt));
   ASSERT_NOT_NULL(rt);
   return rt;
+}
+
+static ew_runtime_t *start_rt(uint32_t nio, uint32_t nports, uint32_t task_bytes) {
+  return start_rt_slots(nio, nports, task_bytes, 0);
 }
 
 static uint8_t *shm_of(ew_runtime_t *rt) {
@@ -910,6 +917,184 @@ static void test_admission(void) {
   settled_threads();
 }
 
+/* A statistic summed over every IO thread. */
+static uint64_t stat_sum(ew_runtime_t *rt, int stat) {
+  uint64_t v = 0;
+  for (uint32_t k = 0; k < ew_runtime_io_threads(rt); k++) v += stat_of(rt, k, stat);
+  return v;
+}
+
+/* The client resets its connection: SO_LINGER {1, 0}, then close() sends an RST. */
+static void reset_from_client(int fd) {
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  ASSERT_OK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg));
+  ASSERT_OK(close(fd));
+}
+
+/* Listens with admission: ADMIT to port `owner`, admitted connections bound among `mask`. */
+static void listen_admit(ew_runtime_t *rt, uint32_t owner, uint64_t mask, int distribution,
+                         ew_listen_info_t *info) {
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.admit = 1;
+  lo.owner_port = owner;
+  lo.bind_ports = mask;
+  lo.distribution = distribution;
+  ASSERT_OK(ew_listen(rt, &lo, info));
+}
+
+/* A parked peer that sends data and then half-closes (FIN) may still want its answer: it stays
+ * parked, and on admission its new port gets OPEN, the data, then END; the reply reaches it. */
+static void test_parked_half_close(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 2, 0);
+  static tport_t tp[2];
+  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  ew_listen_info_t info;
+  listen_admit(rt, 0, 1u << 1, EW_DIST_ROUND_ROBIN, &info);
+  uint32_t per[2] = {0, 0};
+
+  /* H sends a frame before its ADMIT is produced and one after, then its FIN; H2 the same,
+   * to be refused. Neither is closed while the owner decides. */
+  int h, h2;
+  uint64_t idh = connect_parked(tp, rt, &info, &h, "hello");
+  send_frame(h, 8, 43, "and more");
+  ASSERT_OK(shutdown(h, SHUT_WR));
+  uint64_t idh2 = connect_parked(tp, rt, &info, &h2, "me too");
+  ASSERT_OK(shutdown(h2, SHUT_WR));
+  uint64_t closed0 = stat_of(rt, 0, EW_STAT_closed);
+  expect_quiet(tp, 2, 300);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_closed), closed0);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_live), 2);
+  ASSERT_UEQ(slot_word(rt, idh, EW_SHM_SLOT_PORT), UINT32_MAX);
+  ASSERT_UEQ(slot_word(rt, idh2, EW_SHM_SLOT_PORT), UINT32_MAX);
+  check_conns(tp, per, 2);
+
+  /* H is admitted to port 1: OPEN, both frames in order, then END. */
+  tport_cmd(&tp[0], EW__ID_IO(idh), EW_REC_VERDICT, idh, 1, 1, NULL, 0);
+  rec_t r;
+  expect_rec(&tp[1], &r, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, idh);
+  ASSERT_EQ(r.h.type, info.id);
+  check_open_body(&r, info.id, h);
+  expect_rec(&tp[1], &r, EW_REC_DATA);
+  check_data(&r, idh, 7, 42, "hello");
+  expect_rec(&tp[1], &r, EW_REC_DATA);
+  check_data(&r, idh, 8, 43, "and more");
+  expect_rec(&tp[1], &r, EW_REC_END);
+  ASSERT_UEQ(r.h.conn, idh);
+  ASSERT_EQ(r.h.len, 0);
+  ASSERT_EQ(slot_word(rt, idh, EW_SHM_SLOT_PORT), 1);
+  per[1] = 1;
+  check_conns(tp, per, 2);
+  expect_quiet(tp, 2, 50);
+
+  /* The half-closed peer gets its answer, then the end (EW_EOF: the peer ended first). */
+  tport_cmd(&tp[1], EW__ID_IO(idh), EW_REC_SEND, idh, 0, 0, "reply", 5);
+  char buf[8];
+  ASSERT_OK(tcp_read_all(h, buf, 5));
+  ASSERT_MEM_EQ(buf, "reply", 5);
+  tport_cmd(&tp[1], EW__ID_IO(idh), EW_REC_SHUTDOWN, idh, 0, 0, NULL, 0);
+  expect_rec(&tp[1], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, idh);
+  ASSERT_EQ((int32_t)r.h.type, EW_EOF);
+  ASSERT_EQ(tcp_wait_closed(h), 0);
+  close(h);
+  per[1] = 0;
+  check_conns(tp, per, 2);
+
+  /* H2 is refused: CLOSE (EW_EDENIED) at the owner, its socket closes. */
+  tport_cmd(&tp[0], EW__ID_IO(idh2), EW_REC_VERDICT, idh2, 0, UINT32_MAX, NULL, 0);
+  expect_rec(&tp[0], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, idh2);
+  ASSERT_EQ((int32_t)r.h.type, EW_EDENIED);
+  expect_client_closed(h2);
+  close(h2);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
+  expect_quiet(tp, 2, 50);
+  check_conns(tp, per, 2);
+  for (uint32_t j = 0; j < 2; j++) ew_port_detach(tp[j].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* A parked peer that sent data and then resets (RST): the data hides the reset from a peek, but
+ * the socket's state shows it, so the connection closes at once with EW_ECONNRESET (CLOSE at
+ * the owner port) without waiting for a verdict, and its slot is free. Edge-triggered only:
+ * level-triggered, read interest is off while data waits, so the reset is seen only at the
+ * verdict (a documented limitation). */
+static void test_parked_reset(void) {
+  if (level_triggered) {
+    fprintf(stderr, "  (edge-triggered only)\n");
+    return;
+  }
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 2, 0);
+  static tport_t tp[2];
+  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  ew_listen_info_t info;
+  listen_admit(rt, 0, 1u << 1, EW_DIST_ROUND_ROBIN, &info);
+  uint32_t per[2] = {0, 0};
+
+  /* R1's frame comes before its ADMIT, R2's after it; S sends one too and stays. The core looks
+   * at each (and leaves the data in the socket) before anyone resets. */
+  int r1, r2, s;
+  uint64_t id1 = connect_parked(tp, rt, &info, &r1, "hello");
+  uint64_t id2 = connect_parked(tp, rt, &info, &r2, NULL);
+  send_frame(r2, 8, 43, "after admit");
+  uint64_t ids = connect_parked(tp, rt, &info, &s, "staying");
+  expect_quiet(tp, 2, 300);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_live), 3);
+  uint64_t closed0 = stat_of(rt, 0, EW_STAT_closed);
+
+  rec_t r;
+  reset_from_client(r1);
+  expect_rec(&tp[0], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, id1);
+  ASSERT_EQ((int32_t)r.h.type, EW_ECONNRESET);
+  ASSERT_EQ(r.h.seq, ECONNRESET);
+  ASSERT_EQ(r.h.len, 0);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 2);
+  reset_from_client(r2);
+  expect_rec(&tp[0], &r, EW_REC_CLOSE);
+  ASSERT_UEQ(r.h.conn, id2);
+  ASSERT_EQ((int32_t)r.h.type, EW_ECONNRESET);
+  ASSERT_EQ(r.h.seq, ECONNRESET);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 1);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_closed), closed0 + 2);
+  expect_quiet(tp, 2, 100);
+  check_conns(tp, per, 2);
+
+  /* Verdicts that come too late are stale: nothing opens anywhere. */
+  uint64_t stale0 = stat_of(rt, 0, EW_STAT_stale_sends);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, id1, 1, 1, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, id2, 0, UINT32_MAX, NULL, 0);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_stale_sends) == stale0 + 2);
+  expect_quiet(tp, 2, 100);
+  check_conns(tp, per, 2);
+
+  /* S, with data and no reset, was left parked; admitted, it is an ordinary connection. */
+  ASSERT_UEQ(slot_word(rt, ids, EW_SHM_SLOT_PORT), UINT32_MAX);
+  tport_cmd(&tp[0], 0, EW_REC_VERDICT, ids, 1, 1, NULL, 0);
+  expect_rec(&tp[1], &r, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, ids);
+  expect_rec(&tp[1], &r, EW_REC_DATA);
+  check_data(&r, ids, 7, 42, "staying");
+  per[1] = 1;
+  check_conns(tp, per, 2);
+  client_leaves(&tp[1], s, ids);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
+  expect_quiet(tp, 2, 50);
+  for (uint32_t j = 0; j < 2; j++) ew_port_detach(tp[j].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
 /* ---- resetting a port whose consumer is gone ----------------------------------------------- */
 
 static _Atomic int reset_calls;
@@ -1047,11 +1232,129 @@ static void test_port_reset(void) {
   settled_threads();
 }
 
+/* A reset of a server's owner port closes that server's parked connections too: their ADMIT
+ * went to the port and is discarded with its rings, so no verdict could ever come. Their
+ * clients see the close and their slots are free again. A connection admitted from it to
+ * another port, and one parked with another owner, are not the reset's business. */
+static void test_reset_parked(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  atomic_store(&reset_calls, 0);
+  atomic_store(&gate_armed, 0);
+  /* Two IO threads of two slots each: four connections fill the runtime. The acceptor picks
+   * the IO thread with the fewest connections, so each thread ends up with two. */
+  ew_runtime_t *rt = start_rt_slots(2, 2, 0, 2);
+  static tport_t tp[2];
+  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  ew_listen_info_t info0, info1;
+  listen_admit(rt, 0, 1u << 1, EW_DIST_LEAST_CONNS, &info0);
+  listen_admit(rt, 1, 1u << 1, EW_DIST_LEAST_CONNS, &info1);
+
+  /* A: admitted by port 0 to port 1. P1, P2: parked, owner port 0, P2 with a frame waiting.
+   * Q: parked, owner port 1 (connect_parked expects the ADMIT at its tp[0]). */
+  int a, p1, p2, q;
+  uint64_t ida = connect_parked(tp, rt, &info0, &a, NULL);
+  tport_cmd(&tp[0], EW__ID_IO(ida), EW_REC_VERDICT, ida, 1, 1, NULL, 0);
+  rec_t r;
+  expect_rec(&tp[1], &r, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, ida);
+  uint64_t id1 = connect_parked(tp, rt, &info0, &p1, NULL);
+  uint64_t id2 = connect_parked(tp, rt, &info0, &p2, "waiting");
+  uint64_t idq = connect_parked(&tp[1], rt, &info1, &q, NULL);
+  ASSERT_NE(EW__ID_IO(id1), EW__ID_IO(id2)); /* the reset has work on both IO threads */
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 2 && stat_of(rt, 1, EW_STAT_live) == 2);
+  uint32_t per[2] = {0, 1};
+  check_conns(tp, per, 2);
+  expect_quiet(tp, 2, 100);
+
+  /* Full: a fifth connection finds no slot and is refused. */
+  uint64_t rejects0 = stat_sum(rt, EW_STAT_limit_rejects);
+  int full = tcp_connect(info0.port);
+  expect_client_closed(full);
+  close(full);
+  WAIT_FOR(stat_sum(rt, EW_STAT_limit_rejects) == rejects0 + 1);
+  expect_quiet(tp, 2, 50);
+
+  /* Port 0's consumer is gone. The reset closes P1 and P2, and nothing else. */
+  uint64_t closed0 = stat_sum(rt, EW_STAT_closed);
+  ew_port_detach(tp[0].p);
+  ASSERT_OK(ew_port_reset(tp[0].p, EW_EWORKER, on_reset, &reset_calls));
+  WAIT_FOR(atomic_load(&reset_calls) == 1);
+  expect_client_closed(p1);
+  close(p1);
+  expect_client_closed(p2);
+  close(p2);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 1 && stat_of(rt, 1, EW_STAT_live) == 1);
+  ASSERT_UEQ(stat_sum(rt, EW_STAT_closed), closed0 + 2);
+  check_conns(tp, per, 2);
+  for (uint32_t k = 0; k < 2; k++) {
+    ASSERT_EQ(ew_ring_used(ew_port_in(tp[0].p, k)), 0);
+    ASSERT_EQ(ew_ring_used(ew_port_out(tp[0].p, k)), 0);
+  }
+  expect_quiet(&tp[1], 1, 100); /* the CLOSEs were port 0's, discarded with its rings */
+
+  /* A new consumer of port 0 has nothing to read. Two new connections take the freed slots
+   * (the same IO thread and slot as P1's and P2's, a new generation) and are parked. */
+  tport_open(&tp[0], rt, 0);
+  expect_quiet(tp, 2, 100);
+  int n[2];
+  uint64_t idn[2];
+  for (int i = 0; i < 2; i++) {
+    idn[i] = connect_parked(tp, rt, &info0, &n[i], NULL);
+    uint64_t old = EW__ID_IO(idn[i]) == EW__ID_IO(id1) ? id1 : id2;
+    ASSERT_EQ(EW__ID_IO(idn[i]), EW__ID_IO(old));
+    ASSERT_EQ(EW__ID_SLOT(idn[i]), EW__ID_SLOT(old));
+    ASSERT_NE(idn[i], old);
+  }
+  ASSERT_NE(EW__ID_IO(idn[0]), EW__ID_IO(idn[1]));
+
+  /* Verdicts for P1 and P2 are stale; the new connections in their slots stay parked. */
+  uint64_t stale0 = stat_sum(rt, EW_STAT_stale_sends);
+  tport_cmd(&tp[0], EW__ID_IO(id1), EW_REC_VERDICT, id1, 1, 1, NULL, 0);
+  tport_cmd(&tp[0], EW__ID_IO(id2), EW_REC_VERDICT, id2, 1, 1, NULL, 0);
+  WAIT_FOR(stat_sum(rt, EW_STAT_stale_sends) == stale0 + 2);
+  expect_quiet(tp, 2, 100);
+  for (int i = 0; i < 2; i++) ASSERT_UEQ(slot_word(rt, idn[i], EW_SHM_SLOT_PORT), UINT32_MAX);
+  check_conns(tp, per, 2);
+
+  /* A still talks to port 1; Q, still parked, is admitted by port 1 to itself. */
+  send_frame(a, 9, 44, "still here");
+  expect_rec(&tp[1], &r, EW_REC_DATA);
+  check_data(&r, ida, 9, 44, "still here");
+  tport_cmd(&tp[1], EW__ID_IO(idq), EW_REC_VERDICT, idq, 1, 1, NULL, 0);
+  expect_rec(&tp[1], &r, EW_REC_OPEN);
+  ASSERT_UEQ(r.h.conn, idq);
+  check_open_body(&r, info1.id, q);
+  per[1] = 2;
+  check_conns(tp, per, 2);
+
+  /* Everyone leaves; the new ones while still parked. */
+  client_leaves(&tp[1], a, ida);
+  client_leaves(&tp[1], q, idq);
+  for (int i = 0; i < 2; i++) {
+    close(n[i]);
+    expect_rec(&tp[0], &r, EW_REC_CLOSE);
+    ASSERT_UEQ(r.h.conn, idn[i]);
+    ASSERT_EQ((int32_t)r.h.type, EW_EOF);
+  }
+  per[1] = 0;
+  check_conns(tp, per, 2);
+  WAIT_FOR(stat_sum(rt, EW_STAT_live) == 0);
+  expect_quiet(tp, 2, 50);
+  for (uint32_t j = 0; j < 2; j++) ew_port_detach(tp[j].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(atomic_load(&reset_calls), 1);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
 int main(int argc, char **argv) {
   static const ew_test_t tests[] = {
       EW_TEST(test_task_ring_options), EW_TEST(test_task_ring_sleep),
       EW_TEST(test_task_ring_stream),  EW_TEST(test_bind_policies),
-      EW_TEST(test_admission),         EW_TEST(test_port_reset)};
+      EW_TEST(test_admission),         EW_TEST(test_parked_half_close),
+      EW_TEST(test_parked_reset),      EW_TEST(test_port_reset),
+      EW_TEST(test_reset_parked)};
   for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;

@@ -342,7 +342,15 @@ void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
   body.server = c->srv->id;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
+  if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
+    /* The peer reset while parked (seen only now in level-triggered mode, where a parked
+     * socket with data is not watched): it is gone, and an OPEN without an address would say
+     * nothing useful. */
+    int e = errno;
+    ew__conn_close(c, ew_translate_sys_error(e), e);
+    return;
+  }
+  {
     if (ss.ss_family == AF_INET6) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
       body.family = 6;
