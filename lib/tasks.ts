@@ -119,7 +119,9 @@ export interface TasksHost {
   connection(io: number, slot: number, gen: number): Connection | undefined;
 }
 
-function encode(v: unknown): [number, Uint8Array | null] {
+/** The encoding and the bytes of a payload; a string stands for its UTF-8 bytes (written
+ * straight into ring memory). */
+function encode(v: unknown): [number, Uint8Array | string | null] {
   switch (typeof v) {
     case 'undefined':
       return [ENC_UNDEFINED, null];
@@ -131,11 +133,11 @@ function encode(v: unknown): [number, Uint8Array | null] {
       return [ENC_NUMBER, b];
     }
     case 'string':
-      return [ENC_STRING, Buffer.from(v, 'utf8')];
+      return [ENC_STRING, v];
     default:
       if (v === null) return [ENC_NULL, null];
       if (v instanceof Uint8Array) return [ENC_BYTES, v];
-      if (jsonExact(v)) return [ENC_JSON, Buffer.from(JSON.stringify(v), 'utf8')];
+      if (jsonExact(v)) return [ENC_JSON, JSON.stringify(v)];
       return [ENC_V8, v8.serialize(v)];
   }
 }
@@ -336,7 +338,7 @@ export class Tasks implements TaskSink {
     if (this.#closing) return Promise.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime is closing'));
     check(typeof name === 'string' && name.length > 0, 'task name must be a non-empty string');
     let enc: number;
-    let bytes: Uint8Array | null;
+    let bytes: Uint8Array | string | null;
     try {
       [enc, bytes] = encode(payload);
     } catch (err) {
@@ -363,7 +365,7 @@ export class Tasks implements TaskSink {
     });
     if (local) {
       // The same semantics as a remote task: the handler gets a copy, later, with its context.
-      const copy = decode(enc, bytes === null ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      const copy = decode(enc, bytes === null ? Buffer.alloc(0) : typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       queueMicrotask(() => this.#run(name, copy, { from: this.#engine.index, conn }, idLo, gen, (ok, v) => this.#answer(id, ok, v)));
     } else {
       this.#engine.sendTask(target, REC_TASK, enc, idLo, gen, epoch, id, this.#prefix(name), bytes);
@@ -482,7 +484,7 @@ export class Tasks implements TaskSink {
       return;
     }
     let enc: number;
-    let bytes: Uint8Array | null;
+    let bytes: Uint8Array | string | null;
     try {
       [enc, bytes] = encode(v);
     } catch (err) {

@@ -196,3 +196,15 @@ export async function writeInPieces(s: net.Socket, data: Buffer, pieces: number[
     off += n;
   }
 }
+
+export const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 10 ms until it holds (bounded by `ms`); fails with `what` otherwise. For
+ * conditions that no event announces (a counter, a timeout elapsing), never as a fixed sleep. */
+export async function until(cond: () => boolean, what: string, ms = 10000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await tick(10);
+  }
+}

@@ -5,23 +5,12 @@ import { once } from 'events';
 import type * as net from 'net';
 import { Writable } from 'stream';
 import { InvalidArgumentError, LimitError, Runtime, TimeoutError, createLogger, type CloseReason, type Connection, type KickInfo, type Limits } from '../dist/index';
-import { FrameReader, closed, connect, echoServer, frame, header, pattern, type EchoServer } from './helpers';
+import { FrameReader, closed, connect, echoServer, frame, header, pattern, tick, until, type EchoServer } from './helpers';
 
 // Protection (docs/protection.md), with real sockets. Each client binds its own loopback
 // address (127.0.0.2 ... 127.0.0.60: Linux routes all of 127/8 to lo), so one machine acts as
 // many peers. Waits are on events; where time itself is the subject (windows, timeouts, bans
 // that expire, a response rate), a bounded poll watches the condition, never a fixed sleep.
-
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 20 ms until it holds (bounded by `ms`); fails with `what` otherwise. */
-async function until(cond: () => boolean, what: string, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await tick(20);
-  }
-}
 
 /** A client socket with a frame reader, from `local`. */
 async function peer(port: number, local: string): Promise<{ s: net.Socket; r: FrameReader }> {

@@ -5,22 +5,13 @@ import { once } from 'events';
 import * as net from 'net';
 import * as path from 'path';
 import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, type Server, type WorkerExitInfo } from '../dist/index';
-import { FrameReader, closed, connect, frame, pattern } from './helpers';
+import { FrameReader, closed, connect, frame, pattern, tick, until } from './helpers';
 
 // Work threads, the scheduler and buddy tasks (DESIGN section 6), with real worker_threads, real
 // sockets and the real rings. The work threads run test/fixtures/work-thread.ts: type-1 frames
 // come back with the serving thread's index as their first byte.
 
 const MODULE = path.join(__dirname, 'fixtures', 'work-thread.js');
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await tick(10);
-  }
-}
 
 interface Client {
   s: net.Socket;
@@ -300,6 +291,51 @@ describe('work threads', function () {
     assert.equal(await slow, 'done');
     await closing;
     await closed(c.s);
+  });
+
+  it('serves HTTP on work threads, for servers opened before and after a thread starts', async () => {
+    const { rt } = await start();
+    const http = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+    const get = async (): Promise<string> => {
+      const s = await connect(http.address().port);
+      sockets.push(s);
+      s.write('GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const chunks: Buffer[] = [];
+      s.on('data', (d) => chunks.push(d));
+      await closed(s);
+      return Buffer.concat(chunks).toString('latin1');
+    };
+    const seen = new Set<string>();
+    for (let i = 0; i < 12 && seen.size < 2; i++) {
+      const r = await get();
+      assert.match(r, /^HTTP\/1\.1 200 /);
+      seen.add(r.slice(r.indexOf('\r\n\r\n') + 4));
+    }
+    assert.deepEqual([...seen].sort(), ['thread 1', 'thread 2']);
+    // A replacement thread learns the server from its start data.
+    await rt.tasks.schedule('exit', { code: 0 }, { to: 2 });
+    await once(rt, 'workerExit');
+    const again = new Set<string>();
+    for (let i = 0; i < 12 && again.size < 2; i++) {
+      const r = await get();
+      again.add(r.slice(r.indexOf('\r\n\r\n') + 4));
+    }
+    assert.deepEqual([...again].sort(), ['thread 1', 'thread 2']);
+  });
+
+  it('without work threads, tasks and buddy tasks run on the main thread', async () => {
+    rt = await Runtime.start({ logger: { level: 'silent' } });
+    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    rt.tasks.define('double', (n: number) => n * 2);
+    rt.tasks.define('peer', (_p, ctx) => ctx.conn?.remoteAddress);
+    assert.equal(await rt.tasks.schedule('double', 21), 42);
+    assert.deepEqual(await rt.tasks.schedule('double', 1, { to: 'all' }), [2]);
+    const conn = once(server, 'connection');
+    await track(client(server.address().port));
+    const [c] = (await conn) as [import('../dist/index').Connection];
+    assert.equal(await c.buddy('peer'), '127.0.0.1');
+    assert.equal(await rt.tasks.buddy(c.id, 'peer'), '127.0.0.1');
+    await assert.rejects(rt.tasks.schedule('double', 1, { to: 1 }), InvalidArgumentError);
   });
 
   it('refuses bad options', async () => {

@@ -267,7 +267,9 @@ export class Engine {
     }
   }
 
-  /** Task ring from port (k - nio): TASK and REPLY records, reassembled when fragmented. */
+  /** Task ring from port (k - nio): TASK and REPLY records, reassembled when fragmented. The
+   * walk repeats drainIo's rather than sharing it through a callback: drainIo is the message
+   * hot path and stays one monomorphic loop. */
   private drainTasks(k: number): void {
     const ctl = this.ctl;
     const u32 = this.u32;
@@ -432,22 +434,29 @@ export class Engine {
    * may be null). `flags` is the task's own 8 bits (encoding, error). Large bodies are split
    * into MORE fragments; nothing is dropped: what does not fit waits in order.
    */
-  sendTask(to: number, kind: number, flags: number, idLo: number, gen: number, type: number, seq: number, prefix: Uint8Array | null, payload: Uint8Array | null): void {
+  sendTask(to: number, kind: number, flags: number, idLo: number, gen: number, type: number, seq: number, prefix: Uint8Array | null, payload: Uint8Array | string | null): void {
     const k = this.nio + to;
     const plen = prefix === null ? 0 : prefix.length;
-    const len = plen + (payload === null ? 0 : payload.length);
+    // A string payload (JSON, a string) is written straight into ring memory as UTF-8.
+    const str = typeof payload === 'string';
+    const blen = payload === null ? 0 : str ? Buffer.byteLength(payload as string, 'utf8') : (payload as Uint8Array).length;
+    const len = plen + blen;
     if (this.pending[k].length === 0 && len <= this.outMax[k]) {
       const r = this.reserve(k, len);
       if (r >= 0) {
         this.rawHeader(r, len, kind | (flags << 16), idLo, gen, type, seq);
         const at = r + REC_HEADER_BYTES;
         if (prefix !== null) this.shm.set(prefix, at);
-        if (payload !== null && payload.length !== 0) this.shm.set(payload, at + plen);
+        if (blen !== 0) {
+          if (str) this.shm.write(payload as string, at + plen, blen, 'utf8');
+          else this.shm.set(payload as Uint8Array, at + plen);
+        }
         this.touched();
         return;
       }
     }
-    const bytes = prefix === null ? payload ?? Buffer.alloc(0) : payload === null ? prefix : Buffer.concat([prefix, payload]);
+    const body = payload === null ? null : str ? Buffer.from(payload as string, 'utf8') : (payload as Uint8Array);
+    const bytes = prefix === null ? body ?? Buffer.alloc(0) : body === null ? prefix : Buffer.concat([prefix, body]);
     this.pending[k].push({ kind, idLo, gen, type, seq, bytes, off: 0, owned: false, flags, frag: true });
     this.pump(k);
   }

@@ -342,6 +342,9 @@ void ew__io_wake(ew__io_t *io);
 /* Queues a command for an IO thread; never fails, never drops. Any thread. */
 void ew__io_post(ew__io_t *io, ew__cmd_t *cmd);
 
+/* Frees the control records waiting for room in a port's ring and publishes what is in it
+ * (stop, or a port reset: nobody will read them). */
+void ew__io_port_drop(ew__io_port_t *ip);
 /* Pushes a control record for `port`; queues it in order if the ring is full. */
 void ew__io_push_ctrl(ew__io_t *io, uint32_t port, uint16_t kind, uint64_t conn, uint32_t type,
                       uint32_t seq, const void *body, uint32_t len);

@@ -69,6 +69,18 @@ void ew__io_push_ctrl(ew__io_t *io, uint32_t port, uint16_t kind, uint64_t conn,
   ew_ring_wait_space(&ip->prod, ip->prod.max_body);
 }
 
+void ew__io_port_drop(ew__io_port_t *ip) {
+  while (ip->ovf_head != NULL) {
+    ew__ctrl_t *c = ip->ovf_head;
+    ip->ovf_head = c->next;
+    free(c);
+  }
+  ip->ovf_tail = NULL;
+  ip->ovf_count = 0;
+  ew_ring_publish(&ip->prod);
+  ip->dirty = false;
+}
+
 /* Moves queued control records into the ring as room appears. */
 static void ovf_flush(ew__io_port_t *ip) {
   while (ip->ovf_head != NULL) {
@@ -367,17 +379,7 @@ static void io_shutdown(ew__io_t *io) {
     if (io->conns[s] != NULL) ew__conn_free_silently(io->conns[s]);
   /* Commands that raced with STOP still own file descriptors and references. */
   run_inbox(io);
-  for (uint32_t j = 0; j < io->rt->nports; j++) {
-    ew__io_port_t *ip = &io->ports[j];
-    while (ip->ovf_head != NULL) {
-      ew__ctrl_t *c = ip->ovf_head;
-      ip->ovf_head = c->next;
-      free(c);
-    }
-    ip->ovf_tail = NULL;
-    ip->ovf_count = 0;
-    ew_ring_publish(&ip->prod);
-  }
+  for (uint32_t j = 0; j < io->rt->nports; j++) ew__io_port_drop(&io->ports[j]);
   if (io->inbox_ev != NULL) event_free(io->inbox_ev);
   io->inbox_ev = NULL;
   if (io->tick_ev != NULL) event_free(io->tick_ev);

@@ -595,15 +595,7 @@ void ew__port_reset_run(ew__io_t *io, uint32_t port, int reason) {
     }
   }
   ew__io_port_t *ip = &io->ports[port];
-  while (ip->ovf_head != NULL) {
-    ew__ctrl_t *c = ip->ovf_head;
-    ip->ovf_head = c->next;
-    free(c);
-  }
-  ip->ovf_tail = NULL;
-  ip->ovf_count = 0;
-  ew_ring_publish(&ip->prod);
-  ip->dirty = false;
+  ew__io_port_drop(ip);
   ew_ring_skip(&ip->cons);
   ew_ring_release(&ip->cons);
   if (closed != 0)
