@@ -74,6 +74,8 @@ function summarize(runs, cases, servers) {
         vsNative: ratio(get('evwire-js'), get('evwire-native')),
         levelVsCorked: ratio(get('evwire-js-level'), get('node-net-corked')),
         levelVsNative: ratio(get('evwire-js-level'), get('evwire-native')),
+        w1VsJs: ratio(get('evwire-w1'), get('evwire-js')),
+        w2VsJs: ratio(get('evwire-w2'), get('evwire-js')),
         httpVsUws: ratio(get('evwire-http'), get('uws')),
         httpVsNode: ratio(get('evwire-http'), get('node-http')),
         httpLevelVsUws: ratio(get('evwire-http-level'), get('uws')),
@@ -223,6 +225,12 @@ function renderMarkdown(meta, summary, runs, http = []) {
       ])
     )
   );
+  if (summary.some((c) => c.ratios.w1VsJs !== null || c.ratios.w2VsJs !== null)) {
+    L.push('');
+    L.push('Work threads: the same echo handler on 1 or 2 work threads, against evwire-js (the handler on the main thread). The server process is pinned to one CPU, so this measures the cost of the work-thread path, not scaling across cores.');
+    L.push('');
+    L.push(table(['Case', 'evwire-w1 / evwire-js', 'evwire-w2 / evwire-js'], summary.map((c) => [`${c.name}`, fmtR(c.ratios.w1VsJs), fmtR(c.ratios.w2VsJs)])));
+  }
   if (http.length) {
     L.push('');
     L.push('## HTTP');
