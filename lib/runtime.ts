@@ -434,7 +434,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
 
   /** @internal */
   unlistened(serverId: number): void {
-    this.descs.delete(serverId);
+    if (this.descs.delete(serverId)) this.pool?.broadcast({ t: 'unlistened', id: serverId });
     this.bindFns.delete(serverId);
     const server = this.servers.get(serverId);
     if (server === undefined) return;

@@ -77,6 +77,15 @@ export class WorkThread implements EngineHost, ServerHost {
     return s;
   }
 
+  /** The main thread closed the server's listening sockets: the view emits 'close'; its
+   * connections here stay until they end. */
+  unlistenedServer(id: number): void {
+    const s = this.servers.get(id);
+    if (s === undefined) return;
+    s[kUnlistened]();
+    if (s[kConnections]().length === 0) this.servers.delete(id);
+  }
+
   // ---- EngineHost ------------------------------------------------------------------------------
 
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {

@@ -268,6 +268,18 @@ describe('work threads', function () {
     });
   }
 
+  it('carries payloads far larger than the task ring, both ways, waiting for space and losing nothing', async () => {
+    const { rt } = await start({ taskRingBytes: 4096 });
+    const all: Promise<unknown>[] = [];
+    for (let i = 0; i < 200; i++) all.push(rt.tasks.schedule('bytes', pattern(20000 + i, i), { to: 1 + (i % 2), timeoutMs: 0 }));
+    const got = (await Promise.all(all)) as Buffer[];
+    for (let i = 0; i < 200; i++) {
+      assert.equal(got[i].length, 20001 + i);
+      assert.deepEqual(got[i].subarray(0, 20000 + i), pattern(20000 + i, i), `payload ${i}`);
+      assert.equal(got[i][20000 + i], 1 + (i % 2));
+    }
+  });
+
   it('has 100,000 tasks in flight at once and loses none', async function () {
     this.timeout(120000);
     const { rt } = await start();
@@ -321,6 +333,12 @@ describe('work threads', function () {
       again.add(r.slice(r.indexOf('\r\n\r\n') + 4));
     }
     assert.deepEqual([...again].sort(), ['thread 1', 'thread 2']);
+    // Closing the server on the main thread reaches each thread's view ('close').
+    const closedOn = async (t: number) => ((await rt.tasks.schedule('stats', undefined, { to: t })) as { closedServers: number }).closedServers;
+    const before = [await closedOn(1), await closedOn(2)];
+    await http.close();
+    for (let i = 0; i < 500 && ((await closedOn(1)) === before[0] || (await closedOn(2)) === before[1]); i++) await tick(10);
+    assert.deepEqual([await closedOn(1), await closedOn(2)], [before[0] + 1, before[1] + 1]);
   });
 
   it('without work threads, tasks and buddy tasks run on the main thread', async () => {

@@ -62,6 +62,7 @@ export interface WorkData {
 export type ToWorker =
   | { t: 'server'; seq: number; desc: ServerDescriptor }
   | { t: 'died'; index: number; epoch: number }
+  | { t: 'unlistened'; id: number }
   | { t: 'drain'; seq: number; ms: number }
   | { t: 'stopped'; seq: number };
 export type FromWorker = { t: 'ready' } | { t: 'failed'; message: string; stack?: string } | { t: 'ack'; seq: number };

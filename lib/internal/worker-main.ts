@@ -26,6 +26,9 @@ async function main(): Promise<void> {
         if (!t.servers.has(m.desc.id)) t.addServer(m.desc);
         port.postMessage({ t: 'ack', seq: m.seq });
         break;
+      case 'unlistened':
+        t.unlistenedServer(m.id);
+        break;
       case 'died':
         t.tasks.threadDied(m.index, m.epoch);
         break;

@@ -932,7 +932,13 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   void ReleaseIn() {
     for (uint32_t k = 0; k < nch_; k++) {
       in_[k].head = ctl_[k * kCtlStride + kCtlInHead];
-      if (ew_ring_release(&in_[k])) Signal(k);
+      if (!ew_ring_release(&in_[k])) continue;
+      // The producer waits for space. An IO thread is kicked (it checks space every round); a
+      // JS thread may be running rather than asleep, so it is woken outright.
+      if (k < nio_)
+        ew_port_kick(port_, k);
+      else
+        ew_port_wake(port_, k - nio_);
     }
   }
 

@@ -86,6 +86,9 @@ ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id) {
 
 static void conn_release(ew__conn_t *c) {
   ew__io_t *io = c->io;
+  /* Before the socket closes: a thread that holds only the id (a buddy task) sees at once that
+   * the connection is gone, even if its owner has not read the CLOSE yet. */
+  ew__slot_store(io, c->slot, EW_SHM_SLOT_PORT, UINT32_MAX);
   ew__tnode_disarm(&c->tprog);
   ew__tnode_disarm(&c->tidle);
   ew__guard_released(c);

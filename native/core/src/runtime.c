@@ -540,6 +540,11 @@ void ew_port_signal(ew_port_t *p, uint32_t to) {
   ew__port_notify(&p->rt->ports[to]);
 }
 
+void ew_port_wake(ew_port_t *p, uint32_t to) {
+  if (to >= p->rt->nports) return;
+  ew__port_wake(&p->rt->ports[to]);
+}
+
 uint32_t ew_port_connections(const ew_port_t *p) {
   return atomic_load_explicit(p->conns, memory_order_relaxed);
 }

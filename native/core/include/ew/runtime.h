@@ -116,7 +116,8 @@ typedef struct ew_shm_layout_s {
 #define EW_SHM_SLOT_WIN_BYTES 8u
 #define EW_SHM_SLOT_WIN_START 10u
 #define EW_SHM_SLOT_BYTES_OUT 12u
-#define EW_SHM_SLOT_PORT 14u /* the port the connection is bound to; written before its OPEN */
+#define EW_SHM_SLOT_PORT 14u /* the port the connection is bound to: written before its OPEN,
+                              * UINT32_MAX while parked and once closed */
 /* Port control line (EW_SHM_PORT_CTL_BYTES per port), u32 words at these byte offsets. */
 #define EW_SHM_PORT_SLEEPING 0u /* the consumer is about to block */
 #define EW_SHM_PORT_EPOCH 4u    /* attachments so far: a record stamped with an older epoch was
@@ -278,8 +279,13 @@ EW_EXTERN uint32_t ew_port_task_out_offset(ew_port_t *p, uint32_t to);
 EW_EXTERN int ew_runtime_has_task_rings(const ew_runtime_t *rt);
 
 /* Wakes the consumer of port `to` if it sleeps; call after publishing into the task ring
- * towards it, or after releasing space it waits for. Any thread; a no-op for a detached port. */
+ * towards it. Any thread; a no-op for a detached port. */
 EW_EXTERN void ew_port_signal(ew_port_t *p, uint32_t to);
+
+/* Wakes port `to` whether or not it sleeps: call when ew_ring_release() on the task ring from
+ * it returned 1 (it waits for space, and may be busy rather than asleep, so the sleeping flag
+ * says nothing). Any thread; a no-op for a detached port. */
+EW_EXTERN void ew_port_wake(ew_port_t *p, uint32_t to);
 
 /* Connections bound to the port now (a snapshot); any thread. */
 EW_EXTERN uint32_t ew_port_connections(const ew_port_t *p);
