@@ -19,7 +19,8 @@ const PEER = path.join('bench', 'peers', 'tasks-peer.js');
 const PAYLOADS = [
   { id: 'number', about: 'a number' },
   { id: 'small', about: '{ player: 7, move: [3, 4], name: "knight" }' },
-  { id: 'bytes1k', about: 'a 1 KiB Buffer (a protobuf body travels so)' },
+  { id: 'move', about: '{ player: 7, x: 3, y: -4 }: evwire as a protobuf-typed task (demo.Move), postMessage as the object' },
+  { id: 'bytes1k', about: 'a 1 KiB Buffer' },
   { id: 'obj16k', about: '{ list: 2,000 numbers, tag: 100 chars } (about 16 KiB cloned)' },
 ];
 const PEERS = ['evwire', 'postmessage'];

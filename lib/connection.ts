@@ -7,7 +7,7 @@ import type { Engine } from './internal/engine';
 import { FRAME_FLAGS_KNOWN, REC_DESTROY, REC_F_MORE, REC_SHUTDOWN, REC_WATCH } from './internal/constants';
 import { requireTypeId, type MessageClass } from './messages';
 import type { KickInfo, Server } from './server';
-import type { Tasks } from './tasks';
+import type { TaskType, Tasks } from './tasks';
 import {
   kAllowHalfOpen,
   kClosed,
@@ -253,10 +253,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * later, with a copy of the payload, as for any task) with ctx.conn set, and resolves with
    * its reply. From another thread, use tasks.buddy(conn.id, ...).
    */
-  buddy<R = unknown>(name: string, payload?: unknown, opts?: { timeoutMs?: number }): Promise<R> {
+  buddy<P, R, PI, RI>(task: TaskType<P, R, PI, RI>, payload: PI, opts?: { timeoutMs?: number }): Promise<R>;
+  buddy<R = unknown>(name: string, payload?: unknown, opts?: { timeoutMs?: number }): Promise<R>;
+  buddy(task: string | TaskType<unknown, unknown, unknown, unknown>, payload?: unknown, opts?: { timeoutMs?: number }): Promise<unknown> {
     const tasks = this.#engine.tasks as Tasks | null;
     if (tasks === null) return Promise.reject(new InvalidArgumentError('EW_ESTATE', 'no task scheduler on this thread'));
-    return tasks.buddy<R>(this.id, name, payload, opts);
+    return tasks.buddy(this.id, task as string, payload, opts);
   }
 
   /** True after end() or destroy(), or once closed: send() returns false. */

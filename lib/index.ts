@@ -8,8 +8,8 @@ export type { RuntimeOptions, IoThreadStats, ThreadInfo, RuntimeEvents, WorkerEx
 export type { WorkersOptions } from './internal/pool';
 export { worker, WorkerApi } from './worker';
 export type { WorkerEvents } from './worker';
-export { Tasks } from './tasks';
-export type { TaskTarget, ScheduleOptions, TaskContext, TaskHandler } from './tasks';
+export { Tasks, taskType } from './tasks';
+export type { TaskTarget, ScheduleOptions, TaskContext, TaskHandler, TaskType } from './tasks';
 export { Server } from './server';
 export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents, Limits, KickInfo, BanInfo, BanEntry, Bans, PeerInfo, AcceptHook, BindPolicy } from './server';
 export { HttpServer, HttpRequest, HttpResponse } from './http';

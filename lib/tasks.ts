@@ -21,6 +21,7 @@ import { ClosedError, ERROR_CODES, InvalidArgumentError, TimeoutError, check, ma
 import type { Engine, TaskSink } from './internal/engine';
 import { REC_REPLY, REC_TASK } from './internal/constants';
 import type { Logger } from './log';
+import type { MessageClass } from './messages';
 
 /** Where a task runs: any work thread (the least busy from here), one thread by index (0 =
  * the main thread, 1..count = work threads), or every thread (the reply is an array). */
@@ -41,6 +42,53 @@ export interface TaskContext {
 }
 
 export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContext) => R | Promise<R>;
+
+/**
+ * A task's name with the types of its payload and reply, shared by the module that defines the
+ * task and the ones that schedule it: `define(t, fn)` and `schedule(t, payload)` are then
+ * checked against each other. With protobuf classes (`request`, `reply`), the payload and the
+ * reply travel as protobuf bytes, encoded and decoded by evwire on each side.
+ */
+export interface TaskType<P = unknown, R = unknown, PI = P, RI = R> {
+  readonly name: string;
+  /** P: what the handler receives; PI: what schedule() accepts (a protobuf class's decoded
+   * and plain-object shapes; the same type for untyped payloads). R and RI: likewise for the
+   * reply, as schedule() resolves with it and as the handler returns it. */
+  readonly request?: MessageClass<P, PI>;
+  readonly reply?: MessageClass<R, RI>;
+}
+
+/** Declares a typed task (see TaskType). */
+export function taskType<P = unknown, R = unknown, PI = P, RI = R>(name: string, classes: { request?: MessageClass<P, PI>; reply?: MessageClass<R, RI> } = {}): TaskType<P, R, PI, RI> {
+  check(typeof name === 'string' && name.length > 0 && Buffer.byteLength(name) <= MAX_NAME_BYTES, `task name must be a string of 1..${MAX_NAME_BYTES} bytes`);
+  check(typeof classes === 'object' && classes !== null, 'classes must be an object');
+  for (const c of [classes.request, classes.reply]) check(c === undefined || (typeof c.encode === 'function' && typeof c.decode === 'function'), 'request and reply must be message classes');
+  return Object.freeze({ name, request: classes.request, reply: classes.reply });
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function';
+
+/** The name of a task argument, and the protobuf classes if it is typed. */
+function taskName(t: string | TaskType<any, any, any, any>): string {
+  return typeof t === 'string' ? t : (t as TaskType).name;
+}
+
+/** Encodes a typed task's payload; untyped ones go as they are. */
+function typedPayload(t: string | TaskType<any, any, any, any>, payload: unknown): unknown {
+  if (typeof t === 'string' || t.request === undefined) return payload;
+  try {
+    return t.request.encode(payload).finish();
+  } catch (err) {
+    throw new InvalidArgumentError('EW_EINVAL', `task ${JSON.stringify(t.name)}: payload does not encode: ${(err as Error).message}`);
+  }
+}
+
+/** Decodes a typed task's reply. */
+function typedReply<R>(t: string | TaskType<any, any, any, any>, p: Promise<unknown>): Promise<R> {
+  if (typeof t === 'string' || t.reply === undefined) return p as Promise<R>;
+  const cls = t.reply;
+  return p.then((b) => cls.decode(b as Uint8Array) as R);
+}
 
 /** Encodings of a payload: structured clone (v8.serialize, what postMessage uses), raw bytes
  * (a Uint8Array or Buffer travels as it is and arrives as a Buffer: protobuf bodies), and exact
@@ -250,16 +298,37 @@ export class Tasks implements TaskSink {
    * payload (a structured-clone copy, or a Buffer for bytes) and a context; what it returns (or
    * resolves to) is the reply, what it throws (or rejects with) is the error the caller gets.
    */
-  define<P = unknown, R = unknown>(name: string, fn: TaskHandler<P, R>): this {
+  define<P = unknown, R = unknown, PI = P, RI = R>(task: string | TaskType<P, R, PI, RI>, fn: TaskHandler<P, RI>): this {
+    const name = taskName(task);
     check(typeof name === 'string' && name.length > 0 && Buffer.byteLength(name) <= MAX_NAME_BYTES, `task name must be a string of 1..${MAX_NAME_BYTES} bytes`);
     check(typeof fn === 'function', 'task handler must be a function');
-    this.#handlers.set(name, fn as TaskHandler);
+    let h = fn as TaskHandler;
+    if (typeof task !== 'string' && (task.request !== undefined || task.reply !== undefined)) {
+      // Typed: the payload arrives as protobuf bytes and the reply leaves as protobuf bytes.
+      const req = task.request as MessageClass<unknown, unknown> | undefined;
+      const rep = task.reply as MessageClass<unknown, unknown> | undefined;
+      const user = fn as TaskHandler;
+      h = (p, ctx) => {
+        let arg: unknown = p;
+        if (req !== undefined) {
+          try {
+            arg = req.decode(p as Uint8Array);
+          } catch (err) {
+            throw new InvalidArgumentError('EW_EINVAL', `task ${JSON.stringify(name)}: payload does not decode: ${(err as Error).message}`);
+          }
+        }
+        const r = user(arg, ctx);
+        if (rep === undefined) return r;
+        return isThenable(r) ? r.then((v) => rep.encode(v).finish()) : rep.encode(r).finish();
+      };
+    }
+    this.#handlers.set(name, h);
     return this;
   }
 
   /** Removes task `name`; schedules of it then fail with EW_ENOTASK. */
-  undefine(name: string): boolean {
-    return this.#handlers.delete(name);
+  undefine(task: string | TaskType<any, any, any, any>): boolean {
+    return this.#handlers.delete(taskName(task));
   }
 
   /**
@@ -267,16 +336,21 @@ export class Tasks implements TaskSink {
    * TimeoutError (EW_ETIMEDOUT), ClosedError EW_EWORKER (the thread died), EW_ENOTASK (no such
    * task there), EW_ESHUTDOWN (the runtime is closing) or the handler's own error.
    */
-  schedule<R = unknown>(name: string, payload?: unknown, opts: ScheduleOptions = {}): Promise<R> {
+  schedule<P, R, PI, RI>(task: TaskType<P, R, PI, RI>, payload: PI, opts: ScheduleOptions & { to: 'all' }): Promise<R[]>;
+  schedule<P, R, PI, RI>(task: TaskType<P, R, PI, RI>, payload: PI, opts?: ScheduleOptions): Promise<R>;
+  schedule<R = unknown>(name: string, payload?: unknown, opts?: ScheduleOptions): Promise<R>;
+  schedule(task: string | TaskType<any, any, any, any>, payload?: unknown, opts: ScheduleOptions = {}): Promise<unknown> {
     try {
+      const name = taskName(task);
+      payload = typedPayload(task, payload);
       check(typeof opts === 'object' && opts !== null, 'options must be an object');
       const to = opts.to ?? 'any';
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       checkTimeout(timeoutMs);
       if (to === 'all') {
         const all: Promise<unknown>[] = [];
-        for (let j = 0; j < this.#engine.nports; j++) all.push(this.#one(name, payload, j, timeoutMs, 0, 0, undefined));
-        return Promise.all(all) as Promise<R>;
+        for (let j = 0; j < this.#engine.nports; j++) all.push(typedReply(task, this.#one(name, payload, j, timeoutMs, 0, 0, undefined)));
+        return Promise.all(all);
       }
       let target: number;
       if (to === 'any') {
@@ -285,7 +359,7 @@ export class Tasks implements TaskSink {
         check(Number.isInteger(to) && to >= 0 && to < this.#engine.nports, `to must be 'any', 'all' or a thread index in 0..${this.#engine.nports - 1}`);
         target = to;
       }
-      return this.#one(name, payload, target, timeoutMs, 0, 0, undefined) as Promise<R>;
+      return typedReply(task, this.#one(name, payload, target, timeoutMs, 0, 0, undefined));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -296,8 +370,12 @@ export class Tasks implements TaskSink {
    * live connection in ctx.conn there. Rejects with ClosedError EW_ECLOSED if the connection is
    * gone (before or when the task arrives).
    */
-  buddy<R = unknown>(connId: number, name: string, payload?: unknown, opts: Omit<ScheduleOptions, 'to'> = {}): Promise<R> {
+  buddy<P, R, PI, RI>(connId: number, task: TaskType<P, R, PI, RI>, payload: PI, opts?: Omit<ScheduleOptions, 'to'>): Promise<R>;
+  buddy<R = unknown>(connId: number, name: string, payload?: unknown, opts?: Omit<ScheduleOptions, 'to'>): Promise<R>;
+  buddy(connId: number, task: string | TaskType<any, any, any, any>, payload?: unknown, opts: Omit<ScheduleOptions, 'to'> = {}): Promise<unknown> {
     try {
+      const name = taskName(task);
+      payload = typedPayload(task, payload);
       check(Number.isSafeInteger(connId) && connId > 0, 'connection id must be a positive safe integer');
       check(typeof opts === 'object' && opts !== null, 'options must be an object');
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -309,7 +387,7 @@ export class Tasks implements TaskSink {
       const port = this.#engine.portOf(io, slot, gen);
       if (port < 0) throw new ClosedError('EW_ECLOSED', `connection ${connId} is closed`);
       const conn = port === this.#engine.index ? this.#host.connection(io, slot, gen) : undefined;
-      return this.#one(name, payload, port, timeoutMs, idLo, gen, conn) as Promise<R>;
+      return typedReply(task, this.#one(name, payload, port, timeoutMs, idLo, gen, conn));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import { once } from 'events';
 import * as net from 'net';
 import * as path from 'path';
-import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, type Server, type WorkerExitInfo } from '../dist/index';
+import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, demo, taskType, type Server, type WorkerExitInfo } from '../dist/index';
 import { FrameReader, closed, connect, frame, pattern, tick, until } from './helpers';
 
 // Work threads, the scheduler and buddy tasks (DESIGN section 6), with real worker_threads, real
@@ -130,6 +130,15 @@ describe('work threads', function () {
     await assert.rejects(rt.tasks.schedule('slow', { ms: 100, value: 1 }, { to: 1, timeoutMs: 20 }), TimeoutError);
     await tick(150);
     assert.equal(rt.tasks.pending, 0);
+    // Protobuf-typed: the payload and the reply travel as protobuf bytes.
+    const moveTask = taskType('move', { request: demo.Move, reply: demo.Moved });
+    const moved = await rt.tasks.schedule(moveTask, { player: 9, x: 3, y: -2 }, { to: 2 });
+    assert.ok(moved instanceof demo.Moved);
+    assert.deepEqual({ ok: moved.ok, player: moved.player }, { ok: true, player: 11 });
+    const untyped = (await rt.tasks.schedule('move', demo.Move.encode({ player: 1, x: -1, y: 0 }).finish(), { to: 1 })) as Buffer;
+    const plain = demo.Moved.decode(untyped);
+    assert.deepEqual([plain.ok, plain.player], [false, 2], 'the wire form is plain protobuf');
+    await assert.rejects(rt.tasks.schedule('move', Buffer.from([0xff, 0xff]), { to: 1 }), (e: unknown) => e instanceof InvalidArgumentError && /does not decode/.test((e as Error).message));
     // Work threads schedule too: a task on thread 1 that asks the main thread.
     rt.tasks.define('main-echo', (p) => ({ main: p }));
     assert.deepEqual(await rt.tasks.schedule('ask-main', 5, { to: 1 }), { main: 5 });

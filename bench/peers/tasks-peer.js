@@ -4,7 +4,7 @@
 // One measurement of bench/tasks.js: the main thread sends tasks to one work thread and awaits
 // the replies, through evwire's scheduler (task rings) or through Node's postMessage (with a
 // correlation id and a promise per request, the way an application would do it).
-//   node bench/peers/tasks-peer.js --peer evwire|postmessage --payload number|small|bytes1k|obj16k
+//   node bench/peers/tasks-peer.js --peer evwire|postmessage --payload number|small|move|bytes1k|obj16k
 //        [--seconds S] [--window W] [--rtt N]
 // Prints one JSON line: { tasksPerSec, rtt: { p50, p99, mean } } (microseconds).
 const path = require('path');
@@ -19,14 +19,18 @@ const opt = (name, def) => {
 const PAYLOADS = {
   number: () => 12345.5,
   small: () => ({ player: 7, move: [3, 4], name: 'knight' }),
+  // evwire: a protobuf-typed task (demo.Move both ways); postMessage: the same plain object.
+  move: () => ({ player: 7, x: 3, y: -4 }),
   bytes1k: () => Buffer.alloc(1024, 7),
   obj16k: () => ({ list: Array.from({ length: 2000 }, (_, i) => i * 3), tag: 'x'.repeat(100) }),
 };
 
-async function evwire() {
+async function evwire(payload) {
   const { Runtime } = require('../../dist/index.js');
+  const { moveEcho } = require('./tasks-worker.js');
   const rt = await Runtime.start({ ioThreads: 1, workers: { count: 1, module: path.join(__dirname, 'tasks-worker.js') }, logger: { level: 'warn' } });
-  return { call: (p) => rt.tasks.schedule('echo', p, { to: 1, timeoutMs: 0 }), close: () => rt.close() };
+  const task = payload === 'move' ? moveEcho : 'echo';
+  return { call: (p) => rt.tasks.schedule(task, p, { to: 1, timeoutMs: 0 }), close: () => rt.close() };
 }
 
 async function postmessage() {
@@ -58,7 +62,7 @@ async function main() {
   const window = Number(opt('window', '256'));
   const rttN = Number(opt('rtt', '2000'));
   const p = make();
-  const t = peer === 'evwire' ? await evwire() : await postmessage();
+  const t = peer === 'evwire' ? await evwire(opt('payload', 'small')) : await postmessage();
   // Warm-up: JIT and ring pages.
   for (let i = 0; i < 2000; i++) await t.call(p);
 
