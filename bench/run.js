@@ -10,6 +10,7 @@
 // Exit status: 0 when every evwire run was valid (invalid peer runs are reported in the table),
 // 1 when an evwire run was invalid or the run failed, 2 usage or missing build, 130 interrupted.
 const fs = require('fs');
+const { spawnSync } = require('child_process');
 const os = require('os');
 const path = require('path');
 const proc = require('./lib/proc');
@@ -138,6 +139,8 @@ node-net-corked in one interleaved run and writes a Markdown report.
   --out FILE         Markdown report (default bench/RESULTS.md)
   --json FILE        also write the raw results as JSON
   --no-write         print the report only; do not write --out (--json still applies)
+  --no-tasks         skip bench/tasks.js (tasks between JS threads against postMessage), which
+                     otherwise runs after the matrix unless --cases or --servers pick a subset
   -h, --help         show this help
 `;
 
@@ -160,8 +163,9 @@ function parseArgs(argv) {
     out: path.join('bench', 'RESULTS.md'),
     json: null,
     write: true,
+    tasks: null,
   };
-  const flags = { '--quick': 'quick', '--no-write': 'noWrite' };
+  const flags = { '--quick': 'quick', '--no-write': 'noWrite', '--no-tasks': 'noTasks' };
   const valued = {
     '--runs': 'runs',
     '--seconds': 'seconds',
@@ -181,6 +185,7 @@ function parseArgs(argv) {
   for (const [a, v] of readOptions(argv, { isFlag: known, usage: USAGE, fail: usageError })) {
     if (a === '--quick') o.quick = true;
     else if (a === '--no-write') o.write = false;
+    else if (a === '--no-tasks') o.tasks = false;
     else o[valued[a]] = v;
   }
 
@@ -486,6 +491,17 @@ async function main() {
   if (invalid.length) {
     process.stderr.write(`bench: ${invalid.length} of ${runs.length} runs were invalid; see the report\n`);
     if (invalid.some((r) => String(r.server).startsWith('evwire'))) process.exitCode = 1;
+  }
+  // Tasks between JS threads, with the same --quick / --runs / --no-write.
+  if (o.tasks ?? (o.cases === null && o.servers === null)) {
+    const args = [path.join(__dirname, 'tasks.js'), '--runs', String(o.runs), '--cpus', `${o.loadCpu},${o.serverCpu}`];
+    if (o.quick) args.push('--quick');
+    if (!o.write) args.push('--no-write');
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', timeout: 60 * 60 * 1000 });
+    if (r.status !== 0) {
+      process.stderr.write(`bench: bench/tasks.js failed (${r.status ?? r.signal})\n`);
+      process.exitCode = 1;
+    }
   }
 }
 
