@@ -115,6 +115,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
   private readonly serving: number[];
   private readonly defaultBind: BindPolicy;
   private liveConns = 0;
+  private tasksActive = false;
   private referenced = false;
   private closing: Promise<void> | null = null;
   /** The internal dispatcher of the main thread (thread 0): tasks between JS threads. */
@@ -145,6 +146,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
       connection: (io, slot, gen) => {
         const c = this.engine.conns[io]?.[slot];
         return c !== undefined && c[kGen] === gen ? c : undefined;
+      },
+      active: (on) => {
+        this.tasksActive = on;
+        this.updateRef();
       },
     });
     logger.on('level-change', () => nrt.setLogLevel(nativeLevelOf(logger)));
@@ -213,6 +218,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
         await rt.close();
         throw err;
       }
+      // Referenced while starting; from now on only while the runtime is (updateRef).
+      pool.setRef(rt.referenced);
     }
     return rt;
   }
@@ -378,6 +385,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
     // Tasks first, while every thread still runs: what was scheduled gets its answer (or its
     // timeout); new ones are refused with EW_ESHUTDOWN.
     const deadline = Date.now() + drainMs;
+    // The work threads keep the process alive until they are stopped.
+    this.pool?.setRef(true);
     await this.tasks.drain(drainMs);
     if (this.pool !== null) await this.pool.drain(Math.max(0, deadline - Date.now()));
     await this.nrt.stop();
@@ -559,13 +568,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
   }
 
   /** The process stays alive while a server listens or a connection is open, like net. */
+  /** ... and, with work threads, while tasks scheduled from here await their replies (the
+   * work threads are referenced then, as a Worker is). */
   private updateRef(): void {
     let listening = false;
     for (const s of this.servers.values()) if (s.isListening) listening = true;
-    const want = (listening || this.liveConns > 0) && this.closing === null;
+    const want = (listening || this.liveConns > 0 || this.tasksActive) && this.closing === null;
     if (want !== this.referenced) {
       this.referenced = want;
       this.nrt.setRef(want);
+      // While closing, the pool holds its threads referenced itself until they are gone.
+      if (this.closing === null) this.pool?.setRef(want);
     }
   }
 }

@@ -165,6 +165,8 @@ export interface TasksHost {
   serving(): readonly number[];
   /** The live connection in (io, slot) with generation `gen`, on this thread. */
   connection(io: number, slot: number, gen: number): Connection | undefined;
+  /** Tasks scheduled from here started (true) or stopped (false) awaiting replies. */
+  active?(on: boolean): void;
 }
 
 /** The encoding and the bytes of a payload; a string stands for its UTF-8 bytes (written
@@ -440,6 +442,7 @@ export class Tasks implements TaskSink {
       }
       this.#pending.set(id, p);
       this.#inflight[target]++;
+      if (this.#pending.size === 1) this.#host.active?.(true);
     });
     if (local) {
       // The same semantics as a remote task: the handler gets a copy, later, with its context.
@@ -468,6 +471,7 @@ export class Tasks implements TaskSink {
     this.#pending.delete(id);
     this.#inflight[p.to]--;
     if (p.timer !== null) clearTimeout(p.timer);
+    if (this.#pending.size === 0) this.#host.active?.(false);
     this.#maybeIdle();
   }
 

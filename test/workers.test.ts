@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import { once } from 'events';
 import * as net from 'net';
 import * as path from 'path';
@@ -363,6 +364,16 @@ describe('work threads', function () {
     assert.equal(await c.buddy('peer'), '127.0.0.1');
     assert.equal(await rt.tasks.buddy(c.id, 'peer'), '127.0.0.1');
     await assert.rejects(rt.tasks.schedule('double', 1, { to: 1 }), InvalidArgumentError);
+  });
+
+  it('lets the process end by itself once nothing listens and no task awaits a reply; process.exit() with tasks in flight is clean', () => {
+    const fixture = path.join(__dirname, 'fixtures', 'idle-workers.js');
+    const idle = spawnSync(process.execPath, [fixture], { timeout: 30000, encoding: 'utf8' });
+    assert.equal(idle.signal, null, 'ended by itself, not by the timeout');
+    assert.equal(idle.status, 0, idle.stderr);
+    assert.equal(idle.stdout.trim(), 'reply 2');
+    const busy = spawnSync(process.execPath, [fixture, 'exit'], { timeout: 30000, encoding: 'utf8' });
+    assert.equal(busy.status, 5, busy.stderr);
   });
 
   it('refuses bad options', async () => {

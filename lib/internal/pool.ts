@@ -100,6 +100,7 @@ export class WorkerPool {
   readonly #workers: (Worker | null)[];
   readonly #acks = new Map<number, { w: Worker; resolve: () => void }>();
   #seq = 0;
+  #ref = true;
   #closing = false;
   /** Deaths being cleaned up, so close() can wait for them. */
   readonly #recovering = new Set<Promise<void>>();
@@ -135,6 +136,7 @@ export class WorkerPool {
     };
     const w = new Worker(BOOT, { workerData: data, resourceLimits: this.#opts.resourceLimits, name: `evwire-worker-${index}` });
     this.#workers[index] = w;
+    if (!this.#ref) w.unref();
     return new Promise<void>((resolve, reject) => {
       let started = false;
       w.on('message', (m: FromWorker) => {
@@ -211,6 +213,17 @@ export class WorkerPool {
       }
     }
     this.#host.exited(index, code, replaced);
+  }
+
+  /** Whether the work threads keep the process alive (Worker.ref / unref), now and for
+   * threads started later. */
+  setRef(on: boolean): void {
+    this.#ref = on;
+    for (const w of this.#workers) {
+      if (w === null) continue;
+      if (on) w.ref();
+      else w.unref();
+    }
   }
 
   /** Sends to every live work thread. */
