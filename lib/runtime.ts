@@ -13,8 +13,8 @@ import { Tasks } from './tasks';
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
-import { Server, mergeLimits, type BanInfo, type BindPolicy, type GuardHost, type ListenOptions, type PeerInfo, type ServerHost } from './server';
-import { kAccepted, kClosed, kConnections, kDenied, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
+import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type ListenOptions, type PeerInfo, type ServerHost } from './server';
+import { kAccepted, kDenied, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -391,10 +391,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
     if (this.pool !== null) await this.pool.drain(Math.max(0, deadline - Date.now()));
     await this.nrt.stop();
     this.engine.stopped = true;
-    for (const server of this.servers.values()) {
-      for (const conn of server[kConnections]()) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
-      server[kUnlistened]();
-    }
+    serversStopped(this.servers.values());
     this.servers.clear();
     this.descs.clear();
     if (this.pool !== null) await this.pool.dispose();

@@ -24,6 +24,7 @@ import {
   kUnlistened,
   kOnAccept,
   kDenied,
+  kClosed,
 } from './internal/symbols';
 
 /**
@@ -114,6 +115,15 @@ const LIMIT_KEYS = [
   'idleTimeoutMs', 'partialFrameTimeoutMs', 'firstMessageTimeoutMs',
 ] as const satisfies readonly (keyof Limits)[];
 const LIMIT_U64 = new Set<string>(['maxBytesPerWindow', 'sendBytesPerSecond', 'sendBurstBytes', 'serverSendBytesPerSecond', 'serverSendBurstBytes']);
+
+/** @internal The runtime stopped: every connection of these servers closed with EW_ESHUTDOWN
+ * ('close' on each), and the servers stopped listening ('close'). */
+export function serversStopped(servers: Iterable<Server>): void {
+  for (const server of servers) {
+    for (const conn of server[kConnections]()) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
+    server[kUnlistened]();
+  }
+}
 
 /** @internal Validates `change` and merges it over `base`. */
 export function mergeLimits(base: Required<Limits>, change: Limits | undefined): Required<Limits> {

@@ -6,16 +6,16 @@
 // runtime's rings: the connections bound to it arrive here, in order, and its tasks run here.
 import { EventEmitter } from 'events';
 import { Connection } from './connection';
-import { ERROR_CODES, InvalidArgumentError, check } from './errors';
+import { InvalidArgumentError, check } from './errors';
 import { HttpServer } from './http';
 import { Engine, type EngineHost } from './internal/engine';
 import { nativeGuard } from './internal/guard';
 import type { ServerDescriptor, WorkData } from './internal/pool';
-import { kAccepted, kClosed, kConnections, kGen, kRaw, kUnlistened } from './internal/symbols';
+import { kAccepted, kConnections, kGen, kRaw, kUnlistened } from './internal/symbols';
 import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
-import { Server, type FrameInfo, type GuardHost, type ServerHost } from './server';
+import { Server, serversStopped, type FrameInfo, type GuardHost, type ServerHost } from './server';
 import { Tasks } from './tasks';
 
 export interface WorkerEvents {
@@ -136,10 +136,7 @@ export class WorkThread implements EngineHost, ServerHost {
     if (this.#stopped) return;
     this.#stopped = true;
     this.engine.stopped = true;
-    for (const server of this.servers.values()) {
-      for (const conn of server[kConnections]()) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
-      server[kUnlistened]();
-    }
+    serversStopped(this.servers.values());
     this.tasks.abort();
     this.nrt.dispose();
   }

@@ -8,7 +8,6 @@
 import { Buffer } from 'buffer';
 import type { NativeAttach, NativeRuntime } from '../native';
 import type { Connection } from '../connection';
-import type { Server } from '../server';
 import {
   CTL_IN_HEAD,
   CTL_IN_TAIL,
@@ -18,7 +17,6 @@ import {
   FRAME_HEADER_BYTES,
   REC_CLOSE,
   REC_DATA,
-  REC_DESTROY,
   REC_DRAIN,
   REC_ACCEPT_ERROR,
   REC_END,
@@ -29,9 +27,7 @@ import {
   REC_OPEN,
   REC_PAD,
   REC_SEND,
-  REC_SHUTDOWN,
   REC_UNLISTEN,
-  REC_WATCH,
   RING_HEADER_BYTES,
   RING_OFF_CAP,
   RING_OFF_MAX_BODY,
