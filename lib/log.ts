@@ -40,3 +40,10 @@ export function nativeLevelOf(logger: Logger): number {
   const v = logger.levelVal;
   return Number.isFinite(v) ? v : 1000;
 }
+
+/** Writes a line a work thread's logger produced (JSON, already filtered by its level) to the
+ * destination of `logger`, so that every thread's lines end up in one place. */
+export function writeRawLine(logger: Logger, line: string): void {
+  const stream = (logger as unknown as Record<symbol, { write(s: string): unknown } | undefined>)[pino.symbols.streamSym];
+  if (stream !== undefined && typeof stream.write === 'function') stream.write(line);
+}

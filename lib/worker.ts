@@ -5,6 +5,7 @@
 // named by Runtime.start({ workers: { module } }). The work thread attaches its own port to the
 // runtime's rings: the connections bound to it arrive here, in order, and its tasks run here.
 import { EventEmitter } from 'events';
+import { parentPort } from 'worker_threads';
 import { Connection } from './connection';
 import { InvalidArgumentError, check } from './errors';
 import { HttpServer } from './http';
@@ -51,7 +52,9 @@ export class WorkThread implements EngineHost, ServerHost {
     this.index = data.index;
     this.count = data.count;
     this.#api = api;
-    this.logger = createLogger(data.logger).child({ worker: data.index });
+    // Lines travel to the main thread's logger destination (postMessage: logs are not the
+    // hot path), already filtered by this logger's level.
+    this.logger = createLogger(data.logger, { write: (line: string) => parentPort?.postMessage({ t: 'log', line }) }).child({ worker: data.index });
     this.nrt = new native.NativeRuntime({ share: data.share });
     this.engine = new Engine(this.nrt, this.nrt.attach(data.index, this.onWake, this.onLog), this);
     this.engine.catchErrors = true;

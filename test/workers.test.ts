@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import { once } from 'events';
 import * as net from 'net';
 import * as path from 'path';
-import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, demo, taskType, type Server, type WorkerExitInfo } from '../dist/index';
+import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, createLogger, demo, taskType, type Server, type WorkerExitInfo } from '../dist/index';
 import { FrameReader, closed, connect, frame, pattern, tick, until } from './helpers';
 
 // Work threads, the scheduler and buddy tasks (DESIGN section 6), with real worker_threads, real
@@ -237,8 +237,10 @@ describe('work threads', function () {
     assert.equal(after.taskCalls - before.taskCalls, 1, 'only the stats task itself ran');
   });
 
-  it('logs a handler that throws, with the connection id, and keeps serving', async () => {
-    const { rt, port } = await start({ workers: { count: 1, module: MODULE, logger: { level: 'silent' } } });
+  it('logs a handler that throws, with the connection id, into the main logger, and keeps serving', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const { rt, port } = await start({ logger, workers: { count: 1, module: MODULE, logger: { level: 'error' } } });
     const c = await track(client(port));
     c.s.write(frame(2));
     c.s.write(frame(2));
@@ -246,7 +248,15 @@ describe('work threads', function () {
     const st = (await rt.tasks.schedule('stats', undefined, { to: 1 })) as { handlerErrors: { message: string; conn: number }[] };
     assert.equal(st.handlerErrors.length, 2);
     assert.equal(st.handlerErrors[0].message, 'handler boom');
-    assert.ok(Number.isSafeInteger(st.handlerErrors[0].conn) && st.handlerErrors[0].conn > 0);
+    const id = st.handlerErrors[0].conn;
+    assert.ok(Number.isSafeInteger(id) && id > 0);
+    // The work thread's lines reach the main thread's destination, tagged with the thread.
+    await until(() => lines.filter((l) => l.includes('handler threw')).length === 2, 'the two error lines');
+    const line = JSON.parse(lines.find((l) => l.includes('handler threw'))!);
+    assert.equal(line.worker, 1);
+    assert.equal(line.conn, id);
+    assert.equal(line.level, 50);
+    assert.equal(line.err.message, 'handler boom');
   });
 
   for (const how of ['process.exit', 'an uncaught exception'] as const) {

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { Worker, type ResourceLimits } from 'worker_threads';
 import { ERROR_CODES, check } from '../errors';
-import type { Logger, LoggerOptions } from '../log';
+import { writeRawLine, type Logger, type LoggerOptions } from '../log';
 import type { NativeRuntime } from '../native';
 import type { AddressInfo, Limits } from '../server';
 
@@ -24,7 +24,7 @@ export interface WorkersOptions {
    * it reject with EW_EWORKER. */
   restart?: boolean;
   /** Options of each work thread's pino logger (level, name...). Default: the main logger's
-   * level. Lines go to the work thread's stdout. */
+   * level. Lines go to the main thread's logger destination, tagged { worker: index }. */
   logger?: LoggerOptions;
   /** worker_threads resource limits of each work thread. */
   resourceLimits?: ResourceLimits;
@@ -65,7 +65,7 @@ export type ToWorker =
   | { t: 'unlistened'; id: number }
   | { t: 'drain'; seq: number; ms: number }
   | { t: 'stopped'; seq: number };
-export type FromWorker = { t: 'ready' } | { t: 'failed'; message: string; stack?: string } | { t: 'ack'; seq: number };
+export type FromWorker = { t: 'ready' } | { t: 'failed'; message: string; stack?: string } | { t: 'ack'; seq: number } | { t: 'log'; line: string };
 
 /** @internal What the pool needs from the runtime. */
 export interface PoolHost {
@@ -147,6 +147,8 @@ export class WorkerPool {
           const err = new Error(`work thread ${index} failed to load ${this.#href}: ${m.message}`);
           if (m.stack !== undefined) err.stack = m.stack;
           reject(err);
+        } else if (m.t === 'log') {
+          writeRawLine(this.#host.logger, m.line);
         } else if (m.t === 'ack') {
           const a = this.#acks.get(m.seq);
           if (a !== undefined) {
