@@ -13,7 +13,7 @@ import { Tasks } from './tasks';
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
-import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type ListenOptions, type PeerInfo, type ServerHost } from './server';
+import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo, type ServerHost } from './server';
 import { kAccepted, kDenied, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
@@ -537,6 +537,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
         finish(false);
       },
     );
+  }
+
+  /** @internal */
+  limitsChanged(server: Server, limits: Required<Limits>): void {
+    const d = this.descs.get(server.id);
+    if (d !== undefined) d.opts.limits = limits; // for threads started later
+    this.pool?.broadcast({ t: 'limits', id: server.id, limits });
   }
 
   /** @internal */

@@ -25,6 +25,7 @@ import {
   kOnAccept,
   kDenied,
   kClosed,
+  kLimits,
 } from './internal/symbols';
 
 /**
@@ -262,6 +263,8 @@ export interface ServerHost {
   unlisten(server: Server): void;
   /** Turns native admission (parking new connections for the accept hook) on or off. */
   setAdmit(server: Server, on: boolean): void;
+  /** The server's limits changed (the main thread tells the work threads' views). */
+  limitsChanged?(server: Server, limits: Required<Limits>): void;
   readonly logger: Logger;
   readonly guard: GuardHost;
 }
@@ -408,6 +411,12 @@ export class Server extends EventEmitter<ServerEvents> {
     const next = mergeLimits(this.#limits, change);
     this.#host.guard.setLimits(this.id, next);
     this.#limits = next;
+    this.#host.limitsChanged?.(this, next);
+  }
+
+  /** @internal The limits changed elsewhere (a work thread's view, told by the main thread). */
+  [kLimits](limits: Required<Limits>): void {
+    this.#limits = { ...limits };
   }
 
   stats(): ServerStats {

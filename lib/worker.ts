@@ -58,7 +58,14 @@ export class WorkThread implements EngineHost, ServerHost {
     this.nrt = new native.NativeRuntime({ share: data.share });
     this.engine = new Engine(this.nrt, this.nrt.attach(data.index, this.onWake, this.onLog), this);
     this.engine.catchErrors = true;
-    this.guard = nativeGuard(this.nrt, () => this.#stopped);
+    // Limits change on the main thread, which owns the servers and tells every view.
+    const g = nativeGuard(this.nrt, () => this.#stopped);
+    this.guard = {
+      ...g,
+      setLimits: () => {
+        throw new InvalidArgumentError('EW_ESTATE', 'limits are changed on the main thread');
+      },
+    };
     for (let i = 1; i <= data.count; i++) this.#serving.push(i);
     this.tasks = new Tasks(this.engine, {
       logger: this.logger,

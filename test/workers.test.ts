@@ -361,6 +361,21 @@ describe('work threads', function () {
     assert.deepEqual([await closedOn(1), await closedOn(2)], [before[0] + 1, before[1] + 1]);
   });
 
+  it("changes limits on the main thread, and the work threads' views follow", async () => {
+    const { rt, server } = await start();
+    assert.equal(await rt.tasks.schedule('view-limits', server.id, { to: 1 }), 0);
+    server.setLimits({ maxConnections: 77 });
+    for (let i = 0; i < 200 && (await rt.tasks.schedule('view-limits', server.id, { to: 2 })) !== 77; i++) await tick(5);
+    assert.deepEqual(await rt.tasks.schedule('view-limits', server.id, { to: 'all' }).catch(() => null), null, 'the main thread has no such task');
+    assert.equal(await rt.tasks.schedule('view-limits', server.id, { to: 1 }), 77);
+    assert.equal(await rt.tasks.schedule('view-limits', server.id, { to: 2 }), 77);
+    await assert.rejects(rt.tasks.schedule('view-set-limits', server.id, { to: 1 }), (e: unknown) => (e as { code?: string }).code === 'EW_ESTATE');
+    // A replacement thread starts with the current limits.
+    await rt.tasks.schedule('exit', { code: 0 }, { to: 1 });
+    await once(rt, 'workerExit');
+    assert.equal(await rt.tasks.schedule('view-limits', server.id, { to: 1 }), 77);
+  });
+
   it('without work threads, tasks and buddy tasks run on the main thread', async () => {
     rt = await Runtime.start({ logger: { level: 'silent' } });
     const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });

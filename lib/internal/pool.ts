@@ -63,6 +63,7 @@ export type ToWorker =
   | { t: 'server'; seq: number; desc: ServerDescriptor }
   | { t: 'died'; index: number; epoch: number }
   | { t: 'unlistened'; id: number }
+  | { t: 'limits'; id: number; limits: Required<Limits> }
   | { t: 'drain'; seq: number; ms: number }
   | { t: 'stopped'; seq: number };
 export type FromWorker = { t: 'ready' } | { t: 'failed'; message: string; stack?: string } | { t: 'ack'; seq: number } | { t: 'log'; line: string };

@@ -34,3 +34,4 @@ export const kHttpRequest = Symbol('evwire.httpRequest');
 export const kKicked = Symbol('evwire.kicked');
 export const kOnAccept = Symbol('evwire.onAccept');
 export const kDenied = Symbol('evwire.denied');
+export const kLimits = Symbol('evwire.limits');

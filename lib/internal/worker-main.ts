@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'worker_threads';
 import { worker, WorkThread } from '../worker';
 import type { ToWorker, WorkData } from './pool';
+import { kLimits } from './symbols';
 
 // TypeScript compiles import() to require() for CommonJS output, which cannot load an ES
 // module; a Function keeps the real dynamic import.
@@ -25,6 +26,9 @@ async function main(): Promise<void> {
       case 'server':
         if (!t.servers.has(m.desc.id)) t.addServer(m.desc);
         port.postMessage({ t: 'ack', seq: m.seq });
+        break;
+      case 'limits':
+        t.servers.get(m.id)?.[kLimits](m.limits);
         break;
       case 'unlistened':
         t.unlistenedServer(m.id);
