@@ -110,7 +110,6 @@ export interface NativeRuntime {
   /** Cleans up after a port whose consumer died; resolves when every IO thread is done. */
   portReset(index: number, reason: number): Promise<void>;
   setAdmit(id: number, on: boolean): void;
-  portInfo(index: number): { connections: number };
 }
 
 export interface NativeConstants {

@@ -286,16 +286,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
       check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`);
     }
     check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, 'need lowWatermark <= highWatermark <= maxBufferedBytes');
-    const limits = mergeLimits(L.limits, (o as ListenOptions).limits);
-    const maxTrackedIps = (o as ListenOptions).maxTrackedIps ?? L.maxTrackedIps;
+    const limits = mergeLimits(L.limits, opts.limits);
+    const maxTrackedIps = opts.maxTrackedIps ?? L.maxTrackedIps;
     check(Number.isInteger(maxTrackedIps) && maxTrackedIps >= 16 && maxTrackedIps <= 1 << 24, 'maxTrackedIps must be an integer in 16..2^24');
     const decodeErrorPolicy = http ? 'close' : opts.decodeErrorPolicy ?? 'close';
     check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'");
-    const bind = (o as ListenOptions).bind ?? this.defaultBind;
+    const bind = opts.bind ?? this.defaultBind;
     checkBind(bind);
-    const onAccept = (o as ListenOptions).onAccept;
+    const onAccept = opts.onAccept;
     check(onAccept === undefined || typeof onAccept === 'function', 'onAccept must be a function');
-    const acceptTimeoutMs = (o as ListenOptions).acceptTimeoutMs ?? 10000;
+    const acceptTimeoutMs = opts.acceptTimeoutMs ?? 10000;
     check(Number.isInteger(acceptTimeoutMs) && acceptTimeoutMs >= 1 && acceptTimeoutMs <= 0x7fffffff, 'acceptTimeoutMs must be an integer in 1..2^31-1');
     // Admission parks each new connection until the main thread answers: for an accept hook,
     // for a bind function, and while the work threads learn about the server.

@@ -268,8 +268,6 @@ export class Tasks implements TaskSink {
   #running = 0;
   #closing = false;
   #idle: (() => void) | null = null;
-  /** Records meant for a thread this one replaced, dropped. */
-  stale = 0;
 
   /** @internal */
   constructor(engine: Engine, host: TasksHost) {
@@ -525,10 +523,7 @@ export class Tasks implements TaskSink {
 
   /** @internal A TASK or REPLY from thread `from` (the engine's drain). */
   record(from: number, kind: number, flags: number, idLo: number, gen: number, type: number, seq: number, body: Buffer): void {
-    if (type !== this.#epoch) {
-      this.stale++;
-      return;
-    }
+    if (type !== this.#epoch) return; // meant for the thread this one replaced
     if (kind === REC_REPLY) {
       const p = this.#pending.get(seq);
       if (p === undefined || p.to !== from) return; // timed out, or rejected when its thread died

@@ -417,17 +417,21 @@ export class Engine {
   /** The answer to an ADMIT record: admit (to `port`, or 0xffffffff for the server's policy)
    * or refuse. */
   verdict(io: number, idLo: number, gen: number, allow: boolean, port: number): void {
-    if (this.stopped) return;
-    if (this.pending[io].length === 0) {
-      const r = this.reserve(io, 0);
+    if (!this.stopped) this.bodyless(io, REC_VERDICT, idLo, gen, allow ? 1 : 0, port >>> 0);
+  }
+
+  /** A record with no body (a command) into ring `k`, after everything queued before it. */
+  private bodyless(k: number, kind: number, idLo: number, gen: number, type: number, seq: number): void {
+    if (this.pending[k].length === 0) {
+      const r = this.reserve(k, 0);
       if (r >= 0) {
-        this.rawHeader(r, 0, REC_VERDICT, idLo, gen, allow ? 1 : 0, port >>> 0);
+        this.rawHeader(r, 0, kind, idLo, gen, type, seq);
         this.touched();
         return;
       }
     }
-    this.pending[io].push({ kind: REC_VERDICT, idLo, gen, type: allow ? 1 : 0, seq: port >>> 0, bytes: null, off: 0, owned: true, flags: 0, frag: false });
-    this.pump(io);
+    this.pending[k].push({ kind, idLo, gen, type, seq, bytes: null, off: 0, owned: true, flags: 0, frag: false });
+    this.pump(k);
   }
 
   /**
@@ -563,17 +567,7 @@ export class Engine {
 
   /** SHUTDOWN, DESTROY (type = reason) or WATCH for `conn`, after everything sent before. */
   command(conn: Connection, kind: number, type: number): void {
-    const k = conn[kIo];
-    if (this.pending[k].length === 0) {
-      const r = this.reserve(k, 0);
-      if (r >= 0) {
-        this.header(r, 0, kind, conn, type);
-        this.touched();
-        return;
-      }
-    }
-    this.enqueue(k, kind, conn, type, null, true);
-    this.pump(k);
+    this.bodyless(conn[kIo], kind, conn[kIdLo], conn[kGen], type, 0);
   }
 
   private enqueue(k: number, kind: number, conn: Connection, type: number, bytes: Uint8Array | null, owned: boolean, flags = 0): void {

@@ -272,9 +272,4 @@ export class WorkerPool {
     }
     await Promise.all(all);
   }
-
-  /** Kernel thread ids are not exposed by worker_threads; these are the Worker objects' ids. */
-  threadIds(): number[] {
-    return this.#workers.map((w) => (w === null ? -1 : w.threadId));
-  }
 }

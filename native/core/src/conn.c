@@ -130,7 +130,7 @@ void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *b
 
 static bool port_usable(const ew_runtime_t *rt, uint64_t mask, uint32_t j) {
   return (mask == 0 || (j < 64 && (mask >> j) & 1u)) &&
-         atomic_load_explicit(&rt->ports[j].attached, memory_order_acquire);
+         atomic_load_explicit(rt->ports[j].attached, memory_order_acquire);
 }
 
 /* Binds by the server's policy among its attached ports: in turn; the fewest live connections
@@ -232,7 +232,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
    * it is bound once the VERDICT names a port. */
   bool parked = atomic_load_explicit(&srv->admit, memory_order_relaxed) != 0;
   uint32_t port = parked ? srv->o.owner_port : pick_port(io, srv);
-  if (port == UINT32_MAX || (parked && !atomic_load(&rt->ports[port].attached))) {
+  if (port == UINT32_MAX || (parked && !atomic_load(rt->ports[port].attached))) {
     EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", srv->id);
     reject(io, fd, srv, addr);
     return;

@@ -422,14 +422,13 @@ uint64_t ew__coarse_ms(void);
 struct ew_port_s {
   ew_runtime_t *rt;
   uint32_t index;
-  _Atomic int attached;
   _Atomic int inflight; /* IO threads inside wake(); detach waits for zero */
   ew_wake_cb wake;
   void *wake_arg;
   _Atomic uint32_t *sleeping; /* shm: port control line */
   _Atomic uint32_t *epoch;    /* shm: attachments so far */
   _Atomic uint32_t *conns;    /* shm: connections bound now */
-  _Atomic uint32_t *attached_word; /* shm: mirror of `attached` for JavaScript */
+  _Atomic uint32_t *attached; /* shm: 1 while a consumer is attached (JavaScript reads it) */
   /* ew_port_reset(): IO threads still to finish, and who to tell. */
   _Atomic int resetting;
   _Atomic uint32_t reset_left;

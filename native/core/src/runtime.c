@@ -296,7 +296,7 @@ int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out) {
     p->sleeping = (_Atomic uint32_t *)(line + EW_SHM_PORT_SLEEPING);
     p->epoch = (_Atomic uint32_t *)(line + EW_SHM_PORT_EPOCH);
     p->conns = (_Atomic uint32_t *)(line + EW_SHM_PORT_CONNS);
-    p->attached_word = (_Atomic uint32_t *)(line + EW_SHM_PORT_ATTACHED);
+    p->attached = (_Atomic uint32_t *)(line + EW_SHM_PORT_ATTACHED);
   }
   for (uint32_t k = 0; k < rt->nio; k++) {
     rt->io[k].inbox.efd = -1;
@@ -425,20 +425,18 @@ ew_port_t *ew_runtime_port(ew_runtime_t *rt, uint32_t index) {
 }
 
 int ew_port_attach(ew_port_t *p, ew_wake_cb wake, void *arg) {
-  if (atomic_load(&p->attached) || atomic_load(&p->resetting)) return EW_ESTATE;
+  if (atomic_load(p->attached) || atomic_load(&p->resetting)) return EW_ESTATE;
   p->wake = wake;
   p->wake_arg = arg;
   /* The epoch moves before the port can be chosen: a task stamped with the old one, already
    * in a ring towards this port, is recognised by the new consumer as not its own. */
   atomic_fetch_add_explicit(p->epoch, 1, memory_order_acq_rel);
-  atomic_store_explicit(p->attached_word, 1, memory_order_release);
-  atomic_store_explicit(&p->attached, 1, memory_order_release);
+  atomic_store_explicit(p->attached, 1, memory_order_release);
   return 0;
 }
 
 void ew_port_detach(ew_port_t *p) {
-  atomic_store(&p->attached, 0);
-  atomic_store(p->attached_word, 0);
+  atomic_store(p->attached, 0);
   /* An IO thread that read `attached` before the store may still be inside wake(); waiting
    * for it is what makes "no callback after detach returns" true. The window is a few
    * instructions long. */
@@ -447,7 +445,7 @@ void ew_port_detach(ew_port_t *p) {
 
 void ew__port_wake(ew_port_t *p) {
   atomic_fetch_add(&p->inflight, 1);
-  if (atomic_load(&p->attached) && p->wake != NULL) p->wake(p->wake_arg);
+  if (atomic_load(p->attached) && p->wake != NULL) p->wake(p->wake_arg);
   atomic_fetch_sub(&p->inflight, 1);
 }
 
@@ -553,7 +551,7 @@ uint32_t ew_port_connections(const ew_port_t *p) {
 
 int ew_port_reset(ew_port_t *p, int reason, ew_stop_cb cb, void *arg) {
   ew_runtime_t *rt = p->rt;
-  if (atomic_load(&rt->state) != EW__RT_RUNNING || atomic_load(&p->attached)) return EW_ESTATE;
+  if (atomic_load(&rt->state) != EW__RT_RUNNING || atomic_load(p->attached)) return EW_ESTATE;
   int expected = 0;
   if (!atomic_compare_exchange_strong(&p->resetting, &expected, 1)) return EW_ESTATE;
   ew__cmd_port_t **cmds = calloc(rt->nio, sizeof *cmds);
