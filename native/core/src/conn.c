@@ -819,9 +819,21 @@ static bool parked_check(ew__conn_t *c) {
   return true;
 }
 
+/* Commands posted before the bytes of this event were sent (new limits, a ban) apply before
+ * they are read: the loop runs the inbox only at the top of a round, after every socket event
+ * epoll reported in it. Returns the connection, or NULL if a command closed it. */
+static ew__conn_t *inbox_first(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  if (!ew__inbox_pending(&io->inbox)) return c;
+  uint64_t id = c->id;
+  ew__io_run_inbox(io);
+  return ew__conn_lookup(io, id);
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
-  ew__conn_t *c = arg;
+  ew__conn_t *c = inbox_first(arg);
+  if (c == NULL) return;
   if (c->flags & C_PARKED) {
     if (what & EV_READ) parked_check(c);
     return;
@@ -887,7 +899,8 @@ ew_rec_t *ew__conn_reserve(ew__conn_t *c, uint32_t *len) {
 static void on_read_lt(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
-  ew__conn_t *c = arg;
+  ew__conn_t *c = inbox_first(arg);
+  if (c == NULL) return;
   if (c->flags & C_PARKED) {
     parked_check(c);
     return;

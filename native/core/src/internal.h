@@ -339,6 +339,8 @@ static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, 
 void *ew__io_main(void *arg);
 /* Wakes an IO thread that may be blocked in epoll (inbox eventfd). Any thread. */
 void ew__io_wake(ew__io_t *io);
+/* Runs the commands waiting in the thread's inbox (the IO thread itself). */
+void ew__io_run_inbox(ew__io_t *io);
 /* Queues a command for an IO thread; never fails, never drops. Any thread. */
 void ew__io_post(ew__io_t *io, ew__cmd_t *cmd);
 

@@ -169,7 +169,7 @@ static void run_unlisten(ew__io_t *io, ew__server_t *srv) {
   ew__server_unref(srv); /* the command's reference */
 }
 
-static void run_inbox(ew__io_t *io) {
+void ew__io_run_inbox(ew__io_t *io) {
   ew__cmd_t *cmd;
   while ((cmd = ew__inbox_pop(&io->inbox)) != NULL) {
     switch (cmd->kind) {
@@ -378,7 +378,7 @@ static void io_shutdown(ew__io_t *io) {
   for (uint32_t s = 0; s < io->slot_hwm; s++)
     if (io->conns[s] != NULL) ew__conn_free_silently(io->conns[s]);
   /* Commands that raced with STOP still own file descriptors and references. */
-  run_inbox(io);
+  ew__io_run_inbox(io);
   for (uint32_t j = 0; j < io->rt->nports; j++) ew__io_port_drop(&io->ports[j]);
   if (io->inbox_ev != NULL) event_free(io->inbox_ev);
   io->inbox_ev = NULL;
@@ -450,7 +450,7 @@ void *ew__io_main(void *arg) {
 
   while (!io->stopping) {
     EW__STAT(io, loops)++;
-    run_inbox(io);
+    ew__io_run_inbox(io);
     if (io->stopping) break;
     for (uint32_t j = 0; j < rt->nports; j++) ew__conn_consume_out(io, j);
     run_ready(io);
