@@ -409,6 +409,23 @@ describe('work threads', function () {
     await assert.rejects(Runtime.start({ workers: { count: 1 } }), InvalidArgumentError);
     await assert.rejects(Runtime.start({ workers: { count: 64, module: MODULE } }), InvalidArgumentError);
     await assert.rejects(Runtime.start({ bind: 'sideways' as never }), InvalidArgumentError);
+    await assert.rejects(Runtime.start({ taskRingBytes: 5000 }), InvalidArgumentError);
+    // Bad task arguments: a clear InvalidArgumentError, thrown or as a rejection.
+    rt = await Runtime.start({ logger: { level: 'silent' } });
+    assert.throws(() => rt!.tasks.define('', () => 1), InvalidArgumentError);
+    assert.throws(() => rt!.tasks.define('x'.repeat(256), () => 1), InvalidArgumentError);
+    assert.throws(() => rt!.tasks.define('x', 5 as never), InvalidArgumentError);
+    await assert.rejects(rt.tasks.schedule('x', 1, { timeoutMs: -1 }), InvalidArgumentError);
+    await assert.rejects(rt.tasks.schedule('x', 1, { to: 'some' as never }), InvalidArgumentError);
+    await assert.rejects(rt.tasks.buddy(0, 'x'), InvalidArgumentError);
+    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    assert.throws(() => server.onAccept(5 as never), InvalidArgumentError);
+    await assert.rejects(rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, acceptTimeoutMs: 0 }), InvalidArgumentError);
+    // A bind function that returns a non-integer refuses the connection (EW_EDENIED), logged.
+    const sticky = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, bind: () => 0.5 });
+    const c = await track(client(sticky.address().port));
+    await closed(c.s);
+    assert.equal(sticky.stats().denied, 1);
     await assert.rejects(Runtime.start({ workers: { count: 1, module: path.join(__dirname, 'fixtures', 'no-such-module.js') }, logger: { level: 'silent' } }), /failed to load/);
   });
 });
