@@ -1,16 +1,26 @@
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 evwire contributors
 {
+  # llhttp (native/llhttp.js says where): Debian 13's static llhttp 9 in deps/llhttp when
+  # scripts/fetch-llhttp.sh brought it, else Debian 12's llhttp 8 sources built here. Either
+  # way third-party C kept with hidden symbols (Node exports its own llhttp).
+  "variables": {
+    "llhttp_lib": "<!(node native/llhttp.js lib)"
+  },
   "targets": [
     {
-      # llhttp, from Debian's node-llhttp (native/llhttp.js says where): third-party C, built as
-      # it is, with hidden symbols (Node exports its own llhttp).
       "target_name": "evwire_llhttp",
-      "type": "static_library",
-      "sources": ["<!@(node native/llhttp.js gyp-sources)"],
-      "include_dirs": ["<!(node native/llhttp.js include)"],
-      "cflags": ["-w", "-fvisibility=hidden", "-O2"],
-      "cflags!": ["-Wall", "-Wextra"]
+      "conditions": [
+        ["llhttp_lib==''", {
+          "type": "static_library",
+          "sources": ["<!@(node native/llhttp.js gyp-sources)"],
+          "include_dirs": ["<!(node native/llhttp.js include)"],
+          "cflags": ["-w", "-fvisibility=hidden", "-O2"],
+          "cflags!": ["-Wall", "-Wextra"]
+        }, {
+          "type": "none"
+        }]
+      ]
     },
     {
       "target_name": "evwire",
@@ -38,6 +48,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-std=gnu++14"],
       "libraries": [
+        "<@(llhttp_lib)",
         "<!@(pkg-config --libs libevent_core)",
         "-Wl,--exclude-libs,ALL"
       ]

@@ -24,6 +24,7 @@ import {
   kIo,
   kKicked,
   kLowWatermark,
+  kMaxBuffered,
   kPeerEnd,
   kRaw,
   kRoute,
@@ -175,6 +176,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
     if (this.server.protocol === 'http') throw invalid('an HTTP connection is written through its HttpResponse');
+    // A message that alone exceeds the output hard cap could only go out in part before the
+    // connection is closed EW_ESLOW, leaving the peer a truncated frame: it is refused whole.
+    if (bytes.length + 12 > this.server[kMaxBuffered]) throw tooBig(bytes.length + 12, this.server[kMaxBuffered]);
     if (this.#state !== State.Open) return false;
     if (this.server[kRaw]) {
       if (bytes.length === 0) return true;
@@ -191,6 +195,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   write(bytes: Uint8Array | string): boolean {
     check(this.server[kRaw], "write() is for servers with framing: 'raw'; use send()");
     const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    if (b.length > this.server[kMaxBuffered]) throw tooBig(b.length, this.server[kMaxBuffered]);
     if (this.#state !== State.Open) return false;
     if (b.length === 0) return true;
     this.#engine.sendRaw(this, b);
@@ -383,4 +388,8 @@ const RingView = (() => {
 
 function invalid(message: string): InvalidArgumentError {
   return new InvalidArgumentError('EW_EINVAL', message);
+}
+
+function tooBig(n: number, cap: number): InvalidArgumentError {
+  return new InvalidArgumentError('EW_EMSGSIZE', `a message of ${n} bytes exceeds the server's maxBufferedBytes (${cap}); nothing was sent`);
 }

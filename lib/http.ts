@@ -8,9 +8,10 @@
 import { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
 import type { Connection } from './connection';
-import { InvalidArgumentError, check } from './errors';
+import { ERROR_CODES, InvalidArgumentError, check } from './errors';
 import type { Engine } from './internal/engine';
-import { kHttp, kHttpRequest, kWrote } from './internal/symbols';
+import { F_KEEP_ALIVE, F_LAST, readRequestRecord } from './internal/http-record';
+import { kDestroyWith, kHttp, kHttpRequest, kWrote } from './internal/symbols';
 import { native } from './native';
 import { Server, type Limits, type ServerHost, type ServerStats } from './server';
 
@@ -49,13 +50,15 @@ export interface HttpLimits {
   keepAliveTimeoutMs?: number;
   /** Requests per connection, then Connection: close. Default 0 (no limit). */
   maxRequestsPerConnection?: number;
+  /** From a request's delivery to the end of its response (for pipelined requests, the clock
+   * of the next one starts when the one before it is answered). A handler that never answers
+   * holds its connection no longer: it closes with EW_ETIMEDOUT and 'abort' fires on every
+   * response still owed. Default 120 s; 0 turns it off. */
+  responseTimeoutMs?: number;
 }
 
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;
 
-const REQ_FIXED = 20;
-const F_KEEP_ALIVE = 1;
-const F_LAST = 2;
 
 /** Status reason phrases (RFC 9110). */
 const REASONS: Record<number, string> = {
@@ -187,6 +190,10 @@ export class HttpRequest {
   /** Every header as sent, name (lower-cased) and value, repeats kept: [name, value, ...]. */
   readonly rawHeaders: string[];
   readonly httpVersion: string;
+  /** Trailer fields of a chunked request, as rawHeaders: [name, value, ...]; empty if none.
+   * Fields that would change framing, routing or handling (Content-Length, Host, ...) are
+   * refused with 400 before the handler runs (RFC 9110 6.5.1). */
+  readonly rawTrailers: string[];
   /** The connection the request came on (remote address and port). */
   readonly connection: Connection;
   #headers: Record<string, string | string[]> | null = null;
@@ -195,8 +202,9 @@ export class HttpRequest {
   #res: HttpResponse | null = null;
 
   /** @internal */
-  constructor(conn: Connection, method: string, url: string, version: string, raw: string[], body: Buffer) {
+  constructor(conn: Connection, method: string, url: string, version: string, raw: string[], body: Buffer, trailers: string[]) {
     this.connection = conn;
+    this.rawTrailers = trailers;
     this.method = method;
     this.url = url;
     const q = url.indexOf('?');
@@ -221,6 +229,19 @@ export class HttpRequest {
       this.#headers = h;
     }
     return this.#headers;
+  }
+
+  /** Trailer values by lower-cased name (a repeated one is an array), like headers. */
+  get trailers(): Record<string, string | string[]> {
+    const h: Record<string, string | string[]> = Object.create(null);
+    const raw = this.rawTrailers;
+    for (let i = 0; i < raw.length; i += 2) {
+      const prev = h[raw[i]];
+      if (prev === undefined) h[raw[i]] = raw[i + 1];
+      else if (typeof prev === 'string') h[raw[i]] = [prev, raw[i + 1]];
+      else prev.push(raw[i + 1]);
+    }
+    return h;
   }
 
   /** The first value of a header (case-insensitive name), or undefined. */
@@ -277,8 +298,15 @@ export interface HttpResponseEvents {
 
 /**
  * A response. end() sends it whole (one write, Content-Length); write() before end() streams it
- * (chunked). After the client aborts, `aborted` is true, 'abort' fires once, and further writes
- * do nothing, never throw.
+ * (chunked, or as long as a Content-Length set beforehand says; to an HTTP/1.0 client, until the
+ * connection closes). After the client aborts, `aborted` is true, 'abort' fires once, and
+ * further writes do nothing, never throw.
+ *
+ * The response never lies about its framing: a body longer or shorter than the Content-Length
+ * set throws (nothing of the offending write is sent; once headers are out, the connection is
+ * destroyed, since the client could not tell where the response ends); a Transfer-Encoding set
+ * by the handler must end in chunked, and evwire then chunks the body itself; `Connection:
+ * close`, set by the handler or owed to the client, closes the connection after the response.
  */
 export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   statusCode = 200;
@@ -288,12 +316,15 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   aborted = false;
   readonly #pipe: HttpPipeline;
   readonly #head: boolean;
-  readonly #keepAlive: boolean;
+  #keepAlive: boolean;
   readonly #http10: boolean;
   /** [lower-cased name, name as given, value, ...]: few entries, so a scan beats a Map. */
   #headers: (string | string[])[] = [];
   #headersSent = false;
   #chunked = false;
+  /** The Content-Length the head declared (-1: none), and the body bytes counted against it. */
+  #declared = -1;
+  #sent = 0;
   /** Bytes produced while an earlier response still owns the connection. */
   #held: { head: Uint8Array | null; body: Uint8Array | null; tail: Uint8Array | null; end: boolean }[] | null = null;
 
@@ -370,6 +401,69 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     return this;
   }
 
+  /** Whether the body is sent at all (not for HEAD, 1xx, 204 or 304). */
+  #bodyAllowed(): boolean {
+    return !this.#head && !this.#noBodyStatus();
+  }
+
+  /** Decides the framing from the headers the handler set, before the head is formatted:
+   * Content-Length, a handler's Transfer-Encoding (must end in chunked; not to HTTP/1.0), and
+   * Connection (close honoured; a keep-alive claim on a closing connection corrected). Throws
+   * InvalidArgumentError, with nothing sent, for framing that cannot be honest. `streaming`:
+   * write() before end(). */
+  #frame(streaming: boolean): void {
+    const h = this.#headers;
+    this.#declared = -1;
+    this.#chunked = false;
+    let cl = -1;
+    let te = -1;
+    let conn = -1;
+    for (let i = 0; i < h.length; i += 3) {
+      if (h[i] === 'content-length') cl = i;
+      else if (h[i] === 'transfer-encoding') te = i;
+      else if (h[i] === 'connection') conn = i;
+    }
+    if (cl >= 0) {
+      const v = h[cl + 2];
+      if (typeof v !== 'string' || !/^\d{1,15}$/.test(v.trim())) throw new InvalidArgumentError('EW_EINVAL', `invalid Content-Length ${JSON.stringify(v)}`);
+      if (te >= 0) throw new InvalidArgumentError('EW_EINVAL', 'a response cannot have both Content-Length and Transfer-Encoding');
+      this.#declared = Number(v.trim());
+    }
+    if (te >= 0) {
+      const v = h[te + 2];
+      const codings = (Array.isArray(v) ? v.join(',') : v).toLowerCase().split(',').map((x) => x.trim()).filter((x) => x !== '');
+      if (codings[codings.length - 1] !== 'chunked') throw new InvalidArgumentError('EW_EINVAL', `Transfer-Encoding must end in chunked (evwire chunks the body), got ${JSON.stringify(v)}`);
+      if (this.#http10) {
+        // An HTTP/1.0 client knows no chunks: the body is delimited by the close instead.
+        h.splice(te, 3);
+        if (conn > te) conn -= 3;
+        this.#keepAlive = false;
+      } else this.#chunked = true;
+    } else if (streaming && cl < 0 && this.#bodyAllowed()) {
+      if (this.#http10) this.#keepAlive = false; // the close delimits the body
+      else {
+        this.#chunked = true;
+        h.push('transfer-encoding', 'Transfer-Encoding', 'chunked');
+      }
+    }
+    if (conn >= 0) {
+      const v = h[conn + 2];
+      const tokens = (Array.isArray(v) ? v.join(',') : v).toLowerCase().split(',').map((x) => x.trim());
+      if (tokens.includes('close')) this.#keepAlive = false;
+      else if (!this.#keepAlive) h[conn + 2] = 'close';
+    }
+  }
+
+  /** Counts `n` body bytes against a declared Content-Length; throws (before they are sent)
+   * if they go past it. */
+  #count(n: number): void {
+    if (this.#declared < 0 || !this.#bodyAllowed()) return;
+    if (this.#sent + n > this.#declared) {
+      throw new InvalidArgumentError('EW_EINVAL', `response body of ${this.#sent + n} bytes exceeds its Content-Length of ${this.#declared}`);
+    }
+    this.#sent += n;
+  }
+
   /** Streams a chunk (chunked transfer encoding unless Content-Length was set). Returns false
    * when the connection's output is above its high watermark: wait for 'drain'. */
   write(chunk: Uint8Array | string): boolean {
@@ -377,13 +471,11 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let head: Uint8Array | null = null;
     if (!this.#headersSent) {
-      if (!this.#has('content-length') && !this.#http10) {
-        this.#chunked = true;
-        this.#headers.push('transfer-encoding', 'Transfer-Encoding', 'chunked');
-      }
+      this.#frame(true);
+      this.#count(body.length);
       head = this.#formatHead();
-    }
-    if (this.#head || body.length === 0) {
+    } else this.#count(body.length);
+    if (!this.#bodyAllowed() || body.length === 0) {
       if (head !== null) this.#out(head, null, null, false);
       return this.#pipe.writable();
     }
@@ -398,18 +490,36 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   end(body?: Uint8Array | string): void {
     if (this.finished || this.aborted) return;
     const b = body === undefined ? null : typeof body === 'string' ? Buffer.from(body) : body;
-    this.finished = true;
+    const n = b === null ? 0 : b.length;
     if (!this.#headersSent) {
-      // The whole response at once: Content-Length, one record.
-      const noBody = this.#noBodyStatus();
-      if (!noBody && !this.#has('content-length')) this.#headers.push('content-length', 'Content-Length', String(b === null ? 0 : b.length));
+      // The whole response at once: Content-Length (unless the handler chose chunked), one record.
+      this.#frame(false);
+      if (this.#declared >= 0 && this.#bodyAllowed() && n !== this.#declared) {
+        throw new InvalidArgumentError('EW_EINVAL', `response body of ${n} bytes does not match its Content-Length of ${this.#declared}`);
+      }
+      if (!this.#chunked && this.#declared < 0 && !this.#noBodyStatus()) this.#headers.push('content-length', 'Content-Length', String(n));
+      this.finished = true;
       const head = this.#formatHead();
-      this.#out(head, this.#head || noBody ? null : b, null, true);
+      if (!this.#bodyAllowed()) this.#out(head, null, null, true);
+      else if (this.#chunked) {
+        if (n !== 0) this.#out(Buffer.concat([head, Buffer.from(`${n.toString(16)}\r\n`, 'latin1')]), b, CRLF_LAST_CHUNK, true);
+        else this.#out(head, null, LAST_CHUNK, true);
+      } else this.#out(head, b, null, true);
     } else if (this.#chunked) {
-      if (b !== null && b.length !== 0 && !this.#head) this.#out(Buffer.from(`${b.length.toString(16)}\r\n`, 'latin1'), b, CRLF_LAST_CHUNK, true);
+      this.finished = true;
+      if (b !== null && n !== 0 && this.#bodyAllowed()) this.#out(Buffer.from(`${n.toString(16)}\r\n`, 'latin1'), b, CRLF_LAST_CHUNK, true);
       else this.#out(null, null, LAST_CHUNK, true);
     } else {
-      this.#out(null, this.#head ? null : b, null, true);
+      if (this.#declared >= 0 && this.#bodyAllowed() && this.#sent + n !== this.#declared) {
+        // The head promised more (or less) than there is: the client could not tell where this
+        // response ends and the next begins, so the connection cannot be used again.
+        const err = new InvalidArgumentError('EW_EINVAL', `response body of ${this.#sent + n} bytes does not match its Content-Length of ${this.#declared}`);
+        this.#pipe.destroy();
+        throw err;
+      }
+      this.#sent += n;
+      this.finished = true;
+      this.#out(null, this.#bodyAllowed() ? b : null, null, true);
     }
     this.emit('finish');
   }
@@ -501,6 +611,11 @@ class HttpPipeline {
     this.#engine = engine;
   }
 
+  /** The connection ends after the responses already begun: later requests are not served. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
   isHead(res: HttpResponse): boolean {
     return this.#queue[0] === res;
   }
@@ -552,9 +667,21 @@ class HttpPipeline {
     return all;
   }
 
+  /** The client sent FIN. As Node's server does (and uWebSockets.js, which closes): what is
+   * still owed is aborted ('abort' fires; writes become no-ops) and the connection ends. */
   peerEnded(): void {
     this.#peerEnded = true;
-    if (this.#queue.length === 0 && !this.#closing) this.#conn.end();
+    if (this.#closing) return;
+    this.#closing = true;
+    const owed = this.#queue.splice(0);
+    for (const r of owed) r.abort();
+    this.#conn.end();
+  }
+
+  /** A response broke its framing after its head went out: the connection cannot go on. */
+  destroy(): void {
+    this.#closing = true;
+    this.#conn.destroy();
   }
 
   drain(): void {
@@ -707,7 +834,9 @@ export class HttpServer extends Server {
   /** @internal One HTTP_REQ record (or fragment) of `conn`. */
   override [kHttpRequest](conn: Connection, shm: Buffer, off: number, len: number, more: boolean): void {
     const pipe = (conn as unknown as { [kHttp]?: HttpPipeline })[kHttp];
-    if (pipe === undefined) return;
+    // A request pipelined behind a response that closes the connection is never answered, so
+    // its handler does not run either.
+    if (pipe === undefined || pipe.closing) return;
     if (more) {
       pipe.fragment(shm, off, len);
       return;
@@ -721,32 +850,24 @@ export class HttpServer extends Server {
       off = 0;
       len = whole.length;
     }
-    const method = METHODS[b[off]] ?? 'GET';
-    const major = b[off + 1];
-    const minor = b[off + 2];
-    const flags = b[off + 3];
-    const nheaders = b.readUInt32LE(off + 4);
-    const urlLen = b.readUInt32LE(off + 8);
-    const bodyLen = b.readUInt32LE(off + 12);
-    // URL and headers are decoded with one call; the strings are slices of it.
-    const end = off + len - bodyLen;
-    const base = off + REQ_FIXED;
-    const text = b.toString('latin1', base, end);
-    const url = text.slice(0, urlLen);
-    let at = base + urlLen;
-    const raw: string[] = new Array(nheaders * 2);
-    for (let i = 0; i < nheaders; i++) {
-      const nl = b.readUInt32LE(at);
-      const vl = b.readUInt32LE(at + 4);
-      const t = at + 8 - base;
-      raw[2 * i] = text.slice(t, t + nl);
-      raw[2 * i + 1] = text.slice(t + nl, t + nl + vl);
-      at += 8 + nl + vl;
+    let rec;
+    try {
+      rec = readRequestRecord(b, off, len);
+    } catch (err) {
+      // Never half-used: the connection is ended rather than left with a request that has no
+      // answer, whose absence the client would pair with the next response.
+      this.#logger.error({ conn: conn.id, err }, 'HTTP request record unreadable; connection destroyed');
+      conn[kDestroyWith](ERROR_CODES.EW_EPROTO_HTTP.errno);
+      return;
     }
+    const method = METHODS[rec.method] ?? 'GET';
+    const major = rec.major;
+    const minor = rec.minor;
+    const flags = rec.flags;
     // The body lives in ring memory only until this returns: keep a copy.
-    const body = bodyLen === 0 ? EMPTY : Buffer.from(b.subarray(end, off + len));
+    const body = rec.body.length === 0 ? EMPTY : Buffer.from(rec.body);
     const version = major === 1 ? (minor === 1 ? '1.1' : minor === 0 ? '1.0' : `1.${minor}`) : `${major}.${minor}`;
-    const req = new HttpRequest(conn, method, url, version, raw, body);
+    const req = new HttpRequest(conn, method, rec.url, version, rec.headers, body, rec.trailers);
     const keepAlive = (flags & F_KEEP_ALIVE) !== 0 && (flags & F_LAST) === 0;
     const res = new HttpResponse(pipe, method === 'HEAD', keepAlive, major === 1 && minor === 0);
     req.setResponse(res);

@@ -198,6 +198,7 @@ export interface NativeDefaults {
     bodyTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxRequestsPerConnection: number;
+    responseTimeoutMs: number;
     maxTrackedIps: number;
     limits: Required<Limits>;
   };

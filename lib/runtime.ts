@@ -268,7 +268,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
     check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'");
     const httpLimits: Partial<NativeListenOptions> = {};
     if (http) {
-      for (const key of ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection'] as const) {
+      for (const key of ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const) {
         const v = hopts[key] ?? native.defaults.listen[key];
         check(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `${key} must be an integer in 0..2^32-1`);
         httpLimits[key] = v;
@@ -342,7 +342,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
     const addr = { address: info.address, family: info.family === 6 ? ('IPv6' as const) : ('IPv4' as const), port: info.port };
     // An HTTP connection ends after the responses it owes, not at the peer's FIN: its pipeline
     // decides, so the connection itself is half-open capable.
-    const sopts = { framing: framing as 'frames' | 'raw', allowHalfOpen: http ? true : opts.allowHalfOpen ?? false, highWatermark, lowWatermark, decodeErrorPolicy: decodeErrorPolicy as 'close' | 'drop', limits };
+    const sopts = { framing: framing as 'frames' | 'raw', allowHalfOpen: http ? true : opts.allowHalfOpen ?? false, highWatermark, lowWatermark, maxBufferedBytes, decodeErrorPolicy: decodeErrorPolicy as 'close' | 'drop', limits };
     const server = http ? new HttpServer(this, this.engine, info.id, addr, sopts) : new Server(this, info.id, addr, sopts);
     server.acceptTimeoutMs = acceptTimeoutMs;
     if (onAccept !== undefined) server.onAccept(onAccept);

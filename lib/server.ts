@@ -19,6 +19,7 @@ import {
   kHighWatermark,
   kHttpRequest,
   kLowWatermark,
+  kMaxBuffered,
   kRaw,
   kRoute,
   kUnlistened,
@@ -290,6 +291,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** @internal */ readonly [kAllowHalfOpen]: boolean;
   /** @internal */ readonly [kHighWatermark]: number;
   /** @internal */ readonly [kLowWatermark]: number;
+  /** @internal */ readonly [kMaxBuffered]: number;
   readonly #host: ServerHost;
   readonly #addr: AddressInfo;
   readonly #decodePolicy: 'close' | 'drop';
@@ -313,7 +315,7 @@ export class Server extends EventEmitter<ServerEvents> {
     host: ServerHost,
     id: number,
     addr: AddressInfo,
-    opts: Required<Pick<ListenOptions, 'framing' | 'allowHalfOpen' | 'highWatermark' | 'lowWatermark' | 'decodeErrorPolicy' | 'limits'>>,
+    opts: Required<Pick<ListenOptions, 'framing' | 'allowHalfOpen' | 'highWatermark' | 'lowWatermark' | 'decodeErrorPolicy' | 'limits'>> & { maxBufferedBytes?: number },
   ) {
     super();
     this.#host = host;
@@ -338,6 +340,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this[kAllowHalfOpen] = opts.allowHalfOpen;
     this[kHighWatermark] = opts.highWatermark;
     this[kLowWatermark] = opts.lowWatermark;
+    this[kMaxBuffered] = opts.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER;
     this.#decodePolicy = opts.decodeErrorPolicy;
   }
 

@@ -10,13 +10,16 @@
 #   pkg-config       how both builds find libevent
 #   python3          node-gyp
 #   util-linux       taskset, for the pinned benchmarks
-#   node-llhttp      llhttp's C sources, compiled into the core for HTTP/1.1
+#   node-llhttp      llhttp 8's C sources: the fallback when llhttp 9 cannot be fetched (below)
 #   curl             the HTTP tests drive the server with it, as users do
+#   clang-14, libclang-rt-14-dev   libFuzzer: the fuzz harnesses under native/fuzz (npm test runs them)
+# Then scripts/fetch-llhttp.sh brings llhttp 9 (Debian 13's libllhttp-dev) into deps/llhttp.
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl)
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev)
 
 # shellcheck source=scripts/lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"
 apt_install install-deps "${packages[@]}"
+bash "$(dirname "$0")/fetch-llhttp.sh"

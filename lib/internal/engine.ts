@@ -207,20 +207,18 @@ export class Engine {
     try {
       for (let k = 0; k < this.nch; k++) {
         if (this.pending[k].length !== 0) this.pump(k);
-        if (!this.catchErrors) {
-          if (k < this.nio) this.drainIo(k);
-          else this.drainTasks(k);
-          continue;
-        }
-        // Work threads: a throwing handler has consumed its record (the head moved first); log
-        // it and go on with the next one.
+        // A throwing handler has consumed its record (the head moved first): the rest of the
+        // batch is still delivered. On a work thread the error is logged ('handlerError'); on
+        // the main thread it is thrown again from a tick of its own, so that it reaches
+        // 'uncaughtException' and the process's own policy decides, as for any Node callback.
         for (;;) {
           try {
             if (k < this.nio) this.drainIo(k);
             else this.drainTasks(k);
             break;
           } catch (err) {
-            this.host.handlerError?.(err, this.current);
+            if (this.catchErrors) this.host.handlerError?.(err, this.current);
+            else process.nextTick(rethrow, err);
           }
         }
       }
@@ -689,4 +687,8 @@ export class Engine {
   stat(io: number, index: number): number {
     return Number(this.dv.getBigUint64(this.ioStatsByte[io] + index * 8, true));
   }
+}
+
+function rethrow(err: unknown): never {
+  throw err;
 }

@@ -24,6 +24,7 @@ export const kRaw = Symbol('evwire.raw');
 export const kAllowHalfOpen = Symbol('evwire.allowHalfOpen');
 export const kHighWatermark = Symbol('evwire.highWatermark');
 export const kLowWatermark = Symbol('evwire.lowWatermark');
+export const kMaxBuffered = Symbol('evwire.maxBuffered');
 export const kRoute = Symbol('evwire.route');
 export const kAccepted = Symbol('evwire.accepted');
 export const kConnectionClosed = Symbol('evwire.connectionClosed');

@@ -49,16 +49,21 @@ Napi::Error MakeError(Napi::Env env, int err, const char *syscall, const char *a
   return e;
 }
 
-// Drops a pending exception with the raw call: node-addon-api's GetAndClearPendingException()
+// Takes a pending exception with the raw call: node-addon-api's GetAndClearPendingException()
 // wraps a non-object exception by running JavaScript, which is fatal while a worker is being
-// terminated (the pending "exception" is then the termination itself). A throw from user code
-// has already been reported by MakeCallback as an uncaught exception.
+// terminated (the pending "exception" is then the termination itself, not an object). A real
+// error (a handler's throw, rethrown by the engine from a tick of its own so that the rest of
+// its batch was still delivered) goes to 'uncaughtException', where the process's own policy
+// decides, as for any Node callback: napi_make_callback leaves it pending for the caller, so
+// dropping it here would lose it without a trace.
 void ClearException(Napi::Env env) {
   bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-  }
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return;
+  napi_value err;
+  if (napi_get_and_clear_last_exception(env, &err) != napi_ok) return;
+  napi_valuetype t;
+  if (napi_typeof(env, err, &t) == napi_ok && (t == napi_object || t == napi_function))
+    napi_fatal_exception(env, err);
 }
 
 void ThrowTypeError(Napi::Env env, const char *msg) {
@@ -630,6 +635,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     lo.http.body_timeout_ms = U32(o, "bodyTimeoutMs", lo.http.body_timeout_ms);
     lo.http.keepalive_timeout_ms = U32(o, "keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
     lo.http.max_requests = U32(o, "maxRequestsPerConnection", lo.http.max_requests);
+    lo.http.response_timeout_ms = U32(o, "responseTimeoutMs", lo.http.response_timeout_ms);
     if (o.Get("limits").IsObject()) ParseLimits(o.Get("limits").As<Napi::Object>(), &lo.limits);
     lo.max_tracked_ips = U32(o, "maxTrackedIps", lo.max_tracked_ips);
     ew_listen_info_t li;
@@ -1177,6 +1183,7 @@ class Addon : public Napi::Addon<Addon> {
     l.Set("bodyTimeoutMs", lo.http.body_timeout_ms);
     l.Set("keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
     l.Set("maxRequestsPerConnection", lo.http.max_requests);
+    l.Set("responseTimeoutMs", lo.http.response_timeout_ms);
     l.Set("maxTrackedIps", lo.max_tracked_ips);
     l.Set("limits", LimitsToJs(env, &lo.limits));
     Napi::Object d = Napi::Object::New(env);

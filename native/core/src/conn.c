@@ -98,6 +98,7 @@ static void conn_release(ew__conn_t *c) {
   close(c->fd);
   evbuffer_free(c->in);
   evbuffer_free(c->out);
+  free(c->close_body);
   slot_release(io, c->slot);
   if (c->flags & C_BOUND)
     atomic_fetch_sub_explicit(io->rt->ports[c->port].conns, 1, memory_order_relaxed);
@@ -123,6 +124,10 @@ void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *b
   if (c->flags & C_BLOCKED) TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
   EW_LOG_DEBUG(io->rt, "connection %llu closed: %s", (unsigned long long)c->id,
                ew_err_name(reason));
+  if (body == NULL && c->close_body != NULL && reason == c->close_reason) {
+    body = c->close_body;
+    len = c->close_body_len;
+  }
   ew__io_push_ctrl(io, c->port, EW_REC_CLOSE, c->id, (uint32_t)reason, (uint32_t)sys_errno, body,
                    len);
   conn_release(c);
@@ -382,6 +387,63 @@ static void fault(ew__conn_t *c, int reason) {
   ew__conn_stop_reading(c);
   EW__STAT(io, protocol_errors)++;
   ew__io_push_ctrl(io, c->port, EW_REC_FAULT, c->id, (uint32_t)reason, 0, NULL, 0);
+}
+
+int ew__conn_kick(ew__conn_t *c, const void *body, uint32_t len) {
+  void *copy = malloc(len);
+  if (copy == NULL) {
+    ew__conn_close_with(c, EW_EFLOOD, 0, body, len);
+    return -1;
+  }
+  memcpy(copy, body, len);
+  free(c->close_body);
+  c->close_body = copy;
+  c->close_body_len = len;
+  c->close_reason = EW_EFLOOD;
+  if (c->http != NULL) return ew__http_kick(c);
+  fault(c, EW_EFLOOD);
+  return -1;
+}
+
+/* Lingering close (as nginx's lingering_close): once our FIN is out on a connection that stopped
+ * reading (HTTP Connection: close, or an error answered), closing at once would make the kernel
+ * answer the peer's unread or late bytes with a reset, which can destroy the response before the
+ * peer has read it; and waiting for a FIN that is never read holds the descriptor for good. So
+ * input is read and thrown away until the peer's FIN, LINGER_MAX_BYTES, or LINGER_MS. */
+#define LINGER_MS 5000u
+#define LINGER_MAX_BYTES (1u << 20)
+
+static void linger_start(ew__conn_t *c) {
+  c->flags |= C_LINGER | C_READABLE;
+  c->flags &= ~C_FAULT;
+  ew__tnode_disarm(&c->tprog);
+  ew__io_arm(c->io, &c->tidle, LINGER_MS);
+  read_interest(c, true);
+}
+
+/* Returns false if the connection closed. */
+static bool linger_read(ew__conn_t *c) {
+  char scratch[16384];
+  for (;;) {
+    ssize_t r = recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    if (r > 0) {
+      c->lingered += (uint32_t)r;
+      if (c->lingered > LINGER_MAX_BYTES) break;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EAGAIN) {
+      c->flags &= ~C_READABLE;
+      return true;
+    }
+    break; /* EOF or an error: either way nothing more is owed */
+  }
+  ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
+  return false;
+}
+
+void ew__conn_linger_timeout(ew__conn_t *c) {
+  ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
 }
 
 static void block_on_ring(ew__conn_t *c) {
@@ -786,6 +848,11 @@ static int do_shutdown(ew__conn_t *c) {
     ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
     return -1;
   }
+  if (c->flags & C_FAULT) {
+    /* Nothing more will be read as input: wait for the peer's FIN, discarding. */
+    linger_start(c);
+    return linger_read(c) ? 0 : -1;
+  }
   return 0;
 }
 
@@ -842,6 +909,10 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   if (what & EV_WRITE) {
     c->flags &= ~C_WBLOCKED;
     if (evbuffer_get_length(c->out) > 0 && flush_out(c) < 0) return;
+  }
+  if (c->flags & C_LINGER) {
+    if (c->flags & C_READABLE) linger_read(c);
+    return;
   }
   /* A connection waiting on the ready list or for ring room keeps its turn: reading it now
    * would let a busy peer jump the queue. */
@@ -906,6 +977,10 @@ static void on_read_lt(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   c->flags |= C_READABLE;
+  if (c->flags & C_LINGER) {
+    linger_read(c);
+    return;
+  }
   if (!(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
 }
 

@@ -259,8 +259,7 @@ static int kick(ew__conn_t *c, uint32_t what) {
   publish(c);
   /* What it sent before the kick still counts against its address. */
   charge(c);
-  ew__conn_close_with(c, EW_EFLOOD, 0, &body, sizeof body);
-  return -1;
+  return ew__conn_kick(c, &body, sizeof body);
 }
 
 int ew__guard_read(ew__conn_t *c, size_t n) {

@@ -16,14 +16,8 @@
 typedef struct ew__conn_s ew__conn_t;
 typedef struct ew__http_s ew__http_t;
 
-/* HTTP_REQ record body (host byte order), then the URL, the headers and the body:
- *   u8 method (llhttp_method_t), u8 version major, u8 version minor, u8 flags (EW_HTTP_F_*),
- *   u16 header count, u16 URL bytes, u32 body bytes, u32 header bytes (the section below),
- *   URL, then per header: u16 name bytes, u16 value bytes, name (lower case), value; then body. */
-#define EW_HTTP_REQ_FIXED 16u
-#define EW_HTTP_F_KEEP_ALIVE 0x1u /* the connection stays open after the response */
-#define EW_HTTP_F_LAST 0x2u       /* maxRequests reached: answer with Connection: close */
-#define EW_HTTP_F_CONTINUED 0x4u  /* a 100 Continue was sent for this request */
+/* The HTTP_REQ record format and its flags are in hparse.h. */
+#include "hparse.h"
 
 /* Set on the last SEND record of a response, so the IO thread knows where responses end:
  * that is what lets a native answer (an error, a timeout) wait its turn behind pipelined
@@ -46,6 +40,10 @@ bool ew__http_eof(ew__conn_t *c);
 /* `n` responses were completely handed to the connection (SEND records with RESPONSE_END).
  * Returns -1 if the connection was closed, else 0. */
 int ew__http_responses_done(ew__conn_t *c, uint32_t n);
+
+/* The connection flooded its window: it reads no more, and once the responses owed before it
+ * are written it gets 429 and closes with EW_EFLOOD. Returns -1. */
+int ew__http_kick(ew__conn_t *c);
 
 /* A timeout of this connection expired (header, body or keep-alive). Closes or answers. */
 void ew__http_timeout(ew__conn_t *c, bool progress);

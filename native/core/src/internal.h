@@ -173,6 +173,8 @@ enum {
   C_IP_COUNTED = 1u << 17, /* counted as open in the server's address table */
   C_PARKED = 1u << 18,    /* admission: waits, unread, for the owner port's VERDICT */
   C_BOUND = 1u << 19,     /* counted in its port's connections */
+  C_LINGER = 1u << 20,    /* our FIN is out after reading stopped: input is read and discarded
+                             until the peer's FIN, a byte cap or tidle (lingering close) */
 };
 
 struct ew__conn_s {
@@ -186,6 +188,10 @@ struct ew__conn_s {
   uint32_t delivered; /* body bytes of the current frame already delivered as fragments */
   uint32_t written;   /* bytes written to the kernel, mod 2^32, mirrored in the slot */
   int close_reason;   /* set by a SHUTDOWN answering FAULT: close with it once flushed */
+  uint32_t lingered;  /* bytes discarded while lingering */
+  void *close_body;   /* the CLOSE record's body when it closes with close_reason (a kick's
+                         figures), malloc'd; NULL: none */
+  uint32_t close_body_len;
   uint64_t id;
   ew_frame_header_t hdr;
   struct event *ev;  /* edge-triggered: read+write; level-triggered: read */
@@ -235,6 +241,13 @@ void ew__conn_free_silently(ew__conn_t *c);
 int ew__conn_write(ew__conn_t *c, const void *bytes, size_t len);
 /* Flushes, sends FIN and closes with `reason` (the HTTP layer's native answers). 0 or -1. */
 int ew__conn_end_with(ew__conn_t *c, int reason);
+/* The guard kicked the connection (EW_EFLOOD) with `body` (copied) for its CLOSE record: it
+ * reads no more, and closes once the port has answered what came before (frames: FAULT, then
+ * SHUTDOWN; HTTP: the owed responses, then 429), so no reply to a message within the limit is
+ * lost. Returns -1. */
+int ew__conn_kick(ew__conn_t *c, const void *body, uint32_t len);
+/* tidle of a lingering connection expired: it closes. */
+void ew__conn_linger_timeout(ew__conn_t *c);
 /* Stops reading for good and drops unread input (a protocol error being answered). */
 void ew__conn_stop_reading(ew__conn_t *c);
 /* Reserves a record of up to *len body bytes in the connection's in ring (*len is lowered to

@@ -297,7 +297,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
       ew__tnode_disarm(n);
       ew__conn_t *c = n->tag == 1 ? (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tprog))
                                   : (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tidle));
-      if (c->http != NULL)
+      if (c->flags & C_LINGER)
+        ew__conn_linger_timeout(c);
+      else if (c->http != NULL)
         ew__http_timeout(c, n->tag == 1);
       else
         ew__guard_timeout(c, n->tag == 1);

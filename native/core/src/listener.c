@@ -37,6 +37,7 @@ void ew_listen_opts_init(ew_listen_opts_t *o) {
   o->http.body_timeout_ms = 60000;
   o->http.keepalive_timeout_ms = 5000;
   o->http.max_requests = 0;
+  o->http.response_timeout_ms = 120000;
   ew_limits_init(&o->limits);
   o->max_tracked_ips = 65536;
 }

@@ -171,6 +171,9 @@ typedef struct ew_http_limits_s {
   uint32_t body_timeout_ms;      /* from the headers to the end of the body [408] */
   uint32_t keepalive_timeout_ms; /* idle between requests: closed without an answer */
   uint32_t max_requests;         /* per connection, then Connection: close; 0 = no limit */
+  uint32_t response_timeout_ms;  /* from a request's delivery to the end of its response (the
+                                    next owed one's clock starts then): the connection closes
+                                    with EW_ETIMEDOUT and JavaScript aborts what it owed */
 } ew_http_limits_t;
 
 /* Protection (DESIGN section 9, docs/protection.md). Every value of 0 turns its limit off.

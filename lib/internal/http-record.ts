@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The reader of HTTP_REQ records (docs/protocol.md, native/core/src/hparse.h). Every length is
+// checked against the record before a byte is read: a record that does not add up is refused
+// with a ProtocolError, never read past its end or half-used (test/http-record.test.ts fuzzes
+// this with fast-check).
+import { Buffer } from 'buffer';
+import { ProtocolError } from '../errors';
+
+/** Bytes of the fixed part. */
+export const REQ_FIXED = 24;
+export const F_KEEP_ALIVE = 1;
+export const F_LAST = 2;
+export const F_CONTINUED = 4;
+
+export interface RequestRecord {
+  method: number;
+  major: number;
+  minor: number;
+  flags: number;
+  url: string;
+  /** [name, value, ...], names lower-cased. */
+  headers: string[];
+  /** A view of the record's memory: copy it to keep it. */
+  body: Buffer;
+  trailers: string[];
+}
+
+function bad(what: string): never {
+  throw new ProtocolError('EW_EPROTO_HTTP', `malformed HTTP_REQ record: ${what}`);
+}
+
+/** Reads `count` entries (u32 name length, u32 value length, name, value) from b[at, end) into
+ * `out`, the strings sliced from `text` (b decoded as latin1 from `tbase`): one decode for the
+ * whole section, not one per string. Returns the offset after them. */
+function entries(b: Buffer, text: string, tbase: number, at: number, end: number, count: number, out: string[]): number {
+  for (let i = 0; i < count; i++) {
+    if (end - at < 8) bad('header entry past the end');
+    const nl = b.readUInt32LE(at);
+    const vl = b.readUInt32LE(at + 4);
+    at += 8;
+    if (nl > end - at || vl > end - at - nl) bad('header longer than the record');
+    const t = at - tbase;
+    out.push(text.slice(t, t + nl), text.slice(t + nl, t + nl + vl));
+    at += nl + vl;
+  }
+  return at;
+}
+
+/** Decodes the record at b[off, off + len). Throws ProtocolError (EW_EPROTO_HTTP) if it does
+ * not add up. */
+export function readRequestRecord(b: Buffer, off: number, len: number): RequestRecord {
+  if (len < REQ_FIXED || off < 0 || off + len > b.length) bad('shorter than its fixed part');
+  const end = off + len;
+  const nheaders = b.readUInt32LE(off + 4);
+  const urlLen = b.readUInt32LE(off + 8);
+  const bodyLen = b.readUInt32LE(off + 12);
+  const headerBytes = b.readUInt32LE(off + 16);
+  const ntrailers = b.readUInt32LE(off + 20);
+  const base = off + REQ_FIXED;
+  if (urlLen > end - base || headerBytes > end - base - urlLen || bodyLen > end - base - urlLen - headerBytes) bad('sections longer than the record');
+  if (nheaders > headerBytes / 8 || ntrailers > (end - base) / 8) bad('more headers than bytes');
+  const hstart = base + urlLen;
+  const hend = hstart + headerBytes;
+  // URL and headers are decoded with one call; the strings are slices of it.
+  const text = b.toString('latin1', base, hend);
+  const url = text.slice(0, urlLen);
+  const headers: string[] = new Array(nheaders * 2);
+  headers.length = 0;
+  if (entries(b, text, base, hstart, hend, nheaders, headers) !== hend) bad('header section does not add up');
+  const bstart = hend;
+  const bend = bstart + bodyLen;
+  const trailers: string[] = [];
+  if (ntrailers !== 0 && entries(b, b.toString('latin1', bend, end), bend, bend, end, ntrailers, trailers) !== end) bad('trailer section does not add up');
+  if (ntrailers === 0 && bend !== end) bad('bytes after the body');
+  return { method: b[off], major: b[off + 1], minor: b[off + 2], flags: b[off + 3], url, headers, body: b.subarray(bstart, bend), trailers };
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef EW_HPARSE_H
+#define EW_HPARSE_H
+
+/* The HTTP/1.1 request parser: llhttp with evwire's own strictness checks, its limits and the
+ * writer of the HTTP_REQ record. It knows no connection, socket or ring (http.c is the glue), so
+ * the fuzz harness (native/fuzz/fuzz_http.c) drives exactly the code the IO threads run.
+ *
+ * Strictness that does not depend on the llhttp version compiled in: besides what llhttp itself
+ * rejects, the parser answers 400 for a bare LF or a bare CR in the request head, an obs-fold
+ * continuation line (RFC 9112 5.2), an empty header name, a missing or repeated Host in an
+ * HTTP/1.1 request (RFC 9112 3.2), a repeated Content-Length, Content-Length together with
+ * Transfer-Encoding (RFC 9112 6.3), Transfer-Encoding in an HTTP/1.0 request (as nginx does),
+ * Transfer-Encoding whose last coding is not chunked, and a trailer field that would change the
+ * message's framing, routing or handling (RFC 9110 6.5.1); 413 for chunk extensions above 16
+ * KiB in one request (as Node does). */
+
+#include <ew/runtime.h>
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* HTTP_REQ record body (host byte order):
+ *   u8 method (llhttp_method_t), u8 version major, u8 version minor, u8 flags (EW_HTTP_F_*),
+ *   u32 header count, u32 URL bytes, u32 body bytes, u32 header section bytes,
+ *   u32 trailer count,
+ *   then the URL, the header section (per header: u32 name bytes, u32 value bytes, name in
+ *   lower case, value), the body, and the trailer section (the same entry format). */
+#define EW_HTTP_REQ_FIXED 24u
+#define EW_HTTP_F_KEEP_ALIVE 0x1u /* the connection stays open after the response */
+#define EW_HTTP_F_LAST 0x2u       /* maxRequests reached: answer with Connection: close */
+#define EW_HTTP_F_CONTINUED 0x4u  /* a 100 Continue was sent for this request */
+
+/* Chunk extension bytes allowed in one request (Node's limit): more is answered 413. */
+#define EW_HTTP_MAX_CHUNK_EXT_BYTES (16u << 10)
+
+typedef struct ew__hparse_ops_s {
+  /* The first byte of a request was parsed (timers move from keep-alive to header timeout). */
+  void (*begin)(void *ud);
+  /* The headers are complete and a body follows. `expect_continue`: the client asked for
+   * 100 Continue. Returns 0, or -1 to stop parsing (the connection is gone). */
+  int (*body_begins)(void *ud, bool expect_continue);
+} ew__hparse_ops_t;
+
+typedef struct ew__hparse_s {
+  llhttp_t parser;
+  const ew_http_limits_t *lim;
+  const ew__hparse_ops_t *ops; /* may be NULL */
+  void *ud;
+  uint8_t *buf; /* the request being built, in the HTTP_REQ record format */
+  uint32_t len, cap;
+  uint32_t entry_at; /* offset of the current header's two u32 lengths */
+  uint32_t url_len, header_count, header_section, trailer_count, header_bytes, body_len;
+  uint32_t ext_bytes;
+  int status;         /* the answer owed for the error that stopped the parser; 0: none */
+  uint8_t last_cb;    /* which callback ran last (obs-fold detection) */
+  uint8_t scan;       /* the request-head scanner's state */
+  uint8_t hosts, content_lengths, transfer_encodings;
+  bool in_body;       /* the headers are complete: fields now are trailers */
+  bool expect_continue;
+  bool begun;         /* on_message_begin ran, on_message_complete not yet */
+  bool done;          /* a complete request waits in buf */
+} ew__hparse_t;
+
+enum { EW__HPARSE_MORE = 0, EW__HPARSE_DONE = 1, EW__HPARSE_ERROR = -1 };
+
+/* Prepares `hp` for a connection's first request. `lim` must outlive it. Returns 0 or
+ * EW_ENOMEM. */
+int ew__hparse_init(ew__hparse_t *hp, const ew_http_limits_t *lim, const ew__hparse_ops_t *ops,
+                    void *ud);
+void ew__hparse_free(ew__hparse_t *hp);
+
+/* Parses `len` bytes. Sets *used to the bytes consumed and returns EW__HPARSE_MORE (all of
+ * them consumed, the request is not complete), EW__HPARSE_DONE (a request is complete in
+ * hp->buf, hp->len bytes; the bytes after *used belong to the next one; call
+ * ew__hparse_next() once the record is taken) or EW__HPARSE_ERROR (hp->status holds the
+ * answer: 400, 413, 414, 431, 501 or 505; the parser is finished). */
+int ew__hparse_execute(ew__hparse_t *hp, const char *data, size_t len, size_t *used);
+
+/* The record in hp->buf was taken: the next request may be parsed. */
+void ew__hparse_next(ew__hparse_t *hp);
+
+/* True while a request has begun and is not complete (EOF now cuts it short). */
+bool ew__hparse_midway(const ew__hparse_t *hp);
+
+/* True when the request just completed may not be followed by another on this connection
+ * (Connection: close, or HTTP/1.0 without keep-alive). */
+bool ew__hparse_last(const ew__hparse_t *hp);
+
+#endif /* EW_HPARSE_H */
