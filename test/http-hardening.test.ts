@@ -130,6 +130,21 @@ describe('http hardening', function () {
     assert.deepEqual(got[2], { body: 'hi', headers: ['host', 'x', 'content-length', '2'], trailers: Object.create(null) });
   });
 
+  it('trims whitespace around header values and serves only HTTP methods (no RTSP or ICE request lines)', async () => {
+    const server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+    let value: string | undefined;
+    server.get('/v', (req, res) => {
+      value = req.header('x-a');
+      res.end('ok');
+    });
+    const port = server.address().port;
+    const { got } = await exchange(port, 'GET /v HTTP/1.1\r\nHost: x\r\nX-A: \t v 1 \t \r\n\r\n', 1);
+    assert.equal(got[0].status, 200);
+    assert.equal(value, 'v 1');
+    await rejected(port, 'DESCRIBE /v HTTP/1.1\r\nHost: x\r\n\r\n', 400);
+    await rejected(port, 'DESCRIBE rtsp://x/v RTSP/1.0\r\nCSeq: 1\r\n\r\n', 501);
+  });
+
   it('answers 400 for trailers that would frame or route the message', async () => {
     const { port, seen } = await serve();
     for (const t of ['Content-Length: 5', 'Transfer-Encoding: chunked', 'Host: evil']) {

@@ -181,6 +181,14 @@ static int on_header_value_complete(llhttp_t *p) {
   }
   if (hp->last_cb != CB_VALUE) return fail(hp, 400);
   hp->last_cb = CB_VALUE_DONE;
+  /* Whitespace around a value is not part of it (RFC 9110 5.5); llhttp drops the leading kind
+   * only. The value is the last thing in the buffer, so trimming is a shorter length. */
+  uint32_t vl = get32(hp->buf + hp->entry_at + 4);
+  while (vl > 0 && (hp->buf[hp->len - 1] == ' ' || hp->buf[hp->len - 1] == '\t')) {
+    vl--;
+    hp->len--;
+  }
+  put32(hp->buf + hp->entry_at + 4, vl);
   if (!hp->in_body && name_is(hp, "expect", 6) && get32(hp->buf + hp->entry_at + 4) == 12) {
     uint32_t nl = get32(hp->buf + hp->entry_at);
     if (strncasecmp((const char *)hp->buf + hp->entry_at + 8 + nl, "100-continue", 12) == 0)
@@ -193,6 +201,15 @@ static int on_headers_complete(llhttp_t *p) {
   ew__hparse_t *hp = hp_of(p);
   if (llhttp_get_http_major(p) != 1) return fail(hp, 505);
   if (p->method == HTTP_CONNECT) return fail(hp, 501); /* no tunnels are offered */
+  /* llhttp also parses RTSP and ICE request lines: only HTTP's methods are served. */
+  switch (p->method) {
+#define XX(num, name, string) case num:
+    HTTP_METHOD_MAP(XX)
+#undef XX
+    break;
+  default:
+    return fail(hp, 501);
+  }
   /* Any other Upgrade is ignored, as RFC 9110 7.8 allows and Node does: the request is served
    * as HTTP/1.1, and the bytes after it are the next request. */
   p->upgrade = 0;
