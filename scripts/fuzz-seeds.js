@@ -209,6 +209,11 @@ const httpSeeds = [
   // Incomplete: the parser waits for more.
   httpSeed('GET /incomplete HTTP/1.1\r\nHost: a\r\n'),
   httpSeed(req('POST / HTTP/1.1', ['Host: a', 'Content-Length: 10'], 'short')),
+  // Connection options that llhttp 9.2 reads differently from RFC 9112 9.3 (docs/fuzzing.md,
+  // finding 3): an option followed by HTAB, and HTTP/1.0 with both options.
+  httpSeed(get('/', ['Connection: close\t']) + get('/after-close')),
+  httpSeed(req('GET / HTTP/1.0', ['Connection: keep-alive\t']) + req('GET /2 HTTP/1.0', [])),
+  httpSeed(req('GET / HTTP/1.0', ['Connection: keep-alive, close']) + req('GET /2 HTTP/1.0', [])),
 ];
 
 // ---- writing -------------------------------------------------------------------------------

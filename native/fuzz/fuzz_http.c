@@ -28,16 +28,18 @@
  *   2. Every DONE record decodes exactly: the 24-byte fixed part, the URL, the header section
  *      (whose entries add up to its size), the body, and a trailer section whose entries fill
  *      the record to hp.len, not a byte more or less. Names are non-empty lower-case tokens,
- *      values hold no CR, LF or NUL, the record respects every limit (URL, header bytes, header
- *      plus trailer count, body), and every strictness promise of hparse.h holds: HTTP/1.0 or
- *      1.1, no CONNECT, one Host in 1.1 and at most one in 1.0, at most one Content-Length, never
- *      with Transfer-Encoding, Transfer-Encoding only in 1.1 and ending in chunked, a body only
- *      with Content-Length (of exactly the body's size) or chunked, trailers only when chunked,
- *      and no trailer that frames, routes or controls the message.
+ *      values hold no CR, LF or NUL and no whitespace at either end, the record respects every
+ *      limit (URL, header bytes, header plus trailer count, body), and every strictness promise
+ *      of hparse.h holds: HTTP/1.0 or 1.1, an HTTP method and not CONNECT, one Host in 1.1 and
+ *      at most one in 1.0, at most one Content-Length, never with Transfer-Encoding,
+ *      Transfer-Encoding only in 1.1 and ending in chunked, a body only with Content-Length (of
+ *      exactly the body's size) or chunked, trailers only when chunked, and no trailer that
+ *      frames, routes or controls the message.
  *   3. Every DONE record survives a round trip: it is written out again as a canonical
  *      HTTP/1.x request (see canonical() for the legitimate differences from the bytes the
  *      client sent) and parsed by a fresh parser with the same limits, in one read; that must
- *      give DONE, use every byte, and produce a byte-identical record (flags included).
+ *      give DONE, use every byte, and produce a byte-identical record (flags included, but
+ *      see check_record() for the keep-alive flag).
  *   4. How the input is cut into reads does not matter: the same input parsed in one read must
  *      give the same records in the same order and end the same way (an error, the last
  *      request, or waiting for more). The status of an error may differ, and legitimately: a
@@ -47,10 +49,11 @@
  *      further on in the same field.
  * Every parser is freed with ew__hparse_free(), so LeakSanitizer sees no leak.
  *
- * Two behaviours of hparse.c that the oracle would flag are tolerated by default and checked
- * only in a build with -DFUZZ_HTTP_STRICT (FUZZ_STRICT=1 native/fuzz/run.sh), so that the
- * default run stays green until they are decided: protocols other than HTTP in the request
- * line, and whitespace at the end of field values (findings 1 and 2 in docs/fuzzing.md). */
+ * One behaviour of hparse.c that the oracle would flag is tolerated by default and checked only
+ * in a build with -DFUZZ_HTTP_STRICT (FUZZ_STRICT=1 native/fuzz/run.sh), so that the default
+ * run stays green until it is settled: a keep-alive flag that disagrees with the Connection
+ * options in the record (finding 3 in docs/fuzzing.md; the strict build checks the flag
+ * against RFC 9112 9.3). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -120,6 +123,8 @@ typedef struct req_s {
   uint32_t header_count, url_len, body_len, header_section, trailer_count;
   const uint8_t *url, *body;
   entry_t *headers, *trailers;
+  bool has_connection; /* a Connection header is in the record */
+  bool rfc_keep_alive; /* what RFC 9112 9.3 makes of the version and the Connection options */
 } req_t;
 
 static bool is_tchar(uint8_t ch) {
@@ -152,14 +157,11 @@ static uint64_t walk_entries(const uint8_t *b, uint64_t *pos, uint64_t end, uint
       CHECK(!(name[k] >= 'A' && name[k] <= 'Z'));
     }
     for (uint32_t k = 0; k < vl; k++) CHECK(value[k] != '\r' && value[k] != '\n' && value[k] != 0);
-    /* llhttp drops the whitespace before a value, so none may be left in the record; the
-     * canonical form relies on it (it writes "name: value"). The whitespace after a value is
-     * another matter: llhttp keeps it and hparse.c passes it on, though RFC 9112 5 excludes it
-     * from the field value (finding 2 in docs/fuzzing.md); -DFUZZ_HTTP_STRICT checks it too. */
+    /* Whitespace around a value is not part of it (RFC 9110 5.5): llhttp drops the kind before
+     * it and hparse.c the kind after it (finding 2 in docs/fuzzing.md). The canonical form
+     * relies on it: it writes "name: value". */
     if (vl > 0) CHECK(value[0] != ' ' && value[0] != '\t');
-#ifdef FUZZ_HTTP_STRICT
     if (vl > 0) CHECK(value[vl - 1] != ' ' && value[vl - 1] != '\t');
-#endif
     out[i] = (entry_t){name, value, nl, vl};
     bytes += (uint64_t)nl + vl;
     *pos += (uint64_t)nl + vl;
@@ -197,6 +199,30 @@ static int64_t content_length(const entry_t *e) {
 
 static bool is_http_method(uint8_t m);
 
+static bool ieq(const uint8_t *p, uint32_t n, const char *s) {
+  if (n != strlen(s)) return false;
+  for (uint32_t k = 0; k < n; k++)
+    if (lower(p[k]) != (uint8_t)s[k]) return false;
+  return true;
+}
+
+/* Notes the "close" and "keep-alive" options of a Connection value: a comma-separated list of
+ * tokens, each with optional whitespace around it, case-insensitive (RFC 9110 7.6.1). */
+static void connection_options(const entry_t *e, bool *close, bool *keep_alive) {
+  uint32_t i = 0;
+  for (;;) {
+    uint32_t j = i;
+    while (j < e->vl && e->value[j] != ',') j++;
+    uint32_t a = i, z = j;
+    while (a < z && (e->value[a] == ' ' || e->value[a] == '\t')) a++;
+    while (z > a && (e->value[z - 1] == ' ' || e->value[z - 1] == '\t')) z--;
+    if (ieq(e->value + a, z - a, "close")) *close = true;
+    if (ieq(e->value + a, z - a, "keep-alive")) *keep_alive = true;
+    if (j >= e->vl) break;
+    i = j + 1;
+  }
+}
+
 static const char *const forbidden_trailers[] = {
     "content-length", "transfer-encoding", "host",          "connection",    "keep-alive",
     "upgrade",        "te",                "trailer",       "expect",        "proxy-connection",
@@ -220,9 +246,9 @@ static void decode_record(const uint8_t *b, uint32_t len, const ew_http_limits_t
 
   CHECK(strcmp(llhttp_method_name((llhttp_method_t)r->method), "<unknown>") != 0);
   CHECK(r->method != HTTP_CONNECT);
-#ifdef FUZZ_HTTP_STRICT
-  CHECK(is_http_method(r->method)); /* finding 1 in docs/fuzzing.md */
-#endif
+  /* llhttp also parses RTSP and ICE request lines; hparse.c answers 501 to a method that is
+   * not HTTP's (finding 1 in docs/fuzzing.md). */
+  CHECK(is_http_method(r->method));
   CHECK(r->major == 1 && (r->minor == 0 || r->minor == 1));
   /* The parser sets only KEEP_ALIVE; LAST and CONTINUED are the glue's. */
   CHECK((r->flags & ~EW_HTTP_F_KEEP_ALIVE) == 0);
@@ -258,12 +284,24 @@ static void decode_record(const uint8_t *b, uint32_t len, const ew_http_limits_t
   /* The strictness promises of hparse.h. */
   uint32_t hosts = 0, cls = 0, tes = 0;
   const entry_t *cl = NULL, *te = NULL;
+  bool close = false, keep_alive = false;
+  r->has_connection = false;
   for (uint32_t i = 0; i < r->header_count; i++) {
     const entry_t *e = &r->headers[i];
     if (name_eq(e, "host")) hosts++;
     if (name_eq(e, "content-length")) cls++, cl = e;
     if (name_eq(e, "transfer-encoding")) tes++, te = e;
+    if (name_eq(e, "connection")) {
+      r->has_connection = true;
+      connection_options(e, &close, &keep_alive);
+    }
   }
+  /* RFC 9112 9.3: "close" ends the connection; otherwise HTTP/1.1 persists, and HTTP/1.0 only
+   * with "keep-alive". */
+  r->rfc_keep_alive = !close && (r->minor == 1 || keep_alive);
+#ifdef FUZZ_HTTP_STRICT
+  CHECK(((r->flags & EW_HTTP_F_KEEP_ALIVE) != 0) == r->rfc_keep_alive); /* finding 3 */
+#endif
   CHECK(r->minor == 1 ? hosts == 1 : hosts <= 1);
   CHECK(cls <= 1);
   if (te != NULL) {
@@ -290,13 +328,7 @@ static void put_fields(buf_t *out, const entry_t *e, uint32_t n) {
   }
 }
 
-/* llhttp 9.2 parses a request line whose protocol is "RTSP/1.0" (or "ICE/1.0" with SOURCE)
- * besides "HTTP/1.x", and hparse.c does not reject it, so a record can hold an RTSP-only method
- * (DESCRIBE, SETUP, PLAY, ...) with version 1.0; "GET / RTSP/1.0" even gives the same record as
- * "GET / HTTP/1.0". The record does not say which protocol the client named, so the round trip
- * writes "RTSP/" for an RTSP-only method (llhttp refuses those with "HTTP/"). A build with
- * -DFUZZ_HTTP_STRICT fails on any record whose method is not an HTTP one instead, for when
- * hparse.c refuses protocols other than HTTP (finding 1 in docs/fuzzing.md). */
+/* True for the methods of llhttp's HTTP_METHOD_MAP (not the RTSP-only ones). */
 static bool is_http_method(uint8_t m) {
   switch (m) {
 #define XX(num, name, string) case num:
@@ -311,14 +343,13 @@ static bool is_http_method(uint8_t m) {
 /* Writes the request `r` out again in canonical form. What may differ from what the client
  * sent, none of which reaches the record:
  *   - the method comes from byte 0 through llhttp_method_name() (same method, canonical
- *     spelling), the version from bytes 1 and 2, the protocol name from the method (see
- *     is_http_method());
+ *     spelling), the version from bytes 1 and 2, and the protocol is "HTTP": llhttp 9.2 also
+ *     parses "RTSP/1.0" and "ICE/1.0" request lines, and hparse.c serves those with an HTTP
+ *     method as HTTP/1.0 (finding 1 in docs/fuzzing.md), so the record cannot tell them apart;
  *   - names are written in the lower case the record holds (they are case-insensitive and
  *     hparse.c lower-cases them anyway);
- *   - "name: value": llhttp hands over a value without the whitespace before it, so the
- *     client's OWS is replaced by one space (decode_record() checks that no value starts with
- *     whitespace); whitespace at a value's end is in the record when llhttp kept it, and is
- *     written back as it is;
+ *   - "name: value": the record holds a value without the whitespace around it, so the client's
+ *     OWS becomes one space before the value and none after it;
  *   - empty lines the client sent before the request line are dropped (RFC 9112 2.2);
  *   - a chunked body is rebuilt as at most one chunk, without the client's chunk extensions
  *     (they reach no record; they only count against the 16 KiB extension limit, which the
@@ -332,8 +363,7 @@ static void canonical(const req_t *r, buf_t *out) {
   buf_str(out, m);
   buf_str(out, " ");
   buf_put(out, r->url, r->url_len);
-  snprintf(line, sizeof line, " %s/%u.%u\r\n", is_http_method(r->method) ? "HTTP" : "RTSP",
-           (unsigned)r->major, (unsigned)r->minor);
+  snprintf(line, sizeof line, " HTTP/%u.%u\r\n", (unsigned)r->major, (unsigned)r->minor);
   buf_str(out, line);
   put_fields(out, r->headers, r->header_count);
   buf_str(out, "\r\n");
@@ -361,6 +391,7 @@ static void check_record(const uint8_t *b, uint32_t len, const ew_http_limits_t 
   decode_record(b, len, lim, &r);
   buf_t c = {0};
   canonical(&r, &c);
+  const bool has_connection = r.has_connection;
   free(r.headers);
   free(r.trailers);
 
@@ -368,8 +399,26 @@ static void check_record(const uint8_t *b, uint32_t len, const ew_http_limits_t 
   CHECK(ew__hparse_init(&hp2, lim, NULL, NULL) == 0);
   size_t used = 0;
   int st = ew__hparse_execute(&hp2, (const char *)c.p, c.len, &used);
-  if (st != EW__HPARSE_DONE || used != c.len || hp2.len != len || memcmp(hp2.buf, b, len) != 0) {
-    fprintf(stderr, "fuzz_http: the canonical form parsed differently (%d, status %d, used %zu of %zu):\n%.*s\n",
+  bool same = st == EW__HPARSE_DONE && used == c.len && hp2.len == len &&
+              memcmp(hp2.buf, b, 3) == 0 && memcmp(hp2.buf + 4, b + 4, len - 4) == 0;
+  if (same && hp2.buf[3] != b[3]) {
+    /* The flags differ. The keep-alive flag is llhttp's verdict on the Connection options, and
+     * llhttp 9.2 does not see an option followed by HTAB ("close\t"), though the HTAB is not in
+     * the value the record holds: the record then says "close" with the keep-alive flag set,
+     * and its canonical form (without the HTAB) is parsed as close. That is finding 3 in
+     * docs/fuzzing.md; until hparse.c settles it, only the keep-alive bit of a request with a
+     * Connection header may differ (-DFUZZ_HTTP_STRICT allows no difference). */
+#ifdef FUZZ_HTTP_STRICT
+    (void)has_connection;
+    same = false;
+#else
+    same = has_connection && (hp2.buf[3] ^ b[3]) == EW_HTTP_F_KEEP_ALIVE;
+#endif
+  }
+  if (!same) {
+    fprintf(stderr,
+            "fuzz_http: the canonical form parsed differently (%d, status %d, used %zu of %zu):\n"
+            "%.*s\n",
             st, hp2.status, used, c.len, (int)c.len, (const char *)c.p);
     __builtin_trap();
   }
@@ -524,13 +573,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* Oracle 4: the reads do not change the records or how the stream ends. */
   CHECK(split_run.count == whole_run.count);
   CHECK(split_run.recs.len == whole_run.recs.len);
-  CHECK(split_run.recs.len == 0 || memcmp(split_run.recs.p, whole_run.recs.p, split_run.recs.len) == 0);
+  CHECK(split_run.recs.len == 0 ||
+        memcmp(split_run.recs.p, whole_run.recs.p, split_run.recs.len) == 0);
   CHECK(split_run.end == whole_run.end);
 #ifdef FUZZ_HTTP_TRACE
   /* -DFUZZ_HTTP_TRACE: one line per input, to see what a reproducer or a seed does. */
+  static const char *const ends[] = {"more wanted", "the last request", "an error"};
   fprintf(stderr, "fuzz_http: %u request(s), then %s (status %d); %zu read(s)\n", split_run.count,
-          split_run.end == END_ERROR ? "an error" : split_run.end == END_LAST ? "the last request" : "more wanted",
-          split_run.status, ncuts);
+          ends[split_run.end], split_run.status, ncuts);
 #endif
 
   free(split_run.recs.p);
