@@ -41,6 +41,15 @@ describe('http hardening', function () {
     return { s, r: new ResponseReader(s) };
   }
 
+  /** A framed TCP client of `port`, reading the frames it gets. */
+  async function framed(port: number): Promise<{ s: net.Socket; r: FrameReader }> {
+    const s = net.connect(port, '127.0.0.1');
+    sockets.push(s);
+    const r = new FrameReader(s);
+    await once(s, 'connect');
+    return { s, r };
+  }
+
   /** Sends `bytes` on a new connection; resolves with every response and whether the server
    * closed the connection. */
   async function exchange(port: number, bytes: string | Buffer, n: number): Promise<{ got: Awaited<ReturnType<ResponseReader['wait']>>; r: ResponseReader; s: net.Socket }> {
@@ -314,10 +323,7 @@ describe('http hardening', function () {
     const caught: Error[] = [];
     process.on('uncaughtException', (err) => caught.push(err));
     try {
-      const s = net.connect(server.address().port, '127.0.0.1');
-      sockets.push(s);
-      const r = new FrameReader(s);
-      await once(s, 'connect');
+      const { s, r } = await framed(server.address().port);
       s.write(Buffer.concat([1, 2, 3, 4].map((i) => frame(1, 'x', i))));
       await r.waitFrames(3);
       await until(() => caught.length === 1, 'the error to reach uncaughtException');
@@ -367,10 +373,7 @@ describe('http hardening', function () {
         c.send(1, m.body, { seq: m.seq });
       });
     });
-    const s = net.connect(server.address().port, '127.0.0.1');
-    sockets.push(s);
-    const r = new FrameReader(s);
-    await once(s, 'connect');
+    const { s, r } = await framed(server.address().port);
     s.write(frame(1, 'ping', 7));
     await r.waitFrames(1);
     assert.deepEqual(r.frames.map((f) => [f.type, f.seq, f.body.toString()]), [[1, 7, 'ping']]);
@@ -386,10 +389,7 @@ describe('http hardening', function () {
         assert.equal(c.send(1, m.body, { seq: m.seq }), true);
       });
     });
-    const s = net.connect(server.address().port, '127.0.0.1');
-    sockets.push(s);
-    const r = new FrameReader(s);
-    await once(s, 'connect');
+    const { s, r } = await framed(server.address().port);
     const kicked = once(server, 'kicked');
     s.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => frame(1, `m${i + 1}`, i + 1))));
     await kicked;
