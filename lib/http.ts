@@ -34,7 +34,9 @@ export interface HttpListenOptions extends HttpLimits {
 
 /** The HTTP limits, each answered natively (README "HTTP/1.1"). */
 export interface HttpLimits {
-  /** Request line and headers, bytes. Default 16 KiB; above: 431. */
+  /** The request head in bytes, every byte of it (request line, header lines, line ends, the
+   * whitespace around values); the names and values of trailers count too. Default 16 KiB;
+   * above: 431. */
   maxHeaderBytes?: number;
   /** Header count. Default 100; above: 431. */
   maxHeaders?: number;

@@ -214,6 +214,17 @@ const httpSeeds = [
   httpSeed(get('/', ['Connection: close\t']) + get('/after-close')),
   httpSeed(req('GET / HTTP/1.0', ['Connection: keep-alive\t']) + req('GET /2 HTTP/1.0', [])),
   httpSeed(req('GET / HTTP/1.0', ['Connection: keep-alive, close']) + req('GET /2 HTTP/1.0', [])),
+  httpSeed(get('/', ['Connection: foo , CLOSE ']) + get('/after-close')),
+  // Request lines of other protocols that llhttp parses (finding 1), and near misses.
+  httpSeed(req('GET / RTSP/1.0', [])),
+  httpSeed(req('SOURCE /stream ICE/1.0', [])),
+  httpSeed(req('GET /HTTP/1.1', ['Host: a'])),
+  httpSeed(req('GET / http/1.1', ['Host: a'])),
+  // Heads whose bytes llhttp skips (finding 4): whitespace before a value, between the method
+  // and the URL, and empty lines before the request line, each over a 128-byte limit.
+  httpSeed(get('/', [`X:${' '.repeat(200)}a`]), { headerBytes: 128 }),
+  httpSeed(req(`GET${' '.repeat(200)}/ HTTP/1.1`, ['Host: a']), { headerBytes: 128 }),
+  httpSeed('\r\n'.repeat(100) + get('/'), { headerBytes: 128 }),
 ];
 
 // ---- writing -------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ const CASES: Record<string, string> = {
   'HTTP/1.0 with chunked Transfer-Encoding': 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n',
   'Content-Length trailer': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nContent-Length: 5\r\n\r\n',
   'Host trailer': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nHost: evil\r\n\r\n',
+  'GET with an RTSP/1.0 request line': 'GET / RTSP/1.0\r\n\r\n',
+  'SOURCE with an ICE/1.0 request line': 'SOURCE / ICE/1.0\r\n\r\n',
+  'a 20 KiB head, most of it whitespace before a value': `GET / HTTP/1.1\r\nHost: x\r\nX:${' '.repeat(20000)}a\r\n\r\n`,
+  'Connection: close followed by HTAB': 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\t\r\n\r\n',
 };
 
 /** Where evwire rejects what Node accepts, on purpose. */
@@ -54,6 +58,9 @@ const STRICTER: Record<string, string> = {
   'HTTP/1.0 with chunked Transfer-Encoding': 'RFC 9112 6.1 calls the framing faulty; nginx answers 400, Node serves it and closes',
   'HTTP/2.0 version': 'a request line of major version 2 is not HTTP/1.x: 505 (RFC 9110 15.6.6); Node serves it as HTTP/1.1',
   'Host trailer': 'RFC 9110 6.5.1: routing fields may not be trailers; Node keeps them in req.trailers',
+  'GET with an RTSP/1.0 request line': 'not HTTP (RFC 9112 2.3: HTTP-version is "HTTP/" DIGIT "." DIGIT); llhttp parses RTSP and Node serves it as HTTP/1.0',
+  'SOURCE with an ICE/1.0 request line': 'not HTTP, as above; llhttp parses ICE (SHOUTcast) and Node serves it',
+  'a 20 KiB head, most of it whitespace before a value': 'maxHeaderBytes (16 KiB) counts every byte of the head; Node counts only the bytes llhttp hands over, not the whitespace it skips',
 };
 
 /** Sends `bytes` on a fresh connection and tells what the server decided. */

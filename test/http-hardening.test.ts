@@ -151,7 +151,73 @@ describe('http hardening', function () {
     assert.equal(got[0].status, 200);
     assert.equal(value, 'v 1');
     await rejected(port, 'DESCRIBE /v HTTP/1.1\r\nHost: x\r\n\r\n', 400);
-    await rejected(port, 'DESCRIBE rtsp://x/v RTSP/1.0\r\nCSeq: 1\r\n\r\n', 501);
+    // A request line must end in HTTP/x.y: llhttp also parses RTSP and ICE (SHOUTcast) ones.
+    for (const line of ['DESCRIBE rtsp://x/v RTSP/1.0', 'GET /v RTSP/1.0', 'OPTIONS * RTSP/1.0', 'SOURCE /v ICE/1.0', 'GET /vHTTP/1.1', 'GET /v http/1.1']) {
+      await rejected(port, `${line}\r\nHost: x\r\n\r\n`, 400);
+    }
+    const ok = await exchange(port, 'GET /v HTTP/1.0\r\n\r\n', 1);
+    assert.equal(ok.got[0].status, 200);
+  });
+
+  it('decides persistence from the Connection options as the handler sees them (RFC 9112 9.3)', async () => {
+    const { port, seen } = await serve();
+    // Closed after the response, with Connection: close, and the pipelined request not served.
+    for (const [version, value] of [
+      ['1.1', 'close\t'],
+      ['1.1', 'foo, CLOSE'],
+      ['1.1', ' keep-alive ,close '],
+      ['1.0', 'keep-alive, close'],
+      ['1.0', 'upgrade'],
+      ['1.0', ''],
+    ]) {
+      seen.length = 0;
+      const conn = value === '' ? '' : `Connection: ${value}\r\n`;
+      const { got, r, s } = await exchange(port, `GET /a HTTP/${version}\r\nHost: x\r\n${conn}\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n`, 1);
+      assert.equal(got[0].status, 200);
+      assert.equal(got[0].headers.connection, 'close', `${version} ${JSON.stringify(value)}`);
+      await closed(s);
+      assert.equal(r.responses.length, 1);
+      assert.deepEqual(seen, ['GET /a'], `${version} ${JSON.stringify(value)}`);
+    }
+    // Kept: the pipelined request is served on the same connection.
+    for (const [version, value] of [
+      ['1.0', 'keep-alive\t'],
+      ['1.0', 'foo , Keep-Alive'],
+      ['1.1', 'keep-alive'],
+      ['1.1', 'closed, x-close'],
+    ]) {
+      seen.length = 0;
+      const { got, r } = await exchange(port, `GET /a HTTP/${version}\r\nHost: x\r\nConnection: ${value}\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n`, 2);
+      assert.deepEqual(got.map((x) => x.status), [200, 200], `${version} ${JSON.stringify(value)}`);
+      assert.notEqual(got[0].headers.connection, 'close');
+      assert.equal(r.closed, false);
+      assert.deepEqual(seen, ['GET /a', 'GET /b']);
+    }
+  });
+
+  it('counts every byte of a request head against maxHeaderBytes, the whitespace llhttp skips too', async () => {
+    const { port, seen } = await serve({ maxHeaderBytes: 1024 });
+    await rejected(port, `GET / HTTP/1.1\r\nHost: x\r\nX:${' '.repeat(2000)}a\r\n\r\n`, 431);
+    await rejected(port, `GET / HTTP/1.1\r\nHost: x\r\nX: a${' '.repeat(2000)}\r\n\r\n`, 431);
+    await rejected(port, `GET${' '.repeat(2000)}/ HTTP/1.1\r\nHost: x\r\n\r\n`, 431);
+    await rejected(port, `${'\r\n'.repeat(600)}GET / HTTP/1.1\r\nHost: x\r\n\r\n`, 431);
+    assert.deepEqual(seen, []);
+    // The limit is the head's size, line ends included: 1024 bytes pass, 1025 do not, and
+    // neither depends on how the bytes arrive.
+    const head = (n: number): string => {
+      const base = 'GET /h HTTP/1.1\r\nHost: x\r\nX-Pad: \r\n\r\n';
+      return base.replace('X-Pad: ', `X-Pad: ${'p'.repeat(n - base.length)}`);
+    };
+    assert.equal(head(1024).length, 1024);
+    const one = await exchange(port, head(1024), 1);
+    assert.equal(one.got[0].status, 200);
+    await rejected(port, head(1025), 431);
+    const { s, r } = await raw(port);
+    for (const ch of head(1024) + head(1024)) s.write(ch);
+    assert.deepEqual((await r.wait(2)).map((x) => x.status), [200, 200]);
+    // Each request of a connection has the whole limit: pipelined heads do not add up.
+    const many = await exchange(port, head(1000).repeat(5), 5);
+    assert.deepEqual(many.got.map((x) => x.status), [200, 200, 200, 200, 200]);
   });
 
   it('answers 400 for trailers that would frame or route the message', async () => {

@@ -16,8 +16,6 @@
 #   FUZZ_SECONDS  seconds of fuzzing per harness (default 30)
 #   FUZZ_RUNS     run this many inputs per harness instead (-runs=N), for the long recorded runs
 #   FUZZ_TARGETS  which harnesses (default "frame http")
-#   FUZZ_STRICT=1 build fuzz_http with -DFUZZ_HTTP_STRICT: also fail on the open findings of
-#                 docs/fuzzing.md (expected to fail until hparse.c settles them)
 #   FUZZ_CC       the compiler (default clang-14)
 #   DEBUG=1       trace the script (set -x)
 set -euo pipefail
@@ -64,13 +62,11 @@ fi
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
   -Inative/core/include -Inative/core/src -I"$llhttp_inc")
-strict=()
-[ "${FUZZ_STRICT:-0}" = 1 ] && strict=(-DFUZZ_HTTP_STRICT)
 echo "fuzz: building into build-fuzz/ with $cc (llhttp $(node native/llhttp.js version))"
 "$cc" "${cflags[@]}" native/fuzz/fuzz_frame.c native/core/src/frame.c native/core/src/error.c \
   -o "$out/fuzz_frame"
 "$cc" "${cflags[@]}" native/fuzz/fuzz_http.c native/core/src/hparse.c native/core/src/error.c \
-  "${strict[@]}" "${llhttp[@]}" -lpthread -o "$out/fuzz_http"
+  "${llhttp[@]}" -lpthread -o "$out/fuzz_http"
 
 # Leaks fail the run as crashes do; sanitizer reports carry a stack.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

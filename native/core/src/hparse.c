@@ -57,10 +57,15 @@ static uint32_t get32(const uint8_t *p) {
 }
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
- * / DIGIT / ALPHA (RFC 9110 5.6.2). */
-static bool is_token(unsigned char ch) {
-  if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) return true;
-  return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+ * / DIGIT / ALPHA (RFC 9110 5.6.2), mapped to its lower case; 0 for a byte that is no tchar. */
+static uint8_t token_lower[256];
+
+static void init_tokens(void) {
+  for (unsigned ch = 1; ch < 256; ch++) {
+    bool tok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+               (ch < 128 && strchr("!#$%&'*+-.^_`|~", (int)ch) != NULL);
+    token_lower[ch] = !tok ? 0 : (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : (uint8_t)ch;
+  }
 }
 
 static ew__hparse_t *hp_of(llhttp_t *p) {
@@ -79,6 +84,7 @@ static int on_message_begin(llhttp_t *p) {
   hp->url_len = hp->header_count = hp->header_section = hp->trailer_count = 0;
   hp->header_bytes = hp->body_len = hp->ext_bytes = 0;
   hp->hosts = hp->content_lengths = hp->transfer_encodings = 0;
+  hp->conn_close = hp->conn_keep = false;
   hp->last_cb = CB_NONE;
   hp->in_body = hp->expect_continue = false;
   hp->begun = true;
@@ -116,10 +122,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   /* Names are case-insensitive: lower-cased once here, so JavaScript never has to. They must be
    * tokens (RFC 9110 5.1): RFC 9112 5.1 says a server must reject anything else with 400, since
    * proxies disagree on what such a name means. */
+  uint8_t *to = hp->buf + hp->len;
   for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)at[i];
-    if (!is_token(ch)) return fail(hp, 400);
-    hp->buf[hp->len + i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
+    uint8_t lc = token_lower[(unsigned char)at[i]];
+    if (lc == 0) return fail(hp, 400);
+    to[i] = lc;
   }
   hp->len += (uint32_t)n;
   put32(hp->buf + hp->entry_at, get32(hp->buf + hp->entry_at) + (uint32_t)n);
@@ -164,13 +171,29 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   hp->last_cb = CB_VALUE;
   hp->header_bytes += (uint32_t)n;
   if (hp->header_bytes > hp->lim->max_header_bytes) return fail(hp, 431);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)at[i];
-    if (ch == '\r' || ch == '\n' || ch == 0) return fail(hp, 400);
-  }
+  /* The head scanner has refused CR, LF and NUL inside a head's lines; trailers it never sees. */
+  if (hp->in_body && (memchr(at, '\r', n) != NULL || memchr(at, '\n', n) != NULL ||
+                      memchr(at, 0, n) != NULL))
+    return fail(hp, 400);
   if (append(hp, at, n) != 0) return fail(hp, 400);
   put32(hp->buf + hp->entry_at + 4, get32(hp->buf + hp->entry_at + 4) + (uint32_t)n);
   return 0;
+}
+
+/* Notes the options close and keep-alive of a Connection value: a comma-separated list of
+ * tokens with optional whitespace around each (RFC 9110 7.6.1), compared without case. */
+static void connection_options(ew__hparse_t *hp, const char *v, uint32_t n) {
+  uint32_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    uint32_t start = i;
+    while (i < n && v[i] != ',') i++;
+    uint32_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
+    uint32_t len = end - start;
+    if (len == 5 && strncasecmp(v + start, "close", 5) == 0) hp->conn_close = true;
+    else if (len == 10 && strncasecmp(v + start, "keep-alive", 10) == 0) hp->conn_keep = true;
+  }
 }
 
 static int on_header_value_complete(llhttp_t *p) {
@@ -189,10 +212,13 @@ static int on_header_value_complete(llhttp_t *p) {
     hp->len--;
   }
   put32(hp->buf + hp->entry_at + 4, vl);
-  if (!hp->in_body && name_is(hp, "expect", 6) && get32(hp->buf + hp->entry_at + 4) == 12) {
-    uint32_t nl = get32(hp->buf + hp->entry_at);
-    if (strncasecmp((const char *)hp->buf + hp->entry_at + 8 + nl, "100-continue", 12) == 0)
-      hp->expect_continue = true;
+  if (hp->in_body) return 0;
+  uint32_t nl = get32(hp->buf + hp->entry_at);
+  const char *v = (const char *)hp->buf + hp->entry_at + 8 + nl;
+  if (nl == 6 && vl == 12 && name_is(hp, "expect", 6)) {
+    if (strncasecmp(v, "100-continue", 12) == 0) hp->expect_continue = true;
+  } else if (nl == 10 && name_is(hp, "connection", 10)) {
+    connection_options(hp, v, vl);
   }
   return 0;
 }
@@ -261,7 +287,11 @@ static int on_message_complete(llhttp_t *p) {
   b[0] = (uint8_t)llhttp_get_method(p);
   b[1] = llhttp_get_http_major(p);
   b[2] = llhttp_get_http_minor(p);
-  b[3] = llhttp_should_keep_alive(p) ? EW_HTTP_F_KEEP_ALIVE : 0;
+  /* RFC 9112 9.3: close ends the connection; else HTTP/1.1 persists and HTTP/1.0 only with
+   * keep-alive. llhttp is lenient about persistence (ew__hparse_init), so this is the only
+   * decision, and it reads the options as the handler will see them. */
+  bool http11 = llhttp_get_http_minor(p) >= 1;
+  b[3] = !hp->conn_close && (http11 || hp->conn_keep) ? EW_HTTP_F_KEEP_ALIVE : 0;
   put32(b + 4, hp->header_count);
   put32(b + 8, hp->url_len);
   put32(b + 12, hp->body_len);
@@ -278,6 +308,7 @@ static llhttp_settings_t settings;
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void init_settings(void) {
+  init_tokens();
   llhttp_settings_init(&settings);
   settings.on_message_begin = on_message_begin;
   settings.on_url = on_url;
@@ -299,6 +330,9 @@ int ew__hparse_init(ew__hparse_t *hp, const ew_http_limits_t *lim, const ew__hpa
   memset(hp, 0, sizeof *hp);
   llhttp_init(&hp->parser, HTTP_REQUEST, &settings);
   hp->parser.data = hp;
+  /* Persistence is hparse's decision (on_message_complete): llhttp must not refuse the bytes
+   * after a request it believes ends the connection. */
+  llhttp_set_lenient_keep_alive(&hp->parser, 1);
   hp->lim = lim;
   hp->ops = ops;
   hp->ud = ud;
@@ -312,26 +346,65 @@ void ew__hparse_free(ew__hparse_t *hp) {
   hp->cap = hp->len = 0;
 }
 
+/* " HTTP/" DIGIT "." DIGIT: how a request line must end (RFC 9112 3). */
+static bool http_version_tail(uint8_t tail9, uint64_t tail) {
+  unsigned major = (unsigned)(tail >> 16) & 0xff, minor = (unsigned)tail & 0xff;
+  return tail9 == ' ' && (tail >> 24) == 0x485454502full /* HTTP/ */ &&
+         ((tail >> 8) & 0xff) == '.' && major >= '0' && major <= '9' && minor >= '0' && minor <= '9';
+}
+
 /* Runs the head scanner over `data` until the head ends. Returns the offset of the first byte
- * that breaks the rules, or `len` if none does. */
+ * that breaks the rules (hp->scan_status says how: 400, or 431 past maxHeaderBytes), or `len`
+ * if none does. Inside a line it looks for the CR with memchr, so a head costs a few calls per
+ * line rather than a branch per byte. */
 static size_t scan_head(ew__hparse_t *hp, const char *data, size_t len) {
   uint8_t s = hp->scan;
+  /* Every byte of the head counts against maxHeaderBytes, the whitespace llhttp skips too. */
+  uint32_t room = hp->lim->max_header_bytes - hp->head_bytes;
+  size_t n = len > room ? room : len;
   size_t i = 0;
-  for (; i < len && s != SC_DONE; i++) {
+  while (i < n && s != SC_DONE) {
+    if (s == SC_LINE) {
+      const char *cr = memchr(data + i, '\r', n - i);
+      size_t end = cr != NULL ? (size_t)(cr - data) : n;
+      const char *lf = memchr(data + i, '\n', end - i);
+      const char *nul = memchr(data + i, 0, end - i);
+      if (lf != NULL || nul != NULL) {
+        i = (size_t)((lf == NULL ? nul : nul == NULL ? lf : lf < nul ? lf : nul) - data);
+        goto bad;
+      }
+      if (hp->request_line) {
+        for (size_t k = end - i > 9 ? end - 9 : i; k < end; k++) {
+          hp->tail9 = (uint8_t)(hp->tail >> 56);
+          hp->tail = hp->tail << 8 | (unsigned char)data[k];
+        }
+      }
+      i = end;
+      if (cr == NULL) break;
+      if (hp->request_line) {
+        if (!http_version_tail(hp->tail9, hp->tail)) goto bad;
+        hp->request_line = false;
+      }
+      s = SC_CR;
+      i++;
+      continue;
+    }
     unsigned char ch = (unsigned char)data[i];
     switch (s) {
     case SC_START:
       if (ch == '\r') s = SC_START_CR;
-      else if (ch == '\n') goto bad;
-      else s = SC_LINE;
+      else if (ch == '\n' || ch == 0) goto bad;
+      else {
+        s = SC_LINE;
+        hp->request_line = true;
+        hp->tail9 = 0;
+        hp->tail = 0;
+        continue; /* the byte is the line's first: SC_LINE takes it */
+      }
       break;
     case SC_START_CR:
       if (ch != '\n') goto bad;
       s = SC_START;
-      break;
-    case SC_LINE:
-      if (ch == '\r') s = SC_CR;
-      else if (ch == '\n' || ch == 0) goto bad;
       break;
     case SC_CR:
       if (ch != '\n') goto bad;
@@ -340,7 +413,10 @@ static size_t scan_head(ew__hparse_t *hp, const char *data, size_t len) {
     case SC_BOL:
       if (ch == '\r') s = SC_END_CR;
       else if (ch == '\n' || ch == ' ' || ch == '\t' || ch == ':' || ch == 0) goto bad;
-      else s = SC_LINE;
+      else {
+        s = SC_LINE;
+        continue;
+      }
       break;
     case SC_END_CR:
       if (ch != '\n') goto bad;
@@ -349,11 +425,19 @@ static size_t scan_head(ew__hparse_t *hp, const char *data, size_t len) {
     default:
       break;
     }
+    i++;
   }
   hp->scan = s;
+  hp->head_bytes += (uint32_t)i;
+  if (s != SC_DONE && n < len) {
+    hp->scan_status = 431;
+    return n;
+  }
   return len;
 bad:
   hp->scan = s;
+  hp->head_bytes += (uint32_t)i;
+  hp->scan_status = 400;
   return i;
 }
 
@@ -368,7 +452,7 @@ int ew__hparse_execute(ew__hparse_t *hp, const char *data, size_t len, size_t *u
   if (err == HPE_OK) {
     *used = n;
     if (n < len) {
-      hp->status = 400;
+      hp->status = hp->scan_status;
       return EW__HPARSE_ERROR;
     }
     return EW__HPARSE_MORE;
@@ -384,6 +468,8 @@ int ew__hparse_execute(ew__hparse_t *hp, const char *data, size_t len, size_t *u
 void ew__hparse_next(ew__hparse_t *hp) {
   hp->done = false;
   hp->scan = SC_START;
+  hp->head_bytes = 0;
+  hp->request_line = false;
   llhttp_resume(&hp->parser);
 }
 

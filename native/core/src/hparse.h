@@ -13,8 +13,12 @@
  * HTTP/1.1 request (RFC 9112 3.2), a repeated Content-Length, Content-Length together with
  * Transfer-Encoding (RFC 9112 6.3), Transfer-Encoding in an HTTP/1.0 request (as nginx does),
  * Transfer-Encoding whose last coding is not chunked, and a trailer field that would change the
- * message's framing, routing or handling (RFC 9110 6.5.1); 413 for chunk extensions above 16
- * KiB in one request (as Node does). */
+ * message's framing, routing or handling (RFC 9110 6.5.1), and a request line that does not end
+ * in " HTTP/" DIGIT "." DIGIT (llhttp also takes RTSP/1.0 and ICE/1.0); 431 for a request head
+ * (request line, header lines, line ends and the whitespace llhttp skips) above maxHeaderBytes;
+ * 413 for chunk extensions above 16 KiB in one request (as Node does). Whether the connection
+ * persists is decided from the Connection options as the record holds them (RFC 9112 9.3), not
+ * by llhttp, which misses an option followed by HTAB. */
 
 #include <ew/runtime.h>
 #include <llhttp.h>
@@ -58,6 +62,13 @@ typedef struct ew__hparse_s {
   uint8_t last_cb;    /* which callback ran last (obs-fold detection) */
   uint8_t scan;       /* the request-head scanner's state */
   uint8_t hosts, content_lengths, transfer_encodings;
+  bool conn_close;    /* a Connection header holds the option close */
+  bool conn_keep;     /* ... or keep-alive (HTTP/1.0's opt-in) */
+  bool request_line;  /* the scanner is in the request line */
+  uint8_t tail9;      /* the request line's ninth-last byte so far, and its last eight (the */
+  uint64_t tail;      /*   scanner checks that it ends in " HTTP/" DIGIT "." DIGIT) */
+  uint32_t head_bytes; /* bytes of this request head the scanner has passed (maxHeaderBytes) */
+  uint16_t scan_status; /* the answer owed where the scanner stopped early: 400 or 431 */
   bool in_body;       /* the headers are complete: fields now are trailers */
   bool expect_continue;
   bool begun;         /* on_message_begin ran, on_message_complete not yet */

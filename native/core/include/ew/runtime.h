@@ -163,7 +163,8 @@ EW_EXTERN void ew_runtime_layout(const ew_runtime_t *rt, ew_shm_layout_t *out);
 /* HTTP/1.1 limits (framing EW_FRAMING_HTTP): each is answered natively, with the status in
  * brackets, then the connection closes. Timeouts of 0 are off. */
 typedef struct ew_http_limits_s {
-  uint32_t max_header_bytes;     /* request line and headers [431] */
+  uint32_t max_header_bytes;     /* every byte of a request head, and the names and values of
+                                    its trailers [431] */
   uint32_t max_headers;          /* header count [431] */
   uint32_t max_url_bytes;        /* [414] */
   uint32_t max_body_bytes;       /* [413] */
