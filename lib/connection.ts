@@ -69,6 +69,9 @@ export interface ConnectionStats {
   /** Messages (frames, raw chunks, HTTP requests) delivered, and bytes read, since the accept. */
   messagesIn: number;
   bytesIn: number;
+  /** Messages sent since the accept: frames (send()), raw chunks (write()), HTTP responses
+   * (counted when they end). Counted as they are queued, before the kernel takes them. */
+  messagesOut: number;
   /** Bytes written to the kernel. */
   bytesOut: number;
   /** The current window (limits.windowMs): messages and bytes received in it, and how long
@@ -113,6 +116,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #frags: Buffer[] | null = null;
   #reason: CloseReason | null = null;
   #final: ConnectionStats | null = null;
+  #messagesOut = 0;
 
   /** @internal */
   constructor(
@@ -188,6 +192,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#engine.sendFrame(this, t, flags, seq, bytes);
       this.#sent = (this.#sent + bytes.length + 12) >>> 0;
     }
+    this.#messagesOut++;
     return this.checkPressure();
   }
 
@@ -200,6 +205,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (b.length === 0) return true;
     this.#engine.sendRaw(this, b);
     this.#sent = (this.#sent + b.length) >>> 0;
+    this.#messagesOut++;
     return this.checkPressure();
   }
 
@@ -276,7 +282,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   stats(): ConnectionStats {
     if (this.#final !== null) return this.#final;
     const s = this.#engine.slotStats(this[kIo], this[kSlot], this[kGen]);
-    if (s === null) return { messagesIn: 0, bytesIn: 0, bytesOut: 0, window: { messages: 0, bytes: 0, ageMs: 0 } };
+    if (s === null) return { messagesIn: 0, bytesIn: 0, messagesOut: this.#messagesOut, bytesOut: 0, window: { messages: 0, bytes: 0, ageMs: 0 } };
     const now = Number(process.hrtime.bigint() / 1000000n);
     const windowMs = this.server.limits.windowMs;
     let age = Math.max(0, now - s.winStart);
@@ -288,7 +294,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       messages = 0;
       bytes = 0;
     }
-    return { messagesIn: s.msgs, bytesIn: s.bytesIn, bytesOut: s.bytesOut, window: { messages, bytes, ageMs: age } };
+    return { messagesIn: s.msgs, bytesIn: s.bytesIn, messagesOut: this.#messagesOut, bytesOut: s.bytesOut, window: { messages, bytes, ageMs: age } };
   }
 
   /** Why the connection closed, once it has. */
@@ -315,9 +321,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** @internal `n` bytes went out through another layer (HTTP responses): counted like send()'s,
-   * with the same answer: false above the high watermark, 'drain' to follow. */
-  [kWrote](n: number): boolean {
+   * with the same answer: false above the high watermark, 'drain' to follow. `ended`: they end
+   * a message (a response), counted in messagesOut. */
+  [kWrote](n: number, ended: boolean): boolean {
     this.#sent = (this.#sent + n) >>> 0;
+    if (ended) this.#messagesOut++;
     return this.checkPressure();
   }
 

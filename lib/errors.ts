@@ -173,7 +173,18 @@ export function fromNative(err: unknown): EvwireError | unknown {
   return makeError(e.code, e.message, { errno: e.errno, syscall: e.syscall, address: e.address, cause: err });
 }
 
-/** Throws InvalidArgumentError(EW_EINVAL) with `message` unless `ok`. */
-export function check(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new InvalidArgumentError('EW_EINVAL', message);
+/** How an offending value reads in an error message: strings quoted, short. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null || typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return v.length > 8 ? `an array of ${v.length}` : `[${v.map(describeValue).join(', ')}]`;
+  return 'an object';
+}
+
+/** Throws InvalidArgumentError(EW_EINVAL) with `message` unless `ok`. With a third argument,
+ * the message ends with the offending value: `port must be 0..65535, got "abc"`. */
+export function check(ok: boolean, message: string, ...value: [unknown?]): asserts ok {
+  if (!ok) throw new InvalidArgumentError('EW_EINVAL', value.length === 0 ? message : `${message}, got ${describeValue(value[0])}`);
 }

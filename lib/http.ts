@@ -630,7 +630,7 @@ class HttpPipeline {
   send(head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
     if (this.#conn.closed) return;
     this.#engine.sendHttp(this.#conn, head, body, tail, end);
-    this.#writable = this.#conn[kWrote]((head === null ? 0 : head.length) + (body === null ? 0 : body.length) + (tail === null ? 0 : tail.length));
+    this.#writable = this.#conn[kWrote]((head === null ? 0 : head.length) + (body === null ? 0 : body.length) + (tail === null ? 0 : tail.length), end);
   }
 
   /** `res` ended. If it is at the head, the responses behind it that are done follow at once. */
@@ -709,7 +709,7 @@ class Router {
 
   add(method: string, path: string, handler: HttpHandler): void {
     check(typeof path === 'string' && path.startsWith('/'), `route path must start with /, got ${JSON.stringify(path)}`);
-    check(typeof handler === 'function', 'route handler must be a function');
+    check(typeof handler === 'function', 'route handler must be a function', handler);
     const m = method.toUpperCase();
     if (!path.includes('/:')) {
       let byPath = this.#exact.get(m);
@@ -816,7 +816,7 @@ export class HttpServer extends Server {
 
   /** The handler of requests no route matches (default: 404 Not Found). Chainable. */
   fallback(handler: HttpHandler): this {
-    check(typeof handler === 'function', 'fallback must be a function');
+    check(typeof handler === 'function', 'fallback must be a function', handler);
     this.#fallback = handler;
     return this;
   }

@@ -5,16 +5,29 @@
 // level except `silent`, for the few lines an operator must always see (where a server listens,
 // why it stopped). Native lines arrive with pino's level numbers and go to the same logger.
 import pino from 'pino';
+import { InvalidArgumentError, check } from './errors';
 
 export const LOG_LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, always: 100 });
 
 export type Logger = pino.Logger<'always'>;
 export type LoggerOptions = pino.LoggerOptions<'always'>;
 
-/** A pino logger with the `always` level; options and destination are pino's own. */
+/** A pino logger with the `always` level; options and destination are pino's own. Bad
+ * options (an unknown level, say) throw InvalidArgumentError (EW_EINVAL) naming the value. */
 export function createLogger(options: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
-  const opts = { name: 'evwire', ...options, customLevels: { always: LOG_LEVELS.always } };
-  return (destination === undefined ? pino(opts) : pino(opts, destination)) as Logger;
+  check(typeof options === 'object' && options !== null, 'logger options must be an object', options);
+  const custom = { ...(options.customLevels ?? {}), always: LOG_LEVELS.always };
+  const level = options.level;
+  if (level !== undefined) {
+    const names = ['silent', ...Object.keys(LOG_LEVELS), ...Object.keys(custom)];
+    check(typeof level === 'string' && names.includes(level), `logger level must be one of ${[...new Set(names)].join(', ')}`, level);
+  }
+  const opts = { name: 'evwire', ...options, customLevels: custom };
+  try {
+    return (destination === undefined ? pino(opts) : pino(opts, destination)) as Logger;
+  } catch (err) {
+    throw new InvalidArgumentError('EW_EINVAL', `logger options rejected by pino: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 const BY_NUMBER: Record<number, keyof typeof LOG_LEVELS> = {

@@ -21,7 +21,7 @@ const names = new Map<number, string>();
  * for every entry of a proto file's MessageType enum; call it for your own classes. */
 export function defineMessageType<T, I>(cls: MessageClass<T, I>, id: number): void {
   check(Number.isInteger(id) && id >= 1 && id <= 0xffff, `message type id must be 1..65535, got ${id}`);
-  check(typeof cls?.decode === 'function' && typeof cls?.encode === 'function', 'not a message class');
+  check(typeof cls?.decode === 'function' && typeof cls?.encode === 'function', 'not a message class', cls);
   const prev = ids.get(cls);
   check(prev === undefined || prev === id, `message class already bound to type ${prev}`);
   ids.set(cls, id);

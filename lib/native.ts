@@ -5,6 +5,7 @@
 // the local build) and declares its shape. Everything else imports `native` from here.
 import * as fs from 'fs';
 import * as path from 'path';
+import { makeError } from './errors';
 import type { HttpLimits } from './http';
 import type { Limits } from './server';
 
@@ -216,10 +217,25 @@ function packageRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('evwire: cannot find the package root to load the addon from');
+    if (up === dir) throw makeError('EW_ENOENT', `evwire: cannot find the package root (package.json) above ${__dirname} to load the addon from`);
     dir = up;
   }
   return dir;
 }
 
-export const native = load(packageRoot()) as NativeAddon;
+function loadAddon(): NativeAddon {
+  const root = packageRoot();
+  try {
+    return load(root) as NativeAddon;
+  } catch (err) {
+    throw makeError(
+      'EW_ENOENT',
+      `evwire: no usable native addon in ${root} for ${process.platform}-${process.arch}, Node ${process.versions.node} ` +
+        `(ABI ${process.versions.modules}): build it with \`npm rebuild evwire\` (needs a C compiler, libevent-dev, pkg-config; ` +
+        `see the README's Quick start). The loader said: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+export const native = loadAddon();

@@ -2,10 +2,11 @@
 // Copyright (c) 2026 evwire contributors
 import { lookup } from 'dns/promises';
 import { EventEmitter } from 'events';
+import * as fs from 'fs';
 import * as os from 'os';
 import { Connection } from './connection';
 import { ClosedError, ERROR_CODES, check, errorName, fromNative, makeError } from './errors';
-import { Engine, type EngineHost } from './internal/engine';
+import { Engine } from './internal/engine';
 import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
 import { nativeGuard } from './internal/guard';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
@@ -13,7 +14,7 @@ import { Tasks } from './tasks';
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
-import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo, type ServerHost } from './server';
+import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
 import { kAccepted, kDenied, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
@@ -73,9 +74,59 @@ export interface RuntimeEvents {
 /** A queued ADMIT: io, idLo, gen, family, port, address. */
 type Admission = [number, number, number, number, number, string];
 
+/** Counters of one IO thread (`rt.stats()`), read from shared memory. The names are the
+ * native EW_IO_STATS_MAP's (native/core/include/ew/runtime.h) in camelCase; test/stats.test.ts
+ * checks that the two lists agree. */
 export interface IoThreadStats {
-  [counter: string]: number;
+  /** Connections accepted or adopted. */
+  accepted: number;
+  /** Connections closed. */
+  closed: number;
+  /** Connections open now. */
+  live: number;
+  /** Bytes read from sockets. */
+  bytesIn: number;
+  /** Bytes written to sockets. */
+  bytesOut: number;
+  /** Frames delivered to JS threads. */
+  framesIn: number;
+  /** Send records consumed. */
+  sendRecords: number;
+  /** Records for connections already closed. */
+  staleSends: number;
+  /** Times a connection paused because its JS thread's ring was full. */
+  ringFull: number;
+  /** Connections closed for a protocol error. */
+  protocolErrors: number;
+  /** Connections closed for output above maxBufferedBytes (EW_ESLOW). */
+  slowCloses: number;
+  /** accept() failures, EMFILE included. */
+  acceptErrors: number;
+  /** Connections refused for lack of a slot (maxConnectionsPerThread). */
+  limitRejects: number;
+  /** Times the loop woke from a blocking wait. */
+  wakeups: number;
+  /** HTTP requests delivered to JS threads. */
+  httpRequests: number;
+  /** HTTP requests answered natively with an error status. */
+  httpErrors: number;
+  /** Connections closed or answered because a timeout expired. */
+  timeouts: number;
+  /** Connections closed for a message or byte window over its limit. */
+  kicks: number;
+  /** Source addresses banned automatically. */
+  bans: number;
+  /** Connections refused at accept: banned, or over a connection limit. */
+  guardRejects: number;
+  /** Loop rounds. */
+  loops: number;
 }
+
+/** The native counter names in camelCase (bytes_in: bytesIn), in the native order. */
+function ioStatKeys(): (keyof IoThreadStats)[] {
+  return native.constants.IO_STATS.map((n) => n.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof IoThreadStats);
+}
+let IO_STAT_KEYS: (keyof IoThreadStats)[] | null = null;
 
 export interface ThreadInfo {
   /** Kernel thread id. */
@@ -88,7 +139,39 @@ function checkBind(bind: unknown): void {
   check(
     typeof bind === 'function' || bind === 'round-robin' || bind === 'least-loaded' || bind === 'least-backlog',
     "bind must be 'round-robin', 'least-loaded', 'least-backlog' or a function of the peer",
+    bind,
   );
+}
+
+/** The CPUs this process may run on (Linux: Cpus_allowed_list of /proc/self/status, which
+ * honours taskset and cgroup cpusets), or null where that cannot be read. */
+function allowedCpus(): number[] | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/status', 'latin1');
+  } catch {
+    return os.cpus().length > 0 ? os.cpus().map((_c, i) => i) : null;
+  }
+  const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(text);
+  if (m === null) return null;
+  const out: number[] = [];
+  for (const part of m[1].trim().split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/** [0, 1, 2, 5] as "CPUs 0-2, 5". */
+function cpuList(cpus: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < cpus.length; ) {
+    let j = i;
+    while (j + 1 < cpus.length && cpus[j + 1] === cpus[j] + 1) j++;
+    parts.push(i === j ? `${cpus[i]}` : `${cpus[i]}-${cpus[j]}`);
+    i = j + 1;
+  }
+  return `CPUs ${parts.join(', ')}`;
 }
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -101,7 +184,7 @@ function isLogger(v: unknown): v is Logger {
  * The runtime: native IO threads plus this JS thread's end of the shared-memory rings. Start it
  * with Runtime.start(), listen with rt.listen(), stop with rt.close().
  */
-export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, ServerHost {
+export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly logger: Logger;
   /** @internal */ readonly nrt: NativeRuntime;
   private readonly engine: Engine;
@@ -157,38 +240,41 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
 
   /** Starts the IO threads (in parallel) and resolves once all of them run. */
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
-    check(typeof opts === 'object' && opts !== null, 'options must be an object');
+    check(typeof opts === 'object' && opts !== null, 'options must be an object', opts);
     const D = native.defaults.runtime;
     const ioThreads = opts.ioThreads ?? D.ioThreads;
-    check(Number.isInteger(ioThreads) && ioThreads >= 1 && ioThreads <= 64, 'ioThreads must be an integer in 1..64');
+    check(Number.isInteger(ioThreads) && ioThreads >= 1 && ioThreads <= 64, 'ioThreads must be an integer in 1..64', ioThreads);
     const affinity = opts.affinity ?? 'off';
     if (Array.isArray(affinity)) {
       check(affinity.length > 0, 'affinity list must not be empty');
-      const ncpu = os.cpus().length;
-      for (const c of affinity) check(Number.isInteger(c) && c >= 0 && c < Math.max(ncpu, 1024), `affinity CPU ${c} is not a CPU number`);
+      const allowed = allowedCpus();
+      for (const c of affinity) {
+        check(Number.isInteger(c) && c >= 0 && c < 1024, 'affinity CPUs must be integers in 0..1023', c);
+        check(allowed === null || allowed.includes(c), `affinity CPU ${c} is not one this process may run on (${allowed === null ? '' : cpuList(allowed)})`);
+      }
     } else {
-      check(affinity === 'auto' || affinity === 'off', "affinity must be 'auto', 'off' or a list of CPUs");
+      check(affinity === 'auto' || affinity === 'off', "affinity must be 'auto', 'off' or a list of CPUs", affinity);
     }
     const inRingBytes = opts.inRingBytes ?? D.inRingBytes;
     const outRingBytes = opts.outRingBytes ?? D.outRingBytes;
-    check(isPow2(inRingBytes) && inRingBytes >= 4096 && inRingBytes <= 1 << 30, 'inRingBytes must be a power of two in 4096..2^30');
-    check(isPow2(outRingBytes) && outRingBytes >= 4096 && outRingBytes <= 1 << 30, 'outRingBytes must be a power of two in 4096..2^30');
+    check(isPow2(inRingBytes) && inRingBytes >= 4096 && inRingBytes <= 1 << 30, 'inRingBytes must be a power of two in 4096..2^30', inRingBytes);
+    check(isPow2(outRingBytes) && outRingBytes >= 4096 && outRingBytes <= 1 << 30, 'outRingBytes must be a power of two in 4096..2^30', outRingBytes);
     const maxConns = opts.maxConnectionsPerThread ?? D.maxConnsPerThread;
-    check(Number.isInteger(maxConns) && maxConns >= 1 && maxConns <= 1 << 24, 'maxConnectionsPerThread must be in 1..2^24');
+    check(Number.isInteger(maxConns) && maxConns >= 1 && maxConns <= 1 << 24, 'maxConnectionsPerThread must be in 1..2^24', maxConns);
     const readBudget = opts.readBudget ?? D.readBudget;
-    check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32');
+    check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32', readBudget);
     const triggering = opts.triggering ?? (D.levelTriggered ? 'level' : 'edge');
-    check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'");
+    check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'", triggering);
     const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
     const w = opts.workers ?? { count: 0 };
-    check(typeof w === 'object' && w !== null, 'workers must be an object');
-    check(Number.isInteger(w.count) && w.count >= 0 && w.count <= 63, 'workers.count must be an integer in 0..63');
+    check(typeof w === 'object' && w !== null, 'workers must be an object', w);
+    check(Number.isInteger(w.count) && w.count >= 0 && w.count <= 63, 'workers.count must be an integer in 0..63', w.count);
     check(w.count === 0 || w.module !== undefined, 'workers.module is required with workers.count > 0');
-    check(w.restart === undefined || typeof w.restart === 'boolean', 'workers.restart must be a boolean');
+    check(w.restart === undefined || typeof w.restart === 'boolean', 'workers.restart must be a boolean', w.restart);
     const bind = opts.bind ?? 'round-robin';
     checkBind(bind);
     const taskRingBytes = opts.taskRingBytes ?? 256 * 1024;
-    check(isPow2(taskRingBytes) && taskRingBytes >= 4096 && taskRingBytes <= 1 << 30, 'taskRingBytes must be a power of two in 4096..2^30');
+    check(isPow2(taskRingBytes) && taskRingBytes >= 4096 && taskRingBytes <= 1 << 30, 'taskRingBytes must be a power of two in 4096..2^30', taskRingBytes);
 
     let nrt: NativeRuntime;
     try {
@@ -253,50 +339,50 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
   listen(opts: ListenOptions): Promise<Server>;
   listen(opts: HttpListenOptions): Promise<HttpServer>;
   async listen(o: ListenOptions | HttpListenOptions): Promise<Server | HttpServer> {
-    check(typeof o === 'object' && o !== null, 'listen options must be an object');
-    check(o.protocol === 'tcp' || o.protocol === 'http', "protocol must be 'tcp' or 'http'");
+    check(typeof o === 'object' && o !== null, 'listen options must be an object', o);
+    check(o.protocol === 'tcp' || o.protocol === 'http', "protocol must be 'tcp' or 'http'", o.protocol);
     const http = o.protocol === 'http';
     const opts = o as ListenOptions;
     const hopts = o as HttpListenOptions;
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     const port = opts.port ?? 0;
-    check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be 0..65535');
+    check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be an integer in 0..65535', port);
     const L = native.defaults.listen;
     const backlog = opts.backlog ?? L.backlog;
-    check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be 1..65535');
+    check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be an integer in 1..65535', backlog);
     const framing = http ? 'frames' : opts.framing ?? 'frames';
-    check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'");
+    check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'", framing);
     const httpLimits: Partial<NativeListenOptions> = {};
     if (http) {
       for (const key of ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const) {
         const v = hopts[key] ?? native.defaults.listen[key];
-        check(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `${key} must be an integer in 0..2^32-1`);
+        check(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `${key} must be an integer in 0..2^32-1`, v);
         httpLimits[key] = v;
       }
       check(httpLimits.maxHeaderBytes! >= 64 && httpLimits.maxHeaders! >= 1 && httpLimits.maxUrlBytes! >= 1, 'HTTP header limits are too small to parse a request');
     }
     const distribution = opts.distribution ?? (L.leastConnections ? 'least-connections' : 'round-robin');
-    check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'");
+    check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'", distribution);
     const maxFrameBytes = opts.maxFrameBytes ?? L.maxFrameBytes;
-    check(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 0 && maxFrameBytes <= 0xffffffff, 'maxFrameBytes must be a u32');
+    check(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 0 && maxFrameBytes <= 0xffffffff, 'maxFrameBytes must be a u32', maxFrameBytes);
     const highWatermark = opts.highWatermark ?? L.highWatermark;
     const lowWatermark = opts.lowWatermark ?? Math.min(L.lowWatermark, highWatermark);
     const maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(L.maxBufferedBytes, highWatermark);
     for (const [name, v] of [['highWatermark', highWatermark], ['lowWatermark', lowWatermark], ['maxBufferedBytes', maxBufferedBytes]] as const) {
-      check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`);
+      check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`, v);
     }
-    check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, 'need lowWatermark <= highWatermark <= maxBufferedBytes');
+    check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, `need lowWatermark <= highWatermark <= maxBufferedBytes, got ${lowWatermark}, ${highWatermark}, ${maxBufferedBytes}`);
     const limits = mergeLimits(L.limits, opts.limits);
     const maxTrackedIps = opts.maxTrackedIps ?? L.maxTrackedIps;
-    check(Number.isInteger(maxTrackedIps) && maxTrackedIps >= 16 && maxTrackedIps <= 1 << 24, 'maxTrackedIps must be an integer in 16..2^24');
+    check(Number.isInteger(maxTrackedIps) && maxTrackedIps >= 16 && maxTrackedIps <= 1 << 24, 'maxTrackedIps must be an integer in 16..2^24', maxTrackedIps);
     const decodeErrorPolicy = http ? 'close' : opts.decodeErrorPolicy ?? 'close';
-    check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'");
+    check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'", decodeErrorPolicy);
     const bind = opts.bind ?? this.defaultBind;
     checkBind(bind);
     const onAccept = opts.onAccept;
-    check(onAccept === undefined || typeof onAccept === 'function', 'onAccept must be a function');
+    check(onAccept === undefined || typeof onAccept === 'function', 'onAccept must be a function', onAccept);
     const acceptTimeoutMs = opts.acceptTimeoutMs ?? 10000;
-    check(Number.isInteger(acceptTimeoutMs) && acceptTimeoutMs >= 1 && acceptTimeoutMs <= 0x7fffffff, 'acceptTimeoutMs must be an integer in 1..2^31-1');
+    check(Number.isInteger(acceptTimeoutMs) && acceptTimeoutMs >= 1 && acceptTimeoutMs <= 0x7fffffff, 'acceptTimeoutMs must be an integer in 1..2^31-1', acceptTimeoutMs);
     // Admission parks each new connection until the main thread answers: for an accept hook,
     // for a bind function, and while the work threads learn about the server.
     const announce = this.pool !== null;
@@ -304,7 +390,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
 
     let host = '';
     if (opts.host !== undefined && opts.host !== '') {
-      check(typeof opts.host === 'string', 'host must be a string');
+      check(typeof opts.host === 'string', 'host must be a string', opts.host);
       try {
         host = (await lookup(opts.host)).address;
       } catch (err) {
@@ -375,7 +461,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
   close(opts: CloseOptions = {}): Promise<void> {
     if (this.closing === null) {
       const ms = opts.drainTimeoutMs ?? 5000;
-      check(Number.isInteger(ms) && ms >= 0 && ms <= 0x7fffffff, 'drainTimeoutMs must be an integer in 0..2^31-1');
+      check(Number.isInteger(ms) && ms >= 0 && ms <= 0x7fffffff, 'drainTimeoutMs must be an integer in 0..2^31-1', ms);
       this.closing = this.shutdown(ms);
     }
     return this.closing;
@@ -401,11 +487,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
 
   /** Per-IO-thread counters, read from shared memory without a native call. */
   stats(): IoThreadStats[] {
-    const names = native.constants.IO_STATS;
+    const keys = (IO_STAT_KEYS ??= ioStatKeys());
     const out: IoThreadStats[] = [];
     for (let k = 0; k < this.engine.nio; k++) {
-      const s: IoThreadStats = {};
-      names.forEach((n, i) => (s[n] = this.engine.stat(k, i)));
+      const s = {} as IoThreadStats;
+      keys.forEach((n, i) => (s[n] = this.engine.stat(k, i)));
       out.push(s);
     }
     return out;
@@ -420,7 +506,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
     return this.engine.nio;
   }
 
-  // ---- EngineHost / ServerHost ---------------------------------------------------------------
+  // ---- the engine and server hooks (EngineHost, ServerHost) ---------------------------------------------------------------
 
   /** @internal */
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
@@ -487,7 +573,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
       if (ok && fn !== undefined) {
         try {
           const v = fn(peer);
-          check(Number.isInteger(v), 'bind function must return an integer');
+          check(Number.isInteger(v), 'bind function must return an integer', v);
           const n = this.serving.length;
           to = this.serving[((v % n) + n) % n];
         } catch (err) {

@@ -130,17 +130,17 @@ export function serversStopped(servers: Iterable<Server>): void {
 /** @internal Validates `change` and merges it over `base`. */
 export function mergeLimits(base: Required<Limits>, change: Limits | undefined): Required<Limits> {
   if (change === undefined) return { ...base };
-  check(typeof change === 'object' && change !== null, 'limits must be an object');
+  check(typeof change === 'object' && change !== null, 'limits must be an object', change);
   const out = { ...base };
   for (const key of Object.keys(change)) {
     if (!(LIMIT_KEYS as readonly string[]).includes(key)) throw new InvalidArgumentError('EW_EINVAL', `unknown limit ${JSON.stringify(key)}`);
     const v = (change as Record<string, unknown>)[key];
     if (v === undefined) continue;
     const max = LIMIT_U64.has(key) ? Number.MAX_SAFE_INTEGER : 0xffffffff;
-    check(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max, `limits.${key} must be an integer in 0..${max}`);
+    check(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max, `limits.${key} must be an integer in 0..${max}`, v);
     (out as Record<string, number>)[key] = v;
   }
-  check(out.windowMs >= 1, 'limits.windowMs must be at least 1');
+  check(out.windowMs >= 1, 'limits.windowMs must be at least 1', out.windowMs);
   return out;
 }
 
@@ -325,7 +325,7 @@ export class Server extends EventEmitter<ServerEvents> {
       add: (address: string, ms?: number): void => {
         check(typeof address === 'string' && net.isIP(address) !== 0, `not a numeric IP address: ${JSON.stringify(address)}`);
         const t = ms ?? this.#limits.banMs;
-        check(Number.isInteger(t) && t >= 1 && t <= 0xffffffff, 'ban ms must be an integer in 1..2^32-1');
+        check(Number.isInteger(t) && t >= 1 && t <= 0xffffffff, 'ban ms must be an integer in 1..2^32-1', t);
         guard.banAdd(this.id, address, t);
       },
       remove: (address: string): boolean => {
@@ -360,7 +360,7 @@ export class Server extends EventEmitter<ServerEvents> {
    */
   handle<T, I>(cls: MessageClass<T, I>, fn: (conn: Connection, msg: T, frame: FrameInfo) => void): this {
     check(!this[kRaw], "typed handlers need framing: 'frames'");
-    check(typeof fn === 'function', 'handler must be a function');
+    check(typeof fn === 'function', 'handler must be a function', fn);
     const id = requireTypeId(cls);
     this.#handlers.set(id, { cls: cls as MessageClass<unknown, unknown>, fn: fn as Handler['fn'] });
     return this;
@@ -373,7 +373,7 @@ export class Server extends EventEmitter<ServerEvents> {
    * asked: pass `onAccept` to listen() to cover the first ones too.
    */
   onAccept(fn: AcceptHook | null): this {
-    check(fn === null || typeof fn === 'function', 'accept hook must be a function or null');
+    check(fn === null || typeof fn === 'function', 'accept hook must be a function or null', fn);
     this.#onAccept = fn;
     this.#host.setAdmit(this, fn !== null);
     return this;

@@ -18,7 +18,7 @@ import { Buffer } from 'buffer';
 import * as v8 from 'v8';
 import type { Connection } from './connection';
 import { ClosedError, ERROR_CODES, InvalidArgumentError, TimeoutError, check, makeError } from './errors';
-import type { Engine, TaskSink } from './internal/engine';
+import type { Engine } from './internal/engine';
 import { REC_REPLY, REC_TASK } from './internal/constants';
 import type { Logger } from './log';
 import type { MessageClass } from './messages';
@@ -60,8 +60,8 @@ export interface TaskType<P = unknown, R = unknown, PI = P, RI = R> {
 
 /** Declares a typed task (see TaskType). */
 export function taskType<P = unknown, R = unknown, PI = P, RI = R>(name: string, classes: { request?: MessageClass<P, PI>; reply?: MessageClass<R, RI> } = {}): TaskType<P, R, PI, RI> {
-  check(typeof name === 'string' && name.length > 0 && Buffer.byteLength(name) <= MAX_NAME_BYTES, `task name must be a string of 1..${MAX_NAME_BYTES} bytes`);
-  check(typeof classes === 'object' && classes !== null, 'classes must be an object');
+  check(typeof name === 'string' && name.length > 0 && Buffer.byteLength(name) <= MAX_NAME_BYTES, `task name must be a string of 1..${MAX_NAME_BYTES} bytes`, name);
+  check(typeof classes === 'object' && classes !== null, 'classes must be an object', classes);
   for (const c of [classes.request, classes.reply]) check(c === undefined || (typeof c.encode === 'function' && typeof c.decode === 'function'), 'request and reply must be message classes');
   return Object.freeze({ name, request: classes.request, reply: classes.reply });
 }
@@ -214,7 +214,7 @@ function decode(enc: number, body: Buffer): unknown {
     case ENC_JSON:
       return JSON.parse(body.toString('utf8'));
     default:
-      throw new Error(`unknown payload encoding ${enc}`);
+      throw makeError('EW_EPROTO_DECODE', `task payload has an unknown encoding ${enc}`);
   }
 }
 
@@ -247,7 +247,7 @@ function reviveError(v: unknown): Error {
 }
 
 function checkTimeout(ms: number): void {
-  check(Number.isInteger(ms) && ms >= 0 && ms <= 0x7fffffff, 'timeoutMs must be an integer in 0..2^31-1');
+  check(Number.isInteger(ms) && ms >= 0 && ms <= 0x7fffffff, 'timeoutMs must be an integer in 0..2^31-1', ms);
 }
 
 /**
@@ -255,7 +255,7 @@ function checkTimeout(ms: number): void {
  * work thread). Handlers run on the thread that defined them; schedule() sends the payload
  * through the task rings and resolves with the reply.
  */
-export class Tasks implements TaskSink {
+export class Tasks {
   readonly #engine: Engine;
   readonly #host: TasksHost;
   readonly #handlers = new Map<string, TaskHandler>();
@@ -300,8 +300,8 @@ export class Tasks implements TaskSink {
    */
   define<P = unknown, R = unknown, PI = P, RI = R>(task: string | TaskType<P, R, PI, RI>, fn: TaskHandler<P, RI>): this {
     const name = taskName(task);
-    check(typeof name === 'string' && name.length > 0 && Buffer.byteLength(name) <= MAX_NAME_BYTES, `task name must be a string of 1..${MAX_NAME_BYTES} bytes`);
-    check(typeof fn === 'function', 'task handler must be a function');
+    check(typeof name === 'string' && name.length > 0 && Buffer.byteLength(name) <= MAX_NAME_BYTES, `task name must be a string of 1..${MAX_NAME_BYTES} bytes`, name);
+    check(typeof fn === 'function', 'task handler must be a function', fn);
     let h = fn as TaskHandler;
     if (typeof task !== 'string' && (task.request !== undefined || task.reply !== undefined)) {
       // Typed: the payload arrives as protobuf bytes and the reply leaves as protobuf bytes.
@@ -343,7 +343,7 @@ export class Tasks implements TaskSink {
     try {
       const name = taskName(task);
       payload = typedPayload(task, payload);
-      check(typeof opts === 'object' && opts !== null, 'options must be an object');
+      check(typeof opts === 'object' && opts !== null, 'options must be an object', opts);
       const to = opts.to ?? 'any';
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       checkTimeout(timeoutMs);
@@ -356,7 +356,7 @@ export class Tasks implements TaskSink {
       if (to === 'any') {
         target = this.#pickAny();
       } else {
-        check(Number.isInteger(to) && to >= 0 && to < this.#engine.nports, `to must be 'any', 'all' or a thread index in 0..${this.#engine.nports - 1}`);
+        check(Number.isInteger(to) && to >= 0 && to < this.#engine.nports, `to must be 'any', 'all' or a thread index in 0..${this.#engine.nports - 1}`, to);
         target = to;
       }
       return typedReply(task, this.#one(name, payload, target, timeoutMs, 0, 0, undefined));
@@ -376,8 +376,8 @@ export class Tasks implements TaskSink {
     try {
       const name = taskName(task);
       payload = typedPayload(task, payload);
-      check(Number.isSafeInteger(connId) && connId > 0, 'connection id must be a positive safe integer');
-      check(typeof opts === 'object' && opts !== null, 'options must be an object');
+      check(Number.isSafeInteger(connId) && connId > 0, 'connection id must be a positive safe integer', connId);
+      check(typeof opts === 'object' && opts !== null, 'options must be an object', opts);
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       checkTimeout(timeoutMs);
       const idLo = connId >>> 0;
@@ -414,7 +414,7 @@ export class Tasks implements TaskSink {
 
   #one(name: string, payload: unknown, target: number, timeoutMs: number, idLo: number, gen: number, conn: Connection | undefined): Promise<unknown> {
     if (this.#closing) return Promise.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime is closing'));
-    check(typeof name === 'string' && name.length > 0, 'task name must be a non-empty string');
+    check(typeof name === 'string' && name.length > 0, 'task name must be a non-empty string', name);
     let enc: number;
     let bytes: Uint8Array | string | null;
     try {

@@ -9,14 +9,14 @@ import { parentPort } from 'worker_threads';
 import { Connection } from './connection';
 import { InvalidArgumentError, check } from './errors';
 import { HttpServer } from './http';
-import { Engine, type EngineHost } from './internal/engine';
+import { Engine } from './internal/engine';
 import { nativeGuard } from './internal/guard';
 import type { ServerDescriptor, WorkData } from './internal/pool';
 import { kAccepted, kConnections, kGen, kRaw, kUnlistened } from './internal/symbols';
 import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
-import { Server, serversStopped, type FrameInfo, type GuardHost, type ServerHost } from './server';
+import { Server, serversStopped, type FrameInfo, type GuardHost } from './server';
 import { Tasks } from './tasks';
 
 export interface WorkerEvents {
@@ -33,7 +33,7 @@ export interface WorkerEvents {
 type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg: unknown, frame: FrameInfo) => void };
 
 /** @internal The work thread's runtime: its port, engine, scheduler and server views. */
-export class WorkThread implements EngineHost, ServerHost {
+export class WorkThread {
   readonly logger: Logger;
   readonly nrt: NativeRuntime;
   readonly engine: Engine;
@@ -206,7 +206,7 @@ export class WorkerApi extends EventEmitter<WorkerEvents> {
    */
   handle<T, I>(cls: MessageClass<T, I>, fn: (conn: Connection, msg: T, frame: FrameInfo) => void): this {
     const t = this.#t();
-    check(typeof fn === 'function', 'handler must be a function');
+    check(typeof fn === 'function', 'handler must be a function', fn);
     const h = { cls: cls as MessageClass<unknown, unknown>, fn: fn as Handler['fn'] };
     for (const s of t.servers.values()) if (s.protocol === 'tcp' && !s[kRaw]) s.handle(cls, fn);
     this.handlers.push(h);

@@ -59,8 +59,8 @@ describe('EMFILE', function () {
       }
       assert.ok(served, 'the server serves again once descriptors are free');
       child.stdin!.end();
-      const { stats } = (await next((e) => 'stats' in e)) as { stats: { accept_errors: number; loops: number } };
-      assert.ok(stats.accept_errors >= 1);
+      const { stats } = (await next((e) => 'stats' in e)) as { stats: { acceptErrors: number; loops: number } };
+      assert.ok(stats.acceptErrors >= 1);
       // No busy loop: a spinning IO thread would run millions of loop rounds in this time.
       assert.ok(stats.loops < 200_000, `${stats.loops} loop rounds`);
     } finally {

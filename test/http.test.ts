@@ -328,6 +328,6 @@ describe('http', function () {
     const { stdout } = await run('curl', ['-s', `http://localhost:${http.address().port}/hello`]);
     assert.equal(stdout, 'hi');
     const stats = rt.stats();
-    assert.ok(stats.reduce((a, t) => a + t.http_requests, 0) >= 1);
+    assert.ok(stats.reduce((a, t) => a + t.httpRequests, 0) >= 1);
   });
 });

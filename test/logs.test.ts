@@ -43,7 +43,7 @@ describe('logs', function () {
       await closed(b); // refused: no slot left
       const line = await out.next((l) => l.src === 'native' && l.level === 40);
       assert.match(String(line.msg), /connection slots in use/);
-      assert.equal(rt.stats()[0].limit_rejects, 1);
+      assert.equal(rt.stats()[0].limitRejects, 1);
       a.destroy();
     } finally {
       await rt.close();

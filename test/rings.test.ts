@@ -46,7 +46,7 @@ describe(`rings (${triggering}-triggered)`, function () {
       assert.equal(f.seq, i);
       assert.ok(f.body.equals(pattern(100 + (i % 500), i)));
     });
-    assert.ok(rt.stats()[0].ring_full > 0, 'the in ring really filled up');
+    assert.ok(rt.stats()[0].ringFull > 0, 'the in ring really filled up');
   });
 
   it('sends beyond the out ring wait in order and all arrive', async () => {
@@ -88,6 +88,6 @@ describe(`rings (${triggering}-triggered)`, function () {
     assert.equal(reason.code, 'EW_ESLOW');
     assert.ok(reason.error instanceof LimitError);
     assert.ok(falses > 0, 'send() had said false');
-    assert.equal(rt.stats()[0].slow_closes, 1);
+    assert.equal(rt.stats()[0].slowCloses, 1);
   });
 });

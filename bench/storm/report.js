@@ -132,7 +132,7 @@ function renderMarkdown(meta, res) {
   const rt0 = res.baseline.stats.runtime;
   const rt1 = res.after.stats.runtime;
   if (Array.isArray(rt1) && Array.isArray(rt0)) {
-    const keys = ['accepted', 'closed', 'frames_in', 'protocol_errors', 'kicks', 'bans', 'guard_rejects', 'timeouts', 'ring_full', 'slow_closes', 'accept_errors'];
+    const keys = ['accepted', 'closed', 'framesIn', 'protocolErrors', 'kicks', 'bans', 'guardRejects', 'timeouts', 'ringFull', 'slowCloses', 'acceptErrors'];
     L.push('Per IO thread (`rt.stats()`, storm and settle):');
     L.push('');
     L.push(table(['Thread', ...keys.map((k) => `\`${k}\``)], rt1.map((t, i) => [String(i), ...keys.map((k) => num((t[k] || 0) - ((rt0[i] && rt0[i][k]) || 0)))])));

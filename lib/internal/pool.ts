@@ -8,7 +8,7 @@
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { Worker, type ResourceLimits } from 'worker_threads';
-import { ERROR_CODES, check } from '../errors';
+import { ClosedError, ERROR_CODES, check } from '../errors';
 import { writeRawLine, type Logger, type LoggerOptions } from '../log';
 import type { NativeRuntime } from '../native';
 import type { AddressInfo, Limits } from '../server';
@@ -87,10 +87,11 @@ const BOOT = path.join(__dirname, 'worker-main.js');
 /** Normalises workers.module to a URL string dynamic import() accepts. */
 export function moduleHref(m: string | URL): string {
   if (m instanceof URL) return m.href;
-  check(typeof m === 'string' && m.length > 0, 'workers.module must be a path or a URL');
+  check(typeof m === 'string' && m.length > 0, 'workers.module must be a path or a URL', m);
   return /^[a-z][a-z0-9+.-]*:/i.test(m) && !/^[a-z]:[\\/]/i.test(m) ? m : pathToFileURL(path.resolve(m)).href;
 }
 
+/** @internal */
 export class WorkerPool {
   readonly count: number;
   readonly #host: PoolHost;
@@ -145,9 +146,9 @@ export class WorkerPool {
           started = true;
           resolve();
         } else if (m.t === 'failed') {
-          const err = new Error(`work thread ${index} failed to load ${this.#href}: ${m.message}`);
-          if (m.stack !== undefined) err.stack = m.stack;
-          reject(err);
+          const cause = new Error(m.message);
+          if (m.stack !== undefined) cause.stack = m.stack;
+          reject(new ClosedError('EW_EWORKER', `work thread ${index} failed to load ${this.#href}: ${m.message}`, { cause }));
         } else if (m.t === 'log') {
           writeRawLine(this.#host.logger, m.line);
         } else if (m.t === 'ack') {
@@ -160,7 +161,7 @@ export class WorkerPool {
       });
       w.on('error', (err) => {
         this.#host.logger.error({ err, worker: index }, 'work thread threw an uncaught exception');
-        if (!started) reject(err);
+        if (!started) reject(new ClosedError('EW_EWORKER', `work thread ${index} failed to start: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
       });
       w.on('exit', (code) => {
         // Requests the thread can no longer answer are answered by its exit.
@@ -170,7 +171,7 @@ export class WorkerPool {
           a.resolve();
         }
         if (!started) {
-          reject(new Error(`work thread ${index} exited with code ${code} before it was ready`));
+          reject(new ClosedError('EW_EWORKER', `work thread ${index} exited with code ${code} before it was ready`));
           if (this.#workers[index] === w) this.#workers[index] = null;
           return;
         }

@@ -208,6 +208,28 @@ typedef struct open_body_s {
   char addr[INET6_ADDRSTRLEN];
 } open_body_t;
 
+/* The peer's address as OPEN and ADMIT carry it. An IPv4 peer of a dual-stack listener
+ * (::ffff:a.b.c.d) is given as the IPv4 address it is, family 4: the form bans, limits and
+ * native logs use (iptab.c), so one peer has one address everywhere. */
+static void peer_address(open_body_t *body, const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+    body->port = ntohs(a->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      body->family = 4;
+      inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, body->addr, sizeof body->addr);
+    } else {
+      body->family = 6;
+      inet_ntop(AF_INET6, &a->sin6_addr, body->addr, sizeof body->addr);
+    }
+  } else {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+    body->family = 4;
+    body->port = ntohs(a->sin_port);
+    inet_ntop(AF_INET, &a->sin_addr, body->addr, sizeof body->addr);
+  }
+}
+
 /* Binds the connection to `port` for life: the slot says which (for threads that hold only
  * its id), the port counts it, and OPEN tells the port. */
 static void bind_to(ew__conn_t *c, uint32_t port, const open_body_t *body) {
@@ -300,17 +322,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   open_body_t body;
   memset(&body, 0, sizeof body);
   body.server = srv->id;
-  if (addr->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
-    body.family = 6;
-    body.port = ntohs(a->sin6_port);
-    inet_ntop(AF_INET6, &a->sin6_addr, body.addr, sizeof body.addr);
-  } else {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
-    body.family = 4;
-    body.port = ntohs(a->sin_port);
-    inet_ntop(AF_INET, &a->sin_addr, body.addr, sizeof body.addr);
-  }
+  peer_address(&body, addr);
   if (parked) {
     c->flags |= C_PARKED;
     ew__slot_store(io, slot, EW_SHM_SLOT_PORT, UINT32_MAX);
@@ -358,19 +370,7 @@ void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
     ew__conn_close(c, ew_translate_sys_error(e), e);
     return;
   }
-  {
-    if (ss.ss_family == AF_INET6) {
-      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-      body.family = 6;
-      body.port = ntohs(a->sin6_port);
-      inet_ntop(AF_INET6, &a->sin6_addr, body.addr, sizeof body.addr);
-    } else {
-      const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-      body.family = 4;
-      body.port = ntohs(a->sin_port);
-      inet_ntop(AF_INET, &a->sin_addr, body.addr, sizeof body.addr);
-    }
-  }
+  peer_address(&body, (const struct sockaddr *)&ss);
   bind_to(c, port, &body);
   read_interest(c, true);
   c->flags |= C_READABLE;

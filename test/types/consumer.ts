@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+//
+// The published types as a user's strict project sees them: test/api-surface.test.ts compiles
+// this file alone with skipLibCheck off (test/types/tsconfig.json), so every .d.ts the package
+// ships is checked, and each @ts-expect-error below fails the build if an internal member
+// becomes visible again.
+import { Runtime, type ConnectionStats, type IoThreadStats } from '../../dist/index';
+
+export async function consumer(): Promise<void> {
+  const rt = await Runtime.start();
+  const s: IoThreadStats = rt.stats()[0];
+  const n: number = s.bytesIn + s.framesIn + s.ringFull;
+  // @ts-expect-error the counters are typed: a misspelt one does not compile
+  void s.bytes_in;
+  // @ts-expect-error internal: the engine's hook for new connections
+  void rt.open;
+  // @ts-expect-error internal: the admission hook
+  void rt.admit;
+  // @ts-expect-error internal: the native runtime
+  void rt.nrt;
+  const server = await rt.listen({ protocol: 'tcp', port: 0 });
+  server.on('connection', (conn) => {
+    const c: ConnectionStats = conn.stats();
+    void (c.messagesIn + c.messagesOut + c.bytesIn + c.bytesOut);
+  });
+  void n;
+  await rt.close();
+}
