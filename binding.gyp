@@ -3,7 +3,9 @@
 {
   # llhttp (native/llhttp.js says where): Debian 13's static llhttp 9 in deps/llhttp when
   # scripts/fetch-llhttp.sh brought it, else Debian 12's llhttp 8 sources built here. Either
-  # way third-party C kept with hidden symbols (Node exports its own llhttp).
+  # way third-party C kept with hidden symbols (Node exports its own llhttp). libevent
+  # (native/libevent.js says which): the static, position-independent build of
+  # scripts/build-libevent.sh in deps/libevent when it is there, else the system's shared one.
   "variables": {
     "llhttp_lib": "<!(node native/llhttp.js lib)"
   },
@@ -34,6 +36,7 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native/core/include",
         "native/core/src",
+        "<!(node native/libevent.js include)",
         "<!(node native/llhttp.js include)"
       ],
       "defines": [
@@ -47,9 +50,11 @@
       "cflags_cc": ["-std=c++17", "-fno-exceptions"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-std=gnu++14"],
+      # The C++ runtime goes in too, so the addon needs nothing beyond libc, libm and the loader.
+      "ldflags": ["-static-libstdc++", "-static-libgcc"],
       "libraries": [
         "<@(llhttp_lib)",
-        "<!@(pkg-config --libs libevent_core)",
+        "<!@(node native/libevent.js libs)",
         "-Wl,--exclude-libs,ALL"
       ]
     }
