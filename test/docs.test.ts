@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 import { strict as assert } from 'assert';
-import { spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
 import { once } from 'events';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -14,8 +14,8 @@ import { FrameReader, closed, connect, frame } from './helpers';
 // The docs run: every code block of README.md and docs/*.md that claims to run is either a
 // byte-identical copy of an examples/ program or a fragment that type-checks
 // (scripts/check-docs.js), and every example program runs here, as a child process, and is
-// talked to over loopback. The examples are compiled into dist-examples/ by `npm test`'s
-// pretest (tsc -p tsconfig.examples.json).
+// talked to over loopback, then stopped by pid. The examples are compiled into dist-examples/
+// (tsc -p tsconfig.examples.json, also part of `npm test`'s pretest).
 
 const root = path.join(__dirname, '..');
 const EXAMPLES = path.join(root, 'dist-examples');
@@ -137,6 +137,10 @@ describe('docs', function () {
 
   describe('examples', function () {
     const running: Example[] = [];
+    // Compiled here too, so that a run of this file alone never tests stale programs.
+    before(() => {
+      execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.examples.json')], { cwd: root, stdio: 'pipe' });
+    });
     const sockets: net.Socket[] = [];
     const start = (name: string, env?: Record<string, string>): Example => {
       const e = new Example(name, env);
@@ -146,17 +150,18 @@ describe('docs', function () {
 
     afterEach(async () => {
       for (const s of sockets.splice(0)) s.destroy();
-      for (const e of running.splice(0)) await e.stop();
+      // Each one closes its runtime on SIGTERM and exits by itself, with status 0.
+      const stops = await Promise.all(running.splice(0).map(async (e) => [e.child.spawnargs[1], await e.stop(), e.stderr] as const));
+      for (const [file, r, stderr] of stops) assert.deepEqual(r, { code: 0, signal: null }, `${path.basename(file)} did not stop cleanly: ${stderr}`);
     });
 
-    it('echo-server echoes what echo-client sends, and stops on SIGTERM', async () => {
+    it('echo-server echoes what echo-client sends', async () => {
       const server = start('echo-server');
       const port = await server.port();
       const client = start('echo-client', { PORT: String(port), COUNT: '20' });
       const { code } = await client.exited;
       assert.equal(code, 0, client.stderr);
       assert.ok(client.lines.some((l) => l.msg === '20 frames echoed'), JSON.stringify(client.lines));
-      assert.deepEqual(await server.stop(), { code: 0, signal: null }, 'the server closes its runtime and exits by itself');
     });
 
     it('typed-service answers Login and Move with typed replies', async () => {
