@@ -14,8 +14,9 @@
 //   build-docs/prelude.d.mts declares for the variables fragments use without defining (`rt`,
 //   `server`, `conn`, ... see PRELUDE). A fragment that defines one of them shadows it.
 // - A ```ts no-check block is illustrative only and not compiled; keep them few.
-// - `npm run <script>` in ```sh blocks must name a script of package.json, and relative
-//   Markdown links must point at files that exist.
+// - `npm run <script>` in ```sh blocks must name a script of package.json; relative Markdown
+//   links, and repository paths named in the text (docs/..., examples/..., scripts/...), must
+//   point at files that exist.
 // Problems are reported as <file>:<line>; the exit status is 1 if there is any. `--fix` first
 // copies each example (or region) into the block after its marker.
 const { execFileSync } = require('child_process');
@@ -140,6 +141,15 @@ function checkDocs({ root = ROOT, files = docFiles(root), read = (rel) => fs.rea
         problems.push(`${md}:${text.slice(0, link.index).split('\n').length}: link to ${target}, which does not exist`);
       }
     }
+    // Paths named in the text ("see docs/operations") must exist too, with or without .md;
+    // generated output (bench/out, lib/gen) is not in a fresh clone and is skipped.
+    for (const m of text.matchAll(/(?<![\w/.-])((?:docs|examples|scripts|bench|test|lib|native|proto)\/[\w./-]*\w)/g)) {
+      const p = m[1];
+      if (/^(bench\/out|lib\/gen)(\/|$)/.test(p)) continue;
+      if (!fs.existsSync(path.join(root, p)) && !fs.existsSync(path.join(root, `${p}.md`))) {
+        problems.push(`${md}:${text.slice(0, m.index).split('\n').length}: ${p} is named but does not exist`);
+      }
+    }
     for (const b of codeBlocks(text)) {
       const where = `${md}:${b.line}`;
       if (b.marker !== null) {
@@ -205,7 +215,7 @@ function checkDocs({ root = ROOT, files = docFiles(root), read = (rel) => fs.rea
       if (problems.length === 0) problems.push(`tsc failed: ${out || err.message}`);
     }
   }
-  return { problems, fragments: fragments.length, includes, noCheck };
+  return { problems: [...new Set(problems)], fragments: fragments.length, includes, noCheck };
 }
 
 /** `--fix`: rewrites every block that follows an example marker with the example's text. */

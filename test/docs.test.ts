@@ -114,7 +114,7 @@ describe('docs', function () {
       assert.ok(r.noCheck <= 3, `no-check blocks: ${r.noCheck} (keep them few)`);
     });
 
-    it('fails on a block that drifted from its example, a fragment that does not compile, a dead link and an unknown npm script', () => {
+    it('fails on a block that drifted from its example, a fragment that does not compile, a dead link or path and an unknown npm script', () => {
       const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
       const workers = fs.readFileSync(path.join(root, 'docs', 'workers.md'), 'utf8');
       const drifted = readme.replace("res.end('Hello, World!')", "res.end('Hello, world')").replace('[docs/http.md](docs/http.md)', '[docs/operations.md](docs/operations.md)').replace('npm run build:native', 'npm run build:nativ');
@@ -128,10 +128,11 @@ describe('docs', function () {
       const http = /^README\.md:(\d+): the block differs from examples\/http-api\.mts#http at its line \d+:/;
       assert.ok(r.problems.some((p) => http.test(p)), r.problems.join('\n'));
       assert.ok(r.problems.includes(`README.md:${line(drifted, '[docs/operations.md]')}: link to docs/operations.md, which does not exist`), r.problems.join('\n'));
+      assert.ok(r.problems.includes(`README.md:${line(drifted, '[docs/operations.md]')}: docs/operations.md is named but does not exist`), r.problems.join('\n'));
       assert.ok(r.problems.some((p) => /^README\.md:\d+: npm run build:nativ: no such script/.test(p)), r.problems.join('\n'));
       const at = line(broken, "worker.tasks.define('score'");
       assert.ok(r.problems.some((p) => p.startsWith(`docs/workers.md:${at}: error TS2345`)), r.problems.join('\n'));
-      assert.equal(r.problems.length, 4, r.problems.join('\n'));
+      assert.equal(r.problems.length, 5, r.problems.join('\n'));
     });
   });
 
