@@ -165,7 +165,7 @@ function checkDocs({ root = ROOT, files = docFiles(root), read = (rel) => fs.rea
           const got = b.text.split('\n');
           const exp = want.split('\n');
           const at = got.findIndex((l, i) => l !== exp[i]);
-          problems.push(`${where}: the block differs from ${b.marker.file}${b.marker.region ? `#${b.marker.region}` : ''} at its line ${at + 1}:\n  doc:     ${JSON.stringify(got[at])}\n  example: ${JSON.stringify(exp[at])}\n  (copy the example into the block: it is the one that runs)`);
+          problems.push(`${where}: the block differs from ${b.marker.file}${b.marker.region ? `#${b.marker.region}` : ''} at its line ${at + 1}:\n  doc:     ${JSON.stringify(got[at])}\n  example: ${JSON.stringify(exp[at])}\n  (the example is what runs: 'node scripts/check-docs.js --fix' copies it into the block)`);
         }
         continue;
       }
