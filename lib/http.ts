@@ -776,12 +776,15 @@ export class HttpServer extends Server {
   #handlerErrors = 0;
   readonly #engine: Engine;
   readonly #logger: ServerHost['logger'];
+  readonly #servesConnections: () => boolean;
+  #unservedWarned = false;
 
   /** @internal */
   constructor(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ConstructorParameters<typeof Server>[3]) {
     super(host, id, addr, opts);
     this.#engine = engine;
     this.#logger = host.logger;
+    this.#servesConnections = () => host.servesConnections?.() ?? true;
     this.on('connection', (conn) => this.#attach(conn));
     dateClock(1);
     this.once('close', () => dateClock(-1));
@@ -791,6 +794,7 @@ export class HttpServer extends Server {
   route(method: string, path: string, handler: HttpHandler): this {
     check(typeof method === 'string' && TOKEN.test(method), `invalid method ${JSON.stringify(method)}`);
     this.#router.add(method, path, handler);
+    this.#warnUnserved();
     return this;
   }
 
@@ -818,7 +822,20 @@ export class HttpServer extends Server {
   fallback(handler: HttpHandler): this {
     check(typeof handler === 'function', 'fallback must be a function', handler);
     this.#fallback = handler;
+    this.#warnUnserved();
     return this;
+  }
+
+  /** Requests run the routes of the thread that serves their connection. On the main thread
+   * while work threads serve, routes are never used: say so once per server, and where they
+   * belong (docs/workers.md, "HTTP on work threads"). */
+  #warnUnserved(): void {
+    if (this.#unservedWarned || this.#servesConnections()) return;
+    this.#unservedWarned = true;
+    this.#logger.warn(
+      { server: this.id },
+      "HTTP routes added on the main thread are never used while work threads serve the connections: register them in the work-thread module, on worker.servers() and worker.on('server') (docs/workers.md)",
+    );
   }
 
   override stats(): HttpServerStats {

@@ -632,6 +632,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.pool?.broadcast({ t: 'limits', id: server.id, limits });
   }
 
+  /** @internal With work threads, they serve every connection and the main thread none. */
+  servesConnections(): boolean {
+    return this.pool === null;
+  }
+
   /** @internal */
   setAdmit(server: Server, on: boolean): void {
     if (!server.isListening) return;

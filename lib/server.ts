@@ -266,6 +266,9 @@ export interface ServerHost {
   setAdmit(server: Server, on: boolean): void;
   /** The server's limits changed (the main thread tells the work threads' views). */
   limitsChanged?(server: Server, limits: Required<Limits>): void;
+  /** Whether this thread serves the server's connections (false on the main thread while work
+   * threads serve them); absent: it does. */
+  servesConnections?(): boolean;
   readonly logger: Logger;
   readonly guard: GuardHost;
 }

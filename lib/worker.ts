@@ -23,7 +23,8 @@ export interface WorkerEvents {
   /** A connection bound to this thread. */
   connection: [conn: Connection];
   /** A server the main thread listens on (its view on this thread: handle(), 'connection',
-   * 'request' for HTTP). Servers already listening when the thread starts are in servers(). */
+   * and for HTTP the routes: an HttpServer). Servers already listening when the thread starts
+   * are in servers(), and this event fires for them before the module has loaded. */
   server: [server: Server];
   /** A handler threw while this thread dispatched a record; it was logged and the thread goes
    * on. `conn` is the connection whose record it was, if any. */

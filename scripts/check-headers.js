@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 'use strict';
-// Lint step of `npm test`: every source file tracked by git (C, C++, TypeScript, JavaScript,
-// shell, CMake, gyp, proto) starts with the project's SPDX line and copyright line (after a
-// shebang, where there is one), and no code carries a bare TODO: one names the issue it waits
-// for ("TODO(#12)") or is not written.
+// Lint step of `npm test`: every source file tracked by git (C, C++, TypeScript and JavaScript,
+// .mts/.mjs/.cjs included, shell, CMake, gyp, proto) starts with the project's SPDX line and
+// copyright line (after a shebang, where there is one), and no code carries a bare TODO: one
+// names the issue it waits for ("TODO(#12)") or is not written.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -12,7 +12,7 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const SPDX = 'SPDX-License-Identifier: MIT';
 const COPYRIGHT = 'Copyright (c) 2026 evwire contributors';
-const SOURCE = /\.(c|h|cc|ts|js|sh|proto|gyp|txt)$|(^|\/)(CMakeLists\.txt|run)$/;
+const SOURCE = /\.(c|h|cc|ts|mts|js|mjs|cjs|sh|proto|gyp|txt)$|(^|\/)(CMakeLists\.txt|run)$/;
 const SKIP = /^(native\/sources\.txt|LICENSE)$/;
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })

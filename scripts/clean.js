@@ -7,7 +7,7 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-for (const p of ['build', 'build-c', 'build-asan', 'build-asan-addon', 'build-fuzz', 'dist', 'dist-test', 'lib/gen', 'bench/out', 'prebuilds']) {
+for (const p of ['build', 'build-c', 'build-asan', 'build-asan-addon', 'build-fuzz', 'dist', 'dist-test', 'dist-examples', 'build-docs', 'lib/gen', 'bench/out', 'prebuilds']) {
   fs.rmSync(path.join(root, p), { recursive: true, force: true });
 }
-console.log('clean: removed build, build-c, build-asan, build-asan-addon, build-fuzz, dist, dist-test, lib/gen, bench/out, prebuilds');
+console.log('clean: removed build, build-c, build-asan, build-asan-addon, build-fuzz, dist, dist-test, dist-examples, build-docs, lib/gen, bench/out, prebuilds');

@@ -5,6 +5,7 @@ import { spawnSync } from 'child_process';
 import { once } from 'events';
 import * as net from 'net';
 import * as path from 'path';
+import { Writable } from 'stream';
 import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, createLogger, demo, taskType, type Server, type WorkerExitInfo } from '../dist/index';
 import { FrameReader, closed, connect, frame, pattern, tick, until } from './helpers';
 
@@ -374,6 +375,46 @@ describe('work threads', function () {
     await http.close();
     for (let i = 0; i < 500 && ((await closedOn(1)) === before[0] || (await closedOn(2)) === before[1]); i++) await tick(10);
     assert.deepEqual([await closedOn(1), await closedOn(2)], [before[0] + 1, before[1] + 1]);
+  });
+
+  it('warns once when HTTP routes are added on the main thread, where they are never used, while work threads serve', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const text of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(text));
+        cb();
+      },
+    });
+    const never = (l: Record<string, unknown>) => /never used/.test(String(l.msg));
+    const { rt } = await start({ logger: createLogger({ level: 'warn' }, sink) });
+    const http = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+    assert.equal(lines.filter(never).length, 0, 'listening alone says nothing');
+    http.get('/main', (_req, res) => res.end('main')).post('/main', (_req, res) => res.end('main'));
+    http.fallback((_req, res) => res.status(418).end());
+    const warned = lines.filter(never);
+    assert.equal(warned.length, 1, 'one warning per server');
+    assert.equal(warned[0].level, 40);
+    assert.equal(warned[0].server, http.id);
+    assert.match(String(warned[0].msg), /work-thread module/);
+    const get = async (p: string): Promise<string> => {
+      const s = await connect(http.address().port);
+      sockets.push(s);
+      s.write(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const chunks: Buffer[] = [];
+      s.on('data', (d) => chunks.push(d));
+      await closed(s);
+      return Buffer.concat(chunks).toString('latin1');
+    };
+    assert.match(await get('/main'), /^HTTP\/1\.1 404 /, "the main thread's route and fallback are not used");
+    assert.match(await get('/who'), /^HTTP\/1\.1 200 /, "the work threads' routes are");
+    // Without work threads the main thread serves: no warning.
+    const solo = await Runtime.start({ logger: createLogger({ level: 'warn' }, sink) });
+    try {
+      (await solo.listen({ protocol: 'http', host: '127.0.0.1', port: 0 })).get('/x', (_req, res) => res.end('x'));
+    } finally {
+      await solo.close();
+    }
+    assert.equal(lines.filter(never).length, 1);
   });
 
   it("changes limits on the main thread, and the work threads' views follow", async () => {
