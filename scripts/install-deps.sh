@@ -13,13 +13,18 @@
 #   node-llhttp      llhttp 8's C sources: the fallback when llhttp 9 cannot be fetched (below)
 #   curl             the HTTP tests drive the server with it, as users do
 #   clang-14, libclang-rt-14-dev   libFuzzer: the fuzz harnesses under native/fuzz (npm test runs them)
-# Then scripts/fetch-llhttp.sh brings llhttp 9 (Debian 13's libllhttp-dev) into deps/llhttp.
+#   dpkg-dev         dpkg-source, which unpacks libevent's Debian source package (below)
+# Then scripts/fetch-llhttp.sh brings llhttp 9 (Debian 13's libllhttp-dev) into deps/llhttp, and
+# scripts/build-libevent.sh builds a position-independent static libevent from Debian's source
+# package into deps/libevent, which the addon links (so the addon, and a prebuilt binary made
+# from it, needs nothing but libc); the C tests and benchmarks use libevent-dev's.
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev)
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev)
 
 # shellcheck source=scripts/lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"
 apt_install install-deps "${packages[@]}"
 bash "$(dirname "$0")/fetch-llhttp.sh"
+bash "$(dirname "$0")/build-libevent.sh"

@@ -137,6 +137,18 @@ describe('API surface', function () {
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   });
 
+  it('an ES module and a CommonJS user import the package by name, with types, in node16 mode', function () {
+    this.timeout(120000);
+    const root = path.join(__dirname, '..');
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'test', 'types', 'tsconfig.node16.json')], { encoding: 'utf8', timeout: 110000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    // And at run time: import and require give the same classes (one instance of the package).
+    const probe = "import * as esm from 'evwire'; import { createRequire } from 'module'; const cjs = createRequire(import.meta.url)('evwire'); console.log(esm.Runtime === cjs.Runtime && esm.EvwireError === cjs.EvwireError && Object.keys(cjs).every((k) => k in esm));";
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: root, encoding: 'utf8', timeout: 60000 });
+    assert.equal(run.stdout.trim(), 'true', run.stderr);
+  });
+
   (hasIpv6 ? it : it.skip)('gives an IPv4 peer of a dual-stack listener as IPv4, in the accept hook, the connection and the ban list', async () => {
     rt = await Runtime.start({ logger: { level: 'silent' } });
     const peers: { address: string; family: string }[] = [];
