@@ -170,6 +170,8 @@ export interface NativeConstants {
   BIND_LEAST_BACKLOG: number;
   HTTP_METHODS: string[];
   IO_STATS: string[];
+  /** The help text of each IO_STATS counter, from the same C table. */
+  IO_STATS_HELP: string[];
 }
 
 /** The C core's defaults (ew_runtime_opts_init / ew_listen_opts_init), each chosen by an

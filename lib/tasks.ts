@@ -156,7 +156,26 @@ interface PendingTask {
   timer: NodeJS.Timeout | null;
   to: number;
   epoch: number;
+  /** When it was scheduled (performance.now()), where durations are observed; else 0. */
+  t0: number;
 }
+
+/** Tasks scheduled from one thread to thread `thread`, since the runtime started. */
+export interface TaskTally {
+  thread: number;
+  /** Answered with a value. */
+  ok: number;
+  /** Answered with an error, or failed: the handler threw, the thread died, the runtime closed. */
+  failed: number;
+  /** Not answered within their timeoutMs. */
+  timedOut: number;
+  /** Scheduled and not settled yet. */
+  inFlight: number;
+}
+
+const OK = 0;
+const FAILED = 1;
+const TIMED_OUT = 2;
 
 /** @internal What the scheduler needs from its thread. */
 export interface TasksHost {
@@ -261,6 +280,9 @@ export class Tasks {
   readonly #handlers = new Map<string, TaskHandler>();
   readonly #pending = new Map<number, PendingTask>();
   readonly #inflight: number[];
+  /** Per target thread: answered, failed, timed out (index thread * 3 + outcome). */
+  readonly #outcomes: number[];
+  #observer: ((thread: number, seconds: number) => void) | null = null;
   readonly #prefixes = new Map<string, Buffer>();
   readonly #epoch: number;
   #nextId = 1;
@@ -274,6 +296,7 @@ export class Tasks {
     this.#engine = engine;
     this.#host = host;
     this.#inflight = new Array<number>(engine.nports).fill(0);
+    this.#outcomes = new Array<number>(engine.nports * 3).fill(0);
     this.#epoch = engine.epoch(engine.index);
     engine.tasks = this;
   }
@@ -393,6 +416,23 @@ export class Tasks {
     }
   }
 
+  /** What this thread scheduled, per target thread (metrics read it at scrape time). */
+  tallies(): TaskTally[] {
+    return this.#inflight.map((inFlight, thread) => ({
+      thread,
+      ok: this.#outcomes[thread * 3 + OK],
+      failed: this.#outcomes[thread * 3 + FAILED],
+      timedOut: this.#outcomes[thread * 3 + TIMED_OUT],
+      inFlight,
+    }));
+  }
+
+  /** @internal Calls `fn` with the target and the duration of each task scheduled from now on
+   * (the metrics histogram); null stops it. */
+  observe(fn: ((thread: number, seconds: number) => void) | null): void {
+    this.#observer = fn;
+  }
+
   #pickAny(): number {
     const serving = this.#host.serving();
     let best = -1;
@@ -430,11 +470,11 @@ export class Tasks {
     this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
     const epoch = local ? this.#epoch : this.#engine.epoch(target);
     const promise = new Promise<unknown>((resolve, reject) => {
-      const p: PendingTask = { resolve, reject, timer: null, to: target, epoch };
+      const p: PendingTask = { resolve, reject, timer: null, to: target, epoch, t0: this.#observer === null ? 0 : performance.now() };
       if (timeoutMs > 0) {
         p.timer = setTimeout(() => {
           if (this.#pending.get(id) !== p) return;
-          this.#settled(id, p);
+          this.#settled(id, p, TIMED_OUT);
           reject(new TimeoutError('EW_ETIMEDOUT', `task ${JSON.stringify(name)} on thread ${target} did not answer within ${timeoutMs} ms`));
         }, timeoutMs);
       }
@@ -465,9 +505,11 @@ export class Tasks {
     return p;
   }
 
-  #settled(id: number, p: PendingTask): void {
+  #settled(id: number, p: PendingTask, outcome: number): void {
     this.#pending.delete(id);
     this.#inflight[p.to]--;
+    this.#outcomes[p.to * 3 + outcome]++;
+    if (p.t0 !== 0 && this.#observer !== null) this.#observer(p.to, (performance.now() - p.t0) / 1000);
     if (p.timer !== null) clearTimeout(p.timer);
     if (this.#pending.size === 0) this.#host.active?.(false);
     this.#maybeIdle();
@@ -476,7 +518,7 @@ export class Tasks {
   #answer(id: number, ok: boolean, v: unknown): void {
     const p = this.#pending.get(id);
     if (p === undefined) return; // timed out meanwhile
-    this.#settled(id, p);
+    this.#settled(id, p, ok ? OK : FAILED);
     if (ok) p.resolve(v);
     else p.reject(v);
   }
@@ -577,7 +619,7 @@ export class Tasks {
     const err = (): ClosedError => new ClosedError('EW_EWORKER', `thread ${index} exited before answering`);
     for (const [id, p] of this.#pending) {
       if (p.to !== index || p.epoch !== epoch) continue;
-      this.#settled(id, p);
+      this.#settled(id, p, FAILED);
       p.reject(err());
     }
   }
@@ -607,7 +649,7 @@ export class Tasks {
   abort(): void {
     this.#closing = true;
     for (const [id, p] of this.#pending) {
-      this.#settled(id, p);
+      this.#settled(id, p, FAILED);
       p.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime closed before the task answered'));
     }
   }

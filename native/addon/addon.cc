@@ -1258,6 +1258,11 @@ class Addon : public Napi::Addon<Addon> {
     EW_IO_STATS_MAP(XX)
 #undef XX
     c.Set("IO_STATS", stats);
+    Napi::Array statsHelp = Napi::Array::New(env);
+#define XX(name, doc) statsHelp.Set(statsHelp.Length(), Napi::String::New(env, doc));
+    EW_IO_STATS_MAP(XX)
+#undef XX
+    c.Set("IO_STATS_HELP", statsHelp);
     return c;
   }
 
