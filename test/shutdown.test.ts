@@ -304,6 +304,65 @@ describe('shutdown', function () {
     }
   });
 
+  it('closeOnSignals(): a second signal while closing ends the process at once (128 + signal)', async () => {
+    const child = spawn(process.execPath, [SIGNAL_SERVER, 'never'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30000);
+    try {
+      const lines: Record<string, unknown>[] = [];
+      let notify: (() => void) | null = null;
+      readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+        try {
+          lines.push(JSON.parse(l) as Record<string, unknown>);
+        } catch {
+          lines.push({ text: l });
+        }
+        notify?.();
+      });
+      const line = async (pred: (o: Record<string, unknown>) => boolean): Promise<void> => {
+        while (lines.find(pred) === undefined) {
+          if (child.exitCode !== null) throw new Error(`child exited: ${JSON.stringify(lines)}`);
+          await new Promise<void>((r) => (notify = r));
+        }
+      };
+      await line((o) => typeof o.port === 'number');
+      const { port } = lines.find((o) => typeof o.port === 'number') as { port: number };
+      const p = await peer(port);
+      p.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+      await line((o) => o.held === true);
+      process.kill(child.pid!, 'SIGTERM');
+      await line((o) => o.msg === 'signal received; closing gracefully');
+      process.kill(child.pid!, 'SIGTERM');
+      const [code] = await exited;
+      assert.equal(code, 128 + 15);
+      assert.equal(p.r.responses.length, 0);
+    } finally {
+      clearTimeout(kill);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('rt.close() on the main thread: the request in flight completes, idle connections close at once', async () => {
+    const { port, held, heldNow } = await httpServer();
+    const idle = await peer(port);
+    await get(idle, '/hello');
+    const busy = await peer(port);
+    const isHeld = heldNow();
+    busy.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+    await isHeld;
+    let done = false;
+    const closing = rt!.close({ drainTimeoutMs: 30000 }).then(() => (done = true));
+    await closed(idle.s);
+    assert.equal(done, false);
+    held[0].end('done');
+    const [res] = await busy.r.wait(1);
+    assert.equal(res.body.toString(), 'done');
+    assert.equal(res.headers.connection, 'close');
+    await closed(busy.s);
+    await closing;
+    rt = null;
+  });
+
   it('closeOnSignals() refuses bad options and returns a remover', async () => {
     rt = await Runtime.start({ logger: { level: 'silent' } });
     const before = process.listenerCount('SIGTERM');
