@@ -421,7 +421,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> implements EngineHost, 
    * (see close()); resolves once none is left, or at `deadline`. */
   private async drainConnections(deadline: number): Promise<void> {
     const servers = [...this.servers.values()];
-    for (const s of servers) if (s.isListening) void s.close();
+    for (const s of servers) {
+      if (!s.isListening) continue;
+      try {
+        void s.close();
+      } catch (err) {
+        this.logger.error({ err, server: s.id }, 'could not stop a listener while closing');
+      }
+    }
     for (const s of servers) s[kDrainServer]('shutdown');
     const all: Promise<void>[] = servers.map((s) => s[kEmpty]());
     if (this.pool !== null) all.push(this.pool.drainConnections(Math.max(0, deadline - Date.now())));
