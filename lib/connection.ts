@@ -15,6 +15,7 @@ import {
   kData,
   kDestroyWith,
   kDrain,
+  kEndWith,
   kFault,
   kGen,
   kHighWatermark,
@@ -338,6 +339,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   [kPeerEnd](): void {
     this.emit('end');
     if (!this.server[kAllowHalfOpen]) this.end();
+  }
+
+  /** @internal Ends with a reason (a negative EW_* value): what was sent so far is written,
+   * then the connection closes with that reason, without waiting for the peer's FIN (the
+   * runtime's graceful close). Also after end(): the close then comes once the output is out. */
+  [kEndWith](errno: number): void {
+    if (this.#state >= State.Destroying) return;
+    this.#state = State.Ending;
+    this.#engine.command(this, REC_SHUTDOWN, errno >>> 0);
   }
 
   /** @internal The peer broke the protocol; the frames before it have been handled. Answer

@@ -27,12 +27,8 @@ async function main(): Promise<void> {
   const a = server.address();
   rt.logger.always({ address: a.address, port: a.port, ioThreads }, `evwire echo server listening on ${a.address}:${a.port}`);
 
-  const stop = (signal: string) => {
-    rt.logger.always({ signal }, 'stopping');
-    rt.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  // SIGINT / SIGTERM: a graceful close (queued replies are flushed), then exit 0.
+  rt.closeOnSignals();
 }
 
 main().catch((err) => {

@@ -11,9 +11,9 @@ import type { Connection } from './connection';
 import { ERROR_CODES, InvalidArgumentError, check } from './errors';
 import type { Engine } from './internal/engine';
 import { F_KEEP_ALIVE, F_LAST, readRequestRecord } from './internal/http-record';
-import { kDestroyWith, kHttp, kHttpRequest, kWrote } from './internal/symbols';
+import { kCloseIdle, kDestroyWith, kDrainConn, kEndWith, kHttp, kHttpRequest, kWrote } from './internal/symbols';
 import { native } from './native';
-import { Server, type Limits, type ServerHost, type ServerStats } from './server';
+import { Server, type DrainMode, type Limits, type ServerHost, type ServerStats } from './server';
 
 /** What listen({ protocol: 'http' }) takes. */
 export interface HttpListenOptions extends HttpLimits {
@@ -327,6 +327,7 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   /** The Content-Length the head declared (-1: none), and the body bytes counted against it. */
   #declared = -1;
   #sent = 0;
+  #closeAfter = false;
   /** Bytes produced while an earlier response still owns the connection. */
   #held: { head: Uint8Array | null; body: Uint8Array | null; tail: Uint8Array | null; end: boolean }[] | null = null;
 
@@ -592,9 +593,16 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     this.emit('abort');
   }
 
+  /** @internal The connection closes after this response (the server is closing): the head
+   * says `Connection: close` unless it is already out. */
+  closeAfter(): void {
+    this.#closeAfter = true;
+    if (!this.#headersSent) this.#keepAlive = false;
+  }
+
   /** @internal */
   get closesConnection(): boolean {
-    return !this.#keepAlive;
+    return !this.#keepAlive || this.#closeAfter;
   }
 }
 
@@ -606,6 +614,10 @@ class HttpPipeline {
   #chunks: Buffer[] | null = null;
   #peerEnded = false;
   #closing = false;
+  /** The server is closing: no request after those already dispatched (or the one being
+   * reassembled) is served. */
+  #draining = false;
+  #lastOne = false;
   #writable = true;
 
   constructor(conn: Connection, engine: Engine) {
@@ -615,7 +627,48 @@ class HttpPipeline {
 
   /** The connection ends after the responses already begun: later requests are not served. */
   get closing(): boolean {
-    return this.#closing;
+    return this.#closing || this.#draining;
+  }
+
+  /** No request is being answered or received in fragments. */
+  get idle(): boolean {
+    return this.#queue.length === 0 && this.#chunks === null && !this.#lastOne;
+  }
+
+  /** The server is closing: an idle connection is closed with EW_ESHUTDOWN once its output is
+   * out; a busy one answers what it owes (the last response with Connection: close), then
+   * ends. */
+  serverClosing(): void {
+    if (this.#closing) return;
+    if (this.idle) {
+      this.closeIdle(ERROR_CODES.EW_ESHUTDOWN.errno);
+      return;
+    }
+    if (this.#draining || this.#lastOne) return;
+    const last = this.#queue[this.#queue.length - 1];
+    // The responses owed are served; the connection ends after the last of them (its head says
+    // so unless it went out already). A request still arriving in fragments is the last one.
+    if (last !== undefined) {
+      this.#draining = true;
+      last.closeAfter();
+    } else this.#lastOne = true;
+  }
+
+  /** Closes the connection if idle: at once (errno 0, closeIdleConnections), or flushed, then
+   * closed with `errno`. */
+  closeIdle(errno: number): void {
+    if (!this.idle || this.#closing) return;
+    this.#closing = true;
+    if (errno === 0) this.#conn.destroy();
+    else this.#conn[kEndWith](errno);
+  }
+
+  /** The request being dispatched is the last one of a closing connection. */
+  takeLastOne(): boolean {
+    if (!this.#lastOne) return false;
+    this.#lastOne = false;
+    this.#draining = true;
+    return true;
   }
 
   isHead(res: HttpResponse): boolean {
@@ -842,6 +895,17 @@ export class HttpServer extends Server {
     return { ...super.stats(), requests: this.#requests, handlerErrors: this.#handlerErrors };
   }
 
+  /** @internal */
+  override [kDrainConn](conn: Connection, mode: DrainMode): void {
+    void mode; // HTTP connections end alike for server.close() and the runtime's close
+    (conn as unknown as { [kHttp]?: HttpPipeline })[kHttp]?.serverClosing();
+  }
+
+  /** @internal */
+  override [kCloseIdle](conn: Connection, errno: number): void {
+    (conn as unknown as { [kHttp]?: HttpPipeline })[kHttp]?.closeIdle(errno);
+  }
+
   #attach(conn: Connection): void {
     const pipe = new HttpPipeline(conn, this.#engine);
     (conn as unknown as { [kHttp]: HttpPipeline })[kHttp] = pipe;
@@ -854,7 +918,7 @@ export class HttpServer extends Server {
   override [kHttpRequest](conn: Connection, shm: Buffer, off: number, len: number, more: boolean): void {
     const pipe = (conn as unknown as { [kHttp]?: HttpPipeline })[kHttp];
     // A request pipelined behind a response that closes the connection is never answered, so
-    // its handler does not run either.
+    // its handler does not run either (nor one behind the last of a closing server).
     if (pipe === undefined || pipe.closing) return;
     if (more) {
       pipe.fragment(shm, off, len);
@@ -890,6 +954,7 @@ export class HttpServer extends Server {
     const keepAlive = (flags & F_KEEP_ALIVE) !== 0 && (flags & F_LAST) === 0;
     const res = new HttpResponse(pipe, method === 'HEAD', keepAlive, major === 1 && minor === 0);
     req.setResponse(res);
+    if (pipe.takeLastOne()) res.closeAfter();
     pipe.push(res);
     this.#requests++;
     let handler = this.#router.match(method, req);

@@ -4,7 +4,7 @@
 // The public API of evwire. Nothing outside this file's exports is supported; the package's
 // `exports` map blocks deep imports.
 export { Runtime } from './runtime';
-export type { RuntimeOptions, IoThreadStats, ThreadInfo, RuntimeEvents, WorkerExitInfo, CloseOptions } from './runtime';
+export type { RuntimeOptions, IoThreadStats, ThreadInfo, RuntimeEvents, WorkerExitInfo, CloseOptions, CloseOnSignalsOptions } from './runtime';
 export type { WorkersOptions } from './internal/pool';
 export { worker, WorkerApi } from './worker';
 export type { WorkerEvents } from './worker';

@@ -15,7 +15,7 @@ import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
 import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
-import { kAccepted, kDenied, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
+import { kAccepted, kDenied, kDrainServer, kEmpty, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -51,9 +51,22 @@ export interface RuntimeOptions {
 }
 
 export interface CloseOptions {
-  /** How long close() waits for tasks in flight (scheduled or running, on every thread) before
-   * it rejects the rest with EW_ESHUTDOWN. Default 5000. */
+  /** How long close() lets work in flight finish, on every thread: first the connections
+   * (HTTP responses in flight; framed and raw output queued), then tasks (scheduled or
+   * running). Then what is left is closed, or rejected, with EW_ESHUTDOWN. 0: everything is
+   * closed at once. Default 5000. */
   drainTimeoutMs?: number;
+}
+
+export interface CloseOnSignalsOptions {
+  /** The signals to handle. Default ['SIGTERM', 'SIGINT']. */
+  signals?: readonly NodeJS.Signals[];
+  /** Passed to rt.close(). Default 5000. */
+  drainTimeoutMs?: number;
+  /** Once the close has finished: true (default) ends the process with process.exit()
+   * (process.exitCode, 0 if unset; 1 if the close failed); false only removes the handlers,
+   * and the process ends once nothing else keeps it alive. */
+  exit?: boolean;
 }
 
 export interface WorkerExitInfo {
@@ -453,10 +466,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Drains tasks (see CloseOptions), stops the work threads and the IO threads: listeners and
-   * connections close at once (connections get 'close'
-   * with EW_ESHUTDOWN, servers 'close'), everything native is freed. For a graceful stop, close
-   * the servers and end() the connections first. Idempotent.
+   * Closes gracefully, then stops the work threads and the IO threads and frees everything
+   * native. Within drainTimeoutMs (see CloseOptions): every server stops accepting; on every
+   * JS thread, HTTP connections finish the responses in flight (the last with `Connection:
+   * close`) and end, idle ones close at once, framed and raw connections have their queued
+   * output flushed and close with EW_ESHUTDOWN; then tasks in flight finish. What is left at
+   * the deadline is closed with EW_ESHUTDOWN (connections get 'close', servers 'close').
+   * Idempotent: a second call returns the same promise.
    */
   close(opts: CloseOptions = {}): Promise<void> {
     if (this.closing === null) {
@@ -473,7 +489,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const deadline = Date.now() + drainMs;
     // The work threads keep the process alive until they are stopped.
     this.pool?.setRef(true);
-    await this.tasks.drain(drainMs);
+    // Connections before tasks: a handler finishing its response may still schedule tasks.
+    if (drainMs > 0) await this.drainConnections(deadline);
+    await this.tasks.drain(Math.max(0, deadline - Date.now()));
     if (this.pool !== null) await this.pool.drain(Math.max(0, deadline - Date.now()));
     await this.nrt.stop();
     this.engine.stopped = true;
@@ -483,6 +501,74 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.pool !== null) await this.pool.dispose();
     this.tasks.abort();
     this.nrt.dispose();
+  }
+
+  /** Stops accepting on every server and ends every connection gracefully, on every thread
+   * (see close()); resolves once none is left, or at `deadline`. */
+  private async drainConnections(deadline: number): Promise<void> {
+    const servers = [...this.servers.values()];
+    for (const s of servers) {
+      if (!s.isListening) continue;
+      try {
+        void s.close();
+      } catch (err) {
+        this.logger.error({ err, server: s.id }, 'could not stop a listener while closing');
+      }
+    }
+    for (const s of servers) s[kDrainServer]('shutdown');
+    const all: Promise<void>[] = servers.map((s) => s[kEmpty]());
+    if (this.pool !== null) all.push(this.pool.drainConnections(Math.max(0, deadline - Date.now())));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(all), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
+    let left = 0;
+    for (const s of servers) left += s.stats().connections;
+    if (left > 0) this.logger.warn({ connections: left }, 'connections still open when the drain time ran out; closing them');
+  }
+
+  /**
+   * Installs handlers for SIGTERM and SIGINT (or `opts.signals`) that close the runtime
+   * gracefully (rt.close({ drainTimeoutMs })) once, logging at the runtime's logger, then end
+   * the process (see CloseOnSignalsOptions.exit). A second signal while closing ends the
+   * process at once, with 128 + the signal's number as the exit code, like a shell. Returns a
+   * function that removes the handlers. While installed, these signals no longer end the
+   * process by Node's default action.
+   */
+  closeOnSignals(opts: CloseOnSignalsOptions = {}): () => void {
+    check(typeof opts === 'object' && opts !== null, 'options must be an object', opts);
+    const signals = opts.signals ?? (['SIGTERM', 'SIGINT'] as const);
+    check(Array.isArray(signals) && signals.length > 0, 'signals must be a non-empty array of signal names', signals);
+    for (const sig of signals) check(typeof sig === 'string' && typeof os.constants.signals[sig as NodeJS.Signals] === 'number', `unknown signal ${JSON.stringify(sig)}`);
+    const ms = opts.drainTimeoutMs ?? 5000;
+    check(Number.isInteger(ms) && ms >= 0 && ms <= 0x7fffffff, 'drainTimeoutMs must be an integer in 0..2^31-1', ms);
+    const exit = opts.exit ?? true;
+    check(typeof exit === 'boolean', 'exit must be a boolean', exit);
+    let received: NodeJS.Signals | null = null;
+    const remove = (): void => {
+      for (const sig of signals) process.off(sig, onSignal);
+    };
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (received !== null) {
+        this.logger.warn({ signal: sig }, 'second signal while closing; exiting now');
+        process.exit(128 + (os.constants.signals[sig] ?? 0));
+      }
+      received = sig;
+      this.logger.info({ signal: sig, drainTimeoutMs: ms }, 'signal received; closing gracefully');
+      this.close({ drainTimeoutMs: ms }).then(
+        () => {
+          this.logger.info({ signal: sig }, 'closed');
+          remove();
+          if (exit) process.exit(process.exitCode ?? 0);
+        },
+        (err: unknown) => {
+          this.logger.error({ err, signal: sig }, 'graceful close failed');
+          remove();
+          if (exit) process.exit(1);
+        },
+      );
+    };
+    for (const sig of signals) process.on(sig, onSignal);
+    return remove;
   }
 
   /** Per-IO-thread counters, read from shared memory without a native call. */
@@ -526,11 +612,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** @internal */
   unlistened(serverId: number): void {
-    if (this.descs.delete(serverId)) this.pool?.broadcast({ t: 'unlistened', id: serverId });
+    // The work threads' views end their connections too; 'close' waits for them.
+    const elsewhere = this.descs.delete(serverId) ? this.pool?.unlistened(serverId) : undefined;
     this.bindFns.delete(serverId);
     const server = this.servers.get(serverId);
     if (server === undefined) return;
-    server[kUnlistened]();
+    server[kUnlistened](elsewhere);
     // A server with open connections stays known until they close: runtime shutdown must still
     // reach them.
     if (server.stats().connections === 0) this.servers.delete(serverId);
@@ -635,6 +722,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** @internal With work threads, they serve every connection and the main thread none. */
   servesConnections(): boolean {
     return this.pool === null;
+  }
+
+  /** @internal */
+  connectionsElsewhere(server: Server): Promise<number> {
+    return this.pool === null ? Promise.resolve(0) : this.pool.connections(server.id);
+  }
+
+  /** @internal */
+  closeElsewhere(server: Server, idleOnly: boolean): void {
+    this.pool?.broadcast({ t: 'closeConns', id: server.id, idleOnly });
   }
 
   /** @internal */

@@ -27,6 +27,11 @@ import {
   kDenied,
   kClosed,
   kLimits,
+  kDrainServer,
+  kDrainConn,
+  kCloseIdle,
+  kEmpty,
+  kEndWith,
 } from './internal/symbols';
 
 /**
@@ -123,9 +128,15 @@ const LIMIT_U64 = new Set<string>(['maxBytesPerWindow', 'sendBytesPerSecond', 's
 export function serversStopped(servers: Iterable<Server>): void {
   for (const server of servers) {
     for (const conn of server[kConnections]()) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
-    server[kUnlistened]();
+    server[kUnlistened](undefined, true);
   }
 }
+
+/** @internal How a server ends its connections: 'close' is server.close() (Node's semantics:
+ * HTTP connections close when idle, after the response in flight otherwise; framed and raw
+ * ones stay); 'shutdown' is the runtime's graceful close (the same for HTTP, and framed and raw
+ * connections are flushed, then closed with EW_ESHUTDOWN). */
+export type DrainMode = 'close' | 'shutdown';
 
 /** @internal Validates `change` and merges it over `base`. */
 export function mergeLimits(base: Required<Limits>, change: Limits | undefined): Required<Limits> {
@@ -221,7 +232,8 @@ export interface FrameInfo {
 }
 
 export interface ServerStats {
-  /** Connections open now, on this thread (with work threads, the main thread holds none). */
+  /** Connections open now, on this thread (with work threads, the main thread holds none;
+   * server.getConnections() counts every thread's). */
   connections: number;
   /** Connections refused by the accept hook (or its timeout, or a bind function that threw). */
   denied: number;
@@ -262,6 +274,10 @@ type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg
 /** @internal What a Server needs from its runtime. */
 export interface ServerHost {
   unlisten(server: Server): void;
+  /** Connections of `server` held by other JS threads (the main thread asks the work threads). */
+  connectionsElsewhere?(server: Server): Promise<number>;
+  /** closeIdleConnections() / closeAllConnections() for the other JS threads' connections. */
+  closeElsewhere?(server: Server, idleOnly: boolean): void;
   /** Turns native admission (parking new connections for the accept hook) on or off. */
   setAdmit(server: Server, on: boolean): void;
   /** The server's limits changed (the main thread tells the work threads' views). */
@@ -285,7 +301,8 @@ export interface GuardHost {
 /**
  * A listening TCP server. Events: 'connection'; 'error' (accept failures such as EW_EMFILE,
  * rate-limited; only emitted when a listener is registered, and the server keeps accepting);
- * 'close' (its listening sockets are closed; connections stay open until they end).
+ * 'close' (as in Node: after close(), once the listening sockets are closed and every
+ * connection of the server, on every JS thread, has ended).
  */
 export class Server extends EventEmitter<ServerEvents> {
   readonly id: number;
@@ -312,6 +329,12 @@ export class Server extends EventEmitter<ServerEvents> {
   /** @internal */ acceptTimeoutMs = 10000;
   #closing: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
+  /** How connections are being ended since close() or the runtime's close; null: not. */
+  #drain: DrainMode | null = null;
+  /** Other JS threads still hold connections of this server (work threads after close()). */
+  #waitElsewhere = false;
+  #closeEmitted = false;
+  #emptyWaiters: (() => void)[] = [];
 
   /** @internal */
   constructor(
@@ -352,7 +375,7 @@ export class Server extends EventEmitter<ServerEvents> {
     return { ...this.#addr };
   }
 
-  /** True until close() completes. */
+  /** True until the listening sockets are closed (close(), or the runtime's close). */
   get isListening(): boolean {
     return this.#listening;
   }
@@ -392,7 +415,15 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#denied++;
   }
 
-  /** Stops accepting. Resolves (and 'close' fires) once every listening socket is closed. */
+  /**
+   * Stops accepting and lets what is in flight finish, like Node's server.close(): on an HTTP
+   * server, idle keep-alive connections close at once, and a connection with requests in
+   * flight gets their responses (the last one with `Connection: close`), then closes; requests
+   * pipelined behind them are not served. Framed and raw connections stay open until they end
+   * (end() them, or let rt.close() do it). Resolves, and 'close' fires, once the listening
+   * sockets are closed and every connection of the server, on every JS thread, has ended.
+   * `isListening` turns false as soon as the listening sockets are closed. Idempotent.
+   */
   close(): Promise<void> {
     if (this.#closing === null) {
       this.#closing = new Promise<void>((resolve) => {
@@ -401,6 +432,58 @@ export class Server extends EventEmitter<ServerEvents> {
       this.#host.unlisten(this);
     }
     return this.#closing;
+  }
+
+  /**
+   * The number of open connections of this server: on the main thread, on every JS thread
+   * (the work threads are asked; a Promise, as Node's getConnections takes a callback); on a
+   * work thread's view, on that thread.
+   */
+  async getConnections(): Promise<number> {
+    const here = this.#live.size;
+    const there = this.#host.connectionsElsewhere === undefined ? 0 : await this.#host.connectionsElsewhere(this);
+    return here + there;
+  }
+
+  /** Closes every connection of this server now, on every JS thread (on a work thread's view,
+   * that thread's): 'close' with EW_OK, queued output discarded, responses owed aborted. Like
+   * Node's http server.closeAllConnections(), for every protocol. */
+  closeAllConnections(): void {
+    for (const conn of [...this.#live]) conn.destroy();
+    this.#host.closeElsewhere?.(this, false);
+  }
+
+  /** Closes the idle connections of an HTTP server (no request being answered), on every JS
+   * thread, like Node's server.closeIdleConnections(). Framed and raw connections have no
+   * idle state that the server could know: on those servers it closes nothing. */
+  closeIdleConnections(): void {
+    for (const conn of [...this.#live]) this[kCloseIdle](conn, 0);
+    this.#host.closeElsewhere?.(this, true);
+  }
+
+  /** @internal Closes `conn` (with reason errno) if the protocol knows it is idle. */
+  [kCloseIdle](conn: Connection, errno: number): void {
+    void conn;
+    void errno;
+  }
+
+  /** @internal Ends `conn` as `mode` says (see DrainMode); HTTP servers override this. */
+  [kDrainConn](conn: Connection, mode: DrainMode): void {
+    if (mode === 'shutdown') conn[kEndWith](ERROR_CODES.EW_ESHUTDOWN.errno);
+  }
+
+  /** @internal Ends this server's connections on this thread as `mode` says, now and those
+   * that arrive later (a connection accepted before the listener closed). 'shutdown' wins. */
+  [kDrainServer](mode: DrainMode): void {
+    if (this.#drain === 'shutdown') return;
+    this.#drain = mode;
+    for (const conn of [...this.#live]) this[kDrainConn](conn, mode);
+  }
+
+  /** @internal Resolves once this server has no connection on this thread. */
+  [kEmpty](): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#emptyWaiters.push(resolve));
   }
 
   /** The limits in force (a copy). */
@@ -458,11 +541,18 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#accepted++;
     this.#live.add(conn);
     this.emit('connection', conn);
+    const mode = this.#drain;
+    // Accepted before the listener closed, announced after: ended like the others, once the
+    // records already in the ring behind its OPEN (a request) have been dispatched.
+    if (mode !== null) setImmediate(() => !conn.closed && this[kDrainConn](conn, this.#drain ?? mode));
   }
 
   /** @internal */
   [kConnectionClosed](conn: Connection): void {
     this.#live.delete(conn);
+    if (this.#live.size !== 0) return;
+    for (const w of this.#emptyWaiters.splice(0)) w();
+    this.#maybeClosed();
   }
 
   /** @internal Open connections, for runtime shutdown. */
@@ -470,11 +560,31 @@ export class Server extends EventEmitter<ServerEvents> {
     return [...this.#live];
   }
 
-  /** @internal The listening sockets are closed (or the runtime stopped). */
-  [kUnlistened](): void {
-    if (!this.#listening) return;
-    this.#listening = false;
-    if (this.#closing === null) this.#closing = Promise.resolve();
+  /** @internal The listening sockets are closed: in-flight work finishes ([kDrainServer]
+   * 'close'), and 'close' follows once no connection is left here and `elsewhere` (the other
+   * threads' connections) has resolved. `force`: the runtime stopped, nothing is left anywhere.
+   * Returns the close() promise. */
+  [kUnlistened](elsewhere?: Promise<unknown>, force = false): Promise<void> {
+    if (this.#closing === null) this.#closing = new Promise<void>((resolve) => (this.#resolveClose = resolve));
+    if (force) this.#waitElsewhere = false;
+    if (this.#listening) {
+      this.#listening = false;
+      if (elsewhere !== undefined && !force) {
+        this.#waitElsewhere = true;
+        void elsewhere.then(() => {
+          this.#waitElsewhere = false;
+          this.#maybeClosed();
+        });
+      }
+      this[kDrainServer]('close');
+    }
+    this.#maybeClosed();
+    return this.#closing;
+  }
+
+  #maybeClosed(): void {
+    if (this.#listening || this.#closeEmitted || this.#waitElsewhere || this.#live.size !== 0) return;
+    this.#closeEmitted = true;
     this.#resolveClose?.();
     this.#resolveClose = null;
     this.emit('close');

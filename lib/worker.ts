@@ -12,7 +12,7 @@ import { HttpServer } from './http';
 import { Engine } from './internal/engine';
 import { nativeGuard } from './internal/guard';
 import type { ServerDescriptor, WorkData } from './internal/pool';
-import { kAccepted, kConnections, kGen, kRaw, kUnlistened } from './internal/symbols';
+import { kAccepted, kDrainServer, kEmpty, kGen, kRaw, kUnlistened } from './internal/symbols';
 import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
@@ -88,13 +88,29 @@ export class WorkThread {
     return s;
   }
 
-  /** The main thread closed the server's listening sockets: the view emits 'close'; its
-   * connections here stay until they end. */
-  unlistenedServer(id: number): void {
+  /** The main thread closed the server's listening sockets: the view ends its connections as
+   * server.close() does (HTTP: idle ones now, busy ones after their responses; framed and raw
+   * ones stay until they end), and emits 'close' once none is left. Resolves then. */
+  unlistenedServer(id: number): Promise<void> {
     const s = this.servers.get(id);
-    if (s === undefined) return;
-    s[kUnlistened]();
-    if (s[kConnections]().length === 0) this.servers.delete(id);
+    if (s === undefined) return Promise.resolve();
+    return s[kUnlistened]().then(() => {
+      if (this.servers.get(id) === s) this.servers.delete(id);
+    });
+  }
+
+  /** The runtime's graceful close: every view ends its connections (framed and raw ones
+   * flushed, then closed with EW_ESHUTDOWN); resolves once none is left here, or after `ms`. */
+  drainConnections(ms: number): Promise<void> {
+    const views = [...this.servers.values()];
+    for (const s of views) s[kDrainServer]('shutdown');
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      void Promise.all(views.map((s) => s[kEmpty]())).then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   // ---- EngineHost ------------------------------------------------------------------------------

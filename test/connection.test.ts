@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import { once } from 'events';
 import type * as net from 'net';
 import { Runtime, type Connection, type ListenOptions, type Server } from '../dist/index';
-import { FrameReader, closed, connect, frame } from './helpers';
+import { FrameReader, closed, connect, frame, until } from './helpers';
 
 describe('connection', function () {
   let rt: Runtime;
@@ -147,13 +147,19 @@ describe('connection', function () {
   it("the server's close() stops accepting; open connections keep working", async () => {
     const { server, conn, s, r } = await pair();
     conn.on('message', (m) => conn.send(m.type, m.body));
-    await server.close();
-    assert.equal(server.isListening, false);
+    // As in Node, close() resolves once the connections have ended too: not awaited here.
+    const closing = server.close();
+    let done = false;
+    void closing.then(() => (done = true));
+    await until(() => !server.isListening, 'the listener to close');
     await assert.rejects(connect(server.address().port), /ECONNREFUSED/);
     s.write(frame(3, 'still served'));
     const [f] = await r.waitFrames(1);
     assert.equal(f.body.toString(), 'still served');
-    await server.close(); // idempotent
+    assert.equal(server.close(), closing); // idempotent
+    assert.equal(done, false);
+    conn.end();
+    await closing;
   });
 
   it('least-connections and reusePort spread connections over IO threads', async () => {

@@ -62,11 +62,14 @@ export interface WorkData {
 export type ToWorker =
   | { t: 'server'; seq: number; desc: ServerDescriptor }
   | { t: 'died'; index: number; epoch: number }
-  | { t: 'unlistened'; id: number }
+  | { t: 'unlistened'; id: number; seq: number }
+  | { t: 'count'; id: number; seq: number }
+  | { t: 'closeConns'; id: number; idleOnly: boolean }
+  | { t: 'drainConns'; seq: number; ms: number }
   | { t: 'limits'; id: number; limits: Required<Limits> }
   | { t: 'drain'; seq: number; ms: number }
   | { t: 'stopped'; seq: number };
-export type FromWorker = { t: 'ready' } | { t: 'failed'; message: string; stack?: string } | { t: 'ack'; seq: number } | { t: 'log'; line: string };
+export type FromWorker = { t: 'ready' } | { t: 'failed'; message: string; stack?: string } | { t: 'ack'; seq: number; value?: number } | { t: 'log'; line: string };
 
 /** @internal What the pool needs from the runtime. */
 export interface PoolHost {
@@ -100,7 +103,7 @@ export class WorkerPool {
   readonly #href: string;
   readonly #loggerOpts: LoggerOptions;
   readonly #workers: (Worker | null)[];
-  readonly #acks = new Map<number, { w: Worker; resolve: () => void }>();
+  readonly #acks = new Map<number, { w: Worker; resolve: (value?: number) => void }>();
   #seq = 0;
   #ref = true;
   #closing = false;
@@ -155,7 +158,7 @@ export class WorkerPool {
           const a = this.#acks.get(m.seq);
           if (a !== undefined) {
             this.#acks.delete(m.seq);
-            a.resolve();
+            a.resolve(m.value);
           }
         }
       });
@@ -235,21 +238,41 @@ export class WorkerPool {
     for (const w of this.#workers) w?.postMessage(msg);
   }
 
-  /** Sends a request to every live work thread; resolves once each has answered (or exited). */
-  #request(make: (seq: number) => ToWorker): Promise<void> {
-    const all: Promise<void>[] = [];
+  /** Sends a request to every live work thread; resolves once each has answered (or exited),
+   * with their answers (undefined for a thread that exited). */
+  #request(make: (seq: number) => ToWorker): Promise<(number | undefined)[]> {
+    const all: Promise<number | undefined>[] = [];
     for (const w of this.#workers) {
       if (w === null) continue;
       const seq = ++this.#seq;
-      all.push(new Promise<void>((resolve) => this.#acks.set(seq, { w, resolve })));
+      all.push(new Promise<number | undefined>((resolve) => this.#acks.set(seq, { w, resolve })));
       w.postMessage(make(seq));
     }
-    return Promise.all(all).then(() => undefined);
+    return Promise.all(all);
+  }
+
+  /** The main thread closed server `id`'s listening sockets: each thread's view ends its
+   * connections as server.close() says; resolves once no work thread holds one. */
+  unlistened(id: number): Promise<void> {
+    return this.#request((seq) => ({ t: 'unlistened', id, seq })).then(() => undefined);
+  }
+
+  /** Connections of server `id` on the work threads. */
+  async connections(id: number): Promise<number> {
+    const counts = await this.#request((seq) => ({ t: 'count', id, seq }));
+    return counts.reduce<number>((a, b) => a + (b ?? 0), 0);
+  }
+
+  /** The runtime's graceful close: every work thread ends its connections (HTTP after the
+   * responses in flight; framed and raw flushed, then closed with EW_ESHUTDOWN); resolves once
+   * none is left, or after `ms`. */
+  drainConnections(ms: number): Promise<void> {
+    return this.#request((seq) => ({ t: 'drainConns', seq, ms })).then(() => undefined);
   }
 
   /** Tells every work thread about a server before its connections can reach them. */
   announce(desc: ServerDescriptor): Promise<void> {
-    return this.#request((seq) => ({ t: 'server', seq, desc }));
+    return this.#request((seq) => ({ t: 'server', seq, desc })).then(() => undefined);
   }
 
   /** Close, step 1: no more replacements; each work thread finishes its tasks. */

@@ -18,6 +18,7 @@ export const kDestroyWith = Symbol('evwire.destroyWith');
 export const kHttpData = Symbol('evwire.httpData');
 export const kHttp = Symbol('evwire.http');
 export const kWrote = Symbol('evwire.wrote');
+export const kEndWith = Symbol('evwire.endWith');
 
 // Server
 export const kRaw = Symbol('evwire.raw');
@@ -36,3 +37,7 @@ export const kKicked = Symbol('evwire.kicked');
 export const kOnAccept = Symbol('evwire.onAccept');
 export const kDenied = Symbol('evwire.denied');
 export const kLimits = Symbol('evwire.limits');
+export const kDrainServer = Symbol('evwire.drainServer');
+export const kDrainConn = Symbol('evwire.drainConn');
+export const kCloseIdle = Symbol('evwire.closeIdle');
+export const kEmpty = Symbol('evwire.empty');

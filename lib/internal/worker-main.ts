@@ -31,7 +31,19 @@ async function main(): Promise<void> {
         t.servers.get(m.id)?.[kLimits](m.limits);
         break;
       case 'unlistened':
-        t.unlistenedServer(m.id);
+        void t.unlistenedServer(m.id).then(() => port.postMessage({ t: 'ack', seq: m.seq }));
+        break;
+      case 'count':
+        port.postMessage({ t: 'ack', seq: m.seq, value: t.servers.get(m.id)?.stats().connections ?? 0 });
+        break;
+      case 'closeConns': {
+        const s = t.servers.get(m.id);
+        if (m.idleOnly) s?.closeIdleConnections();
+        else s?.closeAllConnections();
+        break;
+      }
+      case 'drainConns':
+        void t.drainConnections(m.ms).then(() => port.postMessage({ t: 'ack', seq: m.seq }));
         break;
       case 'died':
         t.tasks.threadDied(m.index, m.epoch);

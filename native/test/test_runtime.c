@@ -11,6 +11,8 @@ static ew_runtime_t *rt;
 static ew_echo_port_t ep;
 /* Every test runs twice: edge-triggered connections, then level-triggered. */
 static int level_triggered;
+/* The echo port's record hook for the next start(). */
+static void (*next_on_record)(ew_echo_port_t *ep, const ew_rec_t *rec);
 
 static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   ew_runtime_opts_t o;
@@ -23,6 +25,7 @@ static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   ASSERT_OK(ew_runtime_start(&o, &rt));
   memset(&ep, 0, sizeof ep);
   ep.end_on_peer_end = 1;
+  ep.on_record = next_on_record;
   ASSERT_OK(ew_echo_port_start(&ep, rt, 0));
   ew_listen_opts_t lo;
   ew_listen_opts_init(&lo);
@@ -250,12 +253,52 @@ static void test_listen_errors_and_unlisten(void) {
   stop();
 }
 
+/* A frame of type 42 makes the port end its connection as the runtime's graceful close does:
+ * SHUTDOWN with EW_ESHUTDOWN (one IO thread: the connection is on IO thread 0). */
+static void shutdown_on_42(ew_echo_port_t *p, const ew_rec_t *rec) {
+  if (rec->kind == EW_REC_DATA && rec->type == 42)
+    ew_echo_port_command(p, 0, EW_REC_SHUTDOWN, rec->conn, (uint32_t)EW_ESHUTDOWN);
+}
+
+/* After a SHUTDOWN with EW_ESHUTDOWN the replies are out and our FIN follows; bytes the peer
+ * is still sending are read and discarded (a close at once would answer them with a reset,
+ * which can destroy replies the peer has not read yet), and the connection closes with
+ * EW_ESHUTDOWN once the peer has closed too. */
+static void test_graceful_shutdown_lingers(void) {
+  next_on_record = shutdown_on_42;
+  uint16_t port = start(1, 1u << 20);
+  next_on_record = NULL;
+  int fd = tcp_connect(port);
+  echo_one(fd, 100, 1, 1);
+  uint64_t before = atomic_load(&ep.closed);
+  uint8_t h[EW_FRAME_HEADER_BYTES];
+  frame_header(h, 0, 42, 0, 0);
+  tcp_write_all(fd, h, sizeof h);
+  ASSERT_EQ(tcp_wait_closed(fd), 0); /* the server's FIN, and no reply after the SHUTDOWN */
+  /* The peer goes on talking, then ends: no reset answers it. */
+  static uint8_t more[4096];
+  frame_header(more, sizeof more - EW_FRAME_HEADER_BYTES, 1, 0, 0);
+  for (int i = 0; i < 16; i++) ASSERT_EQ(send(fd, more, sizeof more, MSG_NOSIGNAL), (ssize_t)sizeof more);
+  ASSERT_OK(shutdown(fd, SHUT_WR));
+  WAIT_FOR(atomic_load(&ep.closed) == before + 1);
+  ASSERT_EQ(atomic_load(&ep.last_close_reason), EW_ESHUTDOWN);
+  int err = -1;
+  socklen_t elen = sizeof err;
+  ASSERT_OK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen));
+  ASSERT_EQ(err, 0);
+  uint8_t b;
+  ASSERT_EQ(recv(fd, &b, 1, 0), 0);
+  close(fd);
+  stop();
+}
+
 int main(int argc, char **argv) {
   static const ew_test_t tests[] = {
       EW_TEST(test_echo_sizes),        EW_TEST(test_pipelined_batch),
       EW_TEST(test_protocol_errors),   EW_TEST(test_reset_mid_frame),
       EW_TEST(test_start_stop_no_leaks), EW_TEST(test_invalid_options),
-      EW_TEST(test_affinity_list),     EW_TEST(test_listen_errors_and_unlisten)};
+      EW_TEST(test_affinity_list),     EW_TEST(test_listen_errors_and_unlisten),
+      EW_TEST(test_graceful_shutdown_lingers)};
   for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;

@@ -413,6 +413,13 @@ int ew__conn_kick(ew__conn_t *c, const void *body, uint32_t len) {
 #define LINGER_MS 5000u
 #define LINGER_MAX_BYTES (1u << 20)
 
+/* The close reason at the end of a lingering close: the runtime's shutdown says so; otherwise
+ * EW_OK if this side ended first, else EW_EOF. */
+static int linger_reason(const ew__conn_t *c) {
+  if (c->close_reason == EW_ESHUTDOWN) return EW_ESHUTDOWN;
+  return (c->flags & C_LOCAL_END) ? 0 : EW_EOF;
+}
+
 static void linger_start(ew__conn_t *c) {
   c->flags |= C_LINGER | C_READABLE;
   c->flags &= ~C_FAULT;
@@ -438,12 +445,12 @@ static bool linger_read(ew__conn_t *c) {
     }
     break; /* EOF or an error: either way nothing more is owed */
   }
-  ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
+  ew__conn_close(c, linger_reason(c), 0);
   return false;
 }
 
 void ew__conn_linger_timeout(ew__conn_t *c) {
-  ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
+  ew__conn_close(c, linger_reason(c), 0);
 }
 
 static void block_on_ring(ew__conn_t *c) {
@@ -831,6 +838,22 @@ static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
  * peer had already ended, or shutdown failed), else 0. */
 static int do_shutdown(ew__conn_t *c) {
   c->flags &= ~C_END_PENDING;
+  if (c->close_reason == EW_ESHUTDOWN && !(c->flags & C_PEER_EOF)) {
+    /* The runtime's graceful close (rt.close, or an idle HTTP connection of a closing server):
+     * everything owed is written. Closing now would answer bytes the peer is still sending
+     * with a reset, which can destroy those last messages before the peer has read them; so
+     * our FIN goes out, input is discarded as in a lingering close, and the connection then
+     * closes with the reason. */
+    ew__conn_stop_reading(c);
+    c->flags |= C_WR_SHUT;
+    if (shutdown(c->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+      int e = errno;
+      ew__conn_close(c, ew_translate_sys_error(e), e);
+      return -1;
+    }
+    linger_start(c);
+    return linger_read(c) ? 0 : -1;
+  }
   if (c->close_reason != 0) {
     /* The answer to a FAULT: the replies are out, nothing more is owed to this peer. */
     ew__conn_close(c, c->close_reason, 0);
