@@ -2,7 +2,7 @@
 // Copyright (c) 2026 evwire contributors
 import { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
-import { EvwireError, InvalidArgumentError, check, errorName, makeError } from './errors';
+import { EvwireError, InvalidArgumentError, errorName, makeError } from './errors';
 import type { Engine } from './internal/engine';
 import {
   CONN_OPT_KEEPALIVE,
