@@ -2,9 +2,23 @@
 // Copyright (c) 2026 evwire contributors
 import { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
-import { EvwireError, InvalidArgumentError, check, errorName, makeError } from './errors';
+import { EvwireError, InvalidArgumentError, errorName, makeError } from './errors';
 import type { Engine } from './internal/engine';
-import { FRAME_FLAGS_KNOWN, REC_DESTROY, REC_F_MORE, REC_SHUTDOWN, REC_WATCH } from './internal/constants';
+import {
+  CONN_OPT_KEEPALIVE,
+  CONN_OPT_KEEPIDLE,
+  CONN_OPT_NODELAY,
+  CONN_OPT_PAUSE,
+  FRAME_FLAGS_KNOWN,
+  REC_DATA,
+  REC_DESTROY,
+  REC_END,
+  REC_FAULT,
+  REC_F_MORE,
+  REC_HTTP_REQ,
+  REC_SHUTDOWN,
+  REC_WATCH,
+} from './internal/constants';
 import { requireTypeId, type MessageClass } from './messages';
 import type { KickInfo, Server } from './server';
 import type { TaskType, Tasks } from './tasks';
@@ -86,7 +100,17 @@ export interface ConnectionEvents {
   data: [chunk: Buffer];
   drain: [];
   end: [];
+  timeout: [];
   close: [reason: CloseReason];
+}
+
+/** A record that arrived while the connection was paused, kept for resume(). */
+interface Held {
+  kind: number;
+  flags: number;
+  type: number;
+  seq: number;
+  body: Buffer | null;
 }
 
 /**
@@ -100,6 +124,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly remoteFamily: 'IPv4' | 'IPv6';
+  /** This side's address and port (getsockname at the accept); an IPv4-mapped IPv6 address
+   * reads as the IPv4 address, as remoteAddress does. */
+  readonly localAddress: string;
+  readonly localPort: number;
   readonly server: Server;
   /** Index of the IO thread that owns this connection (0 … ioThreads - 1). */
   get ioThread(): number {
@@ -118,6 +146,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #reason: CloseReason | null = null;
   #final: ConnectionStats | null = null;
   #messagesOut = 0;
+  #paused = false;
+  /** Records that arrived while paused (or wait to be replayed after resume()); null when none
+   * are held, which is all the message path tests. */
+  #held: Held[] | null = null;
+  #timeoutMs = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #seenActivity = 0;
+  #idleSince = 0;
+  #timedOut = false;
 
   /** @internal */
   constructor(
@@ -141,6 +178,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.remoteAddress = address;
     this.remotePort = port;
     this.remoteFamily = family === 6 ? 'IPv6' : 'IPv4';
+    this.localAddress = engine.openLocalAddress;
+    this.localPort = engine.openLocalPort;
+  }
+
+  /** The family of localAddress: the same as the peer's. */
+  get localFamily(): 'IPv4' | 'IPv6' {
+    return this.remoteFamily;
   }
 
   /**
@@ -148,7 +192,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * opts?)` to encode a protobuf message. Returns false once queued output is above the
    * server's highWatermark ('drain' follows below lowWatermark) and on a connection that is
    * closed or ending (nothing is sent then); the frame is never dropped otherwise. Throws
-   * InvalidArgumentError for a bad type, flags or seq.
+   * InvalidArgumentError for a bad type, flags or seq, and on a `framing: 'raw'` connection,
+   * which has no frames (use write()).
    */
   send(type: number, body?: Uint8Array | string, opts?: SendOptions): boolean;
   send<T, I>(cls: MessageClass<T, I>, message: I, opts?: SendOptions): boolean;
@@ -181,25 +226,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
     if (this.server.protocol === 'http') throw invalid('an HTTP connection is written through its HttpResponse');
+    if (this.server[kRaw]) throw invalid(`send(${t}, ...) writes a frame, but this connection has framing: 'raw' (no type or seq on the wire): use write(bytes)`);
     // A message that alone exceeds the output hard cap could only go out in part before the
     // connection is closed EW_ESLOW, leaving the peer a truncated frame: it is refused whole.
     if (bytes.length + 12 > this.server[kMaxBuffered]) throw tooBig(bytes.length + 12, this.server[kMaxBuffered]);
     if (this.#state !== State.Open) return false;
-    if (this.server[kRaw]) {
-      if (bytes.length === 0) return true;
-      this.#engine.sendRaw(this, bytes);
-      this.#sent = (this.#sent + bytes.length) >>> 0;
-    } else {
-      this.#engine.sendFrame(this, t, flags, seq, bytes);
-      this.#sent = (this.#sent + bytes.length + 12) >>> 0;
-    }
+    this.#engine.sendFrame(this, t, flags, seq, bytes);
+    this.#sent = (this.#sent + bytes.length + 12) >>> 0;
     this.#messagesOut++;
     return this.checkPressure();
   }
 
   /** Raw framing: writes bytes as they are. Same return value as send(). */
   write(bytes: Uint8Array | string): boolean {
-    check(this.server[kRaw], "write() is for servers with framing: 'raw'; use send()");
+    if (!this.server[kRaw]) {
+      throw invalid(
+        this.server.protocol === 'http'
+          ? 'write() on an HTTP connection: an HTTP connection is written through its HttpResponse'
+          : `write() writes raw bytes, but this connection has framing: 'frames': use send(type, body)`,
+      );
+    }
     const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     if (b.length > this.server[kMaxBuffered]) throw tooBig(b.length, this.server[kMaxBuffered]);
     if (this.#state !== State.Open) return false;
@@ -245,6 +291,142 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#state >= State.Destroying) return;
     this.#state = State.Destroying;
     this.#engine.command(this, REC_DESTROY, errno >>> 0);
+  }
+
+  /**
+   * Stops reading from the socket, on its IO thread: the kernel's receive buffer fills and the
+   * peer feels TCP backpressure. Messages already on their way (in the ring) are held, and
+   * delivered after resume(), in order; 'end' waits behind them. The idle, partial-message and
+   * HTTP timeouts that wait on the peer are suspended meanwhile. Idempotent; returns this.
+   */
+  pause(): this {
+    if (this.#paused || this.#state === State.Closed) return this;
+    this.#paused = true;
+    this.#held ??= [];
+    this.#engine.option(this, CONN_OPT_PAUSE, 1);
+    return this;
+  }
+
+  /** Reads again after pause(): the messages held meanwhile are delivered first, from a tick of
+   * their own, in order. Idempotent; returns this. */
+  resume(): this {
+    if (!this.#paused) return this;
+    this.#paused = false;
+    if (this.#state === State.Closed) return this;
+    this.#engine.option(this, CONN_OPT_PAUSE, 0);
+    if (this.#held !== null && this.#held.length === 0) this.#held = null;
+    else process.nextTick(this.#replay);
+    return this;
+  }
+
+  /** Whether pause() is in effect. */
+  isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** Delivers held records until none is left or a handler pauses again. */
+  readonly #replay = (): void => {
+    const h = this.#held;
+    if (h === null || this.#paused) return;
+    let i = 0;
+    try {
+      while (i < h.length && !this.#paused && this.#state !== State.Closed) {
+        const r = h[i++];
+        if (r.kind === REC_DATA) this.#data(r.flags, r.type, r.seq, r.body!);
+        else if (r.kind === REC_HTTP_REQ) this.server[kHttpRequest](this, r.body!, 0, r.body!.length, (r.flags & REC_F_MORE) !== 0);
+        else if (r.kind === REC_END) this.#peerEnd();
+        else this.#fault(r.type);
+      }
+    } finally {
+      h.splice(0, i);
+      if (this.#held === h && !this.#paused) {
+        if (h.length === 0 || this.#state === State.Closed) this.#held = null;
+        else process.nextTick(this.#replay); // a handler threw: the rest follows
+      }
+    }
+  };
+
+  /**
+   * Emits 'timeout' once the connection has been idle (no byte read or written, no send) for
+   * `ms` milliseconds; it does not close the connection (Node's semantics). Traffic starts the
+   * count again, and a new idle period emits again. 0 turns it off. `listener` is added with
+   * once('timeout') (removed when ms is 0). It costs the message path nothing: a timer
+   * compares the counters the IO thread publishes, a few times per period, so the event comes
+   * at most about ms/4 late. Returns this.
+   */
+  setTimeout(ms: number, listener?: () => void): this {
+    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw invalid(`setTimeout: ms must be a finite number >= 0, got ${String(ms)}`);
+    if (listener !== undefined) {
+      if (typeof listener !== 'function') throw invalid(`setTimeout: listener must be a function, got ${typeof listener}`);
+      if (ms === 0) this.off('timeout', listener);
+      else this.once('timeout', listener);
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timeoutMs = ms;
+    if (ms === 0 || this.#state === State.Closed) return this;
+    this.#seenActivity = this.#activity();
+    this.#idleSince = performance.now();
+    this.#timedOut = false;
+    this.#armTimer(ms);
+    return this;
+  }
+
+  /** The idle timeout set by setTimeout() (0: none). */
+  get timeout(): number {
+    return this.#timeoutMs;
+  }
+
+  #activity(): number {
+    return (this.#engine.activity(this[kIo], this[kSlot], this[kGen]) + this.#sent) >>> 0;
+  }
+
+  #armTimer(delay: number): void {
+    this.#timer = setTimeout(this.#checkIdle, Math.max(1, Math.ceil(delay)));
+    this.#timer.unref();
+  }
+
+  readonly #checkIdle = (): void => {
+    this.#timer = null;
+    const ms = this.#timeoutMs;
+    if (ms === 0 || this.#state === State.Closed) return;
+    const now = performance.now();
+    const a = this.#activity();
+    if (a !== this.#seenActivity) {
+      this.#seenActivity = a;
+      this.#idleSince = now;
+      this.#timedOut = false;
+    }
+    const idle = now - this.#idleSince;
+    const step = ms >= 4 ? ms / 4 : ms;
+    if (!this.#timedOut && idle >= ms) {
+      this.#timedOut = true;
+      this.#armTimer(step);
+      this.emit('timeout');
+      return;
+    }
+    this.#armTimer(this.#timedOut ? step : Math.min(step, ms - idle));
+  };
+
+  /** TCP_NODELAY on (the default: true) or off, set on the IO thread. Returns this. */
+  setNoDelay(noDelay = true): this {
+    if (this.#state !== State.Closed) this.#engine.option(this, CONN_OPT_NODELAY, noDelay ? 1 : 0);
+    return this;
+  }
+
+  /**
+   * SO_KEEPALIVE on or off, set on the IO thread; with `initialDelay` (ms, rounded down to
+   * seconds, at least 1) also TCP_KEEPIDLE, the idle time before the first probe. 0 leaves the
+   * delay as it was (Node's semantics). Returns this.
+   */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    if (typeof initialDelay !== 'number' || !(initialDelay >= 0) || !Number.isFinite(initialDelay)) {
+      throw invalid(`setKeepAlive: initialDelay must be a finite number of ms >= 0, got ${String(initialDelay)}`);
+    }
+    if (this.#state === State.Closed) return this;
+    this.#engine.option(this, CONN_OPT_KEEPALIVE, enable ? 1 : 0);
+    if (enable && initialDelay > 0) this.#engine.option(this, CONN_OPT_KEEPIDLE, Math.min(0x7fffffff, Math.max(1, Math.floor(initialDelay / 1000))));
+    return this;
   }
 
   /** Bytes sent and not yet taken by the kernel (in rings, in buffers): exact, read without a
@@ -306,6 +488,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal A DATA record (or fragment) for this connection. */
   [kData](flags: number, type: number, seq: number, off: number, len: number): void {
     const ab = this.#engine.ab;
+    if (this.#held !== null) {
+      this.#held.push({ kind: REC_DATA, flags, type, seq, body: Buffer.from(new RingView(ab, off, len)) });
+      return;
+    }
     if (flags & REC_F_MORE) {
       (this.#frags ??= []).push(Buffer.from(new RingView(ab, off, len)));
       return;
@@ -321,6 +507,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.server[kRoute](this, type, flags & 0xff, seq, body);
   }
 
+  /** A held DATA record, replayed. */
+  #data(flags: number, type: number, seq: number, body: Buffer): void {
+    if (flags & REC_F_MORE) {
+      (this.#frags ??= []).push(body);
+      return;
+    }
+    if (this.#frags !== null) {
+      this.#frags.push(body);
+      body = Buffer.concat(this.#frags);
+      this.#frags = null;
+    }
+    this.server[kRoute](this, type, flags & 0xff, seq, body);
+  }
+
   /** @internal `n` bytes went out through another layer (HTTP responses): counted like send()'s,
    * with the same answer: false above the high watermark, 'drain' to follow. `ended`: they end
    * a message (a response), counted in messagesOut. */
@@ -332,11 +532,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** @internal An HTTP_REQ record or fragment. */
   [kHttpData](flags: number, off: number, len: number): void {
+    if (this.#held !== null) {
+      this.#held.push({ kind: REC_HTTP_REQ, flags, type: 0, seq: 0, body: Buffer.from(this.#engine.shm.subarray(off, off + len)) });
+      return;
+    }
     this.server[kHttpRequest](this, this.#engine.shm, off, len, (flags & REC_F_MORE) !== 0);
   }
 
   /** @internal The peer half-closed. */
   [kPeerEnd](): void {
+    if (this.#held !== null) this.#held.push({ kind: REC_END, flags: 0, type: 0, seq: 0, body: null });
+    else this.#peerEnd();
+  }
+
+  #peerEnd(): void {
     this.emit('end');
     if (!this.server[kAllowHalfOpen]) this.end();
   }
@@ -353,6 +562,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal The peer broke the protocol; the frames before it have been handled. Answer
    * with SHUTDOWN(reason): the IO thread flushes our replies, then closes with the reason. */
   [kFault](errno: number): void {
+    if (this.#held !== null) this.#held.push({ kind: REC_FAULT, flags: 0, type: errno, seq: 0, body: null });
+    else this.#fault(errno);
+  }
+
+  #fault(errno: number): void {
     if (this.#state >= State.Destroying) return;
     this.#state = State.Ending;
     this.#engine.command(this, REC_SHUTDOWN, errno >>> 0);
@@ -382,6 +596,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#final = this.stats();
     this.#state = State.Closed;
     this.#frags = null;
+    // As a destroyed Node socket drops what it had buffered: held records are not delivered.
+    this.#held = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     const code = errorName(errno);
     const error = errno === 0 || code === 'EW_EOF' ? null : makeError(code, undefined, { errno, syscall: sysErrno ? 'socket' : undefined });
     this.#reason = { code, errno, error };

@@ -104,6 +104,8 @@ export interface EvwireErrorOptions {
   errno?: number;
   syscall?: string;
   address?: string;
+  /** The HTTP status an HTTP server answers this error with, when a handler throws it (4xx). */
+  statusCode?: number;
 }
 
 /**
@@ -116,6 +118,9 @@ export class EvwireError extends Error {
   readonly errno: number;
   readonly syscall?: string;
   readonly address?: string;
+  /** For errors about an HTTP request (req.json() on a body that is not JSON: 400): the status
+   * the server answers with when a handler lets it through. */
+  readonly statusCode?: number;
   declare readonly [BRAND]: readonly string[];
 
   constructor(code: string, message?: string, options: EvwireErrorOptions = {}) {
@@ -124,6 +129,7 @@ export class EvwireError extends Error {
     this.errno = options.errno ?? ERROR_CODES[code]?.errno ?? 0;
     if (options.syscall !== undefined) this.syscall = options.syscall;
     if (options.address !== undefined) this.address = options.address;
+    if (options.statusCode !== undefined) this.statusCode = options.statusCode;
     const chain: string[] = [];
     for (let p = Object.getPrototypeOf(this); p && p !== Error.prototype; p = Object.getPrototypeOf(p)) {
       chain.push(p.constructor.name);

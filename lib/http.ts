@@ -61,6 +61,21 @@ export interface HttpLimits {
 
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;
 
+/** A hook: sync, or async (a returned promise is awaited). One that answers (ends the response
+ * or sends its head) ends the chain: the hooks and the handler after it do not run. */
+export type HttpHook = (req: HttpRequest, res: HttpResponse) => unknown;
+
+/** Server-level hooks (addHook). Per request, in this order: the route is matched (req.params
+ * is set), then every 'onRequest' hook, every 'preHandler' hook, the route's own preHandler(s),
+ * the handler; 'onResponse' hooks run once the response is complete ('finish'), whoever
+ * answered, and what they throw is logged. */
+export type HttpHookName = 'onRequest' | 'preHandler' | 'onResponse';
+
+/** Options of one route: hooks of its own, after the server's. */
+export interface RouteOptions {
+  preHandler?: HttpHook | HttpHook[];
+}
+
 
 /** Status reason phrases (RFC 9110). */
 const REASONS: Record<number, string> = {
@@ -272,12 +287,14 @@ export class HttpRequest {
     return Promise.resolve(this.#body.toString('utf8'));
   }
 
-  /** The body parsed as JSON; rejects with InvalidArgumentError on bad JSON. */
+  /** The body parsed as JSON; rejects with InvalidArgumentError (EW_EINVAL, statusCode 400) on
+   * bad JSON: a handler that lets it through answers 400 Bad Request, as fastify does. */
   json<T = unknown>(): Promise<T> {
     try {
       return Promise.resolve(JSON.parse(this.#body.toString('utf8')) as T);
     } catch (err) {
-      return Promise.reject(new InvalidArgumentError('EW_EINVAL', 'request body is not JSON', { cause: err }));
+      const detail = err instanceof Error ? err.message : String(err);
+      return Promise.reject(new InvalidArgumentError('EW_EINVAL', `request body is not JSON: ${detail}`, { cause: err, statusCode: 400 }));
     }
   }
 
@@ -806,6 +823,32 @@ class Router {
   }
 }
 
+/** Whether a hook answered: the chain stops there. */
+function answered(res: HttpResponse): boolean {
+  return res.finished || res.aborted || res.headersSent;
+}
+
+/** Runs hooks[i..] then `last`, synchronously while the hooks are; a hook that returns a
+ * promise continues the chain when it resolves. Returns what the last function called returned
+ * (a promise if any step was async), so that the caller sees every rejection. */
+function runChain(hooks: readonly HttpHook[], i: number, req: HttpRequest, res: HttpResponse, last: HttpHandler): unknown {
+  for (; i < hooks.length; i++) {
+    const r = hooks[i](req, res);
+    if (r instanceof Promise) {
+      const next = i + 1;
+      return r.then(() => (answered(res) ? undefined : runChain(hooks, next, req, res, last)));
+    }
+    if (answered(res)) return undefined;
+  }
+  return last(req, res);
+}
+
+function hookList(name: string, h: HttpHook | HttpHook[] | undefined): HttpHook[] {
+  const list = h === undefined ? [] : Array.isArray(h) ? h : [h];
+  for (const f of list) check(typeof f === 'function', `${name} must be a function or an array of functions, got ${typeof f}`);
+  return list;
+}
+
 const notFound: HttpHandler = (_req, res) => {
   res.status(404).setHeader('Content-Type', 'text/plain; charset=utf-8').end('Not Found');
 };
@@ -825,6 +868,11 @@ export class HttpServer extends Server {
   override readonly protocol: 'tcp' | 'http' = 'http';
   readonly #router = new Router();
   #fallback: HttpHandler = notFound;
+  /** onRequest then preHandler hooks, in order; empty (the common case) costs one length test. */
+  readonly #onRequest: HttpHook[] = [];
+  readonly #preHandler: HttpHook[] = [];
+  #before: HttpHook[] = [];
+  readonly #onResponse: HttpHook[] = [];
   #requests = 0;
   #handlerErrors = 0;
   readonly #engine: Engine;
@@ -843,32 +891,95 @@ export class HttpServer extends Server {
     this.once('close', () => dateClock(-1));
   }
 
-  /** Adds a route. `path` may hold `:name` segments (req.params.name). Chainable. */
-  route(method: string, path: string, handler: HttpHandler): this {
+  /**
+   * Adds a route. `path` may hold `:name` segments (req.params.name); method '*' matches every
+   * method (all()), after the routes of the request's own method (and, for HEAD, GET's).
+   * `opts.preHandler` runs before the handler, after the server's hooks. Chainable.
+   */
+  route(method: string, path: string, handler: HttpHandler): this;
+  route(method: string, path: string, opts: RouteOptions, handler: HttpHandler): this;
+  route(method: string, path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
     check(typeof method === 'string' && TOKEN.test(method), `invalid method ${JSON.stringify(method)}`);
+    let handler: HttpHandler;
+    if (typeof a === 'function') handler = a;
+    else {
+      check(a !== null && typeof a === 'object', `route options must be an object, got ${a === null ? 'null' : typeof a}`);
+      check(typeof b === 'function', `route handler must be a function, got ${typeof b}`);
+      const pre = hookList('preHandler', a.preHandler);
+      const h = b!;
+      // The route's own hooks are folded into its handler: a route without any costs nothing.
+      handler = pre.length === 0 ? h : (req, res) => runChain(pre, 0, req, res, h);
+    }
     this.#router.add(method, path, handler);
     this.#warnUnserved();
     return this;
   }
 
-  get(path: string, handler: HttpHandler): this {
-    return this.route('GET', path, handler);
+  get(path: string, handler: HttpHandler): this;
+  get(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  get(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('GET', path, a as RouteOptions, b as HttpHandler);
   }
 
-  post(path: string, handler: HttpHandler): this {
-    return this.route('POST', path, handler);
+  post(path: string, handler: HttpHandler): this;
+  post(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  post(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('POST', path, a as RouteOptions, b as HttpHandler);
   }
 
-  put(path: string, handler: HttpHandler): this {
-    return this.route('PUT', path, handler);
+  put(path: string, handler: HttpHandler): this;
+  put(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  put(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('PUT', path, a as RouteOptions, b as HttpHandler);
   }
 
-  delete(path: string, handler: HttpHandler): this {
-    return this.route('DELETE', path, handler);
+  delete(path: string, handler: HttpHandler): this;
+  delete(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  delete(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('DELETE', path, a as RouteOptions, b as HttpHandler);
   }
 
-  patch(path: string, handler: HttpHandler): this {
-    return this.route('PATCH', path, handler);
+  patch(path: string, handler: HttpHandler): this;
+  patch(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  patch(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('PATCH', path, a as RouteOptions, b as HttpHandler);
+  }
+
+  /** HEAD requests to `path` (without one, HEAD is served by the GET route, body omitted). */
+  head(path: string, handler: HttpHandler): this;
+  head(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  head(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('HEAD', path, a as RouteOptions, b as HttpHandler);
+  }
+
+  options(path: string, handler: HttpHandler): this;
+  options(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  options(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('OPTIONS', path, a as RouteOptions, b as HttpHandler);
+  }
+
+  /** Every method to `path`; a route for the request's own method wins. */
+  all(path: string, handler: HttpHandler): this;
+  all(path: string, opts: RouteOptions, handler: HttpHandler): this;
+  all(path: string, a: HttpHandler | RouteOptions, b?: HttpHandler): this {
+    return this.route('*', path, a as RouteOptions, b as HttpHandler);
+  }
+
+  /**
+   * Adds a server-level hook (fastify's names and order; see HttpHookName): 'onRequest' and
+   * 'preHandler' run before every handler, the fallback included; one that answers ends the
+   * chain, and one that throws or rejects is answered as a handler error would be.
+   * 'onResponse' runs after each response is complete. Chainable.
+   */
+  addHook(name: HttpHookName, hook: HttpHook): this {
+    check(name === 'onRequest' || name === 'preHandler' || name === 'onResponse', `unknown hook ${JSON.stringify(name)}: use 'onRequest', 'preHandler' or 'onResponse'`);
+    check(typeof hook === 'function', `${name} hook must be a function, got ${typeof hook}`);
+    if (name === 'onResponse') this.#onResponse.push(hook);
+    else {
+      (name === 'onRequest' ? this.#onRequest : this.#preHandler).push(hook);
+      this.#before = [...this.#onRequest, ...this.#preHandler];
+    }
+    return this;
   }
 
   /** The handler of requests no route matches (default: 404 Not Found). Chainable. */
@@ -959,18 +1070,53 @@ export class HttpServer extends Server {
     this.#requests++;
     let handler = this.#router.match(method, req);
     if (handler === null && method === 'HEAD') handler = this.#router.match('GET', req);
+    if (handler === null) handler = this.#router.match('*', req);
     if (handler === null) handler = this.#fallback;
+    if (this.#onResponse.length !== 0) this.#watch(req, res);
     try {
-      const r = handler(req, res);
+      const before = this.#before;
+      const r = before.length === 0 ? handler(req, res) : runChain(before, 0, req, res, handler);
       if (r instanceof Promise) r.catch((err) => this.#failed(conn, res, err));
     } catch (err) {
       this.#failed(conn, res, err);
     }
   }
 
-  /** A handler threw or rejected: 500 if nothing was sent yet, else the connection is closed
-   * (a half-sent response cannot be repaired). Logged with the connection id. */
+  /** Runs the onResponse hooks once `res` is complete. */
+  #watch(req: HttpRequest, res: HttpResponse): void {
+    const hooks = this.#onResponse;
+    res.once('finish', () => {
+      const fail = (err: unknown): void => this.#logger.error({ conn: req.connection.id, err }, 'HTTP onResponse hook failed');
+      // Every one runs (the response is complete: "answered" ends nothing here), each on its own.
+      for (const h of hooks) {
+        try {
+          const r = h(req, res);
+          if (r instanceof Promise) r.catch(fail);
+        } catch (err) {
+          fail(err);
+        }
+      }
+    });
+  }
+
+  /** A handler (or hook) threw or rejected. An error with a 4xx statusCode (req.json() on a
+   * body that is not JSON: 400) is the client's: answered with that status and its message,
+   * not counted or logged as a handler error. Anything else: 500 if nothing was sent yet, else
+   * the connection is closed (a half-sent response cannot be repaired); logged with the
+   * connection id. */
   #failed(conn: Connection, res: HttpResponse, err: unknown): void {
+    const status = (err as { statusCode?: unknown } | null)?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status <= 499 && Number.isInteger(status)) {
+      this.#logger.debug({ conn: conn.id, err }, `HTTP request answered ${status}`);
+      if (res.finished || res.aborted) return;
+      if (!res.headersSent) {
+        const message = err instanceof Error ? err.message : (REASONS[status] ?? 'Client Error');
+        res.status(status).setHeader('Content-Type', 'text/plain; charset=utf-8').end(message);
+      } else {
+        conn.destroy();
+      }
+      return;
+    }
     this.#handlerErrors++;
     this.#logger.error({ conn: conn.id, err }, 'HTTP handler failed');
     if (res.finished || res.aborted) return;

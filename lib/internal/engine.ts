@@ -45,6 +45,7 @@ import {
   REC_REPLY,
   REC_ADMIT,
   REC_VERDICT,
+  REC_CONN_OPT,
   REC_F_MORE,
   SHM_SLOT_PORT,
   SHM_PORT_CTL_BYTES,
@@ -135,6 +136,10 @@ export class Engine {
   /** Task records written since the last flush. */
   private taskUnflushed = 0;
   stopped = false;
+  /** The local end of the connection whose OPEN is being handled (the Connection constructor
+   * takes it from here). */
+  openLocalPort = 0;
+  openLocalAddress = '';
 
   constructor(
     private readonly nrt: NativeRuntime,
@@ -316,7 +321,13 @@ export class Engine {
       const serverId = this.u32[off >>> 2];
       const family = this.dv.getUint16(off + 4, true);
       const port = this.dv.getUint16(off + 6, true);
-      const address = this.shm.toString('latin1', off + 8, off + len);
+      // The peer's address, NUL, u16 local port, the local address.
+      const end = off + len;
+      let nul = this.shm.indexOf(0, off + 8);
+      if (nul < 0 || nul > end) nul = end;
+      const address = this.shm.toString('latin1', off + 8, nul);
+      this.openLocalPort = nul + 3 <= end ? this.dv.getUint16(nul + 1, true) : 0;
+      this.openLocalAddress = nul + 3 <= end ? this.shm.toString('latin1', nul + 3, end) : '';
       const conn = this.host.open(k, slot, gen, serverId, family, port, address);
       if (conn !== undefined) this.conns[k][slot] = conn;
       return;
@@ -333,7 +344,9 @@ export class Engine {
       const serverId = this.u32[off >>> 2];
       const family = this.dv.getUint16(off + 4, true);
       const port = this.dv.getUint16(off + 6, true);
-      this.host.admit?.(k, idLo, gen, serverId, family, port, this.shm.toString('latin1', off + 8, off + len));
+      let nul = this.shm.indexOf(0, off + 8);
+      if (nul < 0 || nul > off + len) nul = off + len;
+      this.host.admit?.(k, idLo, gen, serverId, family, port, this.shm.toString('latin1', off + 8, nul));
       return;
     }
     if (kind === REC_BAN) {
@@ -563,6 +576,11 @@ export class Engine {
     this.pump(k);
   }
 
+  /** A CONN_OPT record (option, value) for `conn`, after everything sent before. */
+  option(conn: Connection, opt: number, value: number): void {
+    this.bodyless(conn[kIo], REC_CONN_OPT, conn[kIdLo], conn[kGen], opt, value >>> 0);
+  }
+
   /** SHUTDOWN, DESTROY (type = reason) or WATCH for `conn`, after everything sent before. */
   command(conn: Connection, kind: number, type: number): void {
     this.bodyless(conn[kIo], kind, conn[kIdLo], conn[kGen], type, 0);
@@ -648,6 +666,13 @@ export class Engine {
   written(io: number, slot: number, gen: number): number {
     const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
     return this.u32[w] === gen ? this.u32[w + 1] : -1;
+  }
+
+  /** A number that changes whenever the connection in (io, slot) reads or writes a byte (bytes
+   * read plus bytes written, mod 2^32), or -1 if the slot no longer holds generation `gen`. */
+  activity(io: number, slot: number, gen: number): number {
+    const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
+    return this.u32[w] === gen ? (this.u32[w + SHM_SLOT_BYTES_IN] + this.u32[w + 1]) >>> 0 : -1;
   }
 
   /** The figures a CLOSE record of a kick carries (EW_KICK_BODY_BYTES). */

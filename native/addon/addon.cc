@@ -1242,6 +1242,11 @@ class Addon : public Napi::Addon<Addon> {
     c.Set("REC_REPLY", static_cast<uint32_t>(EW_REC_REPLY));
     c.Set("REC_ADMIT", static_cast<uint32_t>(EW_REC_ADMIT));
     c.Set("REC_VERDICT", static_cast<uint32_t>(EW_REC_VERDICT));
+    c.Set("REC_CONN_OPT", static_cast<uint32_t>(EW_REC_CONN_OPT));
+    c.Set("CONN_OPT_PAUSE", EW_CONN_OPT_PAUSE);
+    c.Set("CONN_OPT_NODELAY", EW_CONN_OPT_NODELAY);
+    c.Set("CONN_OPT_KEEPALIVE", EW_CONN_OPT_KEEPALIVE);
+    c.Set("CONN_OPT_KEEPIDLE", EW_CONN_OPT_KEEPIDLE);
     c.Set("SHM_SLOT_PORT", EW_SHM_SLOT_PORT);
     c.Set("SHM_PORT_CTL_BYTES", EW_SHM_PORT_CTL_BYTES);
     c.Set("SHM_PORT_EPOCH", EW_SHM_PORT_EPOCH);

@@ -235,18 +235,25 @@ static void send_frame(int fd, uint16_t type, uint32_t seq, const char *body) {
   tcp_write_all(fd, buf, EW_FRAME_HEADER_BYTES + n);
 }
 
-/* The body of OPEN and ADMIT: u32 server, u16 family, u16 port, numeric address. */
+/* The body of OPEN and ADMIT: u32 server, u16 family, u16 port, the peer's address, NUL, u16
+ * local port, the local address. */
 static void check_open_body(const rec_t *r, uint32_t server, int fd) {
-  ASSERT_EQ(r->h.len, 8 + 9);
+  ASSERT_EQ(r->h.len, 8 + 9 + 1 + 2 + 9);
   uint32_t srv;
-  uint16_t family, port;
+  uint16_t family, port, lport;
   memcpy(&srv, r->body, 4);
   memcpy(&family, r->body + 4, 2);
   memcpy(&port, r->body + 6, 2);
   ASSERT_EQ(srv, server);
   ASSERT_EQ(family, 4);
   ASSERT_EQ(port, local_port(fd));
-  ASSERT_MEM_EQ(r->body + 8, "127.0.0.1", 9);
+  ASSERT_MEM_EQ(r->body + 8, "127.0.0.1", 10); /* with its NUL */
+  memcpy(&lport, r->body + 18, 2);
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  ASSERT_OK(getpeername(fd, (struct sockaddr *)&a, &al));
+  ASSERT_EQ(lport, ntohs(a.sin_port));
+  ASSERT_MEM_EQ(r->body + 20, "127.0.0.1", 9);
 }
 
 static void check_data(const rec_t *r, uint64_t conn, uint16_t type, uint32_t seq,
@@ -291,6 +298,91 @@ static void client_leaves(tport_t *t, int fd, uint64_t id) {
 static void expect_client_closed(int fd) {
   int r = tcp_wait_closed(fd);
   if (r != 0 && r != ECONNRESET) EW__FAIL("client fd %d was not closed (%d)", fd, r);
+}
+
+/* The server's end of the client socket `cfd`: this process is the server, so it is the one of
+ * its descriptors whose peer is the client's address. */
+static int server_end(int cfd) {
+  uint16_t want = local_port(cfd);
+  for (int fd = 0; fd < 65536; fd++) {
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    if (fd == cfd || getpeername(fd, (struct sockaddr *)&a, &al) != 0) continue;
+    if (a.sin_family == AF_INET && ntohs(a.sin_port) == want) return fd;
+  }
+  EW__FAIL("no descriptor of this process is connected to port %u", (unsigned)want);
+}
+
+static int sockopt(int fd, int level, int name) {
+  int v = -1;
+  socklen_t l = sizeof v;
+  ASSERT_OK(getsockopt(fd, level, name, &v, &l));
+  return v;
+}
+
+/* A SEND of one byte that the client reads: every record before it has been applied. */
+static void sync_conn(tport_t *t, int fd, uint64_t id) {
+  tport_cmd(t, EW__ID_IO(id), EW_REC_SEND, id, 0, 0, "s", 1);
+  char b;
+  ASSERT_OK(tcp_read_all(fd, &b, 1));
+  ASSERT_EQ(b, 's');
+}
+
+/* CONN_OPT: socket options reach the socket, and pause stops reading until resume, with
+ * nothing lost. */
+static void test_conn_options(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 1, 0);
+  static tport_t tp[1];
+  tport_open(&tp[0], rt, 0);
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  int fd;
+  uint64_t id;
+  connect_bound(tp, 1, info.port, info.id, &fd, &id);
+  int sfd = server_end(fd);
+  int nodelay = sockopt(sfd, IPPROTO_TCP, TCP_NODELAY);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_NODELAY, !nodelay, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_KEEPALIVE, 1, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_KEEPIDLE, 7, NULL, 0);
+  sync_conn(&tp[0], fd, id);
+  ASSERT_EQ(sockopt(sfd, IPPROTO_TCP, TCP_NODELAY) != 0, !nodelay);
+  ASSERT_EQ(sockopt(sfd, SOL_SOCKET, SO_KEEPALIVE), 1);
+  ASSERT_EQ(sockopt(sfd, IPPROTO_TCP, TCP_KEEPIDLE), 7);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_KEEPALIVE, 0, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_NODELAY, 1, NULL, 0);
+  sync_conn(&tp[0], fd, id);
+  ASSERT_EQ(sockopt(sfd, SOL_SOCKET, SO_KEEPALIVE), 0);
+  ASSERT_EQ(sockopt(sfd, IPPROTO_TCP, TCP_NODELAY) != 0, 1);
+
+  /* Paused (twice: idempotent), the socket is not read: frames wait in the kernel. */
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 1, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 1, NULL, 0);
+  sync_conn(&tp[0], fd, id);
+  send_frame(fd, 5, 1, "one");
+  send_frame(fd, 5, 2, "two");
+  expect_quiet(tp, 1, 100);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_bytes_in), 0); /* nothing was read */
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 0, NULL, 0);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 0, NULL, 0);
+  rec_t r;
+  expect_rec(&tp[0], &r, EW_REC_DATA);
+  check_data(&r, id, 5, 1, "one");
+  expect_rec(&tp[0], &r, EW_REC_DATA);
+  check_data(&r, id, 5, 2, "two");
+  send_frame(fd, 5, 3, "three");
+  expect_rec(&tp[0], &r, EW_REC_DATA);
+  check_data(&r, id, 5, 3, "three");
+  client_leaves(&tp[0], fd, id);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
+  ew_port_detach(tp[0].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
 }
 
 /* ---- task rings ---------------------------------------------------------------------------- */
@@ -1354,7 +1446,7 @@ int main(int argc, char **argv) {
       EW_TEST(test_task_ring_stream),  EW_TEST(test_bind_policies),
       EW_TEST(test_admission),         EW_TEST(test_parked_half_close),
       EW_TEST(test_parked_reset),      EW_TEST(test_port_reset),
-      EW_TEST(test_reset_parked)};
+      EW_TEST(test_reset_parked),      EW_TEST(test_conn_options)};
   for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;

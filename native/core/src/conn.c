@@ -200,46 +200,65 @@ static void write_interest(ew__conn_t *c, bool on) {
   }
 }
 
-/* The body of OPEN and ADMIT records. */
+/* The body of OPEN and ADMIT records: u32 server, u16 family, u16 port, the peer's address, NUL,
+ * u16 local port, the local address (docs/protocol.md). */
 typedef struct open_body_s {
   uint32_t server;
   uint16_t family;
   uint16_t port;
-  char addr[INET6_ADDRSTRLEN];
+  char addr[2 * INET6_ADDRSTRLEN + 3];
 } open_body_t;
 
-/* The peer's address as OPEN and ADMIT carry it. An IPv4 peer of a dual-stack listener
- * (::ffff:a.b.c.d) is given as the IPv4 address it is, family 4: the form bans, limits and
- * native logs use (iptab.c), so one peer has one address everywhere. */
-static void peer_address(open_body_t *body, const struct sockaddr *sa) {
+/* Writes a socket address as JavaScript shows it: an IPv4-mapped IPv6 address (::ffff:a.b.c.d,
+ * what a dual-stack listener accepts from an IPv4 peer) as the IPv4 address it is, as Node's
+ * net does for dual-stack servers. Returns the family, 4 or 6. */
+static uint16_t addr_text(const struct sockaddr *sa, uint16_t *port, char *out, size_t cap) {
   if (sa->sa_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-    body->port = ntohs(a->sin6_port);
+    *port = ntohs(a->sin6_port);
     if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-      body->family = 4;
-      inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, body->addr, sizeof body->addr);
-    } else {
-      body->family = 6;
-      inet_ntop(AF_INET6, &a->sin6_addr, body->addr, sizeof body->addr);
+      inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)cap);
+      return 4;
     }
-  } else {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-    body->family = 4;
-    body->port = ntohs(a->sin_port);
-    inet_ntop(AF_INET, &a->sin_addr, body->addr, sizeof body->addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)cap);
+    return 6;
   }
+  const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+  *port = ntohs(a->sin_port);
+  inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)cap);
+  return 4;
+}
+
+/* Fills an OPEN/ADMIT body for the connection on `fd` from `peer`; the local address comes from
+ * getsockname() here, once, so that conn.localAddress costs JavaScript no call. Returns the
+ * body's length. */
+static uint32_t open_body(open_body_t *b, uint32_t server, const struct sockaddr *peer, int fd) {
+  memset(b, 0, sizeof *b);
+  b->server = server;
+  b->family = addr_text(peer, &b->port, b->addr, INET6_ADDRSTRLEN);
+  size_t n = strlen(b->addr) + 1; /* and its NUL */
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  uint16_t lport = 0;
+  char local[INET6_ADDRSTRLEN] = "";
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+    addr_text((struct sockaddr *)&ss, &lport, local, sizeof local);
+  memcpy(b->addr + n, &lport, 2);
+  n += 2;
+  size_t ln = strlen(local);
+  memcpy(b->addr + n, local, ln);
+  return (uint32_t)(8 + n + ln);
 }
 
 /* Binds the connection to `port` for life: the slot says which (for threads that hold only
  * its id), the port counts it, and OPEN tells the port. */
-static void bind_to(ew__conn_t *c, uint32_t port, const open_body_t *body) {
+static void bind_to(ew__conn_t *c, uint32_t port, const open_body_t *body, uint32_t len) {
   ew__io_t *io = c->io;
   c->port = port;
   c->flags |= C_BOUND;
   ew__slot_store(io, c->slot, EW_SHM_SLOT_PORT, port);
   atomic_fetch_add_explicit(io->rt->ports[port].conns, 1, memory_order_relaxed);
-  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, c->srv->id, 0, body,
-                   (uint32_t)(8 + strlen(body->addr)));
+  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, c->srv->id, 0, body, len);
 }
 
 /* Refuses a connection that never became one: the fd is closed and every count it took is
@@ -320,16 +339,13 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   io->conns[slot] = c;
 
   open_body_t body;
-  memset(&body, 0, sizeof body);
-  body.server = srv->id;
-  peer_address(&body, addr);
+  uint32_t blen = open_body(&body, srv->id, addr, fd);
   if (parked) {
     c->flags |= C_PARKED;
     ew__slot_store(io, slot, EW_SHM_SLOT_PORT, UINT32_MAX);
-    ew__io_push_ctrl(io, port, EW_REC_ADMIT, c->id, srv->id, 0, &body,
-                     (uint32_t)(8 + strlen(body.addr)));
+    ew__io_push_ctrl(io, port, EW_REC_ADMIT, c->id, srv->id, 0, &body, blen);
   } else {
-    bind_to(c, port, &body);
+    bind_to(c, port, &body, blen);
   }
   EW__STAT(io, accepted)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
@@ -357,9 +373,6 @@ void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
     return;
   }
   c->flags &= ~C_PARKED;
-  open_body_t body;
-  memset(&body, 0, sizeof body);
-  body.server = c->srv->id;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
@@ -370,8 +383,9 @@ void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
     ew__conn_close(c, ew_translate_sys_error(e), e);
     return;
   }
-  peer_address(&body, (const struct sockaddr *)&ss);
-  bind_to(c, port, &body);
+  open_body_t body;
+  uint32_t blen = open_body(&body, c->srv->id, (struct sockaddr *)&ss, c->fd);
+  bind_to(c, port, &body, blen);
   read_interest(c, true);
   c->flags |= C_READABLE;
   ready_push(c);
@@ -612,7 +626,7 @@ static void on_eof(ew__conn_t *c) {
 /* Reads and delivers. Returns true when the connection is certainly still open (it stopped on
  * EAGAIN, its budget or a full ring), false when it may have been closed. */
 static bool pump(ew__conn_t *c) {
-  if (c->flags & C_FAULT) return true;
+  if (c->flags & (C_FAULT | C_PAUSED)) return true;
   int d = deliver(c);
   if (d != 0) return d > 0;
   if (c->flags & C_PEER_EOF) return true;
@@ -939,7 +953,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   }
   /* A connection waiting on the ready list or for ring room keeps its turn: reading it now
    * would let a busy peer jump the queue. */
-  if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
+  if ((c->flags & C_READABLE) && !(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT | C_PAUSED)))
+    ew__conn_pump(c);
 }
 
 int ew__conn_write(ew__conn_t *c, const void *bytes, size_t len) {
@@ -1004,6 +1019,10 @@ static void on_read_lt(evutil_socket_t fd, short what, void *arg) {
     linger_read(c);
     return;
   }
+  if (c->flags & C_PAUSED) {
+    read_interest(c, false); /* level-triggered: epoll would report it on every round */
+    return;
+  }
   if (!(c->flags & (C_ON_READY | C_BLOCKED | C_FAULT))) ew__conn_pump(c);
 }
 
@@ -1016,6 +1035,54 @@ static void on_write_lt(evutil_socket_t fd, short what, void *arg) {
     flush_out(c);
   else
     write_interest(c, false);
+}
+
+/* pause() and resume() act on the IO thread, in order with the connection's other records:
+ * paused, the socket is not read (the kernel's receive buffer fills and TCP flow control reaches
+ * the peer), bytes already read stay in the input buffer, and the timeouts that wait on the peer
+ * are held (io.c). Resumed, the connection goes on the ready list and reads from where it was:
+ * an edge that came while paused was recorded in C_READABLE, and reading on to EAGAIN cannot
+ * miss one that did not. Socket options failing is not fatal: the connection goes on as it
+ * was, as in Node. */
+void ew__conn_option(ew__conn_t *c, uint32_t opt, uint32_t value) {
+  int v = value != 0;
+  int r = 0;
+  switch (opt) {
+  case EW_CONN_OPT_PAUSE:
+    if (v) {
+      if (c->flags & C_PAUSED) return;
+      c->flags |= C_PAUSED;
+      if (!(c->flags & (C_FAULT | C_LINGER | C_PEER_EOF))) read_interest(c, false);
+    } else {
+      if (!(c->flags & C_PAUSED)) return;
+      c->flags &= ~C_PAUSED;
+      if (c->flags & (C_FAULT | C_LINGER | C_PARKED)) return;
+      if (!(c->flags & C_PEER_EOF)) {
+        read_interest(c, true);
+        c->flags |= C_READABLE;
+      }
+      ready_push(c);
+    }
+    return;
+  case EW_CONN_OPT_NODELAY:
+    r = setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+    break;
+  case EW_CONN_OPT_KEEPALIVE:
+    r = setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v);
+    break;
+  case EW_CONN_OPT_KEEPIDLE: {
+    int secs = value > INT_MAX ? INT_MAX : (int)value;
+    r = setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
+    break;
+  }
+  default:
+    EW_LOG_ERROR(c->io->rt, "connection %llu: unknown option %u; ignored",
+                 (unsigned long long)c->id, opt);
+    return;
+  }
+  if (r != 0)
+    EW_LOG_DEBUG(c->io->rt, "connection %llu: option %u = %u failed: %s",
+                 (unsigned long long)c->id, opt, value, strerror(errno));
 }
 
 void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
@@ -1073,6 +1140,9 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
       break;
     case EW_REC_VERDICT:
       if (c != NULL) ew__conn_verdict(c, rec->type, rec->seq);
+      break;
+    case EW_REC_CONN_OPT:
+      if (c != NULL) ew__conn_option(c, rec->type, rec->seq);
       break;
     default:
       EW_LOG_ERROR(io->rt, "port %u: unexpected record kind %u; skipped", port, rec->kind);

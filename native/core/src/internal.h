@@ -175,6 +175,8 @@ enum {
   C_BOUND = 1u << 19,     /* counted in its port's connections */
   C_LINGER = 1u << 20,    /* our FIN is out after reading stopped: input is read and discarded
                              until the peer's FIN, a byte cap or tidle (lingering close) */
+  C_PAUSED = 1u << 21,    /* conn.pause(): the socket is not read, and the timeouts that wait on
+                             the peer do not run, until resume() */
 };
 
 struct ew__conn_s {
@@ -258,6 +260,8 @@ ew__conn_t *ew__conn_lookup(ew__io_t *io, uint64_t id);
 void ew__conn_consume_out(ew__io_t *io, uint32_t port);
 /* A VERDICT for a parked connection (admission). */
 void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port);
+/* A CONN_OPT record: pause or resume reading, or a socket option (EW_CONN_OPT_*). */
+void ew__conn_option(ew__conn_t *c, uint32_t opt, uint32_t value);
 
 /* ---- control records that must never be lost ----------------------------------------------- */
 

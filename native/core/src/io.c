@@ -299,6 +299,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
                                   : (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tidle));
       if (c->flags & C_LINGER)
         ew__conn_linger_timeout(c);
+      else if (c->flags & C_PAUSED)
+        /* JavaScript paused reading: the peer cannot be late, so its timeout starts again. */
+        ew__tnode_arm(n, l, now);
       else if (c->http != NULL)
         ew__http_timeout(c, n->tag == 1);
       else

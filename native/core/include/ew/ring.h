@@ -49,7 +49,8 @@ typedef struct ew_rec_s {
  * ambiguous in a dump. */
 enum {
   EW_REC_PAD = 1,       /* skip to the start of the data area */
-  EW_REC_OPEN = 2,      /* IO->JS: new connection; body: u32 server, u16 family, u16 port, addr */
+  EW_REC_OPEN = 2,      /* IO->JS: new connection; body: u32 server, u16 family, u16 port,
+                         * the peer's address, NUL, u16 local port, the local address */
   EW_REC_DATA = 3,      /* IO->JS: a frame (or a fragment with EW_REC_F_MORE); type, seq, flags */
   EW_REC_END = 4,       /* IO->JS: the peer half-closed (FIN) */
   EW_REC_CLOSE = 5,     /* IO->JS: connection gone; type = reason (EW_* or 0), seq = sys errno */
@@ -79,7 +80,16 @@ enum {
                          * same id follows if the peer leaves or a timeout fires meanwhile. */
   EW_REC_VERDICT = 22,  /* JS->IO: the answer to ADMIT; type = 1 admit, 0 refuse (EW_EDENIED);
                          * seq = the port to bind to, or UINT32_MAX for the server's policy */
+  EW_REC_CONN_OPT = 23, /* JS->IO: a connection option (EW_CONN_OPT_* in type, value in seq),
+                         * applied in order with the connection's other records */
 };
+
+/* CONN_OPT options. Socket options that fail are logged at debug level: the connection goes on
+ * as it was, as Node's setNoDelay and setKeepAlive do. */
+#define EW_CONN_OPT_PAUSE 1u     /* seq 1: stop reading the socket; 0: read again */
+#define EW_CONN_OPT_NODELAY 2u   /* seq 1/0: TCP_NODELAY on/off */
+#define EW_CONN_OPT_KEEPALIVE 3u /* seq 1/0: SO_KEEPALIVE on/off */
+#define EW_CONN_OPT_KEEPIDLE 4u  /* seq: TCP_KEEPIDLE, seconds of idleness before the first probe */
 
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
 /* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
