@@ -157,6 +157,7 @@ describe('cli', function () {
       { args: ['client'], says: ['no FRAME'] },
       { args: ['client', '--timeout', 'soon', 'Ping'], says: ['--timeout: "soon"'] },
       { args: ['client', '--port', '0', 'Ping'], says: ['--port: "0"'] },
+      { args: ['client', 'Ping'], env: { EVWIRE_PORT: '0' }, says: ['EVWIRE_PORT: "0"'] },
       { args: ['client', 'Nope'], says: ['"Nope"', 'Chat=5'] },
       { args: ['client', '0=x'], says: ['type 0'] },
       { args: ['client', 'Chat={oops'], says: ['Chat', 'not JSON'] },
@@ -230,11 +231,12 @@ describe('cli', function () {
 
     it('the client prints readable lines and keeps seq and flags', async () => {
       const { port } = await startDemo();
-      const r = await run(['client', '--host', '127.0.0.1', '--port', String(port), '--seq', '40', '--flags', '2', 'Chat={"text":"hi"}', '300=text:@x']);
+      const r = await run(['client', '--host', '127.0.0.1', '--port', String(port), '--seq', '40', '--flags', '2', 'Chat={"text":"hi"}', '300=text:@x', 'ping={"sent_at_ns":"5"}']);
       assert.strictEqual(r.code, 0, r.stderr);
       assert.deepStrictEqual(r.stdout.trim().split('\n'), [
         'Chat (type 5) seq 40 flags 0x2: {"text":"hi"}',
         'type 300 seq 41 flags 0x2, 2 bytes: "@x"',
+        'Ping (type 6) seq 42 flags 0x2: {"sentAtNs":"5"}',
       ]);
     });
 

@@ -5,7 +5,7 @@
 // format over a plain `net` socket, so it also works against servers that are not evwire.
 import * as net from 'net';
 import { ClosedError, ERROR_CODES, SystemError, TimeoutError, type EvwireError } from '../index';
-import { flag, int, parseArgs, port, str, UsageError, type OptionSpec } from './args';
+import { flag, int, parseArgs, port, raw, str, UsageError, type OptionSpec } from './args';
 import { describeFrame, encodeFrame, formatFrame, FrameDecoder, parseFrameArg, type Frame } from './frames';
 
 export const CLIENT_OPTIONS: readonly OptionSpec[] = [
@@ -64,7 +64,7 @@ export async function runClient(argv: readonly string[], io: ClientIo): Promise<
   }
   const host = str(p, 'host', 'localhost');
   const portNo = port(p, 'port', 7000);
-  if (portNo === 0) throw new UsageError('--port: "0" is not a port a server listens on (1..65535)');
+  if (portNo === 0) throw new UsageError(`${raw(p, 'port')!.where}: "0" is not a port a server listens on (1..65535)`);
   const seq0 = int(p, 'seq', 1, 0, 0xffffffff);
   const flags = int(p, 'flags', 0, 0, 0xffff);
   const repeat = int(p, 'repeat', 1, 1, 1_000_000);

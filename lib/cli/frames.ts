@@ -113,6 +113,13 @@ function hex(text: string, arg: string): Buffer {
 function encode(msg: KnownMessage, json: Record<string, unknown>, arg: string): Buffer {
   const fields = Object.keys(msg.cls.prototype).filter((k) => typeof msg.cls.prototype[k] !== 'function');
   for (const k of Object.keys(json)) {
+    // The proto's own spelling (sent_at_ns) names the same field as the generated one (sentAtNs).
+    const camel = k.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+    if (!fields.includes(k) && fields.includes(camel) && !(camel in json)) {
+      json[camel] = json[k];
+      delete json[k];
+      continue;
+    }
     if (!fields.includes(k)) {
       throw new UsageError(`frame "${arg}": ${msg.name} has no field "${k}" (fields: ${fields.join(', ')})`);
     }
