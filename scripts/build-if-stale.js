@@ -6,7 +6,7 @@
 // in one line on stderr what it builds and why. A current build costs a few stat() calls.
 //   protobuf code  lib/gen/          <- proto/**/*.proto, scripts/gen-proto.js
 //   the addon      build/Release/evwire.node <- native/core/**, native/addon/**, binding.gyp,
-//                                       native/sources.txt, native/llhttp.js
+//                                       native/sources.txt, native/llhttp.js, native/libevent.js
 //   TypeScript     dist/**/*.js      <- lib/**/*.ts (each file against its output), lib/gen/*.js,
 //                                       tsconfig.json
 // In an installed package (no lib/ or native sources) there is nothing to check. A failed step
@@ -90,6 +90,7 @@ if (fs.existsSync(at('native', 'sources.txt')) && !(mtime(addon) < 0 && fs.exist
     at('binding.gyp'),
     at('native', 'sources.txt'),
     at('native', 'llhttp.js'),
+    at('native', 'libevent.js'),
   ];
   const src = newest(sources);
   const built = mtime(addon);
