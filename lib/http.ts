@@ -559,6 +559,7 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
    * encodes its head once a second, not once per response. */
   #formatHead(): Uint8Array {
     this.#headersSent = true;
+    this.#pipe.statusClasses[(this.statusCode / 100) | 0]++;
     const h = this.#headers;
     httpDate(); // brings dateSec up to date for the cache key
     const mode = (this.#keepAlive ? 0 : 1) | (this.#http10 ? 2 : 0);
@@ -637,7 +638,11 @@ class HttpPipeline {
   #lastOne = false;
   #writable = true;
 
-  constructor(conn: Connection, engine: Engine) {
+  /** The server's responses by status class (index 1..5): counted as each head goes out. */
+  readonly statusClasses: number[];
+
+  constructor(conn: Connection, engine: Engine, statusClasses: number[]) {
+    this.statusClasses = statusClasses;
     this.#conn = conn;
     this.#engine = engine;
   }
@@ -854,6 +859,9 @@ const notFound: HttpHandler = (_req, res) => {
 };
 
 export interface HttpServerStats extends ServerStats {
+  /** Responses sent by handlers (their head went out), by status class. Answers the IO thread
+   * gives itself (400, 408, 413, 414, 431, 501, 505) are counted natively: rt.stats()[k].httpErrors. */
+  responses: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number; other: number };
   /** Requests handed to handlers. */
   requests: number;
   /** Handlers that threw or rejected (answered 500, or the connection closed). */
@@ -875,6 +883,10 @@ export class HttpServer extends Server {
   readonly #onResponse: HttpHook[] = [];
   #requests = 0;
   #handlerErrors = 0;
+  readonly #metrics: (() => Promise<{ contentType: string; body: string }>) | null;
+  /** Responses whose head went out, by status class: index 1 (1xx) to 5 (5xx), 6..9 for the
+   * codes 600..999 that status() also accepts. */
+  readonly #statusClasses: number[] = new Array<number>(10).fill(0);
   readonly #engine: Engine;
   readonly #logger: ServerHost['logger'];
   readonly #servesConnections: () => boolean;
@@ -886,6 +898,7 @@ export class HttpServer extends Server {
     this.#engine = engine;
     this.#logger = host.logger;
     this.#servesConnections = () => host.servesConnections?.() ?? true;
+    this.#metrics = host.metricsText?.bind(host) ?? null;
     this.on('connection', (conn) => this.#attach(conn));
     dateClock(1);
     this.once('close', () => dateClock(-1));
@@ -982,6 +995,20 @@ export class HttpServer extends Server {
     return this;
   }
 
+  /**
+   * Serves the runtime's Prometheus metrics (rt.metrics(), prom-client's text format) at `path`
+   * (GET, default '/metrics'). On a work thread the main thread renders them, so every thread's
+   * server shows the same figures. Chainable.
+   */
+  metrics(path = '/metrics'): this {
+    const render = this.#metrics;
+    check(render !== null, 'this server has no runtime to take metrics from');
+    return this.get(path, async (_req, res) => {
+      const m = await render();
+      res.setHeader('Content-Type', m.contentType).end(m.body);
+    });
+  }
+
   /** The handler of requests no route matches (default: 404 Not Found). Chainable. */
   fallback(handler: HttpHandler): this {
     check(typeof handler === 'function', 'fallback must be a function', handler);
@@ -1003,7 +1030,13 @@ export class HttpServer extends Server {
   }
 
   override stats(): HttpServerStats {
-    return { ...super.stats(), requests: this.#requests, handlerErrors: this.#handlerErrors };
+    const c = this.#statusClasses;
+    return {
+      ...super.stats(),
+      requests: this.#requests,
+      handlerErrors: this.#handlerErrors,
+      responses: { '1xx': c[1], '2xx': c[2], '3xx': c[3], '4xx': c[4], '5xx': c[5], other: c[6] + c[7] + c[8] + c[9] },
+    };
   }
 
   /** @internal */
@@ -1018,7 +1051,7 @@ export class HttpServer extends Server {
   }
 
   #attach(conn: Connection): void {
-    const pipe = new HttpPipeline(conn, this.#engine);
+    const pipe = new HttpPipeline(conn, this.#engine, this.#statusClasses);
     (conn as unknown as { [kHttp]: HttpPipeline })[kHttp] = pipe;
     conn.on('end', () => pipe.peerEnded());
     conn.on('drain', () => pipe.drain());

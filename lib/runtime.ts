@@ -10,10 +10,12 @@ import { Engine } from './internal/engine';
 import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
 import { nativeGuard } from './internal/guard';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
-import { Tasks } from './tasks';
+import { METRICS_TASK, Tasks } from './tasks';
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
+import { collectMetrics, type MetricsOptions } from './metrics';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
+import type { Registry } from 'prom-client';
 import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
 import { kAccepted, kDenied, kDrainServer, kEmpty, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
 
@@ -201,7 +203,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly logger: Logger;
   /** @internal */ readonly nrt: NativeRuntime;
   private readonly engine: Engine;
-  private readonly servers = new Map<number, Server>();
+  private readonly serverMap = new Map<number, Server>();
+  private registry: Registry | null = null;
   private readonly descs = new Map<number, ServerDescriptor>();
   /** Servers whose work threads are being told about them: their ADMITs wait. */
   private readonly announcing = new Map<number, Admission[]>();
@@ -309,6 +312,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     const rt = new Runtime(nrt, logger, w.count, bind);
     if (w.count > 0) {
+      // A work thread's http.metrics() asks here: one registry for the whole runtime.
+      rt.tasks.define(METRICS_TASK, () => rt.renderMetrics());
       const pool = new WorkerPool(rt.poolHost(), w, logger);
       rt.pool = pool;
       try {
@@ -446,7 +451,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     server.acceptTimeoutMs = acceptTimeoutMs;
     if (onAccept !== undefined) server.onAccept(onAccept);
     if (typeof bind === 'function') this.bindFns.set(info.id, bind);
-    this.servers.set(info.id, server);
+    this.serverMap.set(info.id, server);
     const desc: ServerDescriptor = { id: info.id, http, addr, opts: sopts };
     this.descs.set(info.id, desc);
     this.updateRef();
@@ -495,8 +500,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.pool !== null) await this.pool.drain(Math.max(0, deadline - Date.now()));
     await this.nrt.stop();
     this.engine.stopped = true;
-    serversStopped(this.servers.values());
-    this.servers.clear();
+    serversStopped(this.serverMap.values());
+    this.serverMap.clear();
     this.descs.clear();
     if (this.pool !== null) await this.pool.dispose();
     this.tasks.abort();
@@ -506,7 +511,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Stops accepting on every server and ends every connection gracefully, on every thread
    * (see close()); resolves once none is left, or at `deadline`. */
   private async drainConnections(deadline: number): Promise<void> {
-    const servers = [...this.servers.values()];
+    const servers = [...this.serverMap.values()];
     for (const s of servers) {
       if (!s.isListening) continue;
       try {
@@ -588,6 +593,32 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.nrt.threads();
   }
 
+  /** The servers of this runtime that listen or still have open connections. */
+  servers(): Server[] {
+    return [...this.serverMap.values()];
+  }
+
+  /**
+   * The runtime's Prometheus metrics: a prom-client Registry (made on the first call, then the
+   * same one) whose collectors read the IO threads' counters, every server's stats() and the
+   * task scheduler's tallies at scrape time (docs/metrics.md). `registry.metrics()` renders the
+   * text format; `http.metrics('/metrics')` serves it.
+   */
+  metrics(opts: MetricsOptions = {}): Registry {
+    if (this.registry === null) {
+      this.registry = collectMetrics(
+        {
+          stats: () => this.stats(),
+          servers: () => this.servers(),
+          taskTallies: () => this.tasks.tallies(),
+          observeTasks: (fn) => this.tasks.observe(fn),
+        },
+        opts,
+      );
+    }
+    return this.registry;
+  }
+
   get ioThreads(): number {
     return this.engine.nio;
   }
@@ -596,13 +627,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** @internal */
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
-    const server = this.servers.get(serverId);
+    const server = this.serverMap.get(serverId);
     if (server === undefined) return undefined;
     const conn = new Connection(this.engine, server, io, slot, gen, family, address, port);
     this.liveConns++;
     conn.once('close', () => {
       this.liveConns--;
-      if (!server.isListening && server.stats().connections === 0) this.servers.delete(serverId);
+      if (!server.isListening && server.stats().connections === 0) this.serverMap.delete(serverId);
       this.updateRef();
     });
     this.updateRef();
@@ -615,18 +646,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // The work threads' views end their connections too; 'close' waits for them.
     const elsewhere = this.descs.delete(serverId) ? this.pool?.unlistened(serverId) : undefined;
     this.bindFns.delete(serverId);
-    const server = this.servers.get(serverId);
+    const server = this.serverMap.get(serverId);
     if (server === undefined) return;
     server[kUnlistened](elsewhere);
     // A server with open connections stays known until they close: runtime shutdown must still
     // reach them.
-    if (server.stats().connections === 0) this.servers.delete(serverId);
+    if (server.stats().connections === 0) this.serverMap.delete(serverId);
     this.updateRef();
   }
 
   /** @internal accept() failed natively (already logged there, rate-limited). */
   acceptError(serverId: number, sysErrno: number): void {
-    const server = this.servers.get(serverId);
+    const server = this.serverMap.get(serverId);
     if (server === undefined) return;
     const code = errorName(-sysErrno);
     server[kError](makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
@@ -634,12 +665,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** @internal An address was banned automatically (logged natively, rate-limited). */
   banned(serverId: number, info: BanInfo): void {
-    this.servers.get(serverId)?.emit('ban', info);
+    this.serverMap.get(serverId)?.emit('ban', info);
   }
 
   /** @internal A new connection is parked natively until the verdict. */
   admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {
-    const server = this.servers.get(serverId);
+    const server = this.serverMap.get(serverId);
     if (server === undefined || !server.isListening) {
       this.engine.verdict(io, idLo, gen, false, 0);
       return;
@@ -719,6 +750,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.pool?.broadcast({ t: 'limits', id: server.id, limits });
   }
 
+  /** @internal The metrics in the text format, for HttpServer.metrics(). */
+  renderMetrics(): Promise<{ contentType: string; body: string }> {
+    const r = this.metrics();
+    return r.metrics().then((body) => ({ contentType: r.contentType, body }));
+  }
+
+  /** @internal ServerHost: HttpServer.metrics() on this thread. */
+  metricsText(): Promise<{ contentType: string; body: string }> {
+    return this.renderMetrics();
+  }
+
   /** @internal With work threads, they serve every connection and the main thread none. */
   servesConnections(): boolean {
     return this.pool === null;
@@ -764,7 +806,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * work threads are referenced then, as a Worker is). */
   private updateRef(): void {
     let listening = false;
-    for (const s of this.servers.values()) if (s.isListening) listening = true;
+    for (const s of this.serverMap.values()) if (s.isListening) listening = true;
     const want = (listening || this.liveConns > 0 || this.tasksActive) && this.closing === null;
     if (want !== this.referenced) {
       this.referenced = want;

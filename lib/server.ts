@@ -285,6 +285,9 @@ export interface ServerHost {
   /** Whether this thread serves the server's connections (false on the main thread while work
    * threads serve them); absent: it does. */
   servesConnections?(): boolean;
+  /** The runtime's metrics in Prometheus' text format (HttpServer.metrics()): the main thread
+   * renders its registry, a work thread asks the main thread. */
+  metricsText?(): Promise<{ contentType: string; body: string }>;
   readonly logger: Logger;
   readonly guard: GuardHost;
 }

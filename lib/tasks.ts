@@ -173,6 +173,10 @@ export interface TaskTally {
   inFlight: number;
 }
 
+/** @internal The task a work thread's HttpServer.metrics() schedules on the main thread, which
+ * holds the runtime's metrics registry. */
+export const METRICS_TASK = 'evwire:metrics';
+
 const OK = 0;
 const FAILED = 1;
 const TIMED_OUT = 2;

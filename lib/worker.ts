@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
 import { Server, serversStopped, type FrameInfo, type GuardHost } from './server';
-import { Tasks } from './tasks';
+import { METRICS_TASK, Tasks } from './tasks';
 
 export interface WorkerEvents {
   /** A connection bound to this thread. */
@@ -154,6 +154,11 @@ export class WorkThread {
 
   setAdmit(): void {
     throw new InvalidArgumentError('EW_ESTATE', 'accept hooks are installed on the main thread');
+  }
+
+  /** HttpServer.metrics(): the main thread holds the runtime's registry. */
+  metricsText(): Promise<{ contentType: string; body: string }> {
+    return this.tasks.schedule<{ contentType: string; body: string }>(METRICS_TASK, null, { to: 0 });
   }
 
   // ---- shutdown --------------------------------------------------------------------------------

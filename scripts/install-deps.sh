@@ -14,6 +14,8 @@
 #   curl             the HTTP tests drive the server with it, as users do
 #   clang-14, libclang-rt-14-dev   libFuzzer: the fuzz harnesses under native/fuzz (npm test runs them)
 #   dpkg-dev         dpkg-source, which unpacks libevent's Debian source package (below)
+#   python3-prometheus-client   the reference parser of Prometheus' text format: test/metrics.test.ts
+#                    parses what evwire serves with it
 # Then scripts/fetch-llhttp.sh brings llhttp 9 (Debian 13's libllhttp-dev) into deps/llhttp, and
 # scripts/build-libevent.sh builds a position-independent static libevent from Debian's source
 # package into deps/libevent, which the addon links (so the addon, and a prebuilt binary made
@@ -21,7 +23,7 @@
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev)
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev python3-prometheus-client)
 
 # shellcheck source=scripts/lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"

@@ -197,6 +197,18 @@ describe('cli', function () {
       assert.ok((hint.msg as string).includes(`--host 127.0.0.1 --port ${port} `), hint.msg as string);
     });
 
+    it('--http-port: the demo serves its Prometheus metrics at GET /metrics', async () => {
+      const { demo } = await startDemo(['--http-port', '0']);
+      const h = await jsonLine(demo, (o) => typeof o.httpPort === 'number');
+      const res = await fetch(`http://127.0.0.1:${h.httpPort as number}/metrics`);
+      assert.strictEqual(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      for (const family of ['evwire_io_accepted_total counter', 'evwire_io_connections gauge', 'evwire_server_connections gauge', 'evwire_http_responses_total counter']) {
+        assert.ok(text.includes(`# TYPE ${family}`), family);
+      }
+    });
+
     it('--log-format pretty: readable lines, the always level named', async () => {
       const demo = start(['demo', '--host', '127.0.0.1', '--port', '0', '--io-threads', '1', '--log-format', 'pretty']);
       await bounded(

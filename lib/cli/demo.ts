@@ -27,7 +27,7 @@ Stop it with Ctrl-C.
 Options (environment variable in brackets):
   --port N         framed TCP port, 0: any free port [EVWIRE_PORT] (default 7000)
   --host H         name or address to listen on [EVWIRE_HOST] (default localhost)
-  --http-port N    also serve HTTP on port N: GET / (hello), GET /stats, POST /echo
+  --http-port N    also serve HTTP on port N: GET / (hello), GET /stats, GET /metrics, POST /echo
                    [EVWIRE_HTTP_PORT] (default: no HTTP)
   --io-threads N   native IO threads, 1..64 [EVWIRE_IO_THREADS] (default 2)
   --affinity A     auto, off, or CPUs such as 0,1 [EVWIRE_AFFINITY] (default off)
@@ -85,8 +85,9 @@ export async function runDemo(argv: readonly string[], out: (s: string) => void)
 
     if (httpPort !== undefined) {
       const http = await where(host, httpPort, () => rt.listen({ protocol: 'http', host, port: httpPort }));
-      http.get('/', (_req, res) => res.end('evwire demo: GET /stats for the IO threads\' counters, POST /echo to get the body back\n'));
+      http.get('/', (_req, res) => res.end('evwire demo: GET /stats for the IO threads\' counters, GET /metrics for Prometheus, POST /echo to get the body back\n'));
       http.get('/stats', (_req, res) => res.json(rt.stats()));
+      http.metrics('/metrics');
       http.post('/echo', async (req, res) => res.end(await req.body()));
       const h = http.address();
       rt.logger.always(fields({ address: h.address, httpPort: h.port }), `HTTP on http://${urlHost(h.address)}:${h.port}/ (try: curl http://${urlHost(clientHost(host, h.address))}:${h.port}/)`);

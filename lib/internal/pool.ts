@@ -191,6 +191,10 @@ export class WorkerPool {
    * new one takes its place (workers.restart). */
   async #recover(index: number, code: number): Promise<void> {
     const epoch = this.#host.epoch(index);
+    // Replies the thread sent before it exited are in its task ring, and the wakeup that
+    // announces them may be handled in the same loop round as this 'exit': one turn of the loop
+    // first, so that they are delivered and only the tasks it never answered fail.
+    await new Promise((r) => setImmediate(r));
     const restart = this.#opts.restart ?? true;
     this.#host.logger.error({ worker: index, code }, restart ? 'work thread exited; replacing it' : 'work thread exited');
     this.#host.threadDied(index, epoch);
