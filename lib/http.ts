@@ -11,7 +11,8 @@ import type { Connection } from './connection';
 import { ERROR_CODES, InvalidArgumentError, check } from './errors';
 import type { Engine } from './internal/engine';
 import { F_KEEP_ALIVE, F_LAST, readRequestRecord } from './internal/http-record';
-import { kCloseIdle, kDestroyWith, kDrainConn, kEndWith, kHttp, kHttpRequest, kWrote } from './internal/symbols';
+import { CONN_OPT_CLOSE_IF_IDLE } from './internal/constants';
+import { kCloseIdle, kDestroyWith, kDrainConn, kHttp, kHttpRequest, kWrote } from './internal/symbols';
 import { native } from './native';
 import { Server, type DrainMode, type Limits, type ServerHost, type ServerStats } from './server';
 
@@ -677,12 +678,20 @@ class HttpPipeline {
   }
 
   /** Closes the connection if idle: at once (errno 0, closeIdleConnections), or flushed, then
-   * closed with `errno`. */
+   * closed with `errno` (the server is closing). Idle here means idle as JavaScript sees it; a
+   * request the IO thread has already read may still be on its way. So the graceful close is
+   * the IO thread's to judge (CONN_OPT CLOSE_IF_IDLE): idle there too, it ends the connection;
+   * otherwise that request comes, is served as the last one (Connection: close), and the
+   * connection ends after its response. */
   closeIdle(errno: number): void {
     if (!this.idle || this.#closing) return;
-    this.#closing = true;
-    if (errno === 0) this.#conn.destroy();
-    else this.#conn[kEndWith](errno);
+    if (errno === 0) {
+      this.#closing = true;
+      this.#conn.destroy();
+      return;
+    }
+    this.#lastOne = true;
+    this.#engine.option(this.#conn, CONN_OPT_CLOSE_IF_IDLE, errno >>> 0);
   }
 
   /** The request being dispatched is the last one of a closing connection. */
@@ -836,12 +845,17 @@ function answered(res: HttpResponse): boolean {
 /** Runs hooks[i..] then `last`, synchronously while the hooks are; a hook that returns a
  * promise continues the chain when it resolves. Returns what the last function called returned
  * (a promise if any step was async), so that the caller sees every rejection. */
+/** A promise or any other thenable (what `await` would wait for). */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
 function runChain(hooks: readonly HttpHook[], i: number, req: HttpRequest, res: HttpResponse, last: HttpHandler): unknown {
   for (; i < hooks.length; i++) {
     const r = hooks[i](req, res);
-    if (r instanceof Promise) {
+    if (isThenable(r)) {
       const next = i + 1;
-      return r.then(() => (answered(res) ? undefined : runChain(hooks, next, req, res, last)));
+      return Promise.resolve(r).then(() => (answered(res) ? undefined : runChain(hooks, next, req, res, last)));
     }
     if (answered(res)) return undefined;
   }
@@ -1109,7 +1123,7 @@ export class HttpServer extends Server {
     try {
       const before = this.#before;
       const r = before.length === 0 ? handler(req, res) : runChain(before, 0, req, res, handler);
-      if (r instanceof Promise) r.catch((err) => this.#failed(conn, res, err));
+      if (isThenable(r)) Promise.resolve(r).catch((err) => this.#failed(conn, res, err));
     } catch (err) {
       this.#failed(conn, res, err);
     }
@@ -1124,7 +1138,7 @@ export class HttpServer extends Server {
       for (const h of hooks) {
         try {
           const r = h(req, res);
-          if (r instanceof Promise) r.catch(fail);
+          if (isThenable(r)) Promise.resolve(r).catch(fail);
         } catch (err) {
           fail(err);
         }
@@ -1142,20 +1156,33 @@ export class HttpServer extends Server {
     if (typeof status === 'number' && status >= 400 && status <= 499 && Number.isInteger(status)) {
       this.#logger.debug({ conn: conn.id, err }, `HTTP request answered ${status}`);
       if (res.finished || res.aborted) return;
-      if (!res.headersSent) {
-        const message = err instanceof Error ? err.message : (REASONS[status] ?? 'Client Error');
-        res.status(status).setHeader('Content-Type', 'text/plain; charset=utf-8').end(message);
-      } else {
-        conn.destroy();
-      }
+      const message = err instanceof Error ? err.message : (REASONS[status] ?? 'Client Error');
+      this.#answerError(conn, res, status, message, false);
       return;
     }
     this.#handlerErrors++;
     this.#logger.error({ conn: conn.id, err }, 'HTTP handler failed');
     if (res.finished || res.aborted) return;
-    if (!res.headersSent) {
-      res.status(500).setHeader('Content-Type', 'text/plain; charset=utf-8').setHeader('Connection', 'close').end('Internal Server Error');
-    } else {
+    this.#answerError(conn, res, 500, 'Internal Server Error', true);
+  }
+
+  /** Answers a failed request with `status` and `message`, whatever the handler had set: its
+   * framing headers (a Content-Length for the body it meant to send, a Transfer-Encoding) would
+   * make the error's own body a lie, so they go. A response already begun cannot be repaired:
+   * the connection is destroyed, as it is if the answer itself cannot be written. */
+  #answerError(conn: Connection, res: HttpResponse, status: number, message: string, close: boolean): void {
+    if (res.finished || res.aborted) return;
+    if (res.headersSent) {
+      conn.destroy();
+      return;
+    }
+    try {
+      res.removeHeader('Content-Length').removeHeader('Transfer-Encoding');
+      res.status(status).setHeader('Content-Type', 'text/plain; charset=utf-8');
+      if (close) res.setHeader('Connection', 'close');
+      res.end(message);
+    } catch (err) {
+      this.#logger.error({ conn: conn.id, err }, 'HTTP error answer failed; closing the connection');
       conn.destroy();
     }
   }

@@ -33,6 +33,6 @@ export type { MessageClass } from './messages';
 export { createLogger, LOG_LEVELS } from './log';
 export type { Logger, LoggerOptions } from './log';
 export { demo } from './gen/demo.types';
-export { collectMetrics, TASK_BUCKETS } from './metrics';
-export type { MetricsOptions, MetricsSource } from './metrics';
+export { collectMetrics, serverRows, TASK_BUCKETS } from './metrics';
+export type { MetricsOptions, MetricsSource, ServerRow } from './metrics';
 export type { TaskTally } from './tasks';

@@ -12,14 +12,30 @@ import type { HttpServerStats } from './http';
 import type { Server, ServerStats } from './server';
 import type { TaskTally } from './tasks';
 
-/** What the collectors read: a Runtime is one (rt.metrics() passes itself). */
+type AnyServerStats = ServerStats & Partial<HttpServerStats>;
+
+/** One server as the collectors see it. */
+export interface ServerRow {
+  id: number;
+  protocol: string;
+  stats: AnyServerStats;
+}
+
+/** A work thread's own counters of one server (its view's stats()). */
+export interface ThreadServerStats {
+  id: number;
+  stats: AnyServerStats;
+}
+
+/** What the collectors read at scrape time (rt.metrics() passes the runtime's). Each may answer
+ * with a promise: a runtime with work threads asks them. */
 export interface MetricsSource {
   /** Per IO thread counters, camelCase names of the native EW_IO_STATS_MAP. */
   stats(): readonly object[];
-  /** Servers of this thread, listening or with open connections. */
-  servers(): readonly Server[];
-  /** Tasks this thread scheduled, per target thread. */
-  taskTallies?(): readonly TaskTally[];
+  /** Every server with its counters. */
+  serverStats(): readonly ServerRow[] | Promise<readonly ServerRow[]>;
+  /** Tasks scheduled, per target thread. */
+  taskTallies?(): readonly TaskTally[] | Promise<readonly TaskTally[]>;
   /** Calls `fn` with the target thread and the seconds each task scheduled from now on took. */
   observeTasks?(fn: (thread: number, seconds: number) => void): void;
 }
@@ -33,6 +49,50 @@ export interface MetricsOptions {
 
 /** Buckets of evwire_task_duration_seconds: 50 µs to 10 s. */
 export const TASK_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+/** Rows for servers of one thread, read now. */
+export function serverRows(servers: readonly Server[]): ServerRow[] {
+  return servers.map((s) => ({ id: s.id, protocol: s.protocol, stats: s.stats() as AnyServerStats }));
+}
+
+/** Adds to `rows` what other threads count on their own (connections, accepts, decode errors,
+ * HTTP requests, handler errors and responses); the native counters (kicks, bans, refusals,
+ * timeouts, messages and bytes in) are the runtime's already and are not added again. */
+export function addThreadStats(rows: ServerRow[], others: readonly (readonly ThreadServerStats[])[]): ServerRow[] {
+  const out = rows.map((r) => ({ ...r, stats: { ...r.stats, responses: r.stats.responses === undefined ? undefined : { ...r.stats.responses } } as AnyServerStats }));
+  const byId = new Map(out.map((r) => [r.id, r.stats]));
+  for (const list of others) {
+    for (const { id, stats: t } of list) {
+      const s = byId.get(id);
+      if (s === undefined) continue;
+      s.connections += t.connections;
+      s.accepted += t.accepted;
+      s.decodeErrors += t.decodeErrors;
+      if (s.requests !== undefined && t.requests !== undefined) s.requests += t.requests;
+      if (s.handlerErrors !== undefined && t.handlerErrors !== undefined) s.handlerErrors += t.handlerErrors;
+      if (s.responses !== undefined && t.responses !== undefined)
+        for (const k of Object.keys(s.responses) as (keyof HttpServerStats['responses'])[]) s.responses[k] += t.responses[k] ?? 0;
+    }
+  }
+  return out;
+}
+
+/** Tallies of several threads summed per target thread. */
+export function addTallies(lists: readonly (readonly TaskTally[])[]): TaskTally[] {
+  const by = new Map<number, TaskTally>();
+  for (const list of lists)
+    for (const t of list) {
+      const a = by.get(t.thread);
+      if (a === undefined) by.set(t.thread, { ...t });
+      else {
+        a.ok += t.ok;
+        a.failed += t.failed;
+        a.timedOut += t.timedOut;
+        a.inFlight += t.inFlight;
+      }
+    }
+  return [...by.values()].sort((a, b) => a.thread - b.thread);
+}
 
 const camel = (n: string): string => n.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 
@@ -87,17 +147,17 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
   });
 
   // Per server: `server` is its id, `protocol` tcp or http.
-  const servers = (): { labels: Record<string, string>; s: ServerStats & Partial<HttpServerStats> }[] =>
-    source.servers().map((srv) => ({ labels: { server: String(srv.id), protocol: srv.protocol }, s: srv.stats() as ServerStats & Partial<HttpServerStats> }));
+  const servers = async (): Promise<{ labels: Record<string, string>; s: AnyServerStats }[]> =>
+    (await source.serverStats()).map((r) => ({ labels: { server: String(r.id), protocol: r.protocol }, s: r.stats }));
   const counter = (name: string, helpText: string, extra: string[], values: (s: ServerStats & Partial<HttpServerStats>) => [Record<string, string>, number][]): void => {
     new Counter({
       name: `${p}${name}`,
       help: helpText,
       labelNames: ['server', 'protocol', ...extra],
       registers: [registry],
-      collect() {
+      async collect() {
         const all: [Record<string, string>, number][] = [];
-        for (const { labels, s } of servers()) for (const [l, v] of values(s)) all.push([{ ...labels, ...l }, v]);
+        for (const { labels, s } of await servers()) for (const [l, v] of values(s)) all.push([{ ...labels, ...l }, v]);
         setCounter(this, all);
       },
     });
@@ -108,9 +168,10 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
       help: helpText,
       labelNames: ['server', 'protocol'],
       registers: [registry],
-      collect() {
+      async collect() {
+        const rows = await servers();
         this.reset();
-        for (const { labels, s } of servers()) this.set(labels, value(s));
+        for (const { labels, s } of rows) this.set(labels, value(s));
       },
     });
   };
@@ -152,15 +213,15 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
 
   // Tasks this thread scheduled, by target thread (0 is the main thread).
   if (source.taskTallies !== undefined) {
-    const tallies = () => source.taskTallies!();
+    const tallies = async () => source.taskTallies!();
     new Counter({
       name: `${p}tasks_total`,
-      help: 'Tasks scheduled from this thread, by target thread and outcome',
+      help: 'Tasks scheduled by the JS threads, by target thread (0: the main thread) and outcome',
       labelNames: ['thread', 'outcome'],
       registers: [registry],
-      collect() {
+      async collect() {
         const all: [Record<string, string>, number][] = [];
-        for (const t of tallies()) {
+        for (const t of await tallies()) {
           all.push([{ thread: String(t.thread), outcome: 'ok' }, t.ok]);
           all.push([{ thread: String(t.thread), outcome: 'error' }, t.failed]);
           all.push([{ thread: String(t.thread), outcome: 'timeout' }, t.timedOut]);
@@ -170,19 +231,20 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
     });
     new Gauge({
       name: `${p}tasks_in_flight`,
-      help: 'Tasks scheduled from this thread and not answered yet, by target thread',
+      help: 'Tasks scheduled by the JS threads and not answered yet, by target thread',
       labelNames: ['thread'],
       registers: [registry],
-      collect() {
+      async collect() {
+        const list = await tallies();
         this.reset();
-        for (const t of tallies()) this.set({ thread: String(t.thread) }, t.inFlight);
+        for (const t of list) this.set({ thread: String(t.thread) }, t.inFlight);
       },
     });
     // Durations are observed as tasks are answered, from registration on (a histogram cannot be
     // set from counts): the scheduler calls the hook, the only per-task cost of metrics.
     const hist = new Histogram({
       name: `${p}task_duration_seconds`,
-      help: 'Time from scheduling a task to its answer (or its failure or timeout), by target thread',
+      help: 'Time from scheduling a task on the main thread to its answer (or its failure or timeout), by target thread',
       labelNames: ['thread'],
       buckets: TASK_BUCKETS,
       registers: [registry],

@@ -10,10 +10,10 @@ import { Engine } from './internal/engine';
 import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
 import { nativeGuard } from './internal/guard';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
-import { METRICS_TASK, Tasks } from './tasks';
+import { METRICS_TASK, STATS_TASK, Tasks, type TaskTally } from './tasks';
 import { HttpServer, type HttpListenOptions } from './http';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
-import { collectMetrics, type MetricsOptions } from './metrics';
+import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions, type ThreadServerStats } from './metrics';
 import { native, type NativeListenOptions, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
 import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
@@ -90,7 +90,7 @@ export interface RuntimeEvents {
 type Admission = [number, number, number, number, number, string];
 
 /** Counters of one IO thread (`rt.stats()`), read from shared memory. The names are the
- * native EW_IO_STATS_MAP's (native/core/include/ew/runtime.h) in camelCase; test/stats.test.ts
+ * native EW_IO_STATS_MAP's (native/core/include/ew/runtime.h) in camelCase; test/api-surface.test.ts
  * checks that the two lists agree. */
 export interface IoThreadStats {
   /** Connections accepted or adopted. */
@@ -205,6 +205,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly engine: Engine;
   private readonly serverMap = new Map<number, Server>();
   private registry: Registry | null = null;
+  private statsAsk: Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }[]> | null = null;
   private readonly descs = new Map<number, ServerDescriptor>();
   /** Servers whose work threads are being told about them: their ADMITs wait. */
   private readonly announcing = new Map<number, Admission[]>();
@@ -609,8 +610,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.registry = collectMetrics(
         {
           stats: () => this.stats(),
-          servers: () => this.servers(),
-          taskTallies: () => this.tasks.tallies(),
+          serverStats: async () => addThreadStats(serverRows(this.servers()), (await this.threadStats()).map((t) => t.servers)),
+          taskTallies: async () => addTallies([this.tasks.tallies(), ...(await this.threadStats()).map((t) => t.tallies)]),
           observeTasks: (fn) => this.tasks.observe(fn),
         },
         opts,
@@ -748,6 +749,21 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const d = this.descs.get(server.id);
     if (d !== undefined) d.opts.limits = limits; // for threads started later
     this.pool?.broadcast({ t: 'limits', id: server.id, limits });
+  }
+
+  /** What each work thread counts on its own, asked once per scrape (the collectors of one
+   * scrape share the answer); a thread that does not answer within 2 s is left out. */
+  private threadStats(): Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }[]> {
+    if (this.pool === null) return Promise.resolve([]);
+    if (this.statsAsk === null) {
+      const ask: Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }>[] = [];
+      for (let i = 1; i <= this.pool.count; i++) ask.push(this.tasks.schedule(STATS_TASK, null, { to: i, timeoutMs: 2000 }));
+      this.statsAsk = Promise.allSettled(ask).then((all) => {
+        setImmediate(() => (this.statsAsk = null));
+        return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      });
+    }
+    return this.statsAsk;
   }
 
   /** @internal The metrics in the text format, for HttpServer.metrics(). */

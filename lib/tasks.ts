@@ -158,6 +158,8 @@ interface PendingTask {
   epoch: number;
   /** When it was scheduled (performance.now()), where durations are observed; else 0. */
   t0: number;
+  /** One of evwire's own tasks (metrics): not counted in the tallies. */
+  quiet: boolean;
 }
 
 /** Tasks scheduled from one thread to thread `thread`, since the runtime started. */
@@ -176,6 +178,9 @@ export interface TaskTally {
 /** @internal The task a work thread's HttpServer.metrics() schedules on the main thread, which
  * holds the runtime's metrics registry. */
 export const METRICS_TASK = 'evwire:metrics';
+/** @internal What each work thread answers for the metrics: its servers' own counters and the
+ * tasks it scheduled. */
+export const STATS_TASK = 'evwire:stats';
 
 const OK = 0;
 const FAILED = 1;
@@ -474,7 +479,8 @@ export class Tasks {
     this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
     const epoch = local ? this.#epoch : this.#engine.epoch(target);
     const promise = new Promise<unknown>((resolve, reject) => {
-      const p: PendingTask = { resolve, reject, timer: null, to: target, epoch, t0: this.#observer === null ? 0 : performance.now() };
+      const quiet = name.startsWith('evwire:');
+      const p: PendingTask = { resolve, reject, timer: null, to: target, epoch, t0: this.#observer === null || quiet ? 0 : performance.now(), quiet };
       if (timeoutMs > 0) {
         p.timer = setTimeout(() => {
           if (this.#pending.get(id) !== p) return;
@@ -512,7 +518,7 @@ export class Tasks {
   #settled(id: number, p: PendingTask, outcome: number): void {
     this.#pending.delete(id);
     this.#inflight[p.to]--;
-    this.#outcomes[p.to * 3 + outcome]++;
+    if (!p.quiet) this.#outcomes[p.to * 3 + outcome]++;
     if (p.t0 !== 0 && this.#observer !== null) this.#observer(p.to, (performance.now() - p.t0) / 1000);
     if (p.timer !== null) clearTimeout(p.timer);
     if (this.#pending.size === 0) this.#host.active?.(false);

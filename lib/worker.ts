@@ -17,7 +17,8 @@ import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
 import { Server, serversStopped, type FrameInfo, type GuardHost } from './server';
-import { METRICS_TASK, Tasks } from './tasks';
+import { METRICS_TASK, STATS_TASK, Tasks, type TaskTally } from './tasks';
+import type { ThreadServerStats } from './metrics';
 
 export interface WorkerEvents {
   /** A connection bound to this thread. */
@@ -76,6 +77,12 @@ export class WorkThread {
         return c !== undefined && c[kGen] === gen ? c : undefined;
       },
     });
+    // The main thread's metrics add up what only this thread counts (its connections, requests
+    // and responses, and the tasks it scheduled); the native counters are the main thread's own.
+    this.tasks.define(STATS_TASK, (): { servers: ThreadServerStats[]; tallies: TaskTally[] } => ({
+      servers: [...this.servers.values()].map((s) => ({ id: s.id, stats: s.stats() as ThreadServerStats['stats'] })),
+      tallies: this.tasks.tallies(),
+    }));
   }
 
   addServer(desc: ServerDescriptor): Server {

@@ -160,6 +160,43 @@ describe('http routes and hooks', function () {
     assert.deepEqual(logged.filter((l) => l.msg === 'HTTP handler failed'), []);
   });
 
+  it("an error answer drops the handler's framing headers, so a failing handler can never crash the process", async () => {
+    const { server, port } = await serve();
+    let unhandled: unknown = null;
+    const onUnhandled = (e: unknown): void => {
+      unhandled = e;
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      server.post('/j', async (rq, res) => {
+        res.setHeader('Content-Length', '2'); // for the 'ok' it meant to send
+        await rq.json();
+        res.end('ok');
+      });
+      server.get('/t', (_rq, res) => {
+        res.setHeader('Transfer-Encoding', 'chunked').setHeader('Content-Length', '100');
+        throw new Error('boom');
+      });
+      // A hook that returns a thenable that is not a native promise: awaited, its rejection answered.
+      server.addHook('preHandler', (rq) => (rq.path === '/thenable' ? { then: (_ok: () => void, fail: (e: Error) => void) => fail(new Error('thenable rejected')) } : undefined));
+      server.get('/thenable', (_rq, res) => res.end('not reached'));
+      // The 400 keeps the connection; the 500 closes it (Connection: close).
+      const got = await exchange(port, [req('POST', '/j', '{bad'), req('GET', '/t')]);
+      assert.equal(got[0].status, 400);
+      assert.match(got[0].body.toString(), /not JSON/);
+      assert.equal(got[1].status, 500);
+      assert.equal(got[1].body.toString(), 'Internal Server Error');
+      assert.equal(got[1].headers['content-length'], String('Internal Server Error'.length));
+      assert.equal(got[1].headers['transfer-encoding'], undefined);
+      const again = await exchange(port, [req('GET', '/thenable')]);
+      assert.equal(again[0].status, 500);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(unhandled, null);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('refuses bad hooks and route options, naming them', async () => {
     const { server } = await serve();
     assert.throws(() => server.addHook('onSend' as 'onRequest', () => undefined), (e: unknown) => e instanceof InvalidArgumentError && /onSend/.test(e.message));

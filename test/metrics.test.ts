@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
-import { Runtime, collectMetrics } from '../dist/index';
+import { Runtime, collectMetrics, serverRows } from '../dist/index';
 import { FrameReader, connect, frame } from './helpers';
 
 // Prometheus metrics (docs/metrics.md): scraped over a real socket from an evwire HTTP server and
@@ -141,14 +141,14 @@ describe('metrics', function () {
     rt = await Runtime.start({ logger: { level: 'silent' } });
     const { Registry } = require('prom-client') as typeof import('prom-client');
     const registry = new Registry();
-    collectMetrics({ stats: () => rt!.stats(), servers: () => rt!.servers() }, { registry, prefix: 'app_evwire_' });
+    collectMetrics({ stats: () => rt!.stats(), serverStats: () => serverRows(rt!.servers()) }, { registry, prefix: 'app_evwire_' });
     const fams = [...parse(await registry.metrics()).values()];
     assert.ok(fams.some((x) => x.name === 'app_evwire_io_accepted'));
     assert.ok(fams.every((x) => x.name.startsWith('app_evwire_')));
     assert.ok(!fams.some((x) => x.name.includes('task')), 'no task families without a task source');
   });
 
-  it('a work thread serves the same registry: the main thread renders it', async () => {
+  it('a work thread serves the same registry, and what the work threads count is added in', async () => {
     rt = await Runtime.start({
       ioThreads: 2,
       logger: { level: 'silent' },
@@ -167,6 +167,13 @@ describe('metrics', function () {
       else await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(scraped !== null, 'a work thread answered /metrics');
+    // Requests the work threads served (the scrapes themselves are answered as they are counted:
+    // only the /who requests are known for sure).
+    for (let i = 0; i < 4; i++) assert.match(await (await fetch(`http://127.0.0.1:${port}/who`)).text(), /^thread [12]$/);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    scraped = parse(await res.text());
+    assert.ok(total(scraped, 'evwire_http_responses_total', { code: '2xx' }) >= 4 + 1, 'the /who answers and the first scrape, counted on the work threads');
+    assert.ok(total(scraped, 'evwire_http_requests_total') >= 5);
     assert.equal(total(scraped, 'evwire_tasks_total', { thread: '1', outcome: 'ok' }), 1);
     assert.equal(total(scraped, 'evwire_tasks_total', { thread: '2', outcome: 'ok' }), 1);
     assert.ok(total(scraped, 'evwire_io_accepted_total') >= 1);

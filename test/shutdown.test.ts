@@ -363,6 +363,34 @@ describe('shutdown', function () {
     rt = null;
   });
 
+  for (const how of ['rt.close()', 'server.close()'] as const) {
+    it(`${how}: a request the IO thread has read but JavaScript has not dispatched yet is served, then the connection closes`, async () => {
+      const { server, port, hello } = await httpServer();
+      const p = await peer(port);
+      assert.equal((await get(p, '/hello')).status, 200); // the connection is known and idle
+      const before = rt!.stats().reduce((a, t) => a + t.httpRequests, 0);
+      p.s.write('GET /hello HTTP/1.1\r\nHost: x\r\n\r\n');
+      // Spin, without letting the event loop run, until an IO thread has put the request in
+      // its ring: JavaScript has not seen it when the close begins, and must still serve it.
+      const deadline = Date.now() + 5000;
+      while (rt!.stats().reduce((a, t) => a + t.httpRequests, 0) === before) {
+        assert.ok(Date.now() < deadline, 'the IO thread read the request');
+      }
+      const closing = how === 'rt.close()' ? rt!.close({ drainTimeoutMs: 5000 }) : server.close();
+      const [res] = (await p.r.wait(2)).slice(1);
+      assert.equal(res.status, 200);
+      assert.equal(res.body.toString(), 'hello');
+      // rt.close() begins at once, so the request is dispatched as the connection's last one;
+      // server.close() begins when its listener is closed, which the IO thread reports behind
+      // the request: it is answered as usual, and the then idle connection is closed.
+      if (how === 'rt.close()') assert.equal(res.headers.connection, 'close');
+      await closed(p.s);
+      await closing;
+      assert.equal(hello(), 2);
+      if (how === 'rt.close()') rt = null;
+    });
+  }
+
   it('closeOnSignals() refuses bad options and returns a remover', async () => {
     rt = await Runtime.start({ logger: { level: 'silent' } });
     const before = process.listenerCount('SIGTERM');

@@ -39,7 +39,8 @@ Options (environment variable in brackets):
   --host H        server name or address [EVWIRE_HOST] (default localhost)
   --port N        server port [EVWIRE_PORT] (default 7000)
   --seq N         seq of the first frame, +1 for each next one; 0: every seq is 0 (default 1)
-  --flags N       flags of every frame, 0..65535; bit 0 encrypted, 1 reply, 2 error (default 0)
+  --flags N       flags of every frame, 0..7: bit 0 encrypted, 1 reply, 2 error (default 0);
+                  other bits are refused by evwire servers (EW_EPROTO_FLAGS)
   --repeat N      send the whole list N times (default 1)
   --expect N      replies to wait for (default: one per frame sent)
   --timeout MS    give up after MS milliseconds (default 5000)
@@ -66,7 +67,7 @@ export async function runClient(argv: readonly string[], io: ClientIo): Promise<
   const portNo = port(p, 'port', 7000);
   if (portNo === 0) throw new UsageError(`${raw(p, 'port')!.where}: "0" is not a port a server listens on (1..65535)`);
   const seq0 = int(p, 'seq', 1, 0, 0xffffffff);
-  const flags = int(p, 'flags', 0, 0, 0xffff);
+  const flags = int(p, 'flags', 0, 0, 7);
   const repeat = int(p, 'repeat', 1, 1, 1_000_000);
   const timeoutMs = int(p, 'timeout', 5000, 1, 2 ** 31 - 1, 'a timeout in milliseconds (1..2147483647)');
   const json = flag(p, 'json');

@@ -49,6 +49,7 @@ export const CONN_OPT_PAUSE = 1;
 export const CONN_OPT_NODELAY = 2;
 export const CONN_OPT_KEEPALIVE = 3;
 export const CONN_OPT_KEEPIDLE = 4;
+export const CONN_OPT_CLOSE_IF_IDLE = 5;
 export const SHM_SLOT_PORT = 14;
 export const SHM_PORT_CTL_BYTES = 64;
 export const SHM_PORT_EPOCH = 4;

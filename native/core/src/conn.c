@@ -1044,10 +1044,26 @@ static void on_write_lt(evutil_socket_t fd, short what, void *arg) {
  * an edge that came while paused was recorded in C_READABLE, and reading on to EAGAIN cannot
  * miss one that did not. Socket options failing is not fatal: the connection goes on as it
  * was, as in Node. */
+/* end() (SHUTDOWN): flush, then our FIN; with a reason (the answer to FAULT, a graceful close)
+ * the connection then closes with it. */
+static void end_with(ew__conn_t *c, int32_t reason) {
+  if (reason != 0) c->close_reason = reason;
+  if (reason != 0 && (c->flags & C_WR_SHUT)) {
+    ew__conn_close(c, c->close_reason, 0);
+  } else if (!(c->flags & (C_END_PENDING | C_WR_SHUT))) {
+    c->flags |= C_END_PENDING;
+    if (!(c->flags & C_PEER_EOF)) c->flags |= C_LOCAL_END;
+    if (evbuffer_get_length(c->out) == 0) do_shutdown(c);
+  }
+}
+
 void ew__conn_option(ew__conn_t *c, uint32_t opt, uint32_t value) {
   int v = value != 0;
   int r = 0;
   switch (opt) {
+  case EW_CONN_OPT_CLOSE_IF_IDLE:
+    if (c->http == NULL || ew__http_drain(c)) end_with(c, (int32_t)value);
+    return;
   case EW_CONN_OPT_PAUSE:
     if (v) {
       if (c->flags & C_PAUSED) return;
@@ -1120,14 +1136,7 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
       continue;
     }
     case EW_REC_SHUTDOWN:
-      if (c != NULL && rec->type != 0) c->close_reason = (int32_t)rec->type;
-      if (c != NULL && rec->type != 0 && (c->flags & C_WR_SHUT)) {
-        ew__conn_close(c, c->close_reason, 0);
-      } else if (c != NULL && !(c->flags & (C_END_PENDING | C_WR_SHUT))) {
-        c->flags |= C_END_PENDING;
-        if (!(c->flags & C_PEER_EOF)) c->flags |= C_LOCAL_END;
-        if (evbuffer_get_length(c->out) == 0) do_shutdown(c);
-      }
+      if (c != NULL) end_with(c, (int32_t)rec->type);
       break;
     case EW_REC_DESTROY:
       if (c != NULL) ew__conn_close(c, (int32_t)rec->type, 0);

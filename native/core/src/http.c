@@ -21,6 +21,7 @@ struct ew__http_s {
   uint32_t push_off; /* how much of a READY request has been pushed (fragments) */
   uint8_t state;
   bool stop_after;
+  bool draining;      /* the server is closing: the request in progress is the last */
   bool continued;
   bool continue_owed; /* a 100 Continue to write once the parser returns */
   uint32_t requests;  /* requests parsed */
@@ -201,7 +202,7 @@ static void request_complete(ew__conn_t *c) {
   if (!(*flags & EW_HTTP_F_KEEP_ALIVE)) h->stop_after = true;
   h->requests++;
   uint32_t max = c->srv->o.http.max_requests;
-  if (max != 0 && h->requests >= max) {
+  if ((max != 0 && h->requests >= max) || h->draining) {
     *flags = (uint8_t)((*flags & ~EW_HTTP_F_KEEP_ALIVE) | EW_HTTP_F_LAST);
     h->stop_after = true;
   }
@@ -275,6 +276,28 @@ int ew__http_responses_done(ew__conn_t *c, uint32_t n) {
   /* The next owed response gets a full period; with none owed, keep-alive. */
   idle_arm(c);
   return 0;
+}
+
+bool ew__http_drain(ew__conn_t *c) {
+  ew__http_t *h = c->http;
+  if (h->state == S_STOPPED) return h->delivered == h->done && h->err_status == 0;
+  bool midway = ew__hparse_midway(&h->hp);
+  if (h->state == S_IDLE && !midway && h->delivered == h->done) return true;
+  h->draining = true;
+  if (h->state == S_READY && h->push_off == 0) {
+    /* Parsed, not yet handed over (its record waits for ring room): it is the last. */
+    uint8_t *flags = &h->hp.buf[3];
+    *flags = (uint8_t)((*flags & ~EW_HTTP_F_KEEP_ALIVE) | EW_HTTP_F_LAST);
+    h->stop_after = true;
+  } else if (h->state == S_IDLE && !midway) {
+    /* Only responses owed (their requests may still be on their way to JavaScript): those are
+     * answered, and nothing more is read. */
+    h->stop_after = true;
+    h->state = S_STOPPED;
+    ew__conn_stop_reading(c);
+  }
+  /* Midway: request_complete() marks it the last once it is whole. */
+  return false;
 }
 
 void ew__http_timeout(ew__conn_t *c, bool progress) {

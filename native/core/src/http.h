@@ -45,6 +45,11 @@ int ew__http_responses_done(ew__conn_t *c, uint32_t n);
  * are written it gets 429 and closes with EW_EFLOOD. Returns -1. */
 int ew__http_kick(ew__conn_t *c);
 
+/* The server is closing (EW_CONN_OPT_CLOSE_IF_IDLE). Returns true if the connection is idle:
+ * nothing owed, nothing begun, nothing parsed and waiting; the caller then ends it. Otherwise
+ * the request in progress becomes the last (EW_HTTP_F_LAST) and no further one is read. */
+bool ew__http_drain(ew__conn_t *c);
+
 /* A timeout of this connection expired (header, body or keep-alive). Closes or answers. */
 void ew__http_timeout(ew__conn_t *c, bool progress);
 

@@ -90,6 +90,12 @@ enum {
 #define EW_CONN_OPT_NODELAY 2u   /* seq 1/0: TCP_NODELAY on/off */
 #define EW_CONN_OPT_KEEPALIVE 3u /* seq 1/0: SO_KEEPALIVE on/off */
 #define EW_CONN_OPT_KEEPIDLE 4u  /* seq: TCP_KEEPIDLE, seconds of idleness before the first probe */
+/* seq: a close reason. A graceful close that only the IO thread can judge safely: an HTTP
+ * connection with nothing owed, nothing being received and nothing on its way to JavaScript is
+ * ended as by SHUTDOWN(reason); otherwise the request being received (or waiting for ring room)
+ * becomes the last one (EW_HTTP_F_LAST), nothing after it is read, and JavaScript closes the
+ * connection after answering what it owes. Any other connection: SHUTDOWN(reason). */
+#define EW_CONN_OPT_CLOSE_IF_IDLE 5u
 
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
 /* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
