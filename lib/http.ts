@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// HTTP/1.1 on the native core (DESIGN section 7). Requests are parsed by llhttp on the IO
+// HTTP/1.1 on the native core (docs/http.md). Requests are parsed by llhttp on the IO
 // threads and arrive complete (method, URL, lower-cased headers, body); limits, malformed
 // requests and timeouts were already answered natively. Here: routing, the request and response
 // objects, and pipelining: responses leave in request order whatever order handlers finish in.

@@ -40,7 +40,7 @@ export interface RuntimeOptions {
   triggering?: 'edge' | 'level';
   /** A pino logger (made with createLogger() for the `always` level), or options for one. */
   logger?: Logger | LoggerOptions;
-  /** Work threads (DESIGN section 6): Node worker_threads that each get their own rings to
+  /** Work threads (docs/workers.md): Node worker_threads that each get their own rings to
    * every IO thread and serve the connections bound to them. Default none: the main thread
    * serves. */
   workers?: WorkersOptions;

@@ -166,7 +166,7 @@ export interface ListenOptions {
   reusePort?: boolean;
   /** How the acceptor picks an IO thread. Default 'round-robin'. */
   distribution?: 'round-robin' | 'least-connections';
-  /** 'frames' (12-byte header, DESIGN section 3) or 'raw' byte chunks ('data' events). */
+  /** 'frames' (12-byte header, docs/protocol.md) or 'raw' byte chunks ('data' events). */
   framing?: 'frames' | 'raw';
   /** Larger frames close the connection with EW_EPROTO_LENGTH. Default 4 MiB. */
   maxFrameBytes?: number;

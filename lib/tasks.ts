@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The internal dispatcher (DESIGN section 6): tasks between JS threads, with replies. Tasks
+// The internal dispatcher (docs/workers.md): tasks between JS threads, with replies. Tasks
 // travel through the task rings (port -> port shared-memory rings no IO thread touches) as
 // TASK and REPLY records; client frames travel as DATA records on the IO threads' rings and go
 // to the external dispatcher. The two never meet: no byte a client sends can name a task.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The face of a work thread (DESIGN section 6): `import { worker } from 'evwire'` in the module
+// The face of a work thread (docs/workers.md): `import { worker } from 'evwire'` in the module
 // named by Runtime.start({ workers: { module } }). The work thread attaches its own port to the
 // runtime's rings: the connections bound to it arrive here, in order, and its tasks run here.
 import { EventEmitter } from 'events';

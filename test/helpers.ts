@@ -17,7 +17,7 @@ export interface Frame {
   body: Buffer;
 }
 
-/** Encodes one frame (DESIGN section 3, big-endian). */
+/** Encodes one frame (docs/protocol.md, big-endian). */
 export function frame(type: number, body: Uint8Array | string = Buffer.alloc(0), seq = 0, flags = 0): Buffer {
   const b = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
   const h = Buffer.alloc(HEADER);

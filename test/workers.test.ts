@@ -9,7 +9,7 @@ import { Writable } from 'stream';
 import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, createLogger, demo, taskType, type Server, type WorkerExitInfo } from '../dist/index';
 import { FrameReader, closed, connect, frame, pattern, tick, until } from './helpers';
 
-// Work threads, the scheduler and buddy tasks (DESIGN section 6), with real worker_threads, real
+// Work threads, the scheduler and buddy tasks (docs/workers.md), with real worker_threads, real
 // sockets and the real rings. The work threads run test/fixtures/work-thread.ts: type-1 frames
 // come back with the serving thread's index as their first byte.
 

@@ -2,7 +2,7 @@
 // Copyright (c) 2026 evwire contributors
 
 // The shared-memory format as JavaScript sees it (native/core/include/ew/ring.h). These are
-// hard-coded because they are read on the hot path; test/ring.test.ts compares them with the
+// hard-coded because they are read on the hot path; test/errors.test.ts compares them with the
 // values the addon exports from the C headers.
 export const RING_HEADER_BYTES = 256;
 export const RING_OFF_CAP = 8;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The JavaScript side of the rings (DESIGN section 5): one Engine per JS thread (port). It
+// The JavaScript side of the rings (docs/protocol.md): one Engine per JS thread (port). It
 // drains the IO->JS rings when the addon calls `drain` (one N-API call per wakeup, whatever
 // the number of records), and writes JS->IO records straight into ring memory; the sends of one
 // tick are published by a single `flush` call. Nothing here is per-message native work.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The main thread's side of the work threads (DESIGN section 6): it starts them, tells them
+// The main thread's side of the work threads (docs/workers.md): it starts them, tells them
 // about servers before any connection of those can reach them, replaces one that dies, and
 // stops them in order when the runtime closes. This is the control plane only (postMessage,
 // rare); tasks and client messages travel through the rings.

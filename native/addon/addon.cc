@@ -395,7 +395,7 @@ void CallJsBatch(napi_env env, napi_value js_cb, void *, void *data) {
 
 // ---- the runtime wrapper ------------------------------------------------------------------------
 
-// ctl words per IO thread, shared with lib/internal/port.ts on the JS thread (no atomics needed
+// ctl words per IO thread, shared with lib/internal/engine.ts on the JS thread (no atomics needed
 // there: native code and JS touch them only from this one thread).
 constexpr uint32_t kCtlInTail = 0;
 constexpr uint32_t kCtlInHead = 1;
@@ -1192,7 +1192,7 @@ class Addon : public Napi::Addon<Addon> {
     return d;
   }
 
-  // The format constants lib/internal/ring.ts hard-codes; a test compares the two.
+  // The format constants lib/internal/constants.ts hard-codes; test/errors.test.ts compares the two.
   static Napi::Object Constants(Napi::Env env) {
     Napi::Object c = Napi::Object::New(env);
     c.Set("RING_HEADER_BYTES", EW_RING_HEADER_BYTES);

@@ -5,7 +5,7 @@
 
 /* A port consumed by a C thread that echoes every frame back: the native-only server of the
  * benchmarks (the ceiling of the JavaScript path) and the peer of the C runtime tests. It uses
- * the same ring protocol as lib/internal/port.ts: drain the in rings, write SEND records into the
+ * the same ring protocol as lib/internal/engine.ts: drain the in rings, write SEND records into the
  * out rings, publish, kick, and sleep on an eventfd only after ew_port_prepare_sleep(). */
 
 #include <pthread.h>

@@ -4,7 +4,7 @@
 #
 # npm run build:asan
 # Builds the addon with AddressSanitizer and UndefinedBehaviorSanitizer through cmake-js and
-# CMakeLists.txt (its cmake-js block; DESIGN section 14), into its own tree so that it never
+# CMakeLists.txt (its cmake-js block; docs/profiling.md), into its own tree so that it never
 # replaces build/Release/evwire.node:
 #   build-asan-addon/build/Debug/evwire.node
 # That path is the layout node-gyp-build looks for under EVWIRE_PREBUILD=build-asan-addon,

@@ -359,7 +359,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   if (event_add(c->ev, NULL) != 0) ew__conn_close(c, EW_ENOMEM, 0);
 }
 
-/* Admission (DESIGN section 6): the owner port answered a parked connection. Admitted, it is
+/* Admission (docs/workers.md): the owner port answered a parked connection. Admitted, it is
  * bound (to the port named, if that one can take it, else by the server's policy), announced
  * with OPEN and read from now on: whatever the peer sent meanwhile waits in the socket.
  * Refused, or with no port left to take it, it closes with EW_EDENIED. */

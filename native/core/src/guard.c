@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Protection (DESIGN section 9), on the IO threads, before a port sees a byte. What each piece
+/* Protection (docs/protection.md), on the IO threads, before a port sees a byte. What each piece
  * costs on the data path, and why it is where it is:
  *  - message and byte windows: counters on the connection, compared where a message is
  *    delivered or bytes are read; the window rolls lazily on the next read, so no timer exists

@@ -3,7 +3,7 @@
 #ifndef EW_HTTP_H
 #define EW_HTTP_H
 
-/* HTTP/1.1 on the IO threads (DESIGN section 7): llhttp parses requests as bytes arrive; a
+/* HTTP/1.1 on the IO threads (docs/http.md): llhttp parses requests as bytes arrive; a
  * complete request (method, URL, headers with lower-cased names, body) travels to JavaScript as
  * one HTTP_REQ record (several with EW_REC_F_MORE when it is larger than a record). Limits,
  * malformed requests and timeouts are answered here, with the status codes of the RFCs and

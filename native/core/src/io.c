@@ -409,7 +409,7 @@ static int io_setup(ew__io_t *io) {
       return ew_translate_sys_error(err);
     }
   }
-  /* event_config, answered from libevent 2.1.12's source (DESIGN section 4): edge-triggered
+  /* event_config, answered from libevent 2.1.12's source (docs/protocol.md): edge-triggered
    * required; NOLOCK because a base is only ever touched by its own thread; IGNORE_ENV so
    * EVENT_* variables cannot switch backends under us; no changelist (unsafe with dup'ed fds,
    * little gain with long-lived ET registrations); one priority; no signal events. */

@@ -3,7 +3,7 @@
 #ifndef EW_IPTAB_H
 #define EW_IPTAB_H
 
-/* The table of source addresses a server tracks (DESIGN section 9): per address, its open
+/* The table of source addresses a server tracks (docs/protection.md): per address, its open
  * connections, two token buckets (messages/s, new connections/s) and a ban deadline. Memory is
  * bounded by a stated maximum number of addresses; the least recently seen one is forgotten to
  * make room, preferring one with no ban and no open connection. The table is split into shards,

@@ -3,7 +3,7 @@
 #ifndef EW_TIMER_H
 #define EW_TIMER_H
 
-/* Timeout lists (DESIGN section 4, "Timers"). Every entry of a list has the same duration, so
+/* Timeout lists (docs/protocol.md, "Timers"). Every entry of a list has the same duration, so
  * re-arming an entry means moving it to the tail and the list stays ordered by deadline: a
  * sweep walks from the head and stops at the first entry that has not expired, O(expired),
  * never a walk over all connections, and no connection owns a libevent timer. A list whose

@@ -5,7 +5,7 @@
 
 #include "ew/common.h"
 
-/* The TCP wire format (DESIGN section 3): a 12-byte big-endian header, then `length` body bytes.
+/* The TCP wire format (docs/protocol.md): a 12-byte big-endian header, then `length` body bytes.
  *   offset 0 u32 length   body bytes, header excluded
  *   offset 4 u16 type     message type id; 0 is reserved for the runtime
  *   offset 6 u16 flags    bit 0 encrypted, bit 1 reply, bit 2 error; other bits must be 0

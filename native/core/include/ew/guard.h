@@ -3,7 +3,7 @@
 #ifndef EW_GUARD_H
 #define EW_GUARD_H
 
-/* Protection (DESIGN section 9): limits, bans and per-server counters. Everything is enforced
+/* Protection (docs/protection.md): limits, bans and per-server counters. Everything is enforced
  * on the IO threads before a port sees a byte; these functions change limits and bans and read
  * the counters. The limits themselves are ew_limits_t in ew/runtime.h. */
 

@@ -5,7 +5,7 @@
 
 #include "ew/common.h"
 
-/* Single-producer single-consumer byte rings in shared memory (DESIGN section 5).
+/* Single-producer single-consumer byte rings in shared memory (docs/protocol.md).
  *
  * A ring is EW_RING_HEADER_BYTES of header followed by `cap` data bytes (a power of two). The
  * header holds the immutable geometry on the first cache line, the producer's `tail` and
@@ -15,7 +15,7 @@
  *
  * Records are 8-byte aligned and never wrap: a producer that cannot fit a record before the end
  * of the data area writes a PAD record there and starts again at offset 0. The layout below is
- * the format JavaScript reads and writes too (lib/internal/ring.ts); it changes only with a
+ * the format JavaScript reads and writes too (lib/internal/engine.ts); it changes only with a
  * version bump. */
 
 #define EW_RING_MAGIC 0x47525745u /* "EWRG" */

@@ -20,7 +20,7 @@ typedef struct ew_port_s ew_port_t;
 
 enum { EW_AFFINITY_OFF = 0, EW_AFFINITY_AUTO = 1, EW_AFFINITY_LIST = 2 };
 enum { EW_DIST_ROUND_ROBIN = 0, EW_DIST_LEAST_CONNS = 1 };
-/* How an IO thread binds a new connection to a port (DESIGN section 6): in turn, to the port
+/* How an IO thread binds a new connection to a port (docs/workers.md): in turn, to the port
  * with the fewest live connections, or to the one whose in ring from this IO thread holds the
  * fewest unread bytes. A function of the peer is done with admission (EW_REC_ADMIT). */
 enum { EW_BIND_ROUND_ROBIN = 0, EW_BIND_LEAST_CONNS = 1, EW_BIND_LEAST_BACKLOG = 2 };
@@ -177,7 +177,7 @@ typedef struct ew_http_limits_s {
                                     with EW_ETIMEDOUT and JavaScript aborts what it owed */
 } ew_http_limits_t;
 
-/* Protection (DESIGN section 9, docs/protection.md). Every value of 0 turns its limit off.
+/* Protection (docs/protection.md). Every value of 0 turns its limit off.
  * All of them can change while the server runs (ew_server_set_limits()). */
 typedef struct ew_limits_s {
   uint32_t window_ms;             /* length of a connection's statistics window */
@@ -205,7 +205,7 @@ typedef struct ew_listen_opts_s {
   int backlog;              /* listen(2) backlog; <= 0 = 511 */
   int reuse_port;           /* 1: one SO_REUSEPORT socket per IO thread instead of one acceptor */
   int distribution;         /* EW_DIST_*: how the acceptor picks an IO thread */
-  int framing;              /* EW_FRAMING_FRAMES (DESIGN section 3), _RAW chunks, or _HTTP */
+  int framing;              /* EW_FRAMING_FRAMES (docs/protocol.md), _RAW chunks, or _HTTP */
   uint32_t max_frame_bytes; /* larger frames close the connection with EW_EPROTO_LENGTH */
   uint32_t high_watermark;  /* queued output above which the port should stop sending */
   uint32_t low_watermark;   /* a WATCH record is answered by DRAIN once below this */
@@ -272,7 +272,7 @@ EW_EXTERN void ew_port_detach(ew_port_t *p);
  * already being reset or the runtime is not running, or EW_ENOMEM. Not from an IO thread. */
 EW_EXTERN int ew_port_reset(ew_port_t *p, int reason, ew_stop_cb cb, void *arg);
 
-/* Task rings (DESIGN section 6): with task_ring_bytes != 0 every ordered pair of ports (i, j)
+/* Task rings (docs/workers.md): with task_ring_bytes != 0 every ordered pair of ports (i, j)
  * has a ring i -> j that no IO thread touches; JavaScript threads exchange tasks and replies
  * through them. Offsets are bytes in the segment; NULL / 0 without task rings. */
 EW_EXTERN ew_ring_t *ew_port_task_in(ew_port_t *p, uint32_t from);
