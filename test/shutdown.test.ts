@@ -56,6 +56,17 @@ describe('shutdown', function () {
     return { ...all[n], body: all[n].body.toString() };
   }
 
+  /** Two keep-alive peers of `port`: one idle after a GET, one whose GET /hold is held. */
+  async function idleAndBusy(port: number, heldNow: () => Promise<void>): Promise<{ idle: Peer; busy: Peer }> {
+    const idle = await peer(port);
+    await get(idle, '/hello');
+    const busy = await peer(port);
+    const isHeld = heldNow();
+    busy.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+    await isHeld;
+    return { idle, busy };
+  }
+
   /** An HTTP server on the main thread: /hello answers, /hold waits for release(). */
   async function httpServer(): Promise<{ server: HttpServer; port: number; held: HttpResponse[]; heldNow: () => Promise<void>; hello: () => number }> {
     rt = await Runtime.start({ ioThreads: 2, logger: { level: 'silent' } });
@@ -242,12 +253,7 @@ describe('shutdown', function () {
 
   it('closeIdleConnections() and closeAllConnections() on the main thread', async () => {
     const { server, port, heldNow, held } = await httpServer();
-    const idle = await peer(port);
-    await get(idle, '/hello');
-    const busy = await peer(port);
-    const isHeld = heldNow();
-    busy.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-    await isHeld;
+    const { idle, busy } = await idleAndBusy(port, heldNow);
     assert.equal(await server.getConnections(), 2);
     server.closeIdleConnections();
     await closed(idle.s);
@@ -260,96 +266,82 @@ describe('shutdown', function () {
     assert.equal(server.isListening, true, 'closing connections does not close the server');
   });
 
-  it('closeOnSignals(): SIGTERM lets the request in flight finish, then the process exits 0', async () => {
-    const child = spawn(process.execPath, [SIGNAL_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** test/fixtures/signal-server.js in a child process, its JSON log lines collected. The
+   * child is killed after 30 s at the latest, and at `dispose()`. */
+  function signalServer(args: string[]) {
+    const child = spawn(process.execPath, [SIGNAL_SERVER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
     const kill = setTimeout(() => child.kill('SIGKILL'), 30000);
+    const lines: Record<string, unknown>[] = [];
+    let notify: (() => void) | null = null;
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        lines.push({ text: l });
+      }
+      notify?.();
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    /** The first line `pred` accepts, once it is there. */
+    const line = async (pred: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const hit = lines.find(pred);
+        if (hit !== undefined) return hit;
+        if (child.exitCode !== null) throw new Error(`child exited: ${JSON.stringify(lines)}`);
+        await new Promise<void>((r) => (notify = r));
+      }
+    };
+    const dispose = (): void => {
+      clearTimeout(kill);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    };
+    return { child, exited, lines, line, stderr: () => stderr, dispose };
+  }
+
+  it('closeOnSignals(): SIGTERM lets the request in flight finish, then the process exits 0', async () => {
+    const c = signalServer([]);
     try {
-      const lines: Record<string, unknown>[] = [];
-      let notify: (() => void) | null = null;
-      readline.createInterface({ input: child.stdout! }).on('line', (l) => {
-        try {
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        } catch {
-          lines.push({ text: l });
-        }
-        notify?.();
-      });
-      const line = async (pred: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
-        for (;;) {
-          const hit = lines.find(pred);
-          if (hit !== undefined) return hit;
-          if (child.exitCode !== null) throw new Error(`child exited: ${JSON.stringify(lines)}`);
-          await new Promise<void>((r) => (notify = r));
-        }
-      };
-      let stderr = '';
-      child.stderr!.on('data', (d) => (stderr += d));
-      const { port } = (await line((o) => typeof o.port === 'number')) as { port: number };
+      const { port } = (await c.line((o) => typeof o.port === 'number')) as { port: number };
       const p = await peer(port);
       p.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-      await line((o) => o.held === true);
-      process.kill(child.pid!, 'SIGTERM');
+      await c.line((o) => o.held === true);
+      process.kill(c.child.pid!, 'SIGTERM');
       const [res] = await p.r.wait(1);
       assert.equal(res.body.toString(), 'finished');
       assert.equal(res.headers.connection, 'close');
       await closed(p.s);
-      const [code, sig] = await exited;
-      assert.equal(sig, null, stderr);
-      assert.equal(code, 0, stderr);
-      assert.ok(lines.some((o) => o.msg === 'signal received; closing gracefully' && o.signal === 'SIGTERM'), JSON.stringify(lines));
+      const [code, sig] = await c.exited;
+      assert.equal(sig, null, c.stderr());
+      assert.equal(code, 0, c.stderr());
+      assert.ok(c.lines.some((o) => o.msg === 'signal received; closing gracefully' && o.signal === 'SIGTERM'), JSON.stringify(c.lines));
     } finally {
-      clearTimeout(kill);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      c.dispose();
     }
   });
 
   it('closeOnSignals(): a second signal while closing ends the process at once (128 + signal)', async () => {
-    const child = spawn(process.execPath, [SIGNAL_SERVER, 'never'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 30000);
+    const c = signalServer(['never']);
     try {
-      const lines: Record<string, unknown>[] = [];
-      let notify: (() => void) | null = null;
-      readline.createInterface({ input: child.stdout! }).on('line', (l) => {
-        try {
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        } catch {
-          lines.push({ text: l });
-        }
-        notify?.();
-      });
-      const line = async (pred: (o: Record<string, unknown>) => boolean): Promise<void> => {
-        while (lines.find(pred) === undefined) {
-          if (child.exitCode !== null) throw new Error(`child exited: ${JSON.stringify(lines)}`);
-          await new Promise<void>((r) => (notify = r));
-        }
-      };
-      await line((o) => typeof o.port === 'number');
-      const { port } = lines.find((o) => typeof o.port === 'number') as { port: number };
+      const { port } = (await c.line((o) => typeof o.port === 'number')) as { port: number };
       const p = await peer(port);
       p.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-      await line((o) => o.held === true);
-      process.kill(child.pid!, 'SIGTERM');
-      await line((o) => o.msg === 'signal received; closing gracefully');
-      process.kill(child.pid!, 'SIGTERM');
-      const [code] = await exited;
+      await c.line((o) => o.held === true);
+      process.kill(c.child.pid!, 'SIGTERM');
+      await c.line((o) => o.msg === 'signal received; closing gracefully');
+      process.kill(c.child.pid!, 'SIGTERM');
+      const [code] = await c.exited;
       assert.equal(code, 128 + 15);
       assert.equal(p.r.responses.length, 0);
     } finally {
-      clearTimeout(kill);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      c.dispose();
     }
   });
 
   it('rt.close() on the main thread: the request in flight completes, idle connections close at once', async () => {
     const { port, held, heldNow } = await httpServer();
-    const idle = await peer(port);
-    await get(idle, '/hello');
-    const busy = await peer(port);
-    const isHeld = heldNow();
-    busy.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-    await isHeld;
+    const { idle, busy } = await idleAndBusy(port, heldNow);
     let done = false;
     const closing = rt!.close({ drainTimeoutMs: 30000 }).then(() => (done = true));
     await closed(idle.s);
