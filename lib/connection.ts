@@ -20,8 +20,8 @@ import {
   REC_WATCH,
 } from './internal/constants';
 import { requireTypeId, type MessageClass } from './messages';
-import type { KickInfo, Server } from './server';
-import type { TaskType, Tasks } from './tasks';
+import type { KickInfo, Limits } from './limits';
+import type { TaskType } from './messages';
 import {
   kAllowHalfOpen,
   kClosed,
@@ -118,6 +118,30 @@ interface Held {
  * Events: 'message' (framed), 'data' (raw framing), 'drain', 'end' (peer half-closed),
  * 'close' (exactly once, with a CloseReason).
  */
+/**
+ * What a connection needs from the server it belongs to (lib/server.ts implements it): the
+ * protocol handler injected into the transport. Typed as the Server itself by server.ts
+ * (`conn.server`), so this module imports nothing above it.
+ */
+export interface ConnectionOwner {
+  readonly protocol: 'tcp' | 'http';
+  readonly limits: Required<Limits>;
+  readonly [kRaw]: boolean;
+  readonly [kAllowHalfOpen]: boolean;
+  readonly [kHighWatermark]: number;
+  readonly [kLowWatermark]: number;
+  readonly [kMaxBuffered]: number;
+  [kRoute](conn: Connection, type: number, flags: number, seq: number, body: Buffer): void;
+  [kHttpRequest](conn: Connection, buf: Buffer, off: number, len: number, more: boolean): void;
+  [kKicked](conn: Connection, info: KickInfo): void;
+  [kConnectionClosed](conn: Connection): void;
+}
+
+/** The type of `conn.server`: lib/server.ts merges the Server class into it (declaration
+ * merging), so users see a Server while this module imports nothing above it. */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface ConnectionServer extends ConnectionOwner {}
+
 export class Connection extends EventEmitter<ConnectionEvents> {
   /** Unique for the runtime's lifetime: generation, IO thread and slot. */
   readonly id: number;
@@ -128,7 +152,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * reads as the IPv4 address, as remoteAddress does. */
   readonly localAddress: string;
   readonly localPort: number;
-  readonly server: Server;
+  /** The server this connection belongs to (its type, Server, is declared by lib/server.ts). */
+  declare readonly server: ConnectionServer;
   /** Index of the IO thread that owns this connection (0 … ioThreads - 1). */
   get ioThread(): number {
     return this[kIo];
@@ -159,7 +184,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal */
   constructor(
     engine: Engine,
-    server: Server,
+    server: ConnectionOwner,
     io: number,
     slot: number,
     gen: number,
@@ -169,7 +194,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   ) {
     super();
     this.#engine = engine;
-    this.server = server;
+    (this as { server: ConnectionOwner }).server = server;
     this[kIo] = io;
     this[kSlot] = slot;
     this[kGen] = gen;
@@ -450,7 +475,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   buddy<P, R, PI, RI>(task: TaskType<P, R, PI, RI>, payload: PI, opts?: { timeoutMs?: number }): Promise<R>;
   buddy<R = unknown>(name: string, payload?: unknown, opts?: { timeoutMs?: number }): Promise<R>;
   buddy(task: string | TaskType<unknown, unknown, unknown, unknown>, payload?: unknown, opts?: { timeoutMs?: number }): Promise<unknown> {
-    const tasks = this.#engine.tasks as Tasks | null;
+    const tasks = this.#engine.tasks;
     if (tasks === null) return Promise.reject(new InvalidArgumentError('EW_ESTATE', 'no task scheduler on this thread'));
     return tasks.buddy(this.id, task as string, payload, opts);
   }

@@ -14,7 +14,7 @@ import { F_KEEP_ALIVE, F_LAST, readRequestRecord } from './internal/http-record'
 import { CONN_OPT_CLOSE_IF_IDLE } from './internal/constants';
 import { kCloseIdle, kDestroyWith, kDrainConn, kHttp, kHttpRequest, kWrote } from './internal/symbols';
 import { native } from './native';
-import { Server, type DrainMode, type Limits, type ServerHost, type ServerStats } from './server';
+import { Server, type DrainMode, type ServerHost, type ServerStats } from './server';
 
 /** What listen({ protocol: 'http' }) takes. */
 export interface HttpListenOptions extends HttpLimits {
@@ -33,32 +33,8 @@ export interface HttpListenOptions extends HttpLimits {
   maxTrackedIps?: number;
 }
 
-/** The HTTP limits, each answered natively (README "HTTP/1.1"). */
-export interface HttpLimits {
-  /** The request head in bytes, every byte of it (request line, header lines, line ends, the
-   * whitespace around values); the names and values of trailers count too. Default 16 KiB;
-   * above: 431. */
-  maxHeaderBytes?: number;
-  /** Header count. Default 100; above: 431. */
-  maxHeaders?: number;
-  /** URL bytes. Default 8 KiB; above: 414. */
-  maxUrlBytes?: number;
-  /** Body bytes. Default 1 MiB; above: 413. */
-  maxBodyBytes?: number;
-  /** From the accept (or a request's first byte) to the end of its headers. Default 60 s; 408. */
-  headerTimeoutMs?: number;
-  /** From the headers to the end of the body. Default 60 s; 408. */
-  bodyTimeoutMs?: number;
-  /** Idle time between requests before the connection is closed. Default 5 s. */
-  keepAliveTimeoutMs?: number;
-  /** Requests per connection, then Connection: close. Default 0 (no limit). */
-  maxRequestsPerConnection?: number;
-  /** From a request's delivery to the end of its response (for pipelined requests, the clock
-   * of the next one starts when the one before it is answered). A handler that never answers
-   * holds its connection no longer: it closes with EW_ETIMEDOUT and 'abort' fires on every
-   * response still owed. Default 120 s; 0 turns it off. */
-  responseTimeoutMs?: number;
-}
+import type { HttpLimits, Limits } from './limits';
+export type { HttpLimits } from './limits';
 
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;
 

@@ -39,3 +39,18 @@ export function requireTypeId(cls: object): number {
   check(id !== undefined, `${(cls as { name?: string }).name ?? 'class'} has no frame type id; call defineMessageType()`);
   return id;
 }
+
+/**
+ * A task's name with the types of its payload and reply, shared by the module that defines the
+ * task and the ones that schedule it: `define(t, fn)` and `schedule(t, payload)` are then
+ * checked against each other. With protobuf classes (`request`, `reply`), the payload and the
+ * reply travel as protobuf bytes, encoded and decoded by evwire on each side.
+ */
+export interface TaskType<P = unknown, R = unknown, PI = P, RI = R> {
+  readonly name: string;
+  /** P: what the handler receives; PI: what schedule() accepts (a protobuf class's decoded
+   * and plain-object shapes; the same type for untyped payloads). R and RI: likewise for the
+   * reply, as schedule() resolves with it and as the handler returns it. */
+  readonly request?: MessageClass<P, PI>;
+  readonly reply?: MessageClass<R, RI>;
+}

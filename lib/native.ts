@@ -6,8 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { makeError } from './errors';
-import type { HttpLimits } from './http';
-import type { Limits } from './server';
+import type { HttpLimits, Limits } from './limits';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => unknown = require('node-gyp-build');

@@ -202,7 +202,7 @@ function isLogger(v: unknown): v is Logger {
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly logger: Logger;
   /** @internal */ readonly nrt: NativeRuntime;
-  private readonly engine: Engine;
+  private readonly engine: Engine<Connection>;
   private readonly serverMap = new Map<number, Server>();
   private registry: Registry | null = null;
   private statsAsk: Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }[]> | null = null;
@@ -235,7 +235,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.logger = logger;
     this.guard = nativeGuard(nrt, () => this.closing !== null);
     const attach = nrt.attach(0, this.onWake, this.onLog);
-    this.engine = new Engine(nrt, attach, this);
+    this.engine = new Engine<Connection>(nrt, attach, this);
     this.serving = [];
     for (let i = 1; i <= workers; i++) this.serving.push(i);
     if (workers === 0) this.serving.push(0);

@@ -38,7 +38,7 @@ type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg
 export class WorkThread {
   readonly logger: Logger;
   readonly nrt: NativeRuntime;
-  readonly engine: Engine;
+  readonly engine: Engine<Connection>;
   readonly tasks: Tasks;
   readonly index: number;
   readonly count: number;
@@ -58,7 +58,7 @@ export class WorkThread {
     // hot path), already filtered by this logger's level.
     this.logger = createLogger(data.logger, { write: (line: string) => parentPort?.postMessage({ t: 'log', line }) }).child({ worker: data.index });
     this.nrt = new native.NativeRuntime({ share: data.share });
-    this.engine = new Engine(this.nrt, this.nrt.attach(data.index, this.onWake, this.onLog), this);
+    this.engine = new Engine<Connection>(this.nrt, this.nrt.attach(data.index, this.onWake, this.onLog), this);
     this.engine.catchErrors = true;
     // Limits change on the main thread, which owns the servers and tells every view.
     const g = nativeGuard(this.nrt, () => this.#stopped);

@@ -7,7 +7,6 @@
 // tick are published by a single `flush` call. Nothing here is per-message native work.
 import { Buffer } from 'buffer';
 import type { NativeAttach, NativeRuntime } from '../native';
-import type { Connection } from '../connection';
 import {
   CTL_IN_HEAD,
   CTL_IN_TAIL,
@@ -55,7 +54,7 @@ import {
   KICK_MESSAGES,
   BAN_MESSAGES,
 } from './constants';
-import type { BanInfo, KickInfo } from '../server';
+import type { BanInfo, KickInfo } from '../limits';
 import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
@@ -82,11 +81,28 @@ const TASK_FLUSH_EVERY = 32;
 export interface TaskSink {
   /** A TASK or REPLY from port `from`; `body` is a view valid until the call returns. */
   record(from: number, kind: number, flags: number, idLo: number, gen: number, type: number, seq: number, body: Buffer): void;
+  /** Runs a task on the thread that owns connection `connId` (Connection.buddy()). */
+  buddy(connId: number, task: string, payload?: unknown, opts?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+/** What the engine delivers records to: the transport-level connection (lib/connection.ts)
+ * implements it. The engine knows no more of a connection than this, so it sits below it. */
+export interface ConnectionSink {
+  readonly [kIo]: number;
+  readonly [kGen]: number;
+  readonly [kIdLo]: number;
+  [kData](flags: number, type: number, seq: number, off: number, len: number): void;
+  [kHttpData](flags: number, off: number, len: number): void;
+  [kPeerEnd](): void;
+  [kFault](errno: number): void;
+  [kDrain](): void;
+  [kKicked](info: KickInfo): void;
+  [kClosed](errno: number, sysErrno: number): void;
 }
 
 /** What the engine needs from the runtime that owns it. */
-export interface EngineHost {
-  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined;
+export interface EngineHost<C extends ConnectionSink = ConnectionSink> {
+  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): C | undefined;
   unlistened(serverId: number): void;
   acceptError(serverId: number, sysErrno: number): void;
   banned(serverId: number, info: BanInfo): void;
@@ -94,10 +110,10 @@ export interface EngineHost {
    * engine.verdict(). */
   admit?(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void;
   /** A handler threw while records were dispatched (work threads log it and go on). */
-  handlerError?(err: unknown, conn: Connection | undefined): void;
+  handlerError?(err: unknown, conn: C | undefined): void;
 }
 
-export class Engine {
+export class Engine<C extends ConnectionSink = ConnectionSink> {
   readonly nio: number;
   /** Ports (JS threads) of the runtime and this thread's index among them. */
   readonly nports: number;
@@ -110,7 +126,7 @@ export class Engine {
   /** Catch what handlers throw (work threads) instead of letting it reach 'uncaughtException'. */
   catchErrors = false;
   /** The connection whose record is being dispatched, for error reports. */
-  private current: Connection | undefined = undefined;
+  private current: C | undefined = undefined;
   /** Fragments of a task record being reassembled, per channel. */
   private readonly frags: (Buffer[] | null)[] = [];
   readonly shm: Buffer;
@@ -128,7 +144,7 @@ export class Engine {
   private readonly slotWord: number[] = [];
   private readonly ioStatsByte: number[] = [];
   /** conns[io][slot]: the live connection in that slot, as this thread knows it. */
-  readonly conns: (Connection | undefined)[][] = [];
+  readonly conns: (C | undefined)[][] = [];
   private readonly pending: Pending[][] = [];
   private readonly pendingHead: number[] = [];
   private inDrain = false;
@@ -144,7 +160,7 @@ export class Engine {
   constructor(
     private readonly nrt: NativeRuntime,
     a: NativeAttach,
-    private readonly host: EngineHost,
+    private readonly host: EngineHost<C>,
   ) {
     this.nio = a.ioThreads;
     this.shm = a.shm;
@@ -410,7 +426,7 @@ export class Engine {
     return this.outData[k] + at;
   }
 
-  private header(r: number, body: number, kind: number, conn: Connection, type: number): void {
+  private header(r: number, body: number, kind: number, conn: ConnectionSink, type: number): void {
     this.rawHeader(r, body, kind, conn[kIdLo], conn[kGen], type, 0);
   }
 
@@ -485,7 +501,7 @@ export class Engine {
   }
 
   /** Writes one frame for `conn`. Never drops: what does not fit waits in order. */
-  sendFrame(conn: Connection, type: number, flags: number, seq: number, body: Uint8Array): void {
+  sendFrame(conn: ConnectionSink, type: number, flags: number, seq: number, body: Uint8Array): void {
     const k = conn[kIo];
     const len = body.length;
     const total = len + FRAME_HEADER_BYTES;
@@ -521,7 +537,7 @@ export class Engine {
    * keep native answers in order behind pipelined responses. The text is written straight into
    * ring memory; nothing is copied twice.
    */
-  sendHttp(conn: Connection, head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
+  sendHttp(conn: ConnectionSink, head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
     const k = conn[kIo];
     const hlen = head === null ? 0 : head.length;
     const blen = body === null ? 0 : body.length;
@@ -559,7 +575,7 @@ export class Engine {
   }
 
   /** Writes raw bytes for `conn` (raw framing). */
-  sendRaw(conn: Connection, bytes: Uint8Array): void {
+  sendRaw(conn: ConnectionSink, bytes: Uint8Array): void {
     const k = conn[kIo];
     const len = bytes.length;
     if (len === 0) return;
@@ -577,16 +593,16 @@ export class Engine {
   }
 
   /** A CONN_OPT record (option, value) for `conn`, after everything sent before. */
-  option(conn: Connection, opt: number, value: number): void {
+  option(conn: ConnectionSink, opt: number, value: number): void {
     this.bodyless(conn[kIo], REC_CONN_OPT, conn[kIdLo], conn[kGen], opt, value >>> 0);
   }
 
   /** SHUTDOWN, DESTROY (type = reason) or WATCH for `conn`, after everything sent before. */
-  command(conn: Connection, kind: number, type: number): void {
+  command(conn: ConnectionSink, kind: number, type: number): void {
     this.bodyless(conn[kIo], kind, conn[kIdLo], conn[kGen], type, 0);
   }
 
-  private enqueue(k: number, kind: number, conn: Connection, type: number, bytes: Uint8Array | null, owned: boolean, flags = 0): void {
+  private enqueue(k: number, kind: number, conn: ConnectionSink, type: number, bytes: Uint8Array | null, owned: boolean, flags = 0): void {
     this.pending[k].push({ kind, idLo: conn[kIdLo], gen: conn[kGen], type, seq: 0, bytes, off: 0, owned, flags, frag: false });
   }
 

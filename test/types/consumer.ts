@@ -22,6 +22,9 @@ export async function consumer(): Promise<void> {
   const server = await rt.listen({ protocol: 'tcp', port: 0 });
   server.on('connection', (conn) => {
     const c: ConnectionStats = conn.stats();
+    // conn.server is the Server (declaration merging from lib/server.ts), bans and all.
+    const banned: number = conn.server.bans.list().length + conn.server.stats().kicks.messages;
+    void banned;
     void (c.messagesIn + c.messagesOut + c.bytesIn + c.bytesOut);
   });
   void n;
