@@ -527,8 +527,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(all), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
+    // Counted on every thread (a work thread that does not answer counts as none left).
     let left = 0;
-    for (const s of servers) left += s.stats().connections;
+    for (const s of servers) {
+      const here = s.stats().connections;
+      left += await Promise.race([s.getConnections().catch(() => here), new Promise<number>((r) => setTimeout(() => r(here), 1000).unref())]);
+    }
     if (left > 0) this.logger.warn({ connections: left }, 'connections still open when the drain time ran out; closing them');
   }
 
