@@ -80,10 +80,13 @@ if (protos.length > 0) {
   }
 }
 
-// 2. The addon. node-gyp-build prefers build/Release over prebuilds/, so a checkout with
-// prebuilds and no build/ is left alone.
+// 2. The addon. node-gyp-build prefers build/Release over prebuilds/. An installed package (no
+// lib/: it ships its native sources but not its TypeScript) with a prebuilt binary and no
+// build/ is left alone; a clone always builds build/Release from its own sources, or a
+// prebuilt binary made from older ones would be loaded.
 const addon = at('build', 'Release', 'evwire.node');
-if (fs.existsSync(at('native', 'sources.txt')) && !(mtime(addon) < 0 && fs.existsSync(at('prebuilds')))) {
+const installed = !fs.existsSync(at('lib'));
+if (fs.existsSync(at('native', 'sources.txt')) && !(installed && mtime(addon) < 0 && fs.existsSync(at('prebuilds')))) {
   const sources = [
     ...walk(at('native', 'core'), (f) => /\.(c|h)$/.test(f)),
     ...walk(at('native', 'addon'), (f) => /\.(cc|h)$/.test(f)),
