@@ -105,8 +105,9 @@ if (fs.existsSync(at('native', 'sources.txt')) && !(installed && mtime(addon) < 
   }
 }
 
-// 3. TypeScript.
+// 3. TypeScript, after lib/gen/wire.ts (the wire constants, from the addon) is current.
 if (fs.existsSync(at('lib'))) {
+  if (!checkOnly) require('./gen-wire.js').generate();
   const tsconfig = mtime(at('tsconfig.json'));
   let why = null;
   for (const f of walk(at('lib'), (p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))) {

@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The reader of HTTP_REQ records (docs/protocol.md, native/core/src/hparse.h). Every length is
+// The reader of HTTP_REQ records (docs/protocol.md, native/core/include/ew/wire.h). Every length is
 // checked against the record before a byte is read: a record that does not add up is refused
 // with a ProtocolError, never read past its end or half-used (test/http-record.test.ts fuzzes
 // this with fast-check).
 import { Buffer } from 'buffer';
 import { ProtocolError } from '../errors';
 
-/** Bytes of the fixed part. */
-export const REQ_FIXED = 24;
-export const F_KEEP_ALIVE = 1;
-export const F_LAST = 2;
-export const F_CONTINUED = 4;
+/** Bytes of the fixed part, and the flags (EW_HTTP_REQ_FIXED, EW_HTTP_F_* in ew/wire.h). */
+export { HTTP_REQ_FIXED as REQ_FIXED, HTTP_F_KEEP_ALIVE as F_KEEP_ALIVE, HTTP_F_LAST as F_LAST, HTTP_F_CONTINUED as F_CONTINUED } from './constants';
+import { HTTP_REQ_FIXED as REQ_FIXED } from './constants';
 
 export interface RequestRecord {
   method: number;

@@ -28,6 +28,7 @@
 
 extern "C" {
 #include "ew.h"
+#include "ew/wire.h"
 #include "http.h"
 #include <llhttp.h>
 }
@@ -395,13 +396,13 @@ void CallJsBatch(napi_env env, napi_value js_cb, void *, void *data) {
 
 // ---- the runtime wrapper ------------------------------------------------------------------------
 
-// ctl words per IO thread, shared with lib/internal/engine.ts on the JS thread (no atomics needed
-// there: native code and JS touch them only from this one thread).
-constexpr uint32_t kCtlInTail = 0;
-constexpr uint32_t kCtlInHead = 1;
-constexpr uint32_t kCtlOutHead = 2;
-constexpr uint32_t kCtlOutTail = 3;
-constexpr uint32_t kCtlStride = 4;
+// ctl words per IO thread (EW_CTL_* in ew/wire.h), shared with lib/internal/engine.ts on the JS
+// thread (no atomics needed there: native code and JS touch them only from this one thread).
+constexpr uint32_t kCtlInTail = EW_CTL_IN_TAIL;
+constexpr uint32_t kCtlInHead = EW_CTL_IN_HEAD;
+constexpr uint32_t kCtlOutHead = EW_CTL_OUT_HEAD;
+constexpr uint32_t kCtlOutTail = EW_CTL_OUT_TAIL;
+constexpr uint32_t kCtlStride = EW_CTL_STRIDE;
 constexpr uint32_t kMaxChannels = EW_MAX_IO_THREADS + EW_MAX_PORTS;
 
 class Runtime : public Napi::ObjectWrap<Runtime> {
@@ -1192,69 +1193,13 @@ class Addon : public Napi::Addon<Addon> {
     return d;
   }
 
-  // The format constants lib/internal/constants.ts hard-codes; test/errors.test.ts compares the two.
+  // The wire format's constants, exactly the list of ew/wire.h: scripts/gen-wire.js writes
+  // lib/gen/wire.ts from them at build time.
   static Napi::Object Constants(Napi::Env env) {
     Napi::Object c = Napi::Object::New(env);
-    c.Set("RING_HEADER_BYTES", EW_RING_HEADER_BYTES);
-    c.Set("RING_OFF_CAP", EW_RING_OFF_CAP);
-    c.Set("RING_OFF_MAX_BODY", EW_RING_OFF_MAX_BODY);
-    c.Set("RING_OFF_TAIL", EW_RING_OFF_TAIL);
-    c.Set("RING_OFF_HEAD", EW_RING_OFF_HEAD);
-    c.Set("REC_HEADER_BYTES", EW_REC_HEADER_BYTES);
-    c.Set("REC_PAD", static_cast<uint32_t>(EW_REC_PAD));
-    c.Set("REC_OPEN", static_cast<uint32_t>(EW_REC_OPEN));
-    c.Set("REC_DATA", static_cast<uint32_t>(EW_REC_DATA));
-    c.Set("REC_END", static_cast<uint32_t>(EW_REC_END));
-    c.Set("REC_CLOSE", static_cast<uint32_t>(EW_REC_CLOSE));
-    c.Set("REC_DRAIN", static_cast<uint32_t>(EW_REC_DRAIN));
-    c.Set("REC_UNLISTEN", static_cast<uint32_t>(EW_REC_UNLISTEN));
-    c.Set("REC_FAULT", static_cast<uint32_t>(EW_REC_FAULT));
-    c.Set("REC_ACCEPT_ERROR", static_cast<uint32_t>(EW_REC_ACCEPT_ERROR));
-    c.Set("REC_SEND", static_cast<uint32_t>(EW_REC_SEND));
-    c.Set("REC_SHUTDOWN", static_cast<uint32_t>(EW_REC_SHUTDOWN));
-    c.Set("REC_DESTROY", static_cast<uint32_t>(EW_REC_DESTROY));
-    c.Set("REC_WATCH", static_cast<uint32_t>(EW_REC_WATCH));
-    c.Set("REC_F_MORE", EW_REC_F_MORE);
-    c.Set("FRAME_HEADER_BYTES", EW_FRAME_HEADER_BYTES);
-    c.Set("FRAME_FLAGS_KNOWN", EW_FRAME_FLAGS_KNOWN);
-    c.Set("SHM_IO_CTL_BYTES", EW_SHM_IO_CTL_BYTES);
-    c.Set("SHM_IO_STATS", EW_SHM_IO_STATS);
-    c.Set("SHM_SLOT_BYTES", EW_SHM_SLOT_BYTES);
-    c.Set("SHM_SLOT_GEN", EW_SHM_SLOT_GEN);
-    c.Set("SHM_SLOT_WRITTEN", EW_SHM_SLOT_WRITTEN);
-    c.Set("SHM_SLOT_MSGS_IN", EW_SHM_SLOT_MSGS_IN);
-    c.Set("SHM_SLOT_BYTES_IN", EW_SHM_SLOT_BYTES_IN);
-    c.Set("SHM_SLOT_WIN_MSGS", EW_SHM_SLOT_WIN_MSGS);
-    c.Set("SHM_SLOT_WIN_BYTES", EW_SHM_SLOT_WIN_BYTES);
-    c.Set("SHM_SLOT_WIN_START", EW_SHM_SLOT_WIN_START);
-    c.Set("SHM_SLOT_BYTES_OUT", EW_SHM_SLOT_BYTES_OUT);
-    c.Set("REC_BAN", static_cast<uint32_t>(EW_REC_BAN));
-    c.Set("KICK_MESSAGES", EW_KICK_MESSAGES);
-    c.Set("KICK_BYTES", EW_KICK_BYTES);
-    c.Set("BAN_MESSAGES", EW_BAN_MESSAGES);
-    c.Set("BAN_CONNECTIONS", EW_BAN_CONNECTIONS);
-    c.Set("DIST_LEAST_CONNS", static_cast<uint32_t>(EW_DIST_LEAST_CONNS));
-    c.Set("FRAMING_RAW", static_cast<uint32_t>(EW_FRAMING_RAW));
-    c.Set("FRAMING_HTTP", static_cast<uint32_t>(EW_FRAMING_HTTP));
-    c.Set("REC_HTTP_REQ", static_cast<uint32_t>(EW_REC_HTTP_REQ));
-    c.Set("REC_F_RESPONSE_END", static_cast<uint32_t>(EW_REC_F_RESPONSE_END));
-    c.Set("REC_TASK", static_cast<uint32_t>(EW_REC_TASK));
-    c.Set("REC_REPLY", static_cast<uint32_t>(EW_REC_REPLY));
-    c.Set("REC_ADMIT", static_cast<uint32_t>(EW_REC_ADMIT));
-    c.Set("REC_VERDICT", static_cast<uint32_t>(EW_REC_VERDICT));
-    c.Set("REC_CONN_OPT", static_cast<uint32_t>(EW_REC_CONN_OPT));
-    c.Set("CONN_OPT_PAUSE", EW_CONN_OPT_PAUSE);
-    c.Set("CONN_OPT_NODELAY", EW_CONN_OPT_NODELAY);
-    c.Set("CONN_OPT_KEEPALIVE", EW_CONN_OPT_KEEPALIVE);
-    c.Set("CONN_OPT_KEEPIDLE", EW_CONN_OPT_KEEPIDLE);
-    c.Set("CONN_OPT_CLOSE_IF_IDLE", EW_CONN_OPT_CLOSE_IF_IDLE);
-    c.Set("SHM_SLOT_PORT", EW_SHM_SLOT_PORT);
-    c.Set("SHM_PORT_CTL_BYTES", EW_SHM_PORT_CTL_BYTES);
-    c.Set("SHM_PORT_EPOCH", EW_SHM_PORT_EPOCH);
-    c.Set("SHM_PORT_CONNS", EW_SHM_PORT_CONNS);
-    c.Set("SHM_PORT_ATTACHED", EW_SHM_PORT_ATTACHED);
-    c.Set("BIND_LEAST_CONNS", static_cast<uint32_t>(EW_BIND_LEAST_CONNS));
-    c.Set("BIND_LEAST_BACKLOG", static_cast<uint32_t>(EW_BIND_LEAST_BACKLOG));
+#define XX(name, value) c.Set(#name, static_cast<uint32_t>(value));
+    EW_WIRE_CONSTANTS(XX)
+#undef XX
     Napi::Array methods = Napi::Array::New(env);
     for (int m = 0; m <= HTTP_FLUSH; m++)
       methods.Set(static_cast<uint32_t>(m), Napi::String::New(env, llhttp_method_name(static_cast<llhttp_method_t>(m))));

@@ -21,21 +21,13 @@
  * by llhttp, which misses an option followed by HTAB. */
 
 #include <ew/runtime.h>
+#include <ew/wire.h>
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* HTTP_REQ record body (host byte order):
- *   u8 method (llhttp_method_t), u8 version major, u8 version minor, u8 flags (EW_HTTP_F_*),
- *   u32 header count, u32 URL bytes, u32 body bytes, u32 header section bytes,
- *   u32 trailer count,
- *   then the URL, the header section (per header: u32 name bytes, u32 value bytes, name in
- *   lower case, value), the body, and the trailer section (the same entry format). */
-#define EW_HTTP_REQ_FIXED 24u
-#define EW_HTTP_F_KEEP_ALIVE 0x1u /* the connection stays open after the response */
-#define EW_HTTP_F_LAST 0x2u       /* maxRequests reached: answer with Connection: close */
-#define EW_HTTP_F_CONTINUED 0x4u  /* a 100 Continue was sent for this request */
+/* The HTTP_REQ record's layout and flags (EW_HTTP_REQ_FIXED, EW_HTTP_F_*) are in ew/wire.h. */
 
 /* Chunk extension bytes allowed in one request (Node's limit): more is answered 413. */
 #define EW_HTTP_MAX_CHUNK_EXT_BYTES (16u << 10)

@@ -22,7 +22,6 @@ typedef struct ew__http_s ew__http_t;
 /* Set on the last SEND record of a response, so the IO thread knows where responses end:
  * that is what lets a native answer (an error, a timeout) wait its turn behind pipelined
  * responses that JavaScript is still producing. */
-#define EW_REC_F_RESPONSE_END 0x200u
 
 /* Creates the parser state of an HTTP connection. Returns 0 or EW_ENOMEM. */
 int ew__http_init(ew__conn_t *c);

@@ -98,6 +98,7 @@ enum {
 #define EW_CONN_OPT_CLOSE_IF_IDLE 5u
 
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
+#define EW_REC_F_RESPONSE_END 0x200u /* SEND on an HTTP connection: the last bytes of a response */
 /* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
  * ms, u32 messages in the window, u32 0, u64 bytes in the window, u64 the limit exceeded. */
 #define EW_KICK_MESSAGES 1u
