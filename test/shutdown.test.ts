@@ -300,14 +300,20 @@ describe('shutdown', function () {
     return { child, exited, lines, line, stderr: () => stderr, dispose };
   }
 
+  /** Sends GET /hold to the child, waits until its handler holds it, then sends SIGTERM. */
+  async function heldThenSigterm(c: ReturnType<typeof signalServer>): Promise<Peer> {
+    const { port } = (await c.line((o) => typeof o.port === 'number')) as { port: number };
+    const p = await peer(port);
+    p.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.line((o) => o.held === true);
+    process.kill(c.child.pid!, 'SIGTERM');
+    return p;
+  }
+
   it('closeOnSignals(): SIGTERM lets the request in flight finish, then the process exits 0', async () => {
     const c = signalServer([]);
     try {
-      const { port } = (await c.line((o) => typeof o.port === 'number')) as { port: number };
-      const p = await peer(port);
-      p.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-      await c.line((o) => o.held === true);
-      process.kill(c.child.pid!, 'SIGTERM');
+      const p = await heldThenSigterm(c);
       const [res] = await p.r.wait(1);
       assert.equal(res.body.toString(), 'finished');
       assert.equal(res.headers.connection, 'close');
@@ -324,11 +330,7 @@ describe('shutdown', function () {
   it('closeOnSignals(): a second signal while closing ends the process at once (128 + signal)', async () => {
     const c = signalServer(['never']);
     try {
-      const { port } = (await c.line((o) => typeof o.port === 'number')) as { port: number };
-      const p = await peer(port);
-      p.s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-      await c.line((o) => o.held === true);
-      process.kill(c.child.pid!, 'SIGTERM');
+      const p = await heldThenSigterm(c);
       await c.line((o) => o.msg === 'signal received; closing gracefully');
       process.kill(c.child.pid!, 'SIGTERM');
       const [code] = await c.exited;
