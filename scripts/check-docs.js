@@ -13,6 +13,10 @@
 //   type-checked together with the examples by tsc in strict mode, against globals that
 //   build-docs/prelude.d.mts declares for the variables fragments use without defining (`rt`,
 //   `server`, `conn`, ... see PRELUDE). A fragment that defines one of them shadows it.
+// - README fragments are also run (`--run`, and test/docs.test.ts): each in its own Node process,
+//   after RUN_PRELUDE has made those globals real (a runtime, a framed and an HTTP server on
+//   loopback, a connection accepted from a real client); the process must exit 0 within 20 s.
+//   The docs/*.md fragments mix main-thread and work-thread code and are type-checked only.
 // - A ```ts no-check block is illustrative only and not compiled; keep them few.
 // - `npm run <script>` in ```sh blocks must name a script of package.json; relative Markdown
 //   links, and repository paths named in the text (docs/..., examples/..., scripts/...), must
@@ -44,6 +48,49 @@ declare global {
 }
 export {};
 `;
+
+/** What README fragments run against: the globals of PRELUDE, made real. */
+const RUN_PRELUDE = `import { Runtime } from 'evwire';
+import net from 'node:net';
+const rt = await Runtime.start({ logger: { level: 'silent' } });
+const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+const http = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+const accepted = new Promise((resolve) => server.once('connection', resolve));
+const client = net.connect(server.address().port, '127.0.0.1');
+client.on('error', () => {});
+client.resume();
+const conn = await accepted;
+Object.assign(globalThis, { rt, server, http, conn, connId: conn.id, type: 1, body: Buffer.from('hello'), seq: 1, flags: 0, log: rt.logger, denylist: { has: async () => false } });
+export async function done() {
+  client.destroy();
+  await rt.close({ drainTimeoutMs: 0 });
+}
+`;
+
+/** Runs the README fragments written by checkDocs(); returns problems as <file>:<line>. */
+function runFragments(root = ROOT, fragments) {
+  const ts = require(require.resolve('typescript', { paths: [root] }));
+  const dir = path.join(root, OUT, 'run');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'prelude.mjs'), RUN_PRELUDE);
+  const problems = [];
+  for (const f of fragments.filter((x) => x.md === 'README.md')) {
+    const src = fs.readFileSync(path.join(root, OUT, f.name), 'utf8');
+    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const base = f.name.replace(/\.mts$/, '');
+    fs.writeFileSync(path.join(dir, `${base}.mjs`), js);
+    fs.writeFileSync(
+      path.join(dir, `${base}.run.mjs`),
+      `import { done } from './prelude.mjs';\ntry {\n  await import('./${base}.mjs');\n} finally {\n  await done();\n}\n// A fragment may leave handles (a runtime of its own, signal handlers): the run is over.\nprocess.exit(0);\n`,
+    );
+    const r = require('child_process').spawnSync(process.execPath, [path.join(dir, `${base}.run.mjs`)], { cwd: root, encoding: 'utf8', timeout: 20000 });
+    if (r.status !== 0) {
+      const why = r.error ? r.error.message : (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join('\n  ');
+      problems.push(`${f.md}:${f.line}: the block does not run (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}):\n  ${why}`);
+    }
+  }
+  return problems;
+}
 
 /** The Markdown files whose blocks are checked. */
 function docFiles(root = ROOT) {
@@ -215,7 +262,7 @@ function checkDocs({ root = ROOT, files = docFiles(root), read = (rel) => fs.rea
       if (problems.length === 0) problems.push(`tsc failed: ${out || err.message}`);
     }
   }
-  return { problems: [...new Set(problems)], fragments: fragments.length, includes, noCheck };
+  return { problems: [...new Set(problems)], fragments: fragments.length, includes, noCheck, written: fragments };
 }
 
 /** `--fix`: rewrites every block that follows an example marker with the example's text. */
@@ -234,15 +281,18 @@ function syncIncludes(root = ROOT, files = docFiles(root)) {
   }
 }
 
-module.exports = { checkDocs, syncIncludes, codeBlocks, regionText, importLine, exportedNames, docFiles, PRELUDE };
+module.exports = { checkDocs, runFragments, syncIncludes, codeBlocks, regionText, importLine, exportedNames, docFiles, PRELUDE, RUN_PRELUDE };
 
 if (require.main === module) {
   if (process.argv.includes('--fix')) syncIncludes();
   const r = checkDocs();
+  const ran = r.problems.length === 0 ? runFragments(ROOT, r.written) : [];
+  r.problems.push(...ran);
   if (r.problems.length > 0) {
     console.error(r.problems.join('\n'));
     console.error(`check-docs: ${r.problems.length} problem(s)`);
     process.exit(1);
   }
-  console.log(`check-docs: ${r.includes} blocks match their examples, ${r.fragments} fragments compile, ${r.noCheck} marked no-check`);
+  const readme = r.written.filter((f) => f.md === 'README.md').length;
+  console.log(`check-docs: ${r.includes} blocks match their examples, ${r.fragments} fragments compile (the ${readme} of README.md also run), ${r.noCheck} marked no-check`);
 }

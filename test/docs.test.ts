@@ -25,9 +25,11 @@ interface DocsResult {
   fragments: number;
   includes: number;
   noCheck: number;
+  written: { name: string; md: string; line: number }[];
 }
 interface DocsChecker {
   checkDocs(o?: { files?: string[]; read?: (rel: string) => string; compile?: boolean }): DocsResult;
+  runFragments(root: string, fragments: DocsResult['written']): string[];
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const docs = require(path.join(root, 'scripts', 'check-docs.js')) as DocsChecker;
@@ -112,6 +114,22 @@ describe('docs', function () {
       assert.ok(r.includes >= 6, `blocks copied from examples: ${r.includes}`);
       assert.ok(r.fragments >= 10, `fragments compiled: ${r.fragments}`);
       assert.ok(r.noCheck <= 3, `no-check blocks: ${r.noCheck} (keep them few)`);
+    });
+
+    it("README's fragments run, each in its own process against a real runtime, servers and connection; one that throws fails", function () {
+      this.timeout(120_000);
+      const r = docs.checkDocs();
+      const readme = r.written.filter((f) => f.md === 'README.md');
+      assert.ok(readme.length >= 5, `README fragments: ${readme.length}`);
+      assert.deepEqual(docs.runFragments(root, r.written), []);
+      // The same run fails for a fragment that throws: write() on the framed connection.
+      const broken = readme[0];
+      const file = path.join(root, 'build-docs', broken.name);
+      fs.appendFileSync(file, "\nconn.write('raw bytes on a framed connection');\n");
+      const problems = docs.runFragments(root, [broken]);
+      assert.equal(problems.length, 1);
+      assert.match(problems[0], new RegExp(`^README\\.md:${broken.line}: the block does not run`));
+      assert.match(problems[0], /framing: 'frames'/);
     });
 
     it('fails on a block that drifted from its example, a fragment that does not compile, a dead link or path and an unknown npm script', () => {
