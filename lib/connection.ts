@@ -45,6 +45,7 @@ import {
   kRoute,
   kSlot,
   kWrote,
+  kOwnWriter,
 } from './internal/symbols';
 
 /** A frame as the peer sent it. `body` is a view into ring memory, valid until the handler
@@ -124,7 +125,8 @@ interface Held {
  * (`conn.server`), so this module imports nothing above it.
  */
 export interface ConnectionOwner {
-  readonly protocol: 'tcp' | 'http';
+  /** Non-null where the protocol writes through objects of its own: why send() and write() refuse. */
+  readonly [kOwnWriter]: string | null;
   readonly limits: Required<Limits>;
   readonly [kRaw]: boolean;
   readonly [kAllowHalfOpen]: boolean;
@@ -250,7 +252,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (seq !== seq >>> 0) throw invalid('seq must be a u32');
       }
     }
-    if (this.server.protocol === 'http') throw invalid('an HTTP connection is written through its HttpResponse');
+    const own = this.server[kOwnWriter];
+    if (own !== null) throw invalid(`send() on this connection: ${own}`);
     if (this.server[kRaw]) throw invalid(`send(${t}, ...) writes a frame, but this connection has framing: 'raw' (no type or seq on the wire): use write(bytes)`);
     // A message that alone exceeds the output hard cap could only go out in part before the
     // connection is closed EW_ESLOW, leaving the peer a truncated frame: it is refused whole.
@@ -265,11 +268,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Raw framing: writes bytes as they are. Same return value as send(). */
   write(bytes: Uint8Array | string): boolean {
     if (!this.server[kRaw]) {
-      throw invalid(
-        this.server.protocol === 'http'
-          ? 'write() on an HTTP connection: an HTTP connection is written through its HttpResponse'
-          : `write() writes raw bytes, but this connection has framing: 'frames': use send(type, body)`,
-      );
+      const own = this.server[kOwnWriter];
+      throw invalid(own !== null ? `write() on this connection: ${own}` : `write() writes raw bytes, but this connection has framing: 'frames': use send(type, body)`);
     }
     const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     if (b.length > this.server[kMaxBuffered]) throw tooBig(b.length, this.server[kMaxBuffered]);

@@ -12,7 +12,7 @@ import { ERROR_CODES, InvalidArgumentError, check } from './errors';
 import type { Engine } from './internal/engine';
 import { F_KEEP_ALIVE, F_LAST, readRequestRecord } from './internal/http-record';
 import { CONN_OPT_CLOSE_IF_IDLE } from './internal/constants';
-import { kCloseIdle, kDestroyWith, kDrainConn, kHttp, kHttpRequest, kWrote } from './internal/symbols';
+import { kCloseIdle, kDestroyWith, kDrainConn, kHttp, kHttpRequest, kOwnWriter, kWrote } from './internal/symbols';
 import { native } from './native';
 import { Server, type DrainMode, type ServerHost, type ServerStats } from './server';
 
@@ -1017,6 +1017,11 @@ export class HttpServer extends Server {
       { server: this.id },
       "HTTP routes added on the main thread are never used while work threads serve the connections: register them in the work-thread module, on worker.servers() and worker.on('server') (docs/workers.md)",
     );
+  }
+
+  /** @internal Responses are written through HttpResponse, never by the connection. */
+  override get [kOwnWriter](): string | null {
+    return 'an HTTP connection is written through its HttpResponse';
   }
 
   override stats(): HttpServerStats {

@@ -7,14 +7,15 @@ import * as os from 'os';
 import { Connection } from './connection';
 import { ClosedError, ERROR_CODES, check, errorName, fromNative, makeError } from './errors';
 import { Engine } from './internal/engine';
-import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN, FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
+import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN } from './internal/constants';
 import { nativeGuard } from './internal/guard';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
 import { METRICS_TASK, STATS_TASK, Tasks, type TaskTally } from './tasks';
-import { HttpServer, type HttpListenOptions } from './http';
+import { type HttpListenOptions, type HttpServer } from './http';
+import { protocolOf } from './protocols';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions, type ThreadServerStats } from './metrics';
-import { native, type NativeListenOptions, type NativeRuntime } from './native';
+import { native, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
 import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
 import { kAccepted, kDenied, kDrainServer, kEmpty, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
@@ -359,27 +360,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   listen(opts: HttpListenOptions): Promise<HttpServer>;
   async listen(o: ListenOptions | HttpListenOptions): Promise<Server | HttpServer> {
     check(typeof o === 'object' && o !== null, 'listen options must be an object', o);
-    check(o.protocol === 'tcp' || o.protocol === 'http', "protocol must be 'tcp' or 'http'", o.protocol);
-    const http = o.protocol === 'http';
+    const proto = protocolOf(o.protocol);
     const opts = o as ListenOptions;
-    const hopts = o as HttpListenOptions;
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     const port = opts.port ?? 0;
     check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be an integer in 0..65535', port);
     const L = native.defaults.listen;
     const backlog = opts.backlog ?? L.backlog;
     check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be an integer in 1..65535', backlog);
-    const framing = http ? 'frames' : opts.framing ?? 'frames';
+    const framing = proto.fixed.framing ?? opts.framing ?? 'frames';
     check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'", framing);
-    const httpLimits: Partial<NativeListenOptions> = {};
-    if (http) {
-      for (const key of ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const) {
-        const v = hopts[key] ?? native.defaults.listen[key];
-        check(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `${key} must be an integer in 0..2^32-1`, v);
-        httpLimits[key] = v;
-      }
-      check(httpLimits.maxHeaderBytes! >= 64 && httpLimits.maxHeaders! >= 1 && httpLimits.maxUrlBytes! >= 1, 'HTTP header limits are too small to parse a request');
-    }
+    const protoOptions = proto.nativeOptions(o);
     const distribution = opts.distribution ?? (L.leastConnections ? 'least-connections' : 'round-robin');
     check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'", distribution);
     const maxFrameBytes = opts.maxFrameBytes ?? L.maxFrameBytes;
@@ -394,7 +385,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const limits = mergeLimits(L.limits, opts.limits);
     const maxTrackedIps = opts.maxTrackedIps ?? L.maxTrackedIps;
     check(Number.isInteger(maxTrackedIps) && maxTrackedIps >= 16 && maxTrackedIps <= 1 << 24, 'maxTrackedIps must be an integer in 16..2^24', maxTrackedIps);
-    const decodeErrorPolicy = http ? 'close' : opts.decodeErrorPolicy ?? 'close';
+    const decodeErrorPolicy = proto.fixed.decodeErrorPolicy ?? opts.decodeErrorPolicy ?? 'close';
     check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'", decodeErrorPolicy);
     const bind = opts.bind ?? this.defaultBind;
     checkBind(bind);
@@ -427,7 +418,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         backlog,
         reusePort: opts.reusePort ?? false,
         distribution: distribution === 'least-connections' ? DIST_LEAST_CONNS : DIST_ROUND_ROBIN,
-        framing: http ? FRAMING_HTTP : framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES,
+        framing: proto.nativeFraming(framing),
         maxFrameBytes,
         highWatermark,
         lowWatermark,
@@ -439,21 +430,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         admit,
         limits,
         maxTrackedIps,
-        ...httpLimits,
+        ...protoOptions,
       });
     } catch (err) {
       throw fromNative(err);
     }
     const addr = { address: info.address, family: info.family === 6 ? ('IPv6' as const) : ('IPv4' as const), port: info.port };
-    // An HTTP connection ends after the responses it owes, not at the peer's FIN: its pipeline
-    // decides, so the connection itself is half-open capable.
-    const sopts = { framing: framing as 'frames' | 'raw', allowHalfOpen: http ? true : opts.allowHalfOpen ?? false, highWatermark, lowWatermark, maxBufferedBytes, decodeErrorPolicy: decodeErrorPolicy as 'close' | 'drop', limits };
-    const server = http ? new HttpServer(this, this.engine, info.id, addr, sopts) : new Server(this, info.id, addr, sopts);
+    const sopts = { framing: framing as 'frames' | 'raw', allowHalfOpen: proto.fixed.allowHalfOpen ?? opts.allowHalfOpen ?? false, highWatermark, lowWatermark, maxBufferedBytes, decodeErrorPolicy: decodeErrorPolicy as 'close' | 'drop', limits };
+    const server = proto.create(this, this.engine, info.id, addr, sopts);
     server.acceptTimeoutMs = acceptTimeoutMs;
     if (onAccept !== undefined) server.onAccept(onAccept);
     if (typeof bind === 'function') this.bindFns.set(info.id, bind);
     this.serverMap.set(info.id, server);
-    const desc: ServerDescriptor = { id: info.id, http, addr, opts: sopts };
+    const desc: ServerDescriptor = { id: info.id, protocol: server.protocol, addr, opts: sopts };
     this.descs.set(info.id, desc);
     this.updateRef();
     if (announce) {

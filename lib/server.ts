@@ -32,6 +32,7 @@ import {
   kCloseIdle,
   kEmpty,
   kEndWith,
+  kOwnWriter,
 } from './internal/symbols';
 
 import type { BanInfo, KickInfo, Limits } from './limits';
@@ -259,6 +260,10 @@ export class Server extends EventEmitter<ServerEvents> {
   /** @internal */ readonly [kHighWatermark]: number;
   /** @internal */ readonly [kLowWatermark]: number;
   /** @internal */ readonly [kMaxBuffered]: number;
+  /** @internal Frames and raw bytes are written by the connection itself. */
+  get [kOwnWriter](): string | null {
+    return null;
+  }
   readonly #host: ServerHost;
   readonly #addr: AddressInfo;
   readonly #decodePolicy: 'close' | 'drop';

@@ -8,7 +8,7 @@ import { EventEmitter } from 'events';
 import { parentPort } from 'worker_threads';
 import { Connection } from './connection';
 import { InvalidArgumentError, check } from './errors';
-import { HttpServer } from './http';
+import { protocolOf } from './protocols';
 import { Engine } from './internal/engine';
 import { nativeGuard } from './internal/guard';
 import type { ServerDescriptor, WorkData } from './internal/pool';
@@ -86,11 +86,9 @@ export class WorkThread {
   }
 
   addServer(desc: ServerDescriptor): Server {
-    const s = desc.http
-      ? new HttpServer(this, this.engine, desc.id, desc.addr, { ...desc.opts, allowHalfOpen: true })
-      : new Server(this, desc.id, desc.addr, desc.opts);
+    const s = protocolOf(desc.protocol).create(this, this.engine, desc.id, desc.addr, desc.opts);
     this.servers.set(desc.id, s);
-    if (!desc.http && desc.opts.framing === 'frames') for (const h of this.#api.handlers) s.handle(h.cls, h.fn);
+    if (s.protocol === 'tcp' && desc.opts.framing === 'frames') for (const h of this.#api.handlers) s.handle(h.cls, h.fn);
     this.#api.emit('server', s);
     return s;
   }

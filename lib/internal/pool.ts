@@ -35,7 +35,8 @@ export interface WorkersOptions {
 /** What a work thread needs to know about a server to serve its connections. */
 export interface ServerDescriptor {
   id: number;
-  http: boolean;
+  /** Its protocol's name in the registry (lib/protocols.ts). */
+  protocol: string;
   addr: AddressInfo;
   opts: {
     framing: 'frames' | 'raw';

@@ -41,3 +41,6 @@ export const kDrainServer = Symbol('evwire.drainServer');
 export const kDrainConn = Symbol('evwire.drainConn');
 export const kCloseIdle = Symbol('evwire.closeIdle');
 export const kEmpty = Symbol('evwire.empty');
+/** A protocol that writes its connections through objects of its own (HTTP: HttpResponse):
+ * the message send() and write() refuse with, or null. */
+export const kOwnWriter = Symbol('evwire.ownWriter');

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// The protocol registry: what `listen({ protocol })` needs to know of each protocol, in one
+// entry. The runtime and the work threads create servers through it, so a new protocol is an
+// entry here (with its server module and, natively, its codec) instead of a branch in each of
+// them (docs/design-notes.md, the layers).
+import { check } from './errors';
+import { HttpServer, type HttpListenOptions } from './http';
+import type { Engine } from './internal/engine';
+import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
+import { native, type NativeListenOptions } from './native';
+import { Server, type ServerHost } from './server';
+
+/** The options every server object takes (listen() has validated them). */
+export type ServerObjectOptions = ConstructorParameters<typeof Server>[3];
+
+export interface Protocol {
+  /** Listen options the protocol fixes, whatever the caller passed (HTTP: whole requests are
+   * framed natively, undecodable bodies do not arise, and a connection ends after the responses
+   * it owes rather than at the peer's FIN). */
+  readonly fixed: Partial<Pick<ServerObjectOptions, 'framing' | 'decodeErrorPolicy' | 'allowHalfOpen'>>;
+  /** The native framing of its connections (the IO threads' codec). */
+  nativeFraming(framing: 'frames' | 'raw'): number;
+  /** Its own native listen options, validated (HTTP: the request limits). */
+  nativeOptions(opts: object): Partial<NativeListenOptions>;
+  /** Its server object, on the main thread and on each work thread alike. */
+  create(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ServerObjectOptions): Server;
+}
+
+const HTTP_LIMIT_KEYS = ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const;
+
+const PROTOCOLS = new Map<string, Protocol>([
+  [
+    'tcp',
+    {
+      fixed: {},
+      nativeFraming: (framing) => (framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES),
+      nativeOptions: () => ({}),
+      create: (host, _engine, id, addr, opts) => new Server(host, id, addr, opts),
+    },
+  ],
+  [
+    'http',
+    {
+      fixed: { framing: 'frames', decodeErrorPolicy: 'close', allowHalfOpen: true },
+      nativeFraming: () => FRAMING_HTTP,
+      nativeOptions: (o) => {
+        const hopts = o as HttpListenOptions;
+        const out: Partial<NativeListenOptions> = {};
+        for (const key of HTTP_LIMIT_KEYS) {
+          const v = hopts[key] ?? native.defaults.listen[key];
+          check(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `${key} must be an integer in 0..2^32-1`, v);
+          out[key] = v;
+        }
+        check(out.maxHeaderBytes! >= 64 && out.maxHeaders! >= 1 && out.maxUrlBytes! >= 1, 'HTTP header limits are too small to parse a request');
+        return out;
+      },
+      create: (host, engine, id, addr, opts) => new HttpServer(host, engine, id, addr, { ...opts, allowHalfOpen: true }),
+    },
+  ],
+]);
+
+/** The entry of protocol `name`; InvalidArgumentError (EW_EINVAL) naming it if there is none. */
+export function protocolOf(name: unknown): Protocol {
+  const p = typeof name === 'string' ? PROTOCOLS.get(name) : undefined;
+  check(p !== undefined, `protocol must be one of ${[...PROTOCOLS.keys()].map((k) => `'${k}'`).join(', ')}`, name);
+  return p;
+}
