@@ -13,6 +13,7 @@
 #   node-llhttp      llhttp 8's C sources: the fallback when llhttp 9 cannot be fetched (below)
 #   curl             the HTTP tests drive the server with it, as users do
 #   clang-14, libclang-rt-14-dev   libFuzzer: the fuzz harnesses under native/fuzz (npm test runs them)
+#   clang-format-14  the C formatting check of npm run test:lint (.clang-format)
 #   dpkg-dev         dpkg-source, which unpacks libevent's Debian source package (below)
 #   python3-prometheus-client   the reference parser of Prometheus' text format: test/metrics.test.ts
 #                    parses what evwire serves with it
@@ -23,7 +24,7 @@
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev python3-prometheus-client)
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev python3-prometheus-client clang-format-14)
 
 # shellcheck source=scripts/lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"

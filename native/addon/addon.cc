@@ -203,7 +203,7 @@ struct LogSink {
   std::mutex mu;
   std::deque<std::pair<int, std::string>> lines;
   uint64_t dropped = 0;
-  uv_async_t *async = nullptr;  // cleared before the handle is closed
+  uv_async_t *async = nullptr; // cleared before the handle is closed
 
   // THREAD: any thread (IO threads, the JS thread during ew_listen).
   static void Push(void *arg, int level, const char *msg) {
@@ -218,7 +218,6 @@ struct LogSink {
   }
 };
 
-
 // ---- experiment: messages through a threadsafe function -----------------------------------
 
 // The comparison point of the "rings vs threadsafe functions" experiment (docs/experiments.md):
@@ -228,7 +227,7 @@ struct LogSink {
 // come back in one sendBatch() call per batch that reads every element through N-API. It serves
 // only that experiment (bench/peers/evwire-tsfn-echo.js); the runtime never uses it.
 class TsfnBridge {
- public:
+public:
   struct Msg {
     uint64_t conn;
     uint32_t type, seq;
@@ -249,7 +248,8 @@ class TsfnBridge {
 
   int Start(napi_threadsafe_function tsfn) {
     tsfn_ = tsfn;
-    int err = ew_port_attach(port_, [](void *a) { static_cast<TsfnBridge *>(a)->Wake(); }, this);
+    int err = ew_port_attach(
+        port_, [](void *a) { static_cast<TsfnBridge *>(a)->Wake(); }, this);
     if (err != 0) return err;
     started_ = pthread_create(&thread_, nullptr, Main, this) == 0;
     return started_ ? 0 : EW_ENOMEM;
@@ -298,7 +298,7 @@ class TsfnBridge {
     (void)env;
   }
 
- private:
+private:
   // Frames up to a quarter ring: enough for the experiment's cases.
   ew_rec_t *Reserve(uint32_t k, uint32_t len) {
     for (;;) {
@@ -327,8 +327,9 @@ class TsfnBridge {
         const ew_rec_t *rec;
         while (batch->size() < 4096 && (rec = ew_ring_next(&b->in_[k])) != nullptr) {
           if (rec->kind == EW_REC_DATA)
-            batch->push_back(Msg{rec->conn, rec->type, rec->seq, static_cast<uint16_t>(rec->flags & 0xffu),
-                                 false, std::string(reinterpret_cast<const char *>(rec + 1), rec->len)});
+            batch->push_back(Msg{rec->conn, rec->type, rec->seq,
+                                 static_cast<uint16_t>(rec->flags & 0xffu), false,
+                                 std::string(reinterpret_cast<const char *>(rec + 1), rec->len)});
           else if (rec->kind == EW_REC_END)
             batch->push_back(Msg{rec->conn, 0, 0, 0, true, std::string()});
           ew_ring_advance(&b->in_[k], rec);
@@ -382,7 +383,8 @@ void CallJsBatch(napi_env env, napi_value js_cb, void *, void *data) {
         o.Set("type", m.type);
         o.Set("seq", m.seq);
         o.Set("flags", m.flags);
-        o.Set("body", Napi::Buffer<uint8_t>::Copy(e, reinterpret_cast<const uint8_t *>(m.body.data()), m.body.size()));
+        o.Set("body", Napi::Buffer<uint8_t>::Copy(
+                          e, reinterpret_cast<const uint8_t *>(m.body.data()), m.body.size()));
       }
       a.Set(static_cast<uint32_t>(i), o);
     }
@@ -406,7 +408,7 @@ constexpr uint32_t kCtlStride = EW_CTL_STRIDE;
 constexpr uint32_t kMaxChannels = EW_MAX_IO_THREADS + EW_MAX_PORTS;
 
 class Runtime : public Napi::ObjectWrap<Runtime> {
- public:
+public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRuntime",
                        {
@@ -494,9 +496,11 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     cleanup_hook_ = true;
   }
 
-  ~Runtime() override { Teardown(); }
+  ~Runtime() override {
+    Teardown();
+  }
 
- private:
+private:
   // attach(portIndex, onWake, onLog) -> { shm, ctl, layout }
   Napi::Value Attach(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -544,7 +548,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     // From here on JS is idle in the event loop, which for the ring protocol means asleep: say
     // so, or the first records would never wake us.
     uint32_t heads[kMaxChannels];
-    for (uint32_t k = 0; k < nch_; k++) heads[k] = in_[k].head;
+    for (uint32_t k = 0; k < nch_; k++)
+      heads[k] = in_[k].head;
     if (ew_port_prepare_sleep(port_, heads)) uv_async_send(async_);
 
     // The segment is handed to JavaScript as an external buffer; its finalizer drops the
@@ -569,8 +574,10 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     Napi::Array in_off = Napi::Array::New(env, nch_);
     Napi::Array out_off = Napi::Array::New(env, nch_);
     for (uint32_t k = 0; k < nch_; k++) {
-      in_off.Set(k, k < nio_ ? ew_port_in_offset(port_, k) : ew_port_task_in_offset(port_, k - nio_));
-      out_off.Set(k, k < nio_ ? ew_port_out_offset(port_, k) : ew_port_task_out_offset(port_, k - nio_));
+      in_off.Set(k,
+                 k < nio_ ? ew_port_in_offset(port_, k) : ew_port_task_in_offset(port_, k - nio_));
+      out_off.Set(k, k < nio_ ? ew_port_out_offset(port_, k)
+                              : ew_port_task_out_offset(port_, k - nio_));
     }
     r.Set("inOffsets", in_off);
     r.Set("outOffsets", out_off);
@@ -682,7 +689,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     int err = ew_server_stats(rt_, info[0].As<Napi::Number>().Uint32Value(), v, &tracked);
     if (err != 0) return Fail(env, err, "serverStats");
     Napi::Object o = Napi::Object::New(env);
-#define XX(name, doc) o.Set(#name, Napi::Number::New(env, static_cast<double>(v[EW_SRV_STAT_##name])));
+#define XX(name, doc)                                                                              \
+  o.Set(#name, Napi::Number::New(env, static_cast<double>(v[EW_SRV_STAT_##name])));
     EW_SERVER_STATS_MAP(XX)
 #undef XX
     o.Set("trackedIps", tracked);
@@ -819,7 +827,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     ew_port_t *port = ew_runtime_port(rt_, info[0].As<Napi::Number>().Uint32Value());
     if (port == nullptr) return Fail(env, EW_EINVAL, "attachTsfn");
     napi_threadsafe_function tsfn;
-    napi_status st = napi_create_threadsafe_function(env, info[1], nullptr, Napi::String::New(env, "evwire-tsfn"), 64, 1,
+    napi_status st = napi_create_threadsafe_function(env, info[1], nullptr,
+                                                     Napi::String::New(env, "evwire-tsfn"), 64, 1,
                                                      nullptr, nullptr, nullptr, CallJsBatch, &tsfn);
     if (st != napi_ok) return Fail(env, EW_ENOMEM, "attachTsfn");
     bridge_ = new TsfnBridge(rt_, port);
@@ -868,7 +877,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   Napi::Value SetAdmit(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (rt_ == nullptr) return Fail(env, EW_ESTATE, "setAdmit");
-    int err = ew_server_set_admit(rt_, info[0].As<Napi::Number>().Uint32Value(), info[1].ToBoolean().Value() ? 1 : 0);
+    int err = ew_server_set_admit(rt_, info[0].As<Napi::Number>().Uint32Value(),
+                                  info[1].ToBoolean().Value() ? 1 : 0);
     if (err != 0) return Fail(env, err, "setAdmit");
     return env.Undefined();
   }
@@ -896,8 +906,12 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     }
   }
 
-  ew_ring_t *InRing(uint32_t k) { return k < nio_ ? ew_port_in(port_, k) : ew_port_task_in(port_, k - nio_); }
-  ew_ring_t *OutRing(uint32_t k) { return k < nio_ ? ew_port_out(port_, k) : ew_port_task_out(port_, k - nio_); }
+  ew_ring_t *InRing(uint32_t k) {
+    return k < nio_ ? ew_port_in(port_, k) : ew_port_task_in(port_, k - nio_);
+  }
+  ew_ring_t *OutRing(uint32_t k) {
+    return k < nio_ ? ew_port_out(port_, k) : ew_port_task_out(port_, k - nio_);
+  }
 
   // Wakes whoever consumes channel k's out ring, or produces into its in ring.
   void Signal(uint32_t k) {
@@ -920,9 +934,10 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
       out_[k].tail = c[kCtlOutTail];
       if (ew_ring_publish(&out_[k])) Signal(k);
       // Acquire: JS may reuse the space only after the IO thread is done reading it.
-      out_[k].head_cache = __atomic_load_n(
-          reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) + EW_RING_OFF_HEAD),
-          __ATOMIC_ACQUIRE);
+      out_[k].head_cache =
+          __atomic_load_n(reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) +
+                                                       EW_RING_OFF_HEAD),
+                          __ATOMIC_ACQUIRE);
       c[kCtlOutHead] = out_[k].head_cache;
     }
   }
@@ -952,22 +967,24 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
       c[kCtlInTail] = __atomic_load_n(
           reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(in_[k].ring) + EW_RING_OFF_TAIL),
           __ATOMIC_ACQUIRE);
-      c[kCtlOutHead] = __atomic_load_n(
-          reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) + EW_RING_OFF_HEAD),
-          __ATOMIC_ACQUIRE);
+      c[kCtlOutHead] =
+          __atomic_load_n(reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) +
+                                                       EW_RING_OFF_HEAD),
+                          __ATOMIC_ACQUIRE);
     }
     // Raw N-API: the node-addon-api wrappers turn a failed call into a new Error, which needs
     // JavaScript and is fatal while a worker is being terminated.
     napi_value fn = Get(env, on_wake_);
-    if (fn == nullptr) return;  // the Runtime was collected; its finalizer tears down
+    if (fn == nullptr) return; // the Runtime was collected; its finalizer tears down
     napi_value result;
     napi_make_callback(env, *async_ctx_, recv_.Value(), fn, 0, nullptr, &result);
     ClearException(env);
-    if (!attached_) return;  // JS disposed us inside the callback
+    if (!attached_) return; // JS disposed us inside the callback
     PublishOut();
     ReleaseIn();
     uint32_t heads[kMaxChannels];
-    for (uint32_t k = 0; k < nch_; k++) heads[k] = ctl_[k * kCtlStride + kCtlInHead];
+    for (uint32_t k = 0; k < nch_; k++)
+      heads[k] = ctl_[k * kCtlStride + kCtlInHead];
     // More arrived while JS ran: come back through the loop rather than looping here, so timers
     // and other IO get their turn.
     if (ew_port_prepare_sleep(port_, heads)) uv_async_send(async_);
@@ -1017,7 +1034,9 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   }
 
   // THREAD: IO threads (ew__port_wake). Only uv_async_send, which is thread-safe.
-  static void WakePort(void *arg) { uv_async_send(static_cast<Runtime *>(arg)->async_); }
+  static void WakePort(void *arg) {
+    uv_async_send(static_cast<Runtime *>(arg)->async_);
+  }
 
   // THREAD: the last IO thread to exit.
   static void OnStopped(void *arg) {
@@ -1047,7 +1066,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     }
     if (owner_) {
       if (share_id_ != 0) UnshareRuntime(share_id_);
-      ew_runtime_stop(rt_, nullptr, nullptr);  // EW_ESTATE if already stopping: fine
+      ew_runtime_stop(rt_, nullptr, nullptr); // EW_ESTATE if already stopping: fine
       ew_runtime_join(rt_);
     }
     if (attached_) {
@@ -1084,8 +1103,8 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
     if (owner_) UntrackLive(rt_);
     ew_runtime_t *rt = rt_;
     rt_ = nullptr;
-    ew_runtime_release(rt);  // the segment lives on while JS holds its buffer
-    delete sink_;            // no thread can log any more: they are joined
+    ew_runtime_release(rt); // the segment lives on while JS holds its buffer
+    delete sink_;           // no thread can log any more: they are joined
     sink_ = nullptr;
   }
 
@@ -1107,10 +1126,10 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   uint32_t *ctl_ = nullptr;
   std::atomic<bool> stopped_{false};
   Napi::Promise::Deferred *stop_deferred_ = nullptr;
-  bool owner_ = true;       // started the runtime (main thread); false in a work thread
+  bool owner_ = true; // started the runtime (main thread); false in a work thread
   uint32_t share_id_ = 0;
   uint32_t nports_ = 0;
-  uint32_t nch_ = 0;          // channels: IO rings, then task rings
+  uint32_t nch_ = 0; // channels: IO rings, then task rings
   std::atomic<uint64_t> resets_done_{0};
   Napi::Promise::Deferred *resets_[64] = {};
   ResetCtx reset_ctx_[64] = {};
@@ -1121,7 +1140,7 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
 // ---- module -----------------------------------------------------------------------------------
 
 class Addon : public Napi::Addon<Addon> {
- public:
+public:
   Addon(Napi::Env env, Napi::Object exports) {
     Napi::Function ctor = Runtime::Define(env);
     runtime_ctor_ = Napi::Persistent(ctor);
@@ -1131,7 +1150,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("defaults", Defaults(env));
   }
 
- private:
+private:
   // Every entry of EW_ERRNO_MAP, for the TypeScript table and the docs check.
   Napi::Value Errors(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -1202,7 +1221,8 @@ class Addon : public Napi::Addon<Addon> {
 #undef XX
     Napi::Array methods = Napi::Array::New(env);
     for (int m = 0; m <= HTTP_FLUSH; m++)
-      methods.Set(static_cast<uint32_t>(m), Napi::String::New(env, llhttp_method_name(static_cast<llhttp_method_t>(m))));
+      methods.Set(static_cast<uint32_t>(m),
+                  Napi::String::New(env, llhttp_method_name(static_cast<llhttp_method_t>(m))));
     c.Set("HTTP_METHODS", methods);
     Napi::Array stats = Napi::Array::New(env);
 #define XX(name, doc) stats.Set(stats.Length(), Napi::String::New(env, #name));
@@ -1220,6 +1240,6 @@ class Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference runtime_ctor_;
 };
 
-}  // namespace
+} // namespace
 
 NODE_API_ADDON(Addon)

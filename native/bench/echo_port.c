@@ -101,7 +101,8 @@ static void send_frame(ew_echo_port_t *ep, uint32_t io, uint64_t conn, uint16_t 
 
 static ew_echo_partial_t **find_partial(ew_echo_port_t *ep, uint64_t conn) {
   ew_echo_partial_t **pp = &ep->partials;
-  while (*pp != NULL && (*pp)->conn != conn) pp = &(*pp)->next;
+  while (*pp != NULL && (*pp)->conn != conn)
+    pp = &(*pp)->next;
   return pp;
 }
 
@@ -253,6 +254,7 @@ void ew_echo_port_stop(ew_echo_port_t *ep) {
   wake_cb(ep);
   pthread_join(ep->thread, NULL);
   ew_port_detach(ep->port);
-  while (ep->partials != NULL) drop_partial(ep, ep->partials->conn);
+  while (ep->partials != NULL)
+    drop_partial(ep, ep->partials->conn);
   close(ep->efd);
 }

@@ -21,8 +21,8 @@ typedef struct ew_echo_port_s {
   int efd;
   pthread_t thread;
   _Atomic int stop;
-  int raw;                /* echo raw chunks as they are instead of re-framing */
-  int end_on_peer_end;    /* answer the peer's FIN with ours (Node's allowHalfOpen: false) */
+  int raw;             /* echo raw chunks as they are instead of re-framing */
+  int end_on_peer_end; /* answer the peer's FIN with ours (Node's allowHalfOpen: false) */
   ew_ring_consumer_t in[EW_MAX_IO_THREADS];
   ew_ring_producer_t out[EW_MAX_IO_THREADS];
   uint32_t heads[EW_MAX_IO_THREADS];

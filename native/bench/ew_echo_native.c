@@ -38,7 +38,7 @@ static void print_io_stats(ew_runtime_t *rt) {
   do {                                                                                             \
     uint64_t v;                                                                                    \
     memcpy(&v, st + 8 * i, 8);                                                                     \
-    printf("%s\"%s\":%llu", i ? "," : "", #name, (unsigned long long)v);                          \
+    printf("%s\"%s\":%llu", i ? "," : "", #name, (unsigned long long)v);                           \
     i++;                                                                                           \
   } while (0);
     EW_IO_STATS_MAP(XX)
@@ -50,27 +50,33 @@ static void print_io_stats(ew_runtime_t *rt) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: ew_echo_native [--host H] [--port P] [--io-threads N] [--cpus LIST]\n"
-          "                      [--reuse-port] [--least-conns] [--read-budget BYTES]\n"
-          "                      [--ring-bytes BYTES] [--seconds S] [--raw] [--level]\n"
-          "                      [--ports N] [--stats] [--backlog N]\n"
-          "Echoes evwire frames until SIGINT/SIGTERM (or S seconds). Prints one line\n"
-          "'listening <address> <port>' once ready. --ports runs N consumer threads\n"
-          "(connections are bound to them round-robin); --stats prints one line\n"
-          "'stats <json>' with every IO thread's counters before exiting.\n");
+  fprintf(f, "usage: ew_echo_native [--host H] [--port P] [--io-threads N] [--cpus LIST]\n"
+             "                      [--reuse-port] [--least-conns] [--read-budget BYTES]\n"
+             "                      [--ring-bytes BYTES] [--seconds S] [--raw] [--level]\n"
+             "                      [--ports N] [--stats] [--backlog N]\n"
+             "Echoes evwire frames until SIGINT/SIGTERM (or S seconds). Prints one line\n"
+             "'listening <address> <port>' once ready. --ports runs N consumer threads\n"
+             "(connections are bound to them round-robin); --stats prints one line\n"
+             "'stats <json>' with every IO thread's counters before exiting.\n");
 }
 
 int main(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"host", required_argument, 0, 'h'},      {"port", required_argument, 0, 'p'},
-      {"io-threads", required_argument, 0, 't'}, {"cpus", required_argument, 0, 'c'},
-      {"reuse-port", no_argument, 0, 'r'},       {"least-conns", no_argument, 0, 'l'},
-      {"read-budget", required_argument, 0, 'b'}, {"ring-bytes", required_argument, 0, 'R'},
-      {"seconds", required_argument, 0, 's'},    {"raw", no_argument, 0, 'w'},
-      {"level", no_argument, 0, 'L'},        {"ports", required_argument, 0, 'P'},
-      {"stats", no_argument, 0, 'S'},        {"backlog", required_argument, 0, 'B'},
-      {"help", no_argument, 0, '?'},             {0, 0, 0, 0}};
+  static const struct option opts[] = {{"host", required_argument, 0, 'h'},
+                                       {"port", required_argument, 0, 'p'},
+                                       {"io-threads", required_argument, 0, 't'},
+                                       {"cpus", required_argument, 0, 'c'},
+                                       {"reuse-port", no_argument, 0, 'r'},
+                                       {"least-conns", no_argument, 0, 'l'},
+                                       {"read-budget", required_argument, 0, 'b'},
+                                       {"ring-bytes", required_argument, 0, 'R'},
+                                       {"seconds", required_argument, 0, 's'},
+                                       {"raw", no_argument, 0, 'w'},
+                                       {"level", no_argument, 0, 'L'},
+                                       {"ports", required_argument, 0, 'P'},
+                                       {"stats", no_argument, 0, 'S'},
+                                       {"backlog", required_argument, 0, 'B'},
+                                       {"help", no_argument, 0, '?'},
+                                       {0, 0, 0, 0}};
   ew_runtime_opts_t o;
   ew_runtime_opts_init(&o);
   ew_listen_opts_t lo;
@@ -81,9 +87,15 @@ int main(int argc, char **argv) {
   int raw = 0, print_stats = 0, c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
-    case 'h': lo.host = optarg; break;
-    case 'p': lo.port = (uint16_t)atoi(optarg); break;
-    case 't': o.io_threads = (uint32_t)atoi(optarg); break;
+    case 'h':
+      lo.host = optarg;
+      break;
+    case 'p':
+      lo.port = (uint16_t)atoi(optarg);
+      break;
+    case 't':
+      o.io_threads = (uint32_t)atoi(optarg);
+      break;
     case 'c': {
       o.affinity = EW_AFFINITY_LIST;
       o.ncpus = 0;
@@ -93,17 +105,39 @@ int main(int argc, char **argv) {
       o.cpus = cpus;
       break;
     }
-    case 'r': lo.reuse_port = 1; break;
-    case 'l': lo.distribution = EW_DIST_LEAST_CONNS; break;
-    case 'b': o.read_budget = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case 'R': o.in_ring_bytes = o.out_ring_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case 's': seconds = atof(optarg); break;
-    case 'w': raw = 1; break;
-    case 'L': o.level_triggered = 1; break;
-    case 'P': o.ports = (uint32_t)atoi(optarg); break;
-    case 'S': print_stats = 1; break;
-    case 'B': lo.backlog = atoi(optarg); break;
-    default: usage(c == '?' ? stdout : stderr); return c == '?' ? 0 : 2;
+    case 'r':
+      lo.reuse_port = 1;
+      break;
+    case 'l':
+      lo.distribution = EW_DIST_LEAST_CONNS;
+      break;
+    case 'b':
+      o.read_budget = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case 'R':
+      o.in_ring_bytes = o.out_ring_bytes = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case 's':
+      seconds = atof(optarg);
+      break;
+    case 'w':
+      raw = 1;
+      break;
+    case 'L':
+      o.level_triggered = 1;
+      break;
+    case 'P':
+      o.ports = (uint32_t)atoi(optarg);
+      break;
+    case 'S':
+      print_stats = 1;
+      break;
+    case 'B':
+      lo.backlog = atoi(optarg);
+      break;
+    default:
+      usage(c == '?' ? stdout : stderr);
+      return c == '?' ? 0 : 2;
     }
   }
   if (raw) lo.framing = EW_FRAMING_RAW;
@@ -120,16 +154,18 @@ int main(int argc, char **argv) {
     eps[j].end_on_peer_end = 1;
     if ((err = ew_echo_port_start(&eps[j], rt, j)) != 0) {
       fprintf(stderr, "ew_echo_native: port %u: %s\n", j, ew_strerror(err));
-      for (uint32_t i = 0; i < j; i++) ew_echo_port_stop(&eps[i]);
+      for (uint32_t i = 0; i < j; i++)
+        ew_echo_port_stop(&eps[i]);
       ew_runtime_release(rt);
       return 1;
     }
   }
   ew_listen_info_t info;
   if ((err = ew_listen(rt, &lo, &info)) != 0) {
-    fprintf(stderr, "ew_echo_native: listen %s:%u: %s (%s)\n", lo.host, lo.port,
-            ew_strerror(err), ew_err_name(err));
-    for (uint32_t j = 0; j < nports; j++) ew_echo_port_stop(&eps[j]);
+    fprintf(stderr, "ew_echo_native: listen %s:%u: %s (%s)\n", lo.host, lo.port, ew_strerror(err),
+            ew_err_name(err));
+    for (uint32_t j = 0; j < nports; j++)
+      ew_echo_port_stop(&eps[j]);
     ew_runtime_release(rt);
     return 1;
   }

@@ -45,7 +45,8 @@ static int bare_complete(llhttp_t *p) {
 }
 
 /* Kept out of line so that callgrind's --toggle-collect can count it alone. */
-__attribute__((noinline)) static long parse_loop(const char *req, size_t len, int bare, long count) {
+__attribute__((noinline)) static long parse_loop(const char *req, size_t len, int bare,
+                                                 long count) {
   static const ew__hparse_ops_t ops = {0};
   ew_http_limits_t lim;
   memset(&lim, 0, sizeof lim);
@@ -84,7 +85,7 @@ int main(int argc, char **argv) {
   }
   const char *req = NULL;
   size_t len = 0;
-#define CASE(name, s)                                                                            \
+#define CASE(name, s)                                                                              \
   if (strcmp(argv[1], name) == 0) req = s, len = sizeof s - 1;
   CASE("wrk", WRK)
   CASE("browser", BROWSER)

@@ -90,11 +90,14 @@ int main(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
-    case 'p': producers = atoi(optarg); break;
-    case 'n': total = strtoull(optarg, NULL, 10); break;
+    case 'p':
+      producers = atoi(optarg);
+      break;
+    case 'n':
+      total = strtoull(optarg, NULL, 10);
+      break;
     default:
-      fprintf(c == 'h' ? stdout : stderr,
-              "usage: ew_inbox_bench [--producers P] [--commands N]\n");
+      fprintf(c == 'h' ? stdout : stderr, "usage: ew_inbox_bench [--producers P] [--commands N]\n");
       return c == 'h' ? 0 : 2;
     }
   }
@@ -119,7 +122,8 @@ int main(int argc, char **argv) {
   /* 2. Pipe burst, default capacity. */
   uint32_t *next = calloc((size_t)producers, sizeof *next);
   double t0 = now_s();
-  for (int i = 0; i < producers; i++) pthread_create(&th[i], NULL, pipe_producer, (void *)(uintptr_t)i);
+  for (int i = 0; i < producers; i++)
+    pthread_create(&th[i], NULL, pipe_producer, (void *)(uintptr_t)i);
   uint64_t got = 0, misordered = 0;
   while (got < total) {
     uint64_t buf[512];
@@ -136,7 +140,8 @@ int main(int argc, char **argv) {
       got++;
     }
   }
-  for (int i = 0; i < producers; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < producers; i++)
+    pthread_join(th[i], NULL);
   double t1 = now_s();
   printf("{\"part\":\"pipe_burst\",\"producers\":%d,\"commands\":%llu,\"eagain\":%llu,"
          "\"misordered\":%llu,\"seconds\":%.3f}\n",
@@ -171,7 +176,8 @@ int main(int argc, char **argv) {
       free(m);
     }
   }
-  for (int i = 0; i < producers; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < producers; i++)
+    pthread_join(th[i], NULL);
   t1 = now_s();
   printf("{\"part\":\"inbox_burst\",\"producers\":%d,\"commands\":%llu,\"delivered\":%llu,"
          "\"misordered\":%llu,\"eventfd_writes\":%llu,\"consumer_wakeups\":%llu,"

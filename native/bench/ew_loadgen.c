@@ -17,7 +17,8 @@
  * scripts can build it with one compiler invocation, including as a static binary that can be
  * copied onto a bare benchmark machine.
  *
- * Build: gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread ew_loadgen.c -o ew_loadgen -lm
+ * Build: gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread ew_loadgen.c -o ew_loadgen
+ * -lm
  */
 
 #include <errno.h>
@@ -189,12 +190,12 @@ typedef struct conn_s {
   bool want_out;
   bool recycle; /* churn mode: the socket has echoed its share and is replaced after this read */
 
-  slot_t *ring;       /* `depth` slots, indexed by frame number modulo depth */
-  uint64_t next_seq;  /* frames started on the send path so far */
-  uint64_t rx_count;  /* frames whose echo has been fully received */
+  slot_t *ring;      /* `depth` slots, indexed by frame number modulo depth */
+  uint64_t next_seq; /* frames started on the send path so far */
+  uint64_t rx_count; /* frames whose echo has been fully received */
   uint32_t burst_left;
   uint64_t size_rng;
-  uint64_t pat_start;  /* pattern offset sequence, see frame_body() */
+  uint64_t pat_start; /* pattern offset sequence, see frame_body() */
   uint64_t pat_stride;
   uint64_t last_rx_ns;
 
@@ -321,8 +322,7 @@ static void on_signal(int sig) {
  * error themselves so that the totals stay exact. */
 static void report(const char *fmt, ...) {
   /* Checking first keeps the counter from ever wrapping around, even after billions of errors. */
-  if (atomic_load(&g_reported) > MAX_REPORTED_ERRORS)
-    return;
+  if (atomic_load(&g_reported) > MAX_REPORTED_ERRORS) return;
   int n = atomic_fetch_add(&g_reported, 1);
   if (n < MAX_REPORTED_ERRORS) {
     char line[512];
@@ -436,8 +436,7 @@ static void hist_init(hist_t *h) {
 }
 
 static inline unsigned hist_index(uint64_t v) {
-  if (v < HIST_SUB)
-    return (unsigned)v;
+  if (v < HIST_SUB) return (unsigned)v;
   unsigned k = 63u - (unsigned)__builtin_clzll(v);
   unsigned shift = k - (HIST_SUB_BITS - 1);
   unsigned sub = (unsigned)(v >> shift);
@@ -447,8 +446,7 @@ static inline unsigned hist_index(uint64_t v) {
 /* The representative value of a bucket is its midpoint, which halves the worst-case error
  * compared with reporting either edge. */
 static uint64_t hist_bucket_mid(unsigned idx) {
-  if (idx < HIST_SUB)
-    return idx;
+  if (idx < HIST_SUB) return idx;
   unsigned j = idx - HIST_SUB;
   unsigned k = HIST_SUB_BITS + j / HIST_HALF;
   uint64_t sub = HIST_HALF + j % HIST_HALF;
@@ -457,12 +455,9 @@ static uint64_t hist_bucket_mid(unsigned idx) {
 }
 
 static inline void hist_record(hist_t *h, uint64_t v) {
-  if (v < h->min_ns)
-    h->min_ns = v;
-  if (v > h->max_ns)
-    h->max_ns = v;
-  if (v > HIST_MAX_NS)
-    v = HIST_MAX_NS;
+  if (v < h->min_ns) h->min_ns = v;
+  if (v > h->max_ns) h->max_ns = v;
+  if (v > HIST_MAX_NS) v = HIST_MAX_NS;
   h->counts[hist_index(v)]++;
   h->total++;
 }
@@ -471,30 +466,23 @@ static void hist_merge(hist_t *dst, const hist_t *src) {
   for (unsigned i = 0; i < HIST_BUCKETS; i++)
     dst->counts[i] += src->counts[i];
   dst->total += src->total;
-  if (src->min_ns < dst->min_ns)
-    dst->min_ns = src->min_ns;
-  if (src->max_ns > dst->max_ns)
-    dst->max_ns = src->max_ns;
+  if (src->min_ns < dst->min_ns) dst->min_ns = src->min_ns;
+  if (src->max_ns > dst->max_ns) dst->max_ns = src->max_ns;
 }
 
 static double hist_percentile_us(const hist_t *h, double pct) {
-  if (h->total == 0)
-    return 0.0;
+  if (h->total == 0) return 0.0;
   uint64_t rank = (uint64_t)ceil(pct / 100.0 * (double)h->total);
-  if (rank < 1)
-    rank = 1;
-  if (rank > h->total)
-    rank = h->total;
+  if (rank < 1) rank = 1;
+  if (rank > h->total) rank = h->total;
   uint64_t seen = 0;
   for (unsigned i = 0; i < HIST_BUCKETS; i++) {
     seen += h->counts[i];
     if (seen >= rank) {
       uint64_t v = hist_bucket_mid(i);
       /* A midpoint can lie outside the values actually seen; clamping keeps p50 <= max. */
-      if (v > h->max_ns)
-        v = h->max_ns;
-      if (v < h->min_ns)
-        v = h->min_ns;
+      if (v > h->max_ns) v = h->max_ns;
+      if (v < h->min_ns) v = h->min_ns;
       return (double)v / 1000.0;
     }
   }
@@ -509,8 +497,7 @@ static void heap_push(worker_t *w, conn_t *c) {
   uint32_t i = w->nheap++;
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
-    if (w->heap[parent]->due_ns <= c->due_ns)
-      break;
+    if (w->heap[parent]->due_ns <= c->due_ns) break;
     w->heap[i] = w->heap[parent];
     i = parent;
   }
@@ -526,12 +513,9 @@ static conn_t *heap_pop(worker_t *w) {
     uint32_t i = 0;
     for (;;) {
       uint32_t kid = 2 * i + 1;
-      if (kid >= n)
-        break;
-      if (kid + 1 < n && w->heap[kid + 1]->due_ns < w->heap[kid]->due_ns)
-        kid++;
-      if (last->due_ns <= w->heap[kid]->due_ns)
-        break;
+      if (kid >= n) break;
+      if (kid + 1 < n && w->heap[kid + 1]->due_ns < w->heap[kid]->due_ns) kid++;
+      if (last->due_ns <= w->heap[kid]->due_ns) break;
       w->heap[i] = w->heap[kid];
       i = kid;
     }
@@ -554,8 +538,7 @@ static void cq_push(worker_t *w, conn_t *c, uint64_t deadline) {
 }
 
 static void cq_unlink(worker_t *w, conn_t *c) {
-  if (!c->in_cq)
-    return;
+  if (!c->in_cq) return;
   if (c->cq_prev)
     c->cq_prev->cq_next = c->cq_next;
   else
@@ -576,8 +559,7 @@ static void conn_close(worker_t *w, conn_t *c) {
     close(c->fd);
     c->fd = -1;
   }
-  if (!c->done && !c->dead)
-    w->live--;
+  if (!c->done && !c->dead) w->live--;
 }
 
 static void conn_fail_closed(worker_t *w, conn_t *c, const char *what) {
@@ -596,8 +578,7 @@ static void conn_fail_io(worker_t *w, conn_t *c, const char *op, int err) {
 }
 
 static void conn_set_out(worker_t *w, conn_t *c, bool on) {
-  if (c->want_out == on || c->fd < 0)
-    return;
+  if (c->want_out == on || c->fd < 0) return;
   struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
   if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
     conn_fail_io(w, c, "epoll_ctl", errno);
@@ -607,8 +588,7 @@ static void conn_set_out(worker_t *w, conn_t *c, bool on) {
 }
 
 static uint32_t pick_size(conn_t *c) {
-  if (!g_cfg.size_random)
-    return g_cfg.size_min;
+  if (!g_cfg.size_random) return g_cfg.size_min;
   uint64_t range = (uint64_t)g_cfg.size_max - g_cfg.size_min + 1;
   /* Rejection sampling removes the modulo bias, so the distribution is exactly uniform. */
   uint64_t limit = UINT64_MAX - (UINT64_MAX % range);
@@ -632,10 +612,8 @@ static uint32_t pick_size(conn_t *c) {
  * connection it models. Latency is measured from the actual send time in both cases, not from the
  * due time, so a slow echo shows up in the figures once rather than again in its successors. */
 static bool pace_ready(worker_t *w, conn_t *c, uint64_t *now) {
-  if (c->in_heap)
-    return false;
-  if (*now == 0)
-    *now = now_ns();
+  if (c->in_heap) return false;
+  if (*now == 0) *now = now_ns();
   if (*now < c->due_ns) {
     heap_push(w, c);
     return false;
@@ -650,17 +628,14 @@ static bool pace_ready(worker_t *w, conn_t *c, uint64_t *now) {
  * releases `depth` new frames at once; paced mode starts one frame per interval. In churn mode a
  * socket starts no more than its --reconnect-after frames. */
 static bool may_start_frame(worker_t *w, conn_t *c, uint64_t *now) {
-  if (g_cfg.max_frames != 0 && c->next_seq >= g_cfg.max_frames)
-    return false;
+  if (g_cfg.max_frames != 0 && c->next_seq >= g_cfg.max_frames) return false;
   if (g_cfg.reconnect_after != 0 && c->next_seq - c->sock_first >= g_cfg.reconnect_after)
     return false;
   uint64_t inflight = c->next_seq - c->rx_count;
-  if (g_cfg.interval_ns != 0)
-    return inflight == 0 && pace_ready(w, c, now);
+  if (g_cfg.interval_ns != 0) return inflight == 0 && pace_ready(w, c, now);
   if (g_cfg.burst) {
     if (c->burst_left == 0) {
-      if (inflight != 0)
-        return false;
+      if (inflight != 0) return false;
       c->burst_left = g_cfg.depth;
     }
     return true;
@@ -669,8 +644,7 @@ static bool may_start_frame(worker_t *w, conn_t *c, uint64_t *now) {
 }
 
 static inline void gather_copy(gather_t *g, const uint8_t *src, size_t n) {
-  if (n == 0)
-    return;
+  if (n == 0) return;
   memcpy(g->stage + g->nstage, src, n);
   if (g->stage_open) {
     g->iov[g->niov - 1].iov_len += n;
@@ -685,8 +659,7 @@ static inline void gather_copy(gather_t *g, const uint8_t *src, size_t n) {
 }
 
 static inline void gather_ref(gather_t *g, const uint8_t *src, size_t n) {
-  if (n == 0)
-    return;
+  if (n == 0) return;
   /* writev never writes through iov_base, so dropping const here is safe. */
   g->iov[g->niov].iov_base = (void *)src;
   g->iov[g->niov].iov_len = n;
@@ -709,8 +682,7 @@ static void gather_frames(gather_t *g, const conn_t *c) {
     bool copy = size <= TX_COPY_MAX;
     /* A frame needs at most two iovecs (header, body). The staging area and iovec array always
      * have room for the first frame, so every call makes progress. */
-    if (g->niov + 2 > TX_IOVS || g->nstage + HDR_BYTES + (copy ? size : 0) > TX_STAGE_BYTES)
-      break;
+    if (g->niov + 2 > TX_IOVS || g->nstage + HDR_BYTES + (copy ? size : 0) > TX_STAGE_BYTES) break;
     if (skip < HDR_BYTES) {
       uint8_t h[HDR_BYTES];
       put_be32(h, size);
@@ -753,16 +725,13 @@ static void tx_advance(conn_t *c, size_t n) {
 static void conn_pump(worker_t *w, conn_t *c) {
   /* A socket that is still connecting (churn mode) cannot be written to yet; the completion of
    * its connect pumps it. */
-  if (c->fd < 0 || !c->connected)
-    return;
+  if (c->fd < 0 || !c->connected) return;
   gather_t *g = w->gather;
   uint64_t now = 0;
   for (;;) {
     while (c->tx_unsent < c->tx_cap && may_start_frame(w, c, &now)) {
-      if (g_cfg.burst)
-        c->burst_left--;
-      if (now == 0)
-        now = now_ns();
+      if (g_cfg.burst) c->burst_left--;
+      if (now == 0) now = now_ns();
       slot_t *s = &c->ring[c->next_seq % g_cfg.depth];
       s->size = pick_size(c);
       s->t_send_ns = now;
@@ -776,15 +745,15 @@ static void conn_pump(worker_t *w, conn_t *c) {
     gather_frames(g, c);
     ssize_t r = writev(c->fd, g->iov, g->niov);
     if (r < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         conn_set_out(w, c, true);
         return;
       }
       if (errno == EPIPE || errno == ECONNRESET)
-        conn_fail_closed(w, c, errno == EPIPE ? "connection closed by server (write: EPIPE)"
-                                              : "connection reset by server (write)");
+        conn_fail_closed(w, c,
+                         errno == EPIPE ? "connection closed by server (write: EPIPE)"
+                                        : "connection reset by server (write)");
       else
         conn_fail_io(w, c, "write", errno);
       return;
@@ -842,14 +811,12 @@ static void conn_rx(worker_t *w, conn_t *c, const uint8_t *p, size_t n, uint64_t
         return;
       }
       size_t take = HDR_BYTES - c->rhdr_have;
-      if (take > n)
-        take = n;
+      if (take > n) take = n;
       memcpy(c->rhdr + c->rhdr_have, p, take);
       c->rhdr_have += (uint32_t)take;
       p += take;
       n -= take;
-      if (c->rhdr_have < HDR_BYTES)
-        break;
+      if (c->rhdr_have < HDR_BYTES) break;
       uint64_t frame = c->rx_count;
       const slot_t *s = &c->ring[frame % g_cfg.depth];
       uint32_t len = get_be32(c->rhdr);
@@ -883,13 +850,11 @@ static void conn_rx(worker_t *w, conn_t *c, const uint8_t *p, size_t n, uint64_t
       c->rx_len = len;
       c->rx_off = 0;
       c->rx_body = frame_body(c->pat_start, c->pat_stride, frame);
-      if (len == 0)
-        frame_complete(w, c, now);
+      if (len == 0) frame_complete(w, c, now);
       continue;
     }
     size_t take = c->rx_len - c->rx_off;
-    if (take > n)
-      take = n;
+    if (take > n) take = n;
     /* A body may arrive split over several reads; rx_off says where in the expected slice this
      * piece starts. Only a failed comparison pays for a byte loop, to name the first bad byte. */
     if (!c->rx_bad) {
@@ -908,8 +873,7 @@ static void conn_rx(worker_t *w, conn_t *c, const uint8_t *p, size_t n, uint64_t
     c->rx_off += (uint32_t)take;
     p += take;
     n -= take;
-    if (c->rx_off == c->rx_len)
-      frame_complete(w, c, now);
+    if (c->rx_off == c->rx_len) frame_complete(w, c, now);
   }
 }
 
@@ -927,18 +891,15 @@ static void conn_read(worker_t *w, conn_t *c) {
       }
       /* A short read means the socket is drained; skipping the read that would return EAGAIN
        * saves a system call per event. */
-      if ((size_t)r < READ_BUF_BYTES)
-        return;
+      if ((size_t)r < READ_BUF_BYTES) return;
       continue;
     }
     if (r == 0) {
       conn_fail_closed(w, c, "connection closed by server");
       return;
     }
-    if (errno == EINTR)
-      continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-      return;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
     if (errno == ECONNRESET)
       conn_fail_closed(w, c, "connection reset by server");
     else
@@ -965,10 +926,8 @@ static void setup_fail(const char *fmt, ...) {
 static int worker_alloc(worker_t *w) {
   uint64_t need = (uint64_t)g_cfg.depth * (HDR_BYTES + (uint64_t)g_cfg.size_max);
   uint64_t share = OUT_BUDGET_BYTES / g_cfg.conns;
-  if (share < OUT_MIN_BYTES)
-    share = OUT_MIN_BYTES;
-  if (share > OUT_MAX_BYTES)
-    share = OUT_MAX_BYTES;
+  if (share < OUT_MIN_BYTES) share = OUT_MIN_BYTES;
+  if (share > OUT_MAX_BYTES) share = OUT_MAX_BYTES;
   uint32_t cap = (uint32_t)(need < share ? need : share);
 
   w->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -988,8 +947,7 @@ static int worker_alloc(worker_t *w) {
   w->slots = calloc((size_t)w->nconns * g_cfg.depth, sizeof *w->slots);
   w->gather = malloc(sizeof *w->gather);
   w->rbuf = malloc(READ_BUF_BYTES);
-  if (g_cfg.interval_ns != 0)
-    w->heap = calloc(w->nconns, sizeof *w->heap);
+  if (g_cfg.interval_ns != 0) w->heap = calloc(w->nconns, sizeof *w->heap);
   if (!w->slots || !w->gather || !w->rbuf || (g_cfg.interval_ns != 0 && !w->heap)) {
     setup_fail("out of memory allocating %" PRIu32 " connections", w->nconns);
     return -1;
@@ -1102,14 +1060,11 @@ static int worker_connect(worker_t *w) {
   uint32_t next = 0, pending = 0, ok = 0;
   struct epoll_event evs[256];
   while (ok < w->nconns) {
-    if (atomic_load(&g_abort) || atomic_load(&g_stop))
-      return -1;
+    if (atomic_load(&g_abort) || atomic_load(&g_stop)) return -1;
     while (next < w->nconns && pending < CONNECT_WINDOW) {
-      if (conn_start_connect(w, &w->conns[next++], &pending, &ok) != 0)
-        return -1;
+      if (conn_start_connect(w, &w->conns[next++], &pending, &ok) != 0) return -1;
     }
-    if (ok == w->nconns)
-      break;
+    if (ok == w->nconns) break;
     uint64_t now = now_ns();
     if (now >= deadline) {
       setup_fail("timed out after %" PRIu32 " ms connecting to %s (%" PRIu32 " of %" PRIu32
@@ -1121,22 +1076,18 @@ static int worker_connect(worker_t *w) {
     int timeout = left_ms < POLL_SLICE_MS ? (int)left_ms : POLL_SLICE_MS;
     int n = epoll_wait(w->ep, evs, 256, timeout);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       setup_fail("epoll_wait: %s", strerror(errno));
       return -1;
     }
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
-      if (!c || c->connected)
-        continue;
+      if (!c || c->connected) continue;
       int err = 0;
       socklen_t len = sizeof err;
-      if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        err = errno;
+      if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
       if (err != 0) {
-        setup_fail("conn %" PRIu32 ": connect to %s failed: %s", c->idx, g_addr_str,
-                   strerror(err));
+        setup_fail("conn %" PRIu32 ": connect to %s failed: %s", c->idx, g_addr_str, strerror(err));
         return -1;
       }
       struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -1168,8 +1119,7 @@ static void conn_fail_reconnect(worker_t *w, conn_t *c, const char *op, int err)
 static void conn_established(worker_t *w, conn_t *c, uint64_t now) {
   cq_unlink(w, c);
   c->connected = true;
-  if (now >= g_warmup_end_ns && now < g_measure_end_ns)
-    w->st.connects++;
+  if (now >= g_warmup_end_ns && now < g_measure_end_ns) w->st.connects++;
   conn_pump(w, c);
 }
 
@@ -1205,8 +1155,7 @@ static void conn_recycle(worker_t *w, conn_t *c, uint64_t now) {
 static void conn_connect_done(worker_t *w, conn_t *c) {
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-    err = errno;
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   if (err != 0) {
     conn_fail_reconnect(w, c, NULL, err);
     return;
@@ -1233,14 +1182,12 @@ static void cq_expire(worker_t *w, uint64_t now) {
 
 /* Paced mode: starts the frames of every connection whose due time has come. */
 static void run_timers(worker_t *w) {
-  if (w->nheap == 0)
-    return;
+  if (w->nheap == 0) return;
   uint64_t now = now_ns();
   while (w->nheap > 0 && w->heap[0]->due_ns <= now) {
     conn_t *c = heap_pop(w);
     /* A connection can only fail while it waits here; one that did is simply dropped. */
-    if (c->fd < 0 || !c->connected)
-      continue;
+    if (c->fd < 0 || !c->connected) continue;
     c->on_time = true;
     conn_pump(w, c);
     c->on_time = false;
@@ -1249,8 +1196,7 @@ static void run_timers(worker_t *w) {
 
 /* Paced mode: arms the timer for the earliest due time, unless it is armed for it already. */
 static void arm_timer(worker_t *w) {
-  if (w->nheap == 0 || w->heap[0]->due_ns == w->tfd_armed_ns)
-    return;
+  if (w->nheap == 0 || w->heap[0]->due_ns == w->tfd_armed_ns) return;
   uint64_t due = w->heap[0]->due_ns;
   struct itimerspec its;
   memset(&its, 0, sizeof its);
@@ -1280,22 +1226,19 @@ static void worker_run(worker_t *w) {
   while (w->live > 0 && !atomic_load(&g_stop)) {
     run_timers(w);
     now = now_ns();
-    if (now >= g_measure_end_ns)
-      break;
+    if (now >= g_measure_end_ns) break;
     cq_expire(w, now);
     arm_timer(w);
     uint64_t left_ms = (g_measure_end_ns - now + 999999) / 1000000;
     if (w->cq_head) {
       uint64_t d = w->cq_head->connect_deadline_ns;
       uint64_t cq_ms = d > now ? (d - now + 999999) / 1000000 : 0;
-      if (cq_ms < left_ms)
-        left_ms = cq_ms;
+      if (cq_ms < left_ms) left_ms = cq_ms;
     }
     int timeout = left_ms < POLL_SLICE_MS ? (int)left_ms : POLL_SLICE_MS;
     int n = epoll_wait(w->ep, evs, 256, timeout);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       w->st.io_errors++;
       report("thread %" PRIu32 ": epoll_wait: %s", w->id, strerror(errno));
       break;
@@ -1312,16 +1255,13 @@ static void worker_run(worker_t *w) {
         w->tfd_armed_ns = 0;
         continue;
       }
-      if (c->fd < 0)
-        continue;
+      if (c->fd < 0) continue;
       if (!c->connected) {
         conn_connect_done(w, c);
         continue;
       }
-      if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        conn_read(w, c);
-      if (c->fd >= 0)
-        conn_pump(w, c);
+      if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) conn_read(w, c);
+      if (c->fd >= 0) conn_pump(w, c);
     }
   }
   now = now_ns();
@@ -1336,19 +1276,16 @@ static void worker_run(worker_t *w) {
   if (w->reached_end) {
     for (uint32_t i = 0; i < w->nconns; i++) {
       conn_t *c = &w->conns[i];
-      if (c->fd < 0 || c->last_rx_ns >= g_warmup_end_ns)
-        continue;
+      if (c->fd < 0 || c->last_rx_ns >= g_warmup_end_ns) continue;
       if (!c->connected) {
-        if (c->connect_start_ns >= g_warmup_end_ns)
-          continue;
+        if (c->connect_start_ns >= g_warmup_end_ns) continue;
         w->st.stalls++;
         report("conn %" PRIu32 ": stalled: a reconnect was pending during the whole %.3f s "
                "measure window (%" PRIu64 " frames echoed before)",
                c->idx, g_cfg.seconds, c->rx_count);
         continue;
       }
-      if (c->next_seq == c->rx_count)
-        continue;
+      if (c->next_seq == c->rx_count) continue;
       w->st.stalls++;
       report("conn %" PRIu32 ": stalled: no reply during the %.3f s measure window with %" PRIu64
              " frames in flight (%" PRIu64 " echoed before)",
@@ -1370,10 +1307,8 @@ static void *worker_main(void *arg) {
       ok = false;
     }
   }
-  if (ok && worker_alloc(w) != 0)
-    ok = false;
-  if (ok && worker_connect(w) != 0)
-    ok = false;
+  if (ok && worker_alloc(w) != 0) ok = false;
+  if (ok && worker_connect(w) != 0) ok = false;
   /* Everyone meets here, success or not, so that the clock only starts once every connection of
    * every thread is established and a failure anywhere stops all threads. */
   pthread_barrier_wait(&g_barrier);
@@ -1386,12 +1321,9 @@ static void *worker_main(void *arg) {
     pthread_barrier_wait(&g_done_barrier);
   }
   for (uint32_t i = 0; w->conns && i < w->nconns; i++)
-    if (w->conns[i].fd >= 0)
-      close(w->conns[i].fd);
-  if (w->tfd >= 0)
-    close(w->tfd);
-  if (w->ep >= 0)
-    close(w->ep);
+    if (w->conns[i].fd >= 0) close(w->conns[i].fd);
+  if (w->tfd >= 0) close(w->tfd);
+  if (w->ep >= 0) close(w->ep);
   free(w->heap);
   w->heap = NULL;
   free(w->conns);
@@ -1448,12 +1380,12 @@ static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
   char *end;
   errno = 0;
   if (*s == '-' || *s == '\0')
-    die_usage("%s: expected a number between %" PRIu64 " and %" PRIu64 ", got '%s'", opt, min,
-              max, s);
+    die_usage("%s: expected a number between %" PRIu64 " and %" PRIu64 ", got '%s'", opt, min, max,
+              s);
   unsigned long long v = strtoull(s, &end, 10);
   if (errno != 0 || *end != '\0' || v < min || v > max)
-    die_usage("%s: expected a number between %" PRIu64 " and %" PRIu64 ", got '%s'", opt, min,
-              max, s);
+    die_usage("%s: expected a number between %" PRIu64 " and %" PRIu64 ", got '%s'", opt, min, max,
+              s);
   return v;
 }
 
@@ -1483,18 +1415,15 @@ static void parse_size(const char *s) {
   if (strncmp(s, "random:", 7) == 0) {
     const char *a = s + 7;
     const char *colon = strchr(a, ':');
-    if (!colon)
-      die_usage("--size: expected random:MIN:MAX, got '%s'", s);
+    if (!colon) die_usage("--size: expected random:MIN:MAX, got '%s'", s);
     char lo[32];
     size_t n = (size_t)(colon - a);
-    if (n == 0 || n >= sizeof lo)
-      die_usage("--size: expected random:MIN:MAX, got '%s'", s);
+    if (n == 0 || n >= sizeof lo) die_usage("--size: expected random:MIN:MAX, got '%s'", s);
     memcpy(lo, a, n);
     lo[n] = '\0';
     g_cfg.size_min = (uint32_t)parse_u64("--size", lo, 0, MAX_BODY_BYTES);
     g_cfg.size_max = (uint32_t)parse_u64("--size", colon + 1, 0, MAX_BODY_BYTES);
-    if (g_cfg.size_min > g_cfg.size_max)
-      die_usage("--size: MIN must not exceed MAX in '%s'", s);
+    if (g_cfg.size_min > g_cfg.size_max) die_usage("--size: MIN must not exceed MAX in '%s'", s);
     g_cfg.size_random = true;
     return;
   }
@@ -1509,8 +1438,7 @@ static void parse_cpus(const char *s) {
     die_usage("--cpu: cannot read the allowed CPU set: %s", strerror(errno));
   size_t cap = 16;
   int *cpus = malloc(cap * sizeof *cpus);
-  if (!cpus)
-    die_oom();
+  if (!cpus) die_oom();
   uint32_t n = 0;
   const char *p = s;
   for (;;) {
@@ -1534,16 +1462,13 @@ static void parse_cpus(const char *s) {
       if (n == cap) {
         cap *= 2;
         int *grown = realloc(cpus, cap * sizeof *cpus);
-        if (!grown)
-          die_oom();
+        if (!grown) die_oom();
         cpus = grown;
       }
       cpus[n++] = (int)c;
     }
-    if (*p == '\0')
-      break;
-    if (*p != ',')
-      die_usage("--cpu: expected a list like 0,2,4-7, got '%s'", s);
+    if (*p == '\0') break;
+    if (*p != ',') die_usage("--cpu: expected a list like 0,2,4-7, got '%s'", s);
     p++;
   }
   free(g_cfg.cpus);
@@ -1609,8 +1534,7 @@ static void parse_args(int argc, char **argv) {
   while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (ch) {
     case OPT_HOST:
-      if (optarg[0] == '\0')
-        die_usage("--host: must not be empty");
+      if (optarg[0] == '\0') die_usage("--host: must not be empty");
       g_cfg.host = optarg;
       break;
     case OPT_PORT:
@@ -1675,13 +1599,10 @@ static void parse_args(int argc, char **argv) {
       break;
     }
   }
-  if (optind < argc)
-    die_usage("unexpected argument '%s'", argv[optind]);
-  if (!have_port)
-    die_usage("--port is required");
+  if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
+  if (!have_port) die_usage("--port is required");
   /* More threads than connections would leave threads with nothing to do. */
-  if (g_cfg.threads > g_cfg.conns)
-    g_cfg.threads = g_cfg.conns;
+  if (g_cfg.threads > g_cfg.conns) g_cfg.threads = g_cfg.conns;
   if ((uint64_t)g_cfg.conns * g_cfg.depth > 64ull * 1024 * 1024)
     die_usage("--conns x --depth must not exceed %llu frames in flight", 64ull * 1024 * 1024);
   /* A paced connection has one frame in flight by definition; silently ignoring a deeper pipeline
@@ -1708,8 +1629,7 @@ static void format_addr(const struct sockaddr *sa, socklen_t len) {
  * family still works. The probe connection is closed immediately without sending anything. */
 static bool probe_addr(const struct addrinfo *ai) {
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return false;
+  if (fd < 0) return false;
   bool ok = false;
   if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
     ok = true;
@@ -1732,13 +1652,11 @@ static void resolve(void) {
   size_t hl = strlen(h);
   /* Accept the bracketed form "[::1]" too, since that is how IPv6 literals appear in URLs. */
   if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-    if (hl - 2 >= sizeof host)
-      die_usage("--host: too long");
+    if (hl - 2 >= sizeof host) die_usage("--host: too long");
     memcpy(host, h + 1, hl - 2);
     host[hl - 2] = '\0';
   } else {
-    if (hl >= sizeof host)
-      die_usage("--host: too long");
+    if (hl >= sizeof host) die_usage("--host: too long");
     memcpy(host, h, hl + 1);
   }
   char port[8];
@@ -1779,14 +1697,11 @@ static void resolve(void) {
  * loopback interface only answers to 127.0.0.1 would fail every bind, so one trial bind decides;
  * with IP_BIND_ADDRESS_NO_PORT it reserves no port. */
 static bool src_rotation_usable(void) {
-  if (g_addr.ss_family != AF_INET)
-    return false;
+  if (g_addr.ss_family != AF_INET) return false;
   const struct sockaddr_in *target = (const struct sockaddr_in *)&g_addr;
-  if ((ntohl(target->sin_addr.s_addr) >> 24) != 127u)
-    return false;
+  if ((ntohl(target->sin_addr.s_addr) >> 24) != 127u) return false;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return false;
+  if (fd < 0) return false;
   int one = 1;
   struct sockaddr_in src;
   memset(&src, 0, sizeof src);
@@ -1828,8 +1743,7 @@ int main(int argc, char **argv) {
 
   uint32_t nt = g_cfg.threads;
   worker_t *ws = calloc(nt, sizeof *ws);
-  if (!ws)
-    die_oom();
+  if (!ws) die_oom();
   if (pthread_barrier_init(&g_barrier, NULL, nt + 1) != 0 ||
       pthread_barrier_init(&g_done_barrier, NULL, nt) != 0) {
     fprintf(stderr, "ew_loadgen: pthread_barrier_init failed\n");
@@ -1897,8 +1811,7 @@ int main(int argc, char **argv) {
   stats_t st;
   memset(&st, 0, sizeof st);
   hist_t *hist = malloc(sizeof *hist);
-  if (!hist)
-    die_oom();
+  if (!hist) die_oom();
   hist_init(hist);
   uint64_t t_stop = g_warmup_end_ns;
   for (uint32_t t = 0; t < nt; t++) {
@@ -1912,8 +1825,7 @@ int main(int argc, char **argv) {
     st.stalls += w->st.stalls;
     st.connects += w->st.connects;
     hist_merge(hist, &w->hist);
-    if (w->t_stop_ns > t_stop)
-      t_stop = w->t_stop_ns;
+    if (w->t_stop_ns > t_stop) t_stop = w->t_stop_ns;
   }
   /* The rates use the window that actually elapsed: it equals --seconds unless every connection
    * finished early (--max-frames) or the run was interrupted. */
@@ -1942,8 +1854,7 @@ int main(int argc, char **argv) {
            st.closed);
     /* The mode fields come last and only when the mode is on, so the output of a plain run is
      * byte-for-byte what it always was. */
-    if (g_cfg.interval_ns != 0)
-      printf(",\"interval_ms\":%.9g", g_cfg.interval_ms);
+    if (g_cfg.interval_ns != 0) printf(",\"interval_ms\":%.9g", g_cfg.interval_ms);
     if (g_cfg.reconnect_after != 0)
       printf(",\"reconnect_after\":%" PRIu64 ",\"connects\":%" PRIu64 ",\"connects_per_s\":%.1f",
              g_cfg.reconnect_after, st.connects, connects_per_s);

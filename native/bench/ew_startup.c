@@ -38,7 +38,9 @@ int main(int argc, char **argv) {
   int nthreads = 4, c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
-    case 'r': runs = atoi(optarg); break;
+    case 'r':
+      runs = atoi(optarg);
+      break;
     case 't':
       nthreads = 0;
       for (char *tok = strtok(optarg, ","); tok && nthreads < 16; tok = strtok(NULL, ","))

@@ -65,7 +65,7 @@
 #define CHECK(cond)                                                                                \
   do {                                                                                             \
     if (!(cond)) {                                                                                 \
-      fprintf(stderr, "fuzz_http: check failed at line %d: %s\n", __LINE__, #cond);               \
+      fprintf(stderr, "fuzz_http: check failed at line %d: %s\n", __LINE__, #cond);                \
       __builtin_trap();                                                                            \
     }                                                                                              \
   } while (0)
@@ -93,7 +93,8 @@ typedef struct buf_s {
 static void buf_put(buf_t *b, const void *p, size_t n) {
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n) cap *= 2;
+    while (cap < b->len + n)
+      cap *= 2;
     b->p = realloc(b->p, cap);
     CHECK(b->p != NULL);
     b->cap = cap;
@@ -151,7 +152,8 @@ static uint64_t walk_entries(const uint8_t *b, uint64_t *pos, uint64_t end, uint
       CHECK(is_tchar(name[k]));
       CHECK(!(name[k] >= 'A' && name[k] <= 'Z'));
     }
-    for (uint32_t k = 0; k < vl; k++) CHECK(value[k] != '\r' && value[k] != '\n' && value[k] != 0);
+    for (uint32_t k = 0; k < vl; k++)
+      CHECK(value[k] != '\r' && value[k] != '\n' && value[k] != 0);
     /* Whitespace around a value is not part of it (RFC 9110 5.5): llhttp drops the kind before
      * it and hparse.c the kind after it (finding 2 in docs/fuzzing.md). The canonical form
      * relies on it: it writes "name: value". */
@@ -169,26 +171,30 @@ static uint64_t walk_entries(const uint8_t *b, uint64_t *pos, uint64_t end, uint
  * the value or after a comma and optional whitespace. */
 static bool ends_in_chunked(const entry_t *e) {
   uint32_t end = e->vl;
-  while (end > 0 && (e->value[end - 1] == ' ' || e->value[end - 1] == '\t')) end--;
+  while (end > 0 && (e->value[end - 1] == ' ' || e->value[end - 1] == '\t'))
+    end--;
   if (end < 7) return false;
   for (uint32_t k = 0; k < 7; k++)
     if (lower(e->value[end - 7 + k]) != (uint8_t) "chunked"[k]) return false;
   uint32_t at = end - 7;
-  while (at > 0 && (e->value[at - 1] == ' ' || e->value[at - 1] == '\t')) at--;
+  while (at > 0 && (e->value[at - 1] == ' ' || e->value[at - 1] == '\t'))
+    at--;
   return at == 0 || e->value[at - 1] == ',';
 }
 
 /* Content-Length's value as a number; -1 if it is not OWS digits OWS or too large to matter. */
 static int64_t content_length(const entry_t *e) {
   uint32_t k = 0;
-  while (k < e->vl && (e->value[k] == ' ' || e->value[k] == '\t')) k++;
+  while (k < e->vl && (e->value[k] == ' ' || e->value[k] == '\t'))
+    k++;
   int64_t v = 0;
   uint32_t digits = 0;
   for (; k < e->vl && e->value[k] >= '0' && e->value[k] <= '9'; k++, digits++) {
     v = v * 10 + (e->value[k] - '0');
     if (v > (int64_t)1 << 40) return -1;
   }
-  while (k < e->vl && (e->value[k] == ' ' || e->value[k] == '\t')) k++;
+  while (k < e->vl && (e->value[k] == ' ' || e->value[k] == '\t'))
+    k++;
   return digits > 0 && k == e->vl ? v : -1;
 }
 
@@ -207,10 +213,13 @@ static void connection_options(const entry_t *e, bool *close, bool *keep_alive) 
   uint32_t i = 0;
   for (;;) {
     uint32_t j = i;
-    while (j < e->vl && e->value[j] != ',') j++;
+    while (j < e->vl && e->value[j] != ',')
+      j++;
     uint32_t a = i, z = j;
-    while (a < z && (e->value[a] == ' ' || e->value[a] == '\t')) a++;
-    while (z > a && (e->value[z - 1] == ' ' || e->value[z - 1] == '\t')) z--;
+    while (a < z && (e->value[a] == ' ' || e->value[a] == '\t'))
+      a++;
+    while (z > a && (e->value[z - 1] == ' ' || e->value[z - 1] == '\t'))
+      z--;
     if (ieq(e->value + a, z - a, "close")) *close = true;
     if (ieq(e->value + a, z - a, "keep-alive")) *keep_alive = true;
     if (j >= e->vl) break;
@@ -219,10 +228,11 @@ static void connection_options(const entry_t *e, bool *close, bool *keep_alive) 
 }
 
 static const char *const forbidden_trailers[] = {
-    "content-length", "transfer-encoding", "host",          "connection",    "keep-alive",
-    "upgrade",        "te",                "trailer",       "expect",        "proxy-connection",
-    "content-type",   "content-encoding",  "content-range", "authorization", "cookie",
-    "set-cookie",     "cache-control",     "max-forwards",
+    "content-length", "transfer-encoding", "host",         "connection",
+    "keep-alive",     "upgrade",           "te",           "trailer",
+    "expect",         "proxy-connection",  "content-type", "content-encoding",
+    "content-range",  "authorization",     "cookie",       "set-cookie",
+    "cache-control",  "max-forwards",
 };
 
 /* Decodes the record `b` (`len` bytes) into `r` and checks oracle 2. `r->headers` and
@@ -395,7 +405,8 @@ static void check_record(const uint8_t *b, uint32_t len, const ew_http_limits_t 
   CHECK(ew__hparse_init(&hp2, &lim2, NULL, NULL) == 0);
   size_t used = 0;
   int st = ew__hparse_execute(&hp2, (const char *)c.p, c.len, &used);
-  bool same = st == EW__HPARSE_DONE && used == c.len && hp2.len == len && memcmp(hp2.buf, b, len) == 0;
+  bool same =
+      st == EW__HPARSE_DONE && used == c.len && hp2.len == len && memcmp(hp2.buf, b, len) == 0;
   if (!same) {
     fprintf(stderr,
             "fuzz_http: the canonical form parsed differently (%d, status %d, used %zu of %zu):\n"
@@ -429,7 +440,8 @@ static void note_llhttp(const llhttp_t *p) {
   if (p->error != HPE_OK && p->reason != NULL) {
     /* The reason text, not its address (which moves with ASLR), picks the counter. */
     uint32_t h = 5381;
-    for (const char *c = p->reason; *c != 0; c++) h = h * 33u + (uint8_t)*c;
+    for (const char *c = p->reason; *c != 0; c++)
+      h = h * 33u + (uint8_t)*c;
     llhttp_counters[STATE_COUNTERS + h % REASON_COUNTERS]++;
   }
 }
@@ -489,8 +501,7 @@ static void drive(const ew_http_limits_t *lim, const uint8_t *data, size_t n, co
       out->count++;
       /* Until the record is taken, the parser answers DONE again without using a byte. */
       size_t again = 1;
-      CHECK(ew__hparse_execute(&hp, (const char *)data + pos, to - pos, &again) ==
-            EW__HPARSE_DONE);
+      CHECK(ew__hparse_execute(&hp, (const char *)data + pos, to - pos, &again) == EW__HPARSE_DONE);
       CHECK(again == 0);
       bool last = ew__hparse_last(&hp);
       CHECK(last == !(hp.buf[3] & EW_HTTP_F_KEEP_ALIVE));
@@ -538,12 +549,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t ncuts = 0;
   if (split >= 0xf0) {
     size_t step = (size_t)(split - 0xf0) + 1;
-    for (size_t at = step; at < n && ncuts < MAX_READS; at += step) cuts[ncuts++] = at;
+    for (size_t at = step; at < n && ncuts < MAX_READS; at += step)
+      cuts[ncuts++] = at;
   } else {
     uint32_t s = 0x9e3779b9u ^ ((uint32_t)split << 24) ^ (uint32_t)n;
     if (s == 0) s = 1; /* xorshift's one fixed point */
     size_t reads = 1 + split % 16;
-    for (size_t k = 1; k < reads && n > 1; k++) cuts[ncuts++] = 1 + next_rand(&s) % (n - 1);
+    for (size_t k = 1; k < reads && n > 1; k++)
+      cuts[ncuts++] = 1 + next_rand(&s) % (n - 1);
     qsort(cuts, ncuts, sizeof *cuts, cmp_size);
   }
   cuts[ncuts++] = n; /* the last read ends with the input (an empty input is one empty read) */

@@ -76,7 +76,8 @@ static inline int count_fds(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/fd");
   struct dirent *e;
-  while ((e = readdir(d)) != NULL) n++;
+  while ((e = readdir(d)) != NULL)
+    n++;
   closedir(d);
   return n;
 }
@@ -85,7 +86,8 @@ static inline int count_threads(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/task");
   struct dirent *e;
-  while ((e = readdir(d)) != NULL) n++;
+  while ((e = readdir(d)) != NULL)
+    n++;
   closedir(d);
   return n - 2;
 }
@@ -94,7 +96,8 @@ static inline int count_threads(void) {
 #define WAIT_FOR(cond)                                                                             \
   do {                                                                                             \
     int ew_w_;                                                                                     \
-    for (ew_w_ = 0; ew_w_ < 10000 && !(cond); ew_w_++) usleep(1000);                               \
+    for (ew_w_ = 0; ew_w_ < 10000 && !(cond); ew_w_++)                                             \
+      usleep(1000);                                                                                \
     if (!(cond)) EW__FAIL("timed out waiting for %s", #cond);                                      \
   } while (0)
 

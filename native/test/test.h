@@ -22,7 +22,7 @@
     type ew_a_ = (type)(a);                                                                        \
     type ew_b_ = (type)(b);                                                                        \
     if (!(ew_a_ op ew_b_))                                                                         \
-      EW__FAIL("%s %s %s (%" pfmt " %s %" pfmt ")", #a, #op, #b, ew_a_, #op, ew_b_);              \
+      EW__FAIL("%s %s %s (%" pfmt " %s %" pfmt ")", #a, #op, #b, ew_a_, #op, ew_b_);               \
   } while (0)
 
 #define ASSERT_EQ(a, b) EW__ASSERT_BASE(a, ==, b, int64_t, PRId64)
@@ -47,8 +47,8 @@
   } while (0)
 #define ASSERT_MEM_EQ(a, b, n)                                                                     \
   do {                                                                                             \
-    if (memcmp((a), (b), (n)) != 0) EW__FAIL("%s and %s differ in their first %zu bytes", #a, #b, \
-                                             (size_t)(n));                                         \
+    if (memcmp((a), (b), (n)) != 0)                                                                \
+      EW__FAIL("%s and %s differ in their first %zu bytes", #a, #b, (size_t)(n));                  \
   } while (0)
 
 typedef struct {
@@ -78,6 +78,7 @@ static inline int ew_test_main(int argc, char **argv, const ew_test_t *tests, si
     static const ew_test_t tests[] = {__VA_ARGS__};                                                \
     return ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);                        \
   }
-#define EW_TEST(fn) {#fn, fn}
+#define EW_TEST(fn)                                                                                \
+  { #fn, fn }
 
 #endif /* EW_TEST_H */

@@ -50,12 +50,14 @@ static void test_generations_make_stale_ids_harmless(void) {
   }
   for (int i = 0; i < 40; i++) {
     ASSERT_LT(EW__ID_SLOT(ids[i]), 4);
-    for (int j = i + 1; j < 40; j++) ASSERT_NE(ids[i], ids[j]);
+    for (int j = i + 1; j < 40; j++)
+      ASSERT_NE(ids[i], ids[j]);
   }
 
   /* A fifth concurrent connection finds no slot and is refused, counted. */
   int held[4];
-  for (int i = 0; i < 4; i++) held[i] = tcp_connect(info.port);
+  for (int i = 0; i < 4; i++)
+    held[i] = tcp_connect(info.port);
   WAIT_FOR(atomic_load(&ep.opened) == 44);
   int extra = tcp_connect(info.port);
   ASSERT_EQ(tcp_wait_closed(extra), 0);
@@ -96,7 +98,8 @@ static void test_generations_make_stale_ids_harmless(void) {
   }
   ASSERT_GE(live_fd, 0);
   ASSERT_UEQ(stat_of(rt, 0, EW_STAT_stale_sends), 1);
-  for (int i = 0; i < 4; i++) close(held[i]);
+  for (int i = 0; i < 4; i++)
+    close(held[i]);
   ew_runtime_release(rt);
 }
 

@@ -4,7 +4,8 @@
 #include "ew.h"
 
 static void test_round_trip_is_big_endian(void) {
-  ew_frame_header_t h = {.length = 0x01020304u, .type = 0x0506, .flags = 0x0003, .seq = 0x0a0b0c0du};
+  ew_frame_header_t h = {
+      .length = 0x01020304u, .type = 0x0506, .flags = 0x0003, .seq = 0x0a0b0c0du};
   uint8_t p[EW_FRAME_HEADER_BYTES];
   ew_frame_encode(p, &h);
   const uint8_t want[] = {1, 2, 3, 4, 5, 6, 0, 3, 0x0a, 0x0b, 0x0c, 0x0d};
@@ -49,7 +50,7 @@ static void test_type_zero_reserved(void) {
 static void test_length_checked_before_flags(void) {
   /* Garbage usually looks like an absurd length; that is the reason reported. */
   const uint8_t garbage[EW_FRAME_HEADER_BYTES] = {0xde, 0xad, 0xbe, 0xef, 0, 0,
-                                                  0xff, 0xff, 0, 0, 0, 0};
+                                                  0xff, 0xff, 0,    0,    0, 0};
   ew_frame_header_t d;
   ASSERT_EQ(ew_frame_decode(garbage, 1u << 20, &d), EW_EPROTO_LENGTH);
 }

@@ -57,10 +57,12 @@ static void test_million_commands_none_lost(void) {
       free(m);
     }
   }
-  for (int i = 0; i < PRODUCERS; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < PRODUCERS; i++)
+    pthread_join(t[i], NULL);
   ASSERT_NULL(ew__inbox_pop(&ib));
   ASSERT_EQ(ew__inbox_pending(&ib), 0);
-  for (int i = 0; i < PRODUCERS; i++) ASSERT_EQ(next[i], PER_PRODUCER);
+  for (int i = 0; i < PRODUCERS; i++)
+    ASSERT_EQ(next[i], PER_PRODUCER);
   ASSERT_LT(wakeups, total);
   fprintf(stderr, "# %u commands, %u wakeups\n", total, wakeups);
   ew__inbox_close(&ib);

@@ -51,7 +51,8 @@ static void test_per_address_cap_and_release(void) {
   ew__iptab_release(&t, &a);
   ASSERT_EQ(ew__iptab_admit(&t, &a, &l, 1000), EW__ADMIT_OK);
   /* Releasing more than was admitted never goes below zero. */
-  for (int i = 0; i < 5; i++) ew__iptab_release(&t, &b);
+  for (int i = 0; i < 5; i++)
+    ew__iptab_release(&t, &b);
   ASSERT_EQ(ew__iptab_live(&t, &b), 0);
   ew__iptab_destroy(&t);
 }

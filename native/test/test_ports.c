@@ -30,16 +30,17 @@ static uint64_t now_ms(void) {
  * thread that closed connections, before it counts itself done; blocking in that line keeps the
  * reset observably in progress. If the line changes, test_port_reset times out on gate_held. */
 
-static _Atomic int gate_armed;   /* 1: the next "is gone" line blocks its IO thread */
-static _Atomic int gate_held;    /* an IO thread is blocked in the log callback */
-static _Atomic int gate_open;    /* the blocked thread may go on */
+static _Atomic int gate_armed; /* 1: the next "is gone" line blocks its IO thread */
+static _Atomic int gate_held;  /* an IO thread is blocked in the log callback */
+static _Atomic int gate_open;  /* the blocked thread may go on */
 
 static void log_cb(void *arg, int level, const char *msg) {
   (void)arg;
   if (strstr(msg, "is gone") != NULL && atomic_exchange(&gate_armed, 0)) {
     atomic_store(&gate_held, 1);
     /* Bounded: ten seconds at most, then the reset goes on and the test's checks fail. */
-    for (int i = 0; i < 10000 && !atomic_load(&gate_open); i++) usleep(1000);
+    for (int i = 0; i < 10000 && !atomic_load(&gate_open); i++)
+      usleep(1000);
   }
   if (level >= EW_LOG_LEVEL_ERROR) fprintf(stderr, "evwire: %s\n", msg);
 }
@@ -76,8 +77,8 @@ static uint8_t *shm_of(ew_runtime_t *rt) {
 static uint32_t port_word(ew_runtime_t *rt, uint32_t j, uint32_t off) {
   ew_shm_layout_t l;
   ew_runtime_layout(rt, &l);
-  return atomic_load((_Atomic uint32_t *)(shm_of(rt) + l.port_ctl + j * EW_SHM_PORT_CTL_BYTES +
-                                          off));
+  return atomic_load(
+      (_Atomic uint32_t *)(shm_of(rt) + l.port_ctl + j * EW_SHM_PORT_CTL_BYTES + off));
 }
 
 /* A u32 word of the slot of connection `id`. */
@@ -479,7 +480,8 @@ static void test_task_ring_sleep(void) {
   ew_runtime_t *rt = start_rt(2, 3, 4096);
   ASSERT_EQ(ew_runtime_has_task_rings(rt), 1);
   ew_port_t *p[3];
-  for (uint32_t j = 0; j < 3; j++) p[j] = ew_runtime_port(rt, j);
+  for (uint32_t j = 0; j < 3; j++)
+    p[j] = ew_runtime_port(rt, j);
   /* Ring i -> j is port i's out and port j's in; every ordered pair has its own. */
   for (uint32_t i = 0; i < 3; i++)
     for (uint32_t j = 0; j < 3; j++) {
@@ -687,8 +689,8 @@ static void test_task_ring_stream(void) {
       ew_port_awake(x.p0);
       ASSERT_LT(now_ms(), deadline);
     }
-    uint32_t off = (uint32_t)((uint8_t *)rec - ((uint8_t *)ew_port_task_out(x.p0, 1) +
-                                                 EW_RING_HEADER_BYTES));
+    uint32_t off =
+        (uint32_t)((uint8_t *)rec - ((uint8_t *)ew_port_task_out(x.p0, 1) + EW_RING_HEADER_BYTES));
     if (off < last_off) wraps++;
     last_off = off;
     rec->kind = (i & 1) ? EW_REC_REPLY : EW_REC_TASK;
@@ -697,7 +699,8 @@ static void test_task_ring_stream(void) {
     rec->type = i ^ 0xabcdefu;
     rec->seq = i;
     uint8_t *b = (uint8_t *)(rec + 1);
-    for (uint32_t j = 0; j < len; j++) b[j] = task_byte(i, j);
+    for (uint32_t j = 0; j < len; j++)
+      b[j] = task_byte(i, j);
     if ((i & 7) == 7 && ew_ring_publish(&prod)) ew_port_signal(x.p0, 1);
   }
   if (ew_ring_publish(&prod)) ew_port_signal(x.p0, 1);
@@ -867,8 +870,8 @@ static void test_bind_policies(void) {
 /* ---- admission ----------------------------------------------------------------------------- */
 
 /* Connects; the ADMIT arrives at the owner port 0, the connection parked and bound to none. */
-static uint64_t connect_parked(tport_t *tp, ew_runtime_t *rt, const ew_listen_info_t *info,
-                               int *fd, const char *early) {
+static uint64_t connect_parked(tport_t *tp, ew_runtime_t *rt, const ew_listen_info_t *info, int *fd,
+                               const char *early) {
   *fd = tcp_connect(info->port);
   if (early != NULL) send_frame(*fd, 7, 42, early); /* before the ADMIT is even produced */
   rec_t r;
@@ -887,7 +890,8 @@ static void test_admission(void) {
   settled_threads();
   ew_runtime_t *rt = start_rt(1, 3, 0);
   static tport_t tp[3];
-  for (uint32_t j = 0; j < 3; j++) tport_open(&tp[j], rt, j);
+  for (uint32_t j = 0; j < 3; j++)
+    tport_open(&tp[j], rt, j);
   ew_listen_opts_t lo;
   ew_listen_opts_init(&lo);
   lo.host = "127.0.0.1";
@@ -1003,7 +1007,8 @@ static void test_admission(void) {
   memset(per, 0, sizeof per);
   check_conns(tp, per, 3);
   expect_quiet(tp, 3, 50);
-  for (uint32_t j = 0; j < 3; j++) ew_port_detach(tp[j].p);
+  for (uint32_t j = 0; j < 3; j++)
+    ew_port_detach(tp[j].p);
   ew_runtime_release(rt);
   ASSERT_EQ(count_fds(), fds0);
   settled_threads();
@@ -1012,7 +1017,8 @@ static void test_admission(void) {
 /* A statistic summed over every IO thread. */
 static uint64_t stat_sum(ew_runtime_t *rt, int stat) {
   uint64_t v = 0;
-  for (uint32_t k = 0; k < ew_runtime_io_threads(rt); k++) v += stat_of(rt, k, stat);
+  for (uint32_t k = 0; k < ew_runtime_io_threads(rt); k++)
+    v += stat_of(rt, k, stat);
   return v;
 }
 
@@ -1043,7 +1049,8 @@ static void test_parked_half_close(void) {
   settled_threads();
   ew_runtime_t *rt = start_rt(1, 2, 0);
   static tport_t tp[2];
-  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  for (uint32_t j = 0; j < 2; j++)
+    tport_open(&tp[j], rt, j);
   ew_listen_info_t info;
   listen_admit(rt, 0, 1u << 1, EW_DIST_ROUND_ROBIN, &info);
   uint32_t per[2] = {0, 0};
@@ -1107,7 +1114,8 @@ static void test_parked_half_close(void) {
   WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
   expect_quiet(tp, 2, 50);
   check_conns(tp, per, 2);
-  for (uint32_t j = 0; j < 2; j++) ew_port_detach(tp[j].p);
+  for (uint32_t j = 0; j < 2; j++)
+    ew_port_detach(tp[j].p);
   ew_runtime_release(rt);
   ASSERT_EQ(count_fds(), fds0);
   settled_threads();
@@ -1127,7 +1135,8 @@ static void test_parked_reset(void) {
   settled_threads();
   ew_runtime_t *rt = start_rt(1, 2, 0);
   static tport_t tp[2];
-  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  for (uint32_t j = 0; j < 2; j++)
+    tport_open(&tp[j], rt, j);
   ew_listen_info_t info;
   listen_admit(rt, 0, 1u << 1, EW_DIST_ROUND_ROBIN, &info);
   uint32_t per[2] = {0, 0};
@@ -1181,7 +1190,8 @@ static void test_parked_reset(void) {
   client_leaves(&tp[1], s, ids);
   WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
   expect_quiet(tp, 2, 50);
-  for (uint32_t j = 0; j < 2; j++) ew_port_detach(tp[j].p);
+  for (uint32_t j = 0; j < 2; j++)
+    ew_port_detach(tp[j].p);
   ew_runtime_release(rt);
   ASSERT_EQ(count_fds(), fds0);
   settled_threads();
@@ -1209,7 +1219,8 @@ static void test_port_reset(void) {
   ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_EPOCH), 0);
   ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_EPOCH), 0);
   static tport_t tp[2];
-  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  for (uint32_t j = 0; j < 2; j++)
+    tport_open(&tp[j], rt, j);
   ASSERT_EQ(port_word(rt, 0, EW_SHM_PORT_EPOCH), 1);
   ASSERT_EQ(port_word(rt, 1, EW_SHM_PORT_EPOCH), 1);
   /* Attached: not the reset's business. */
@@ -1239,7 +1250,8 @@ static void test_port_reset(void) {
   int fd0;
   uint64_t id0;
   connect_bound(&tp[0], 1, info0.port, info0.id, &fd0, &id0);
-  for (int i = 0; i < N1; i++) send_frame(fd[i], 1, (uint32_t)i, "unread");
+  for (int i = 0; i < N1; i++)
+    send_frame(fd[i], 1, (uint32_t)i, "unread");
   WAIT_FOR(ew_ring_used(ew_port_in(tp[1].p, 0)) == per_io[0] * EW_REC_SIZE(6) &&
            ew_ring_used(ew_port_in(tp[1].p, 1)) == per_io[1] * EW_REC_SIZE(6));
   ASSERT_EQ(ew_port_connections(tp[1].p), N1);
@@ -1260,7 +1272,8 @@ static void test_port_reset(void) {
   WAIT_FOR(atomic_load(&reset_calls) == 1);
   /* The callback ran on an IO thread. */
   int tids[2];
-  for (uint32_t k = 0; k < 2; k++) ASSERT_OK(ew_runtime_thread_info(rt, k, &tids[k], NULL));
+  for (uint32_t k = 0; k < 2; k++)
+    ASSERT_OK(ew_runtime_thread_info(rt, k, &tids[k], NULL));
   int tid = atomic_load(&reset_tid);
   ASSERT_EQ(tid == tids[0] || tid == tids[1], 1);
 
@@ -1337,7 +1350,8 @@ static void test_reset_parked(void) {
    * the IO thread with the fewest connections, so each thread ends up with two. */
   ew_runtime_t *rt = start_rt_slots(2, 2, 0, 2);
   static tport_t tp[2];
-  for (uint32_t j = 0; j < 2; j++) tport_open(&tp[j], rt, j);
+  for (uint32_t j = 0; j < 2; j++)
+    tport_open(&tp[j], rt, j);
   ew_listen_info_t info0, info1;
   listen_admit(rt, 0, 1u << 1, EW_DIST_LEAST_CONNS, &info0);
   listen_admit(rt, 1, 1u << 1, EW_DIST_LEAST_CONNS, &info1);
@@ -1406,7 +1420,8 @@ static void test_reset_parked(void) {
   tport_cmd(&tp[0], EW__ID_IO(id2), EW_REC_VERDICT, id2, 1, 1, NULL, 0);
   WAIT_FOR(stat_sum(rt, EW_STAT_stale_sends) == stale0 + 2);
   expect_quiet(tp, 2, 100);
-  for (int i = 0; i < 2; i++) ASSERT_UEQ(slot_word(rt, idn[i], EW_SHM_SLOT_PORT), UINT32_MAX);
+  for (int i = 0; i < 2; i++)
+    ASSERT_UEQ(slot_word(rt, idn[i], EW_SHM_SLOT_PORT), UINT32_MAX);
   check_conns(tp, per, 2);
 
   /* A still talks to port 1; Q, still parked, is admitted by port 1 to itself. */
@@ -1433,7 +1448,8 @@ static void test_reset_parked(void) {
   check_conns(tp, per, 2);
   WAIT_FOR(stat_sum(rt, EW_STAT_live) == 0);
   expect_quiet(tp, 2, 50);
-  for (uint32_t j = 0; j < 2; j++) ew_port_detach(tp[j].p);
+  for (uint32_t j = 0; j < 2; j++)
+    ew_port_detach(tp[j].p);
   ew_runtime_release(rt);
   ASSERT_EQ(atomic_load(&reset_calls), 1);
   ASSERT_EQ(count_fds(), fds0);

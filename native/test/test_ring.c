@@ -23,8 +23,8 @@ static ew_rec_t *put(ew_ring_producer_t *p, uint32_t len, uint32_t tag) {
 }
 
 static void test_geometry_is_validated(void) {
-  ASSERT_EQ(ew_ring_init(mem, EW_RING_HEADER_BYTES + 3000), EW_EINVAL); /* not a power of 2 */
-  ASSERT_EQ(ew_ring_init(mem, EW_RING_HEADER_BYTES + 2048), EW_EINVAL); /* below minimum */
+  ASSERT_EQ(ew_ring_init(mem, EW_RING_HEADER_BYTES + 3000), EW_EINVAL);    /* not a power of 2 */
+  ASSERT_EQ(ew_ring_init(mem, EW_RING_HEADER_BYTES + 2048), EW_EINVAL);    /* below minimum */
   ASSERT_EQ(ew_ring_init(mem + 4, EW_RING_HEADER_BYTES + CAP), EW_EINVAL); /* misaligned */
   ASSERT_OK(ew_ring_init(mem, sizeof mem));
   ASSERT_OK(ew_ring_check(mem, sizeof mem));
@@ -43,7 +43,8 @@ static void test_fill_then_drain(void) {
   ew_ring_consumer_init(&c, r);
   ASSERT_NULL(ew_ring_reserve(&p, ew_ring_max_body(r) + 1)); /* never fits: caller splits */
   int n = 0;
-  while (put(&p, 40, (uint32_t)n) != NULL) n++;
+  while (put(&p, 40, (uint32_t)n) != NULL)
+    n++;
   ASSERT_EQ(n, CAP / EW_REC_SIZE(40));
   ASSERT_NULL(ew_ring_next(&c)); /* nothing published yet */
   ASSERT_EQ(ew_ring_publish(&p), 1);
@@ -81,7 +82,8 @@ static void test_wrap_writes_pad(void) {
     ASSERT_UEQ(rec->type, got);
     ASSERT_UEQ(rec->len, len);
     const uint8_t *b = (const uint8_t *)(rec + 1);
-    for (uint32_t i = 0; i < len; i++) ASSERT_EQ(b[i], (uint8_t)(got & 0xff));
+    for (uint32_t i = 0; i < len; i++)
+      ASSERT_EQ(b[i], (uint8_t)(got & 0xff));
     /* Records never wrap: the body is contiguous within the data area. */
     ASSERT_LE((const uint8_t *)(rec + 1) + len, mem + sizeof mem);
     ew_ring_advance(&c, rec);
@@ -139,7 +141,8 @@ static void *producer(void *arg) {
     r->conn = i;
     r->type = len;
     uint8_t *b = (uint8_t *)(r + 1);
-    for (uint32_t j = 0; j < len; j++) b[j] = (uint8_t)(i + j);
+    for (uint32_t j = 0; j < len; j++)
+      b[j] = (uint8_t)(i + j);
     if ((i & 15) == 0) ew_ring_publish(&p);
   }
   ew_ring_publish(&p);

@@ -48,7 +48,8 @@ static void stop(void) {
 static void echo_one(int fd, uint32_t len, uint16_t type, uint32_t seq) {
   uint8_t *buf = malloc(EW_FRAME_HEADER_BYTES + (size_t)len);
   frame_header(buf, len, type, 0, seq);
-  for (uint32_t i = 0; i < len; i++) buf[EW_FRAME_HEADER_BYTES + i] = (uint8_t)(i * 7 + seq);
+  for (uint32_t i = 0; i < len; i++)
+    buf[EW_FRAME_HEADER_BYTES + i] = (uint8_t)(i * 7 + seq);
   tcp_write_all(fd, buf, EW_FRAME_HEADER_BYTES + (size_t)len);
   uint8_t *got = malloc(EW_FRAME_HEADER_BYTES + (size_t)len);
   ASSERT_OK(tcp_read_all(fd, got, EW_FRAME_HEADER_BYTES + (size_t)len));
@@ -60,11 +61,14 @@ static void echo_one(int fd, uint32_t len, uint16_t type, uint32_t seq) {
 static void test_echo_sizes(void) {
   uint16_t port = start(2, 4u << 20);
   int fds[8];
-  for (int i = 0; i < 8; i++) fds[i] = tcp_connect(port);
+  for (int i = 0; i < 8; i++)
+    fds[i] = tcp_connect(port);
   const uint32_t sizes[] = {0, 1, 64, 4095, 16384, 65536, 100000, 1u << 20};
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-    for (int i = 0; i < 8; i++) echo_one(fds[i], sizes[s], (uint16_t)(s + 1), (uint32_t)i);
-  for (int i = 0; i < 8; i++) close(fds[i]);
+    for (int i = 0; i < 8; i++)
+      echo_one(fds[i], sizes[s], (uint16_t)(s + 1), (uint32_t)i);
+  for (int i = 0; i < 8; i++)
+    close(fds[i]);
   WAIT_FOR(atomic_load(&ep.closed) == 8);
   ASSERT_EQ(atomic_load(&ep.opened), 8);
   stop();
@@ -278,7 +282,8 @@ static void test_graceful_shutdown_lingers(void) {
   /* The peer goes on talking, then ends: no reset answers it. */
   static uint8_t more[4096];
   frame_header(more, sizeof more - EW_FRAME_HEADER_BYTES, 1, 0, 0);
-  for (int i = 0; i < 16; i++) ASSERT_EQ(send(fd, more, sizeof more, MSG_NOSIGNAL), (ssize_t)sizeof more);
+  for (int i = 0; i < 16; i++)
+    ASSERT_EQ(send(fd, more, sizeof more, MSG_NOSIGNAL), (ssize_t)sizeof more);
   ASSERT_OK(shutdown(fd, SHUT_WR));
   WAIT_FOR(atomic_load(&ep.closed) == before + 1);
   ASSERT_EQ(atomic_load(&ep.last_close_reason), EW_ESHUTDOWN);
@@ -293,12 +298,15 @@ static void test_graceful_shutdown_lingers(void) {
 }
 
 int main(int argc, char **argv) {
-  static const ew_test_t tests[] = {
-      EW_TEST(test_echo_sizes),        EW_TEST(test_pipelined_batch),
-      EW_TEST(test_protocol_errors),   EW_TEST(test_reset_mid_frame),
-      EW_TEST(test_start_stop_no_leaks), EW_TEST(test_invalid_options),
-      EW_TEST(test_affinity_list),     EW_TEST(test_listen_errors_and_unlisten),
-      EW_TEST(test_graceful_shutdown_lingers)};
+  static const ew_test_t tests[] = {EW_TEST(test_echo_sizes),
+                                    EW_TEST(test_pipelined_batch),
+                                    EW_TEST(test_protocol_errors),
+                                    EW_TEST(test_reset_mid_frame),
+                                    EW_TEST(test_start_stop_no_leaks),
+                                    EW_TEST(test_invalid_options),
+                                    EW_TEST(test_affinity_list),
+                                    EW_TEST(test_listen_errors_and_unlisten),
+                                    EW_TEST(test_graceful_shutdown_lingers)};
   for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;

@@ -95,7 +95,8 @@ static void test_sweep_touches_only_expired(void) {
   ew__tlist_init(&l, 1000);
   ew__tnode_t *n = calloc(N, sizeof *n);
   ASSERT_NOT_NULL(n);
-  for (int i = 0; i < N; i++) ew__tnode_arm(&n[i], &l, (uint64_t)i);
+  for (int i = 0; i < N; i++)
+    ew__tnode_arm(&n[i], &l, (uint64_t)i);
   int calls = 0, fired = 0;
   for (;;) {
     calls++;
@@ -106,7 +107,8 @@ static void test_sweep_touches_only_expired(void) {
   }
   ASSERT_EQ(fired, 3);
   ASSERT_EQ(calls, 4);
-  for (int i = 0; i < N; i++) ew__tnode_disarm(&n[i]);
+  for (int i = 0; i < N; i++)
+    ew__tnode_disarm(&n[i]);
   ASSERT_EQ(ew__tlist_empty(&l), 1);
   free(n);
 }

@@ -28,8 +28,8 @@
 /* ---- slots and ids ---------------------------------------------------------------------- */
 
 static uint32_t slot_load(ew__io_t *io, uint32_t slot, uint32_t word) {
-  return atomic_load_explicit(
-      (_Atomic uint32_t *)&io->slots[(size_t)slot * EW__SLOT_WORDS + word], memory_order_relaxed);
+  return atomic_load_explicit((_Atomic uint32_t *)&io->slots[(size_t)slot * EW__SLOT_WORDS + word],
+                              memory_order_relaxed);
 }
 
 /* Released slots are reused oldest first, and only once a backlog of them has built up, so
@@ -117,8 +117,7 @@ void ew__conn_close(ew__conn_t *c, int reason, int sys_errno) {
   ew__conn_close_with(c, reason, sys_errno, NULL, 0);
 }
 
-void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *body,
-                         uint32_t len) {
+void ew__conn_close_with(ew__conn_t *c, int reason, int sys_errno, const void *body, uint32_t len) {
   ew__io_t *io = c->io;
   if (c->flags & C_ON_READY) TAILQ_REMOVE(&io->ready, c, ready_link);
   if (c->flags & C_BLOCKED) TAILQ_REMOVE(&io->ports[c->port].blocked, c, blocked_link);
@@ -328,7 +327,8 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   uint32_t gen = (slot_load(io, slot, EW_SHM_SLOT_GEN) + 1) & EW__GEN_MASK;
   if (gen == 0) gen = 1;
   ew__slot_store(io, slot, EW_SHM_SLOT_GEN, gen);
-  for (uint32_t w = EW_SHM_SLOT_WRITTEN; w < EW__SLOT_WORDS; w++) ew__slot_store(io, slot, w, 0);
+  for (uint32_t w = EW_SHM_SLOT_WRITTEN; w < EW__SLOT_WORDS; w++)
+    ew__slot_store(io, slot, w, 0);
   c->io = io;
   c->srv = srv;
   c->fd = fd;
@@ -1097,8 +1097,8 @@ void ew__conn_option(ew__conn_t *c, uint32_t opt, uint32_t value) {
     return;
   }
   if (r != 0)
-    EW_LOG_DEBUG(c->io->rt, "connection %llu: option %u = %u failed: %s",
-                 (unsigned long long)c->id, opt, value, strerror(errno));
+    EW_LOG_DEBUG(c->io->rt, "connection %llu: option %u = %u failed: %s", (unsigned long long)c->id,
+                 opt, value, strerror(errno));
 }
 
 void ew__conn_consume_out(ew__io_t *io, uint32_t port) {

@@ -36,8 +36,7 @@ int ew_translate_sys_error(int sys_errno) {
   return sys_errno > 0 ? -sys_errno : EW_EIO;
 }
 
-void ew_err_foreach(void (*fn)(void *arg, int code, const char *name, const char *msg),
-                    void *arg) {
+void ew_err_foreach(void (*fn)(void *arg, int code, const char *name, const char *msg), void *arg) {
 #define XX(name, value, msg) fn(arg, EW_##name, "EW_" #name, msg);
   EW_ERRNO_MAP(XX)
 #undef XX

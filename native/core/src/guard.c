@@ -68,7 +68,8 @@ int ew__guard_server_init(ew__server_t *srv, uint32_t nio) {
   srv->per_io = aligned_alloc(64, (size_t)nio * sizeof *srv->per_io);
   if (srv->per_io == NULL) return EW_ENOMEM;
   memset(srv->per_io, 0, (size_t)nio * sizeof *srv->per_io);
-  for (uint32_t k = 0; k < nio; k++) srv->per_io[k].lim = srv->o.limits;
+  for (uint32_t k = 0; k < nio; k++)
+    srv->per_io[k].lim = srv->o.limits;
   uint32_t max = srv->o.max_tracked_ips != 0 ? srv->o.max_tracked_ips : 65536;
   if (ew__iptab_init(&srv->ips, max) != 0) {
     free(srv->per_io);
@@ -116,8 +117,8 @@ static void banned(ew__io_t *io, ew__server_t *srv, const ew__ipkey_t *k, uint32
   body.reason = reason;
   body.family = (uint16_t)ew__ipkey_format(k, body.addr, sizeof body.addr);
   EW__STAT(io, bans)++;
-  ew__guard_log(io, EW__LOG_BAN, EW_LOG_LEVEL_WARN, "server %u: %s banned for %u ms: %s",
-                srv->id, body.addr, ms,
+  ew__guard_log(io, EW__LOG_BAN, EW_LOG_LEVEL_WARN, "server %u: %s banned for %u ms: %s", srv->id,
+                body.addr, ms,
                 reason == EW_BAN_MESSAGES ? "messages per second above ipMessagesPerSecond"
                                           : "connections per second above ipConnectionsPerSecond");
   ew__io_push_ctrl(io, srv->o.owner_port, EW_REC_BAN, 0, srv->id, ms, &body,
@@ -136,7 +137,8 @@ int ew__guard_admit(ew__io_t *io, ew__server_t *srv, const struct sockaddr *sa) 
     EW__STAT(io, guard_rejects)++;
     ew__ipkey_format(&k, addr, sizeof addr);
     ew__guard_log(io, EW__LOG_REJECT, EW_LOG_LEVEL_INFO,
-                  "server %u: refused %s: maxConnections (%u) reached", srv->id, addr, l->max_conns);
+                  "server %u: refused %s: maxConnections (%u) reached", srv->id, addr,
+                  l->max_conns);
     return EW_ELIMIT;
   }
   uint64_t now = ew__coarse_ms();
@@ -161,8 +163,8 @@ int ew__guard_admit(ew__io_t *io, ew__server_t *srv, const struct sockaddr *sa) 
     return EW_EBANNED;
   default:
     sio->stats[EW_SRV_STAT_rejected_banned]++;
-    ew__guard_log(io, EW__LOG_REJECT, EW_LOG_LEVEL_INFO, "server %u: refused %s: banned",
-                  srv->id, addr);
+    ew__guard_log(io, EW__LOG_REJECT, EW_LOG_LEVEL_INFO, "server %u: refused %s: banned", srv->id,
+                  addr);
     return EW_EBANNED;
   }
 }
@@ -240,8 +242,10 @@ static int kick(ew__conn_t *c, uint32_t what) {
   struct {
     uint32_t what, window_ms, messages, zero;
     uint64_t bytes, limit;
-  } body = {what,        l->window_ms, c->win_msgs, 0, c->win_bytes,
-            what == EW_KICK_MESSAGES ? l->max_msgs_per_window : l->max_bytes_per_window};
+  } body = {
+      what,         l->window_ms,
+      c->win_msgs,  0,
+      c->win_bytes, what == EW_KICK_MESSAGES ? l->max_msgs_per_window : l->max_bytes_per_window};
   _Static_assert(sizeof body == EW_KICK_BODY_BYTES, "kick body layout");
   if (what == EW_KICK_MESSAGES)
     EW__SRV_STAT(c, kicked_messages)++;
@@ -390,8 +394,8 @@ void ew__guard_run_ban(ew__io_t *io, ew__cmd_ban_t *cmd) {
     char addr[48];
     ew__ipkey_format(&cmd->key, addr, sizeof addr);
     ew__guard_log(io, EW__LOG_BAN, EW_LOG_LEVEL_INFO,
-                  "server %u: closed %u connection%s of banned %s on IO thread %u", cmd->srv->id,
-                  n, n == 1 ? "" : "s", addr, io->index);
+                  "server %u: closed %u connection%s of banned %s on IO thread %u", cmd->srv->id, n,
+                  n == 1 ? "" : "s", addr, io->index);
   }
   ew__server_unref(cmd->srv);
 }
@@ -412,8 +416,10 @@ size_t ew__guard_send_allow(ew__conn_t *c) {
     ew__srv_io_t *sio = c->sio;
     uint64_t nio = c->io->rt->nio;
     uint64_t rate = l->server_send_bytes_per_sec / nio;
-    uint64_t burst = (l->server_send_burst != 0 ? l->server_send_burst : l->server_send_bytes_per_sec) / nio;
-    ew__bucket_refill(&sio->send_tokens, &sio->send_ms, rate != 0 ? rate : 1, burst != 0 ? burst : 1, now);
+    uint64_t burst =
+        (l->server_send_burst != 0 ? l->server_send_burst : l->server_send_bytes_per_sec) / nio;
+    ew__bucket_refill(&sio->send_tokens, &sio->send_ms, rate != 0 ? rate : 1,
+                      burst != 0 ? burst : 1, now);
     uint64_t share = sio->send_tokens / 1000u;
     if (c->flags & C_THROTTLED)
       share /= (sio->nthrottled != 0 ? sio->nthrottled : 1);
@@ -517,8 +523,8 @@ int ew_server_stats(ew_runtime_t *rt, uint32_t id, uint64_t *out, uint32_t *trac
    * sees the old or the new value, which is all a statistic needs. */
   for (uint32_t k = 0; k < rt->nio; k++)
     for (uint32_t i = 0; i < EW_SRV_STAT__COUNT; i++)
-      out[i] += atomic_load_explicit((_Atomic uint64_t *)&srv->per_io[k].stats[i],
-                                     memory_order_relaxed);
+      out[i] +=
+          atomic_load_explicit((_Atomic uint64_t *)&srv->per_io[k].stats[i], memory_order_relaxed);
   ew__iptab_totals(&srv->ips, tracked, &out[EW_SRV_STAT_ip_evictions]);
   ew__server_unref(srv);
   return 0;

@@ -15,13 +15,14 @@ enum { CB_NONE = 0, CB_FIELD, CB_VALUE, CB_VALUE_DONE };
  * shapes that some parsers accept and others do not: that disagreement is what request
  * smuggling is made of, so no llhttp version or leniency decides it. */
 enum {
-  SC_START = 0, /* before the request line: empty lines (CRLF) are skipped, as RFC 9112 2.2 allows */
-  SC_START_CR,  /* a CR before the request line */
-  SC_LINE,      /* inside a line */
-  SC_CR,        /* a CR inside a line: LF must follow */
-  SC_BOL,       /* the beginning of a header line */
-  SC_END_CR,    /* the CR of the empty line that ends the head */
-  SC_DONE,      /* the head is over (body, or the request is complete) */
+  SC_START =
+      0,       /* before the request line: empty lines (CRLF) are skipped, as RFC 9112 2.2 allows */
+  SC_START_CR, /* a CR before the request line */
+  SC_LINE,     /* inside a line */
+  SC_CR,       /* a CR inside a line: LF must follow */
+  SC_BOL,      /* the beginning of a header line */
+  SC_END_CR,   /* the CR of the empty line that ends the head */
+  SC_DONE,     /* the head is over (body, or the request is complete) */
 };
 
 static int grow(ew__hparse_t *hp, uint32_t more) {
@@ -141,14 +142,16 @@ static bool name_is(const ew__hparse_t *hp, const char *name, uint32_t len) {
  * 6.5.1), and a recipient that merged them into the headers would be fooled. */
 static bool forbidden_trailer(const ew__hparse_t *hp) {
   static const char *const names[] = {
-      "content-length", "transfer-encoding", "host",   "connection", "keep-alive",
-      "upgrade",        "te",                "trailer", "expect",    "proxy-connection",
-      "content-type",   "content-encoding",  "content-range", "authorization",
-      "cookie",         "set-cookie",        "cache-control", "max-forwards",
+      "content-length", "transfer-encoding", "host",         "connection",
+      "keep-alive",     "upgrade",           "te",           "trailer",
+      "expect",         "proxy-connection",  "content-type", "content-encoding",
+      "content-range",  "authorization",     "cookie",       "set-cookie",
+      "cache-control",  "max-forwards",
   };
   uint32_t nl = get32(hp->buf + hp->entry_at);
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (nl == strlen(names[i]) && memcmp(hp->buf + hp->entry_at + 8, names[i], nl) == 0) return true;
+    if (nl == strlen(names[i]) && memcmp(hp->buf + hp->entry_at + 8, names[i], nl) == 0)
+      return true;
   return false;
 }
 
@@ -156,9 +159,12 @@ static int on_header_field_complete(llhttp_t *p) {
   ew__hparse_t *hp = hp_of(p);
   if (hp->last_cb != CB_FIELD || get32(hp->buf + hp->entry_at) == 0) return fail(hp, 400);
   if (hp->in_body) return forbidden_trailer(hp) ? fail(hp, 400) : 0;
-  if (name_is(hp, "host", 4)) hp->hosts++;
-  else if (name_is(hp, "content-length", 14)) hp->content_lengths++;
-  else if (name_is(hp, "transfer-encoding", 17)) hp->transfer_encodings++;
+  if (name_is(hp, "host", 4))
+    hp->hosts++;
+  else if (name_is(hp, "content-length", 14))
+    hp->content_lengths++;
+  else if (name_is(hp, "transfer-encoding", 17))
+    hp->transfer_encodings++;
   return 0;
 }
 
@@ -172,8 +178,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   hp->header_bytes += (uint32_t)n;
   if (hp->header_bytes > hp->lim->max_header_bytes) return fail(hp, 431);
   /* The head scanner has refused CR, LF and NUL inside a head's lines; trailers it never sees. */
-  if (hp->in_body && (memchr(at, '\r', n) != NULL || memchr(at, '\n', n) != NULL ||
-                      memchr(at, 0, n) != NULL))
+  if (hp->in_body &&
+      (memchr(at, '\r', n) != NULL || memchr(at, '\n', n) != NULL || memchr(at, 0, n) != NULL))
     return fail(hp, 400);
   if (append(hp, at, n) != 0) return fail(hp, 400);
   put32(hp->buf + hp->entry_at + 4, get32(hp->buf + hp->entry_at + 4) + (uint32_t)n);
@@ -185,14 +191,19 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
 static void connection_options(ew__hparse_t *hp, const char *v, uint32_t n) {
   uint32_t i = 0;
   while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+      i++;
     uint32_t start = i;
-    while (i < n && v[i] != ',') i++;
+    while (i < n && v[i] != ',')
+      i++;
     uint32_t end = i;
-    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+      end--;
     uint32_t len = end - start;
-    if (len == 5 && strncasecmp(v + start, "close", 5) == 0) hp->conn_close = true;
-    else if (len == 10 && strncasecmp(v + start, "keep-alive", 10) == 0) hp->conn_keep = true;
+    if (len == 5 && strncasecmp(v + start, "close", 5) == 0)
+      hp->conn_close = true;
+    else if (len == 10 && strncasecmp(v + start, "keep-alive", 10) == 0)
+      hp->conn_keep = true;
   }
 }
 
@@ -250,7 +261,8 @@ static int on_headers_complete(llhttp_t *p) {
   hp->header_section = hp->len - EW_HTTP_REQ_FIXED - hp->url_len;
   hp->in_body = true;
   hp->last_cb = CB_NONE;
-  bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  bool has_body =
+      (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > hp->lim->max_body_bytes)
     return fail(hp, 413);
   if (has_body && hp->ops != NULL && hp->ops->body_begins != NULL &&
@@ -350,7 +362,8 @@ void ew__hparse_free(ew__hparse_t *hp) {
 static bool http_version_tail(uint8_t tail9, uint64_t tail) {
   unsigned major = (unsigned)(tail >> 16) & 0xff, minor = (unsigned)tail & 0xff;
   return tail9 == ' ' && (tail >> 24) == 0x485454502full /* HTTP/ */ &&
-         ((tail >> 8) & 0xff) == '.' && major >= '0' && major <= '9' && minor >= '0' && minor <= '9';
+         ((tail >> 8) & 0xff) == '.' && major >= '0' && major <= '9' && minor >= '0' &&
+         minor <= '9';
 }
 
 /* Runs the head scanner over `data` until the head ends. Returns the offset of the first byte
@@ -392,8 +405,10 @@ static size_t scan_head(ew__hparse_t *hp, const char *data, size_t len) {
     unsigned char ch = (unsigned char)data[i];
     switch (s) {
     case SC_START:
-      if (ch == '\r') s = SC_START_CR;
-      else if (ch == '\n' || ch == 0) goto bad;
+      if (ch == '\r')
+        s = SC_START_CR;
+      else if (ch == '\n' || ch == 0)
+        goto bad;
       else {
         s = SC_LINE;
         hp->request_line = true;
@@ -411,8 +426,10 @@ static size_t scan_head(ew__hparse_t *hp, const char *data, size_t len) {
       s = SC_BOL;
       break;
     case SC_BOL:
-      if (ch == '\r') s = SC_END_CR;
-      else if (ch == '\n' || ch == ' ' || ch == '\t' || ch == ':' || ch == 0) goto bad;
+      if (ch == '\r')
+        s = SC_END_CR;
+      else if (ch == '\n' || ch == ' ' || ch == '\t' || ch == ':' || ch == 0)
+        goto bad;
       else {
         s = SC_LINE;
         continue;

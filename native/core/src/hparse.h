@@ -50,21 +50,21 @@ typedef struct ew__hparse_s {
   uint32_t entry_at; /* offset of the current header's two u32 lengths */
   uint32_t url_len, header_count, header_section, trailer_count, header_bytes, body_len;
   uint32_t ext_bytes;
-  int status;         /* the answer owed for the error that stopped the parser; 0: none */
-  uint8_t last_cb;    /* which callback ran last (obs-fold detection) */
-  uint8_t scan;       /* the request-head scanner's state */
+  int status;      /* the answer owed for the error that stopped the parser; 0: none */
+  uint8_t last_cb; /* which callback ran last (obs-fold detection) */
+  uint8_t scan;    /* the request-head scanner's state */
   uint8_t hosts, content_lengths, transfer_encodings;
-  bool conn_close;    /* a Connection header holds the option close */
-  bool conn_keep;     /* ... or keep-alive (HTTP/1.0's opt-in) */
-  bool request_line;  /* the scanner is in the request line */
-  uint8_t tail9;      /* the request line's ninth-last byte so far, and its last eight (the */
-  uint64_t tail;      /*   scanner checks that it ends in " HTTP/" DIGIT "." DIGIT) */
-  uint32_t head_bytes; /* bytes of this request head the scanner has passed (maxHeaderBytes) */
+  bool conn_close;      /* a Connection header holds the option close */
+  bool conn_keep;       /* ... or keep-alive (HTTP/1.0's opt-in) */
+  bool request_line;    /* the scanner is in the request line */
+  uint8_t tail9;        /* the request line's ninth-last byte so far, and its last eight (the */
+  uint64_t tail;        /*   scanner checks that it ends in " HTTP/" DIGIT "." DIGIT) */
+  uint32_t head_bytes;  /* bytes of this request head the scanner has passed (maxHeaderBytes) */
   uint16_t scan_status; /* the answer owed where the scanner stopped early: 400 or 431 */
-  bool in_body;       /* the headers are complete: fields now are trailers */
+  bool in_body;         /* the headers are complete: fields now are trailers */
   bool expect_continue;
-  bool begun;         /* on_message_begin ran, on_message_complete not yet */
-  bool done;          /* a complete request waits in buf */
+  bool begun; /* on_message_begin ran, on_message_complete not yet */
+  bool done;  /* a complete request waits in buf */
 } ew__hparse_t;
 
 enum { EW__HPARSE_MORE = 0, EW__HPARSE_DONE = 1, EW__HPARSE_ERROR = -1 };

@@ -21,7 +21,7 @@ struct ew__http_s {
   uint32_t push_off; /* how much of a READY request has been pushed (fragments) */
   uint8_t state;
   bool stop_after;
-  bool draining;      /* the server is closing: the request in progress is the last */
+  bool draining; /* the server is closing: the request in progress is the last */
   bool continued;
   bool continue_owed; /* a 100 Continue to write once the parser returns */
   uint32_t requests;  /* requests parsed */
@@ -34,15 +34,24 @@ struct ew__http_s {
 
 static const char *reason_phrase(int status) {
   switch (status) {
-  case 400: return "Bad Request";
-  case 408: return "Request Timeout";
-  case 413: return "Content Too Large";
-  case 429: return "Too Many Requests";
-  case 414: return "URI Too Long";
-  case 431: return "Request Header Fields Too Large";
-  case 501: return "Not Implemented";
-  case 505: return "HTTP Version Not Supported";
-  default: return "Error";
+  case 400:
+    return "Bad Request";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Content Too Large";
+  case 429:
+    return "Too Many Requests";
+  case 414:
+    return "URI Too Long";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 501:
+    return "Not Implemented";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return "Error";
   }
 }
 
@@ -93,8 +102,7 @@ static void on_begin(void *ud) {
    * owed, runs on). The header timeout of the first request counts from the accept (armed
    * there); later ones count from their first byte. */
   if (h->done == h->delivered) ew__tnode_disarm(&c->tidle);
-  if (!ew__tnode_armed(&c->tprog))
-    ew__io_arm(c->io, &c->tprog, c->srv->o.http.header_timeout_ms);
+  if (!ew__tnode_armed(&c->tprog)) ew__io_arm(c->io, &c->tprog, c->srv->o.http.header_timeout_ms);
 }
 
 static int on_body_begins(void *ud, bool expect_continue) {

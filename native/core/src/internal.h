@@ -31,7 +31,8 @@ typedef struct ew__ctrl_s ew__ctrl_t;
 
 /* ---- logging ---------------------------------------------------------------------------- */
 
-void ew__log(ew_runtime_t *rt, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ew__log(ew_runtime_t *rt, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The level test is inline so that a disabled line costs one relaxed load, not a call and a
  * format. */
@@ -48,7 +49,7 @@ void ew__log(ew_runtime_t *rt, int level, const char *fmt, ...) __attribute__((f
 /* Prints at any level except silent. */
 #define EW_LOG_ALWAYS(rt, ...)                                                                     \
   do {                                                                                             \
-    if (atomic_load_explicit(&(rt)->log_level, memory_order_relaxed) < EW_LOG_LEVEL_SILENT)       \
+    if (atomic_load_explicit(&(rt)->log_level, memory_order_relaxed) < EW_LOG_LEVEL_SILENT)        \
       ew__log((rt), EW_LOG_LEVEL_ALWAYS, __VA_ARGS__);                                             \
   } while (0)
 
@@ -67,12 +68,12 @@ extern _Thread_local ew__io_t *ew__tls_io;
 /* ---- inbox commands ----------------------------------------------------------------------- */
 
 enum {
-  EW__CMD_CONN = 1, /* adopt an accepted socket */
-  EW__CMD_LISTEN,   /* start accepting on a listening socket */
-  EW__CMD_UNLISTEN, /* close this thread's listening socket of a server */
-  EW__CMD_STOP,     /* close everything and leave the loop */
-  EW__CMD_LIMITS,   /* a server's new limits */
-  EW__CMD_BAN,      /* close a server's connections from an address */
+  EW__CMD_CONN = 1,   /* adopt an accepted socket */
+  EW__CMD_LISTEN,     /* start accepting on a listening socket */
+  EW__CMD_UNLISTEN,   /* close this thread's listening socket of a server */
+  EW__CMD_STOP,       /* close everything and leave the loop */
+  EW__CMD_LIMITS,     /* a server's new limits */
+  EW__CMD_BAN,        /* close a server's connections from an address */
   EW__CMD_PORT_RESET, /* close a dead port's connections and empty its rings */
 };
 
@@ -118,22 +119,22 @@ typedef struct ew__srv_io_s {
   uint64_t stats[EW_SRV_STAT__COUNT];
   uint64_t send_tokens; /* thousandths of a byte */
   uint64_t send_ms;
-  uint32_t nthrottled;  /* this thread's connections of the server waiting for the rate */
+  uint32_t nthrottled; /* this thread's connections of the server waiting for the rate */
 } ew__srv_io_t;
 
 struct ew__server_s {
   ew_runtime_t *rt;
   uint32_t id;
-  _Atomic int refs;         /* the runtime's table, each listener, each connection */
-  ew_listen_opts_t o;       /* host is NULL: the name was only needed to bind */
-  int nfds;                 /* listening sockets: 1, or one per IO thread with reuse_port */
-  _Atomic int open_fds;     /* listening sockets not yet closed by their IO thread */
-  _Atomic uint32_t rr;      /* round-robin cursor of the acceptor */
-  _Atomic int unlistened;   /* ew_unlisten() was called */
-  _Atomic uint32_t live;    /* open connections, for max_conns */
-  _Atomic int admit;        /* park new connections for a VERDICT (ew_server_set_admit) */
-  ew__iptab_t ips;          /* source addresses: per-address limits and bans */
-  ew__srv_io_t *per_io;     /* one per IO thread */
+  _Atomic int refs;       /* the runtime's table, each listener, each connection */
+  ew_listen_opts_t o;     /* host is NULL: the name was only needed to bind */
+  int nfds;               /* listening sockets: 1, or one per IO thread with reuse_port */
+  _Atomic int open_fds;   /* listening sockets not yet closed by their IO thread */
+  _Atomic uint32_t rr;    /* round-robin cursor of the acceptor */
+  _Atomic int unlistened; /* ew_unlisten() was called */
+  _Atomic uint32_t live;  /* open connections, for max_conns */
+  _Atomic int admit;      /* park new connections for a VERDICT (ew_server_set_admit) */
+  ew__iptab_t ips;        /* source addresses: per-address limits and bans */
+  ew__srv_io_t *per_io;   /* one per IO thread */
 };
 
 #define EW__SRV_STAT(c, name) ((c)->sio->stats[EW_SRV_STAT_##name])
@@ -144,7 +145,7 @@ struct ew__listener_s {
   int fd;
   struct event *ev;
   bool on_ready;
-  uint64_t error_reported_ms; /* rate limit of accept error reports */
+  uint64_t error_reported_ms;             /* rate limit of accept error reports */
   TAILQ_ENTRY(ew__listener_s) link;       /* io->listeners */
   TAILQ_ENTRY(ew__listener_s) ready_link; /* io->ready_listeners */
 };
@@ -154,29 +155,29 @@ void ew__server_unref(ew__server_t *srv);
 /* ---- connections --------------------------------------------------------------------------- */
 
 enum {
-  C_ON_READY = 1u << 0,   /* on io->ready: continues next round (budget spent or unblocked) */
-  C_BLOCKED = 1u << 1,    /* waiting for room in its port's in ring */
-  C_HAVE_HDR = 1u << 2,   /* hdr holds the header of the frame being received */
-  C_READABLE = 1u << 3,   /* the socket may hold unread bytes (an edge was not yet consumed) */
-  C_PEER_EOF = 1u << 5,   /* read() returned 0 */
+  C_ON_READY = 1u << 0,    /* on io->ready: continues next round (budget spent or unblocked) */
+  C_BLOCKED = 1u << 1,     /* waiting for room in its port's in ring */
+  C_HAVE_HDR = 1u << 2,    /* hdr holds the header of the frame being received */
+  C_READABLE = 1u << 3,    /* the socket may hold unread bytes (an edge was not yet consumed) */
+  C_PEER_EOF = 1u << 5,    /* read() returned 0 */
   C_END_PENDING = 1u << 6, /* shutdown(SHUT_WR) once the output is flushed */
-  C_WR_SHUT = 1u << 7,    /* shutdown(SHUT_WR) done */
-  C_WBLOCKED = 1u << 8,   /* the kernel refused bytes; wait for a write edge */
-  C_WANT_DRAIN = 1u << 9, /* send DRAIN once output is below the low watermark */
-  C_LOCAL_END = 1u << 10, /* this side ended first (close reason EW_OK rather than EW_EOF) */
-  C_FAULT = 1u << 11,     /* protocol error reported to the port; no more reading */
-  C_RD_OFF = 1u << 12,    /* level-triggered: read interest removed (paused, faulted, EOF) */
-  C_WR_ON = 1u << 13,     /* level-triggered: write interest registered (output blocked) */
-  C_GOT_MSG = 1u << 14,   /* a complete message has arrived (first-message timeout met) */
-  C_PARTIAL = 1u << 15,   /* tprog runs as the partial-frame timeout */
-  C_THROTTLED = 1u << 16, /* on io->throttled: output waits for the response rate */
+  C_WR_SHUT = 1u << 7,     /* shutdown(SHUT_WR) done */
+  C_WBLOCKED = 1u << 8,    /* the kernel refused bytes; wait for a write edge */
+  C_WANT_DRAIN = 1u << 9,  /* send DRAIN once output is below the low watermark */
+  C_LOCAL_END = 1u << 10,  /* this side ended first (close reason EW_OK rather than EW_EOF) */
+  C_FAULT = 1u << 11,      /* protocol error reported to the port; no more reading */
+  C_RD_OFF = 1u << 12,     /* level-triggered: read interest removed (paused, faulted, EOF) */
+  C_WR_ON = 1u << 13,      /* level-triggered: write interest registered (output blocked) */
+  C_GOT_MSG = 1u << 14,    /* a complete message has arrived (first-message timeout met) */
+  C_PARTIAL = 1u << 15,    /* tprog runs as the partial-frame timeout */
+  C_THROTTLED = 1u << 16,  /* on io->throttled: output waits for the response rate */
   C_IP_COUNTED = 1u << 17, /* counted as open in the server's address table */
-  C_PARKED = 1u << 18,    /* admission: waits, unread, for the owner port's VERDICT */
-  C_BOUND = 1u << 19,     /* counted in its port's connections */
-  C_LINGER = 1u << 20,    /* our FIN is out after reading stopped: input is read and discarded
-                             until the peer's FIN, a byte cap or tidle (lingering close) */
-  C_PAUSED = 1u << 21,    /* conn.pause(): the socket is not read, and the timeouts that wait on
-                             the peer do not run, until resume() */
+  C_PARKED = 1u << 18,     /* admission: waits, unread, for the owner port's VERDICT */
+  C_BOUND = 1u << 19,      /* counted in its port's connections */
+  C_LINGER = 1u << 20,     /* our FIN is out after reading stopped: input is read and discarded
+                              until the peer's FIN, a byte cap or tidle (lingering close) */
+  C_PAUSED = 1u << 21,     /* conn.pause(): the socket is not read, and the timeouts that wait on
+                              the peer do not run, until resume() */
 };
 
 struct ew__conn_s {
@@ -206,18 +207,18 @@ struct ew__conn_s {
   ew__tnode_t tprog;       /* progress timeout: HTTP headers or body */
   ew__tnode_t tidle;       /* idle timeout: HTTP keep-alive, or idle_timeout_ms */
   /* Protection (guard.c). */
-  const ew_limits_t *lim;  /* this thread's copy of the server's limits */
-  ew__srv_io_t *sio;       /* this thread's row of the server */
+  const ew_limits_t *lim; /* this thread's copy of the server's limits */
+  ew__srv_io_t *sio;      /* this thread's row of the server */
   ew__ipkey_t ip;
-  uint32_t win_msgs;       /* messages in the current window */
-  uint64_t win_bytes;      /* bytes read in the current window */
-  uint64_t win_start;      /* CLOCK_MONOTONIC ms */
-  uint64_t last_rx;        /* CLOCK_MONOTONIC_COARSE ms of the last read */
+  uint32_t win_msgs;  /* messages in the current window */
+  uint64_t win_bytes; /* bytes read in the current window */
+  uint64_t win_start; /* CLOCK_MONOTONIC ms */
+  uint64_t last_rx;   /* CLOCK_MONOTONIC_COARSE ms of the last read */
   uint64_t msgs_total;
-  uint64_t msgs_charged;   /* messages already charged to the address's bucket */
+  uint64_t msgs_charged; /* messages already charged to the address's bucket */
   uint64_t bytes_total;
   uint64_t bytes_out;
-  uint64_t send_tokens;    /* response rate, thousandths of a byte */
+  uint64_t send_tokens; /* response rate, thousandths of a byte */
   uint64_t send_ms;
   TAILQ_ENTRY(ew__conn_s) throttle_link;
 };
@@ -232,7 +233,7 @@ static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, 
 #define EW__ID(gen, io, slot) (((uint64_t)(gen) << 32) | ((uint64_t)(io) << 24) | (slot))
 #define EW__ID_GEN(id) ((uint32_t)((id) >> 32))
 #define EW__ID_IO(id) ((uint32_t)(((id) >> 24) & 0xffu))
-#define EW__ID_SLOT(id) ((uint32_t)((id) & 0xffffffu))
+#define EW__ID_SLOT(id) ((uint32_t)((id)&0xffffffu))
 
 void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr,
                     socklen_t addrlen);
@@ -287,13 +288,7 @@ typedef struct ew__io_port_s {
 
 /* Log lines that a flood could multiply (ew__guard_log): at most one a second per kind and IO
  * thread, with the count of the ones suppressed in between. */
-enum {
-  EW__LOG_KICK = 0,
-  EW__LOG_BAN,
-  EW__LOG_REJECT,
-  EW__LOG_TIMEOUT,
-  EW__LOG__COUNT
-};
+enum { EW__LOG_KICK = 0, EW__LOG_BAN, EW__LOG_REJECT, EW__LOG_TIMEOUT, EW__LOG__COUNT };
 
 struct ew__io_s {
   ew_runtime_t *rt;
@@ -307,14 +302,14 @@ struct ew__io_s {
   struct event_base *base;
   struct event *inbox_ev;
   ew__inbox_t inbox;
-  uint8_t *ctl;             /* shm: control + stats page */
+  uint8_t *ctl; /* shm: control + stats page */
   _Atomic uint32_t *sleeping;
   uint64_t *stats;
-  uint32_t *slots;          /* shm: max_conns words * 4 */
-  ew__conn_t **conns;       /* slot -> connection */
-  uint32_t conns_cap;       /* allocated entries of conns */
-  uint32_t slot_hwm;        /* slots below this have been used at least once */
-  uint32_t *free_slots;     /* FIFO of released slots: reuse the oldest to age generations */
+  uint32_t *slots;      /* shm: max_conns words * 4 */
+  ew__conn_t **conns;   /* slot -> connection */
+  uint32_t conns_cap;   /* allocated entries of conns */
+  uint32_t slot_hwm;    /* slots below this have been used at least once */
+  uint32_t *free_slots; /* FIFO of released slots: reuse the oldest to age generations */
   uint32_t free_cap, free_head, free_count;
   _Atomic uint32_t live;    /* read by other threads' acceptors (least-connections) */
   uint32_t next_port;       /* binding cursor */
@@ -331,8 +326,8 @@ struct ew__io_s {
   bool tick_armed;
   /* Connections whose output waits for the response rate, served round-robin each tick. */
   TAILQ_HEAD(, ew__conn_s) throttled;
-  uint32_t live_peak;      /* most connections since the last trim */
-  uint64_t trimmed_ms;     /* last malloc_trim */
+  uint32_t live_peak;  /* most connections since the last trim */
+  uint64_t trimmed_ms; /* last malloc_trim */
   struct event *throttle_ev;
   bool throttle_armed;
   struct {

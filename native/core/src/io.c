@@ -270,7 +270,8 @@ void ew__io_arm(ew__io_t *io, ew__tnode_t *n, uint32_t ms) {
       /* More distinct timeout values on one thread than lists: share the closest shorter one
        * (a connection then times out early, never late). */
       for (uint32_t i = 0; i < io->ntlists; i++)
-        if (io->tlists[i].duration_ms < ms && (l == NULL || io->tlists[i].duration_ms > l->duration_ms))
+        if (io->tlists[i].duration_ms < ms &&
+            (l == NULL || io->tlists[i].duration_ms > l->duration_ms))
           l = &io->tlists[i];
       if (l == NULL) l = &io->tlists[0];
     } else {
@@ -384,7 +385,8 @@ static void io_shutdown(ew__io_t *io) {
     if (io->conns[s] != NULL) ew__conn_free_silently(io->conns[s]);
   /* Commands that raced with STOP still own file descriptors and references. */
   ew__io_run_inbox(io);
-  for (uint32_t j = 0; j < io->rt->nports; j++) ew__io_port_drop(&io->ports[j]);
+  for (uint32_t j = 0; j < io->rt->nports; j++)
+    ew__io_port_drop(&io->ports[j]);
   if (io->inbox_ev != NULL) event_free(io->inbox_ev);
   io->inbox_ev = NULL;
   if (io->tick_ev != NULL) event_free(io->tick_ev);
@@ -457,7 +459,8 @@ void *ew__io_main(void *arg) {
     EW__STAT(io, loops)++;
     ew__io_run_inbox(io);
     if (io->stopping) break;
-    for (uint32_t j = 0; j < rt->nports; j++) ew__conn_consume_out(io, j);
+    for (uint32_t j = 0; j < rt->nports; j++)
+      ew__conn_consume_out(io, j);
     run_ready(io);
     io_flush(io);
 

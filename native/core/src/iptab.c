@@ -42,7 +42,8 @@ int ew__iptab_init(ew__iptab_t *t, uint32_t max) {
   uint32_t per = (max + EW__IPTAB_SHARDS - 1) / EW__IPTAB_SHARDS;
   if (per == 0) per = 1;
   uint32_t nb = 1;
-  while (nb < per && nb < (1u << 30)) nb <<= 1;
+  while (nb < per && nb < (1u << 30))
+    nb <<= 1;
   for (uint32_t i = 0; i < EW__IPTAB_SHARDS; i++) {
     ew__ipshard_t *s = &t->sh[i];
     pthread_mutex_init(&s->mu, NULL);
@@ -129,7 +130,8 @@ static void unhash(ew__iptab_t *t, ew__ipshard_t *s, ew__ipent_t *e) {
   uint32_t b;
   shard_of(t, &e->key, &b);
   ew__ipent_t **pp = &s->buckets[b];
-  while (*pp != NULL && *pp != e) pp = &(*pp)->hnext;
+  while (*pp != NULL && *pp != e)
+    pp = &(*pp)->hnext;
   if (*pp == e) *pp = e->hnext;
 }
 

@@ -33,12 +33,12 @@ struct ew__ipent_s {
   ew__ipkey_t key;
   ew__ipent_t *hnext;
   TAILQ_ENTRY(ew__ipent_s) lru; /* head = most recently seen */
-  uint64_t msg_tokens;  /* thousandths of a message */
-  uint64_t msg_ms;      /* last refill */
-  uint64_t conn_tokens; /* thousandths of a connection */
+  uint64_t msg_tokens;          /* thousandths of a message */
+  uint64_t msg_ms;              /* last refill */
+  uint64_t conn_tokens;         /* thousandths of a connection */
   uint64_t conn_ms;
-  uint64_t ban_until;   /* banned while now < ban_until */
-  uint32_t live;        /* open connections */
+  uint64_t ban_until; /* banned while now < ban_until */
+  uint32_t live;      /* open connections */
 };
 
 #define EW__IPTAB_SHARDS 16u
@@ -71,8 +71,7 @@ enum {
  * in thousandths so that refills by the millisecond lose nothing: tops up *tokens for the time
  * since *ms and moves *ms to `now`. *ms of 0 means never used: the bucket starts full. Shared by
  * the address buckets here and the response-rate buckets of guard.c. */
-void ew__bucket_refill(uint64_t *tokens, uint64_t *ms, uint64_t rate, uint64_t burst,
-                       uint64_t now);
+void ew__bucket_refill(uint64_t *tokens, uint64_t *ms, uint64_t rate, uint64_t burst, uint64_t now);
 
 /* `max` addresses at most (at least one per shard). Returns 0 or EW_ENOMEM. */
 int ew__iptab_init(ew__iptab_t *t, uint32_t max);

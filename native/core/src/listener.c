@@ -58,12 +58,18 @@ static int translate_gai(int rc) {
   case EAI_NODATA:
 #endif
     return EW_EAI_NONAME;
-  case EAI_AGAIN: return EW_EAI_AGAIN;
-  case EAI_FAIL: return EW_EAI_FAIL;
-  case EAI_FAMILY: return EW_EAFNOSUPPORT;
-  case EAI_MEMORY: return EW_ENOMEM;
-  case EAI_SYSTEM: return ew_translate_sys_error(errno);
-  default: return EW_EAI_OTHER;
+  case EAI_AGAIN:
+    return EW_EAI_AGAIN;
+  case EAI_FAIL:
+    return EW_EAI_FAIL;
+  case EAI_FAMILY:
+    return EW_EAFNOSUPPORT;
+  case EAI_MEMORY:
+    return EW_ENOMEM;
+  case EAI_SYSTEM:
+    return ew_translate_sys_error(errno);
+  default:
+    return EW_EAI_OTHER;
   }
 }
 
@@ -124,8 +130,7 @@ static int validate_listen(const ew_runtime_t *rt, const ew_listen_opts_t *o) {
     return EW_EINVAL;
   if (o->distribution != EW_DIST_ROUND_ROBIN && o->distribution != EW_DIST_LEAST_CONNS)
     return EW_EINVAL;
-  if (o->low_watermark > o->high_watermark || o->high_watermark > o->max_buffered)
-    return EW_EINVAL;
+  if (o->low_watermark > o->high_watermark || o->high_watermark > o->max_buffered) return EW_EINVAL;
   if (o->limits.window_ms == 0) return EW_EINVAL;
   return 0;
 }
@@ -196,7 +201,8 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
     }
   }
   if (err != 0) {
-    for (int i = 0; i < nopen; i++) close(fds[i]);
+    for (int i = 0; i < nopen; i++)
+      close(fds[i]);
     server_free(srv);
     return err;
   }
@@ -205,7 +211,8 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   ew__server_t **grown = realloc(rt->servers, (rt->nservers + 1) * sizeof *grown);
   if (grown == NULL) {
     pthread_mutex_unlock(&rt->lock);
-    for (int i = 0; i < nopen; i++) close(fds[i]);
+    for (int i = 0; i < nopen; i++)
+      close(fds[i]);
     server_free(srv);
     return EW_ENOMEM;
   }

@@ -11,14 +11,22 @@ _Thread_local ew__io_t *ew__tls_io;
 
 const char *ew_log_level_name(int level) {
   switch (level) {
-  case EW_LOG_LEVEL_TRACE: return "trace";
-  case EW_LOG_LEVEL_DEBUG: return "debug";
-  case EW_LOG_LEVEL_INFO: return "info";
-  case EW_LOG_LEVEL_WARN: return "warn";
-  case EW_LOG_LEVEL_ERROR: return "error";
-  case EW_LOG_LEVEL_FATAL: return "fatal";
-  case EW_LOG_LEVEL_ALWAYS: return "always";
-  default: return "unknown";
+  case EW_LOG_LEVEL_TRACE:
+    return "trace";
+  case EW_LOG_LEVEL_DEBUG:
+    return "debug";
+  case EW_LOG_LEVEL_INFO:
+    return "info";
+  case EW_LOG_LEVEL_WARN:
+    return "warn";
+  case EW_LOG_LEVEL_ERROR:
+    return "error";
+  case EW_LOG_LEVEL_FATAL:
+    return "fatal";
+  case EW_LOG_LEVEL_ALWAYS:
+    return "always";
+  default:
+    return "unknown";
   }
 }
 

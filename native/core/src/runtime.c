@@ -73,9 +73,11 @@ static int validate(const ew_runtime_opts_t *o) {
  * is allowed to run on, so that it composes with taskset and cgroup cpusets instead of failing
  * on a CPU outside them. */
 static int plan_affinity(ew_runtime_t *rt) {
-  for (uint32_t k = 0; k < rt->nio; k++) rt->cpus[k] = -1;
+  for (uint32_t k = 0; k < rt->nio; k++)
+    rt->cpus[k] = -1;
   if (rt->o.affinity == EW_AFFINITY_LIST) {
-    for (uint32_t k = 0; k < rt->nio; k++) rt->cpus[k] = rt->o.cpus[k % rt->o.ncpus];
+    for (uint32_t k = 0; k < rt->nio; k++)
+      rt->cpus[k] = rt->o.cpus[k % rt->o.ncpus];
   } else if (rt->o.affinity == EW_AFFINITY_AUTO) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -85,7 +87,8 @@ static int plan_affinity(ew_runtime_t *rt) {
     for (int c = 0; c < CPU_SETSIZE; c++)
       if (CPU_ISSET(c, &set)) allowed[n++] = c;
     if (n == 0) return EW_EINVAL;
-    for (uint32_t k = 0; k < rt->nio; k++) rt->cpus[k] = allowed[k % (uint32_t)n];
+    for (uint32_t k = 0; k < rt->nio; k++)
+      rt->cpus[k] = allowed[k % (uint32_t)n];
   }
   rt->o.cpus = NULL; /* the caller's array may not outlive this call; rt->cpus is the copy */
   return 0;
@@ -104,7 +107,8 @@ static void populate_rings(ew_runtime_t *rt) {
 #endif
   long page = sysconf(_SC_PAGESIZE);
   if (page <= 0) page = 4096;
-  for (size_t off = 0; off < len; off += (size_t)page) ((volatile uint8_t *)start)[off] = 0;
+  for (size_t off = 0; off < len; off += (size_t)page)
+    ((volatile uint8_t *)start)[off] = 0;
 }
 
 static int map_segment(ew_runtime_t *rt) {
@@ -121,8 +125,8 @@ static int map_segment(ew_runtime_t *rt) {
   rt->layout.max_conns_per_thread = o->max_conns_per_thread;
   off += (uint64_t)rt->nio * stride;
   off = align_up(off, 4096);
-  uint64_t pair = align_up(2u * EW_RING_HEADER_BYTES + (uint64_t)o->in_ring_bytes +
-                               o->out_ring_bytes, 4096);
+  uint64_t pair =
+      align_up(2u * EW_RING_HEADER_BYTES + (uint64_t)o->in_ring_bytes + o->out_ring_bytes, 4096);
   uint64_t total = off + (uint64_t)rt->nio * rt->nports * pair;
   uint64_t tstride = 0;
   if (o->task_ring_bytes != 0) {
@@ -156,11 +160,13 @@ static int map_segment(ew_runtime_t *rt) {
   uint8_t *h = rt->shm;
   uint64_t magic = EW_SEG_MAGIC;
   memcpy(h, &magic, 8);
-  uint32_t words[] = {EW_SEG_VERSION,       rt->nio,           rt->nports,
-                      o->in_ring_bytes,     o->out_ring_bytes, o->max_conns_per_thread,
-                      rt->layout.io_ctl,    rt->layout.port_ctl, rt->layout.slots,
-                      rt->layout.slots_stride, rt->rings_off,   rt->ring_pair_bytes,
-                      (uint32_t)total,      (uint32_t)getpid()};
+  uint32_t words[] = {EW_SEG_VERSION,    rt->nio,
+                      rt->nports,        o->in_ring_bytes,
+                      o->out_ring_bytes, o->max_conns_per_thread,
+                      rt->layout.io_ctl, rt->layout.port_ctl,
+                      rt->layout.slots,  rt->layout.slots_stride,
+                      rt->rings_off,     rt->ring_pair_bytes,
+                      (uint32_t)total,   (uint32_t)getpid()};
   memcpy(h + 8, words, sizeof words);
 
   for (uint32_t k = 0; k < rt->nio; k++) {
@@ -194,7 +200,8 @@ static void free_runtime(ew_runtime_t *rt) {
     if (rt->servers[i] != NULL) ew__server_unref(rt->servers[i]);
   free(rt->servers);
   if (rt->io != NULL)
-    for (uint32_t k = 0; k < rt->nio; k++) free_io(&rt->io[k]);
+    for (uint32_t k = 0; k < rt->nio; k++)
+      free_io(&rt->io[k]);
   free(rt->io);
   free(rt->ports);
   if (rt->shm != NULL) munmap(rt->shm, rt->shm_bytes);
@@ -239,7 +246,8 @@ static ew__cmd_t *new_stop_cmd(void) {
 /* Waits until `count` threads have reported ready (successfully or not). */
 static void wait_ready(ew_runtime_t *rt, uint32_t count) {
   pthread_mutex_lock(&rt->lock);
-  while (rt->ready_count < count) pthread_cond_wait(&rt->cond, &rt->lock);
+  while (rt->ready_count < count)
+    pthread_cond_wait(&rt->cond, &rt->lock);
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -440,7 +448,8 @@ void ew_port_detach(ew_port_t *p) {
   /* An IO thread that read `attached` before the store may still be inside wake(); waiting
    * for it is what makes "no callback after detach returns" true. The window is a few
    * instructions long. */
-  while (atomic_load(&p->inflight) != 0) sched_yield();
+  while (atomic_load(&p->inflight) != 0)
+    sched_yield();
 }
 
 void ew__port_wake(ew_port_t *p) {
@@ -558,7 +567,8 @@ int ew_port_reset(ew_port_t *p, int reason, ew_stop_cb cb, void *arg) {
   for (uint32_t k = 0; cmds != NULL && k < rt->nio; k++) {
     cmds[k] = calloc(1, sizeof **cmds);
     if (cmds[k] == NULL) {
-      for (uint32_t i = 0; i < k; i++) free(cmds[i]);
+      for (uint32_t i = 0; i < k; i++)
+        free(cmds[i]);
       free(cmds);
       cmds = NULL;
     }

@@ -23,7 +23,7 @@ struct ew__tnode_s {
   TAILQ_ENTRY(ew__tnode_s) link;
   ew__tlist_t *list; /* NULL when not armed */
   uint64_t deadline_ms;
-  int tag;           /* which timeout of its owner this is */
+  int tag; /* which timeout of its owner this is */
 };
 
 struct ew__tlist_s {

@@ -14,24 +14,24 @@
 #define EW_SERVER_STATS_MAP(XX)                                                                    \
   XX(messages_in, "messages (frames, chunks, HTTP requests) delivered")                            \
   XX(bytes_in, "bytes read from the server's connections")                                         \
-  XX(kicked_messages, "connections closed: messages in a window above max_msgs_per_window")       \
-  XX(kicked_bytes, "connections closed: bytes in a window above max_bytes_per_window")            \
-  XX(bans_messages, "addresses banned: messages per second above ip_msgs_per_sec")                \
-  XX(bans_connections, "addresses banned: new connections per second above ip_conns_per_sec")     \
-  XX(banned_closes, "open connections closed because their address was banned")                   \
-  XX(rejected_banned, "connections refused at accept: banned address")                            \
-  XX(rejected_max_conns, "connections refused at accept: max_conns reached")                      \
-  XX(rejected_max_conns_per_ip, "connections refused at accept: max_conns_per_ip reached")        \
-  XX(timeouts_idle, "connections closed by the idle timeout")                                     \
-  XX(timeouts_partial, "connections closed by the partial-frame timeout")                         \
-  XX(timeouts_first, "connections closed by the first-message timeout")                           \
-  XX(throttled, "times a connection's output waited for the response rate")                       \
+  XX(kicked_messages, "connections closed: messages in a window above max_msgs_per_window")        \
+  XX(kicked_bytes, "connections closed: bytes in a window above max_bytes_per_window")             \
+  XX(bans_messages, "addresses banned: messages per second above ip_msgs_per_sec")                 \
+  XX(bans_connections, "addresses banned: new connections per second above ip_conns_per_sec")      \
+  XX(banned_closes, "open connections closed because their address was banned")                    \
+  XX(rejected_banned, "connections refused at accept: banned address")                             \
+  XX(rejected_max_conns, "connections refused at accept: max_conns reached")                       \
+  XX(rejected_max_conns_per_ip, "connections refused at accept: max_conns_per_ip reached")         \
+  XX(timeouts_idle, "connections closed by the idle timeout")                                      \
+  XX(timeouts_partial, "connections closed by the partial-frame timeout")                          \
+  XX(timeouts_first, "connections closed by the first-message timeout")                            \
+  XX(throttled, "times a connection's output waited for the response rate")                        \
   XX(ip_evictions, "tracked addresses forgotten to stay within max_tracked_ips")
 enum {
 #define XX(name, doc) EW_SRV_STAT_##name,
   EW_SERVER_STATS_MAP(XX)
 #undef XX
-  EW_SRV_STAT__COUNT
+      EW_SRV_STAT__COUNT
 };
 
 /* Replaces the limits of server `id`. Each IO thread applies them when it next runs its inbox

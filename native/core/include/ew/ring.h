@@ -68,20 +68,20 @@ enum {
                          * closes with it. */
   EW_REC_ACCEPT_ERROR = 15, /* IO->JS: accept() failed on server `type` with errno `seq`
                              * (EMFILE...); at most one a second per listening socket */
-  EW_REC_SEND = 16,     /* JS->IO: body = bytes to write to the connection as they are */
-  EW_REC_SHUTDOWN = 17, /* JS->IO: end(): flush, then shutdown(SHUT_WR); close after peer EOF.
-                         * type != 0 (the answer to FAULT): flush, then close with that reason */
-  EW_REC_DESTROY = 18,  /* JS->IO: close now, dropping queued output; type = reason */
-  EW_REC_WATCH = 19,    /* JS->IO: send DRAIN once queued output is below the low watermark */
-  EW_REC_BAN = 20,      /* IO->JS: source address banned automatically; type = server, seq = ms;
-                         * body: u32 reason (EW_BAN_*), u16 family, u16 0, numeric address */
-  EW_REC_ADMIT = 21,    /* IO->JS (the server's owner port): a new connection of server `type`
-                         * is parked, unread, until a VERDICT; body as OPEN's. A CLOSE for the
-                         * same id follows if the peer leaves or a timeout fires meanwhile. */
-  EW_REC_VERDICT = 22,  /* JS->IO: the answer to ADMIT; type = 1 admit, 0 refuse (EW_EDENIED);
-                         * seq = the port to bind to, or UINT32_MAX for the server's policy */
-  EW_REC_CONN_OPT = 23, /* JS->IO: a connection option (EW_CONN_OPT_* in type, value in seq),
-                         * applied in order with the connection's other records */
+  EW_REC_SEND = 16,         /* JS->IO: body = bytes to write to the connection as they are */
+  EW_REC_SHUTDOWN = 17,     /* JS->IO: end(): flush, then shutdown(SHUT_WR); close after peer EOF.
+                             * type != 0 (the answer to FAULT): flush, then close with that reason */
+  EW_REC_DESTROY = 18,      /* JS->IO: close now, dropping queued output; type = reason */
+  EW_REC_WATCH = 19,        /* JS->IO: send DRAIN once queued output is below the low watermark */
+  EW_REC_BAN = 20,          /* IO->JS: source address banned automatically; type = server, seq = ms;
+                             * body: u32 reason (EW_BAN_*), u16 family, u16 0, numeric address */
+  EW_REC_ADMIT = 21,        /* IO->JS (the server's owner port): a new connection of server `type`
+                             * is parked, unread, until a VERDICT; body as OPEN's. A CLOSE for the
+                             * same id follows if the peer leaves or a timeout fires meanwhile. */
+  EW_REC_VERDICT = 22,      /* JS->IO: the answer to ADMIT; type = 1 admit, 0 refuse (EW_EDENIED);
+                             * seq = the port to bind to, or UINT32_MAX for the server's policy */
+  EW_REC_CONN_OPT = 23,     /* JS->IO: a connection option (EW_CONN_OPT_* in type, value in seq),
+                             * applied in order with the connection's other records */
 };
 
 /* CONN_OPT options. Socket options that fail are logged at debug level: the connection goes on
@@ -89,7 +89,8 @@ enum {
 #define EW_CONN_OPT_PAUSE 1u     /* seq 1: stop reading the socket; 0: read again */
 #define EW_CONN_OPT_NODELAY 2u   /* seq 1/0: TCP_NODELAY on/off */
 #define EW_CONN_OPT_KEEPALIVE 3u /* seq 1/0: SO_KEEPALIVE on/off */
-#define EW_CONN_OPT_KEEPIDLE 4u  /* seq: TCP_KEEPIDLE, seconds of idleness before the first probe */
+/* seq: TCP_KEEPIDLE, seconds of idleness before the first probe */
+#define EW_CONN_OPT_KEEPIDLE 4u
 /* seq: a close reason. A graceful close that only the IO thread can judge safely: an HTTP
  * connection with nothing owed, nothing being received and nothing on its way to JavaScript is
  * ended as by SHUTDOWN(reason); otherwise the request being received (or waiting for ring room)
@@ -98,7 +99,8 @@ enum {
 #define EW_CONN_OPT_CLOSE_IF_IDLE 5u
 
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
-#define EW_REC_F_RESPONSE_END 0x200u /* SEND on an HTTP connection: the last bytes of a response */
+/* SEND on an HTTP connection: the last bytes of a response */
+#define EW_REC_F_RESPONSE_END 0x200u
 /* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
  * ms, u32 messages in the window, u32 0, u64 bytes in the window, u64 the limit exceeded. */
 #define EW_KICK_MESSAGES 1u

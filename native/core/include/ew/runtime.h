@@ -34,10 +34,10 @@ typedef void (*ew_wake_cb)(void *arg);
 typedef void (*ew_stop_cb)(void *arg);
 
 typedef struct ew_runtime_opts_s {
-  uint32_t io_threads;           /* 1 .. EW_MAX_IO_THREADS */
-  uint32_t ports;                /* 1 .. EW_MAX_PORTS */
-  int affinity;                  /* EW_AFFINITY_*; AUTO picks from the CPUs the process may use */
-  const int *cpus;               /* EW_AFFINITY_LIST: IO thread k runs on cpus[k % ncpus] */
+  uint32_t io_threads; /* 1 .. EW_MAX_IO_THREADS */
+  uint32_t ports;      /* 1 .. EW_MAX_PORTS */
+  int affinity;        /* EW_AFFINITY_*; AUTO picks from the CPUs the process may use */
+  const int *cpus;     /* EW_AFFINITY_LIST: IO thread k runs on cpus[k % ncpus] */
   uint32_t ncpus;
   uint32_t in_ring_bytes;        /* data bytes of each IO->port ring, a power of two */
   uint32_t out_ring_bytes;       /* data bytes of each port->IO ring, a power of two */
@@ -94,10 +94,10 @@ EW_EXTERN int ew_runtime_thread_info(const ew_runtime_t *rt, uint32_t io, int *t
 
 /* Byte offsets of the pieces of the segment, for consumers that map it (JavaScript). */
 typedef struct ew_shm_layout_s {
-  uint32_t io_ctl;        /* per IO thread control + stats page, EW_SHM_IO_CTL_BYTES each */
-  uint32_t port_ctl;      /* per port control line, EW_SHM_PORT_CTL_BYTES each */
-  uint32_t slots;         /* per IO thread: max_conns_per_thread * EW_SHM_SLOT_BYTES */
-  uint32_t slots_stride;  /* bytes between two IO threads' slot tables */
+  uint32_t io_ctl;       /* per IO thread control + stats page, EW_SHM_IO_CTL_BYTES each */
+  uint32_t port_ctl;     /* per port control line, EW_SHM_PORT_CTL_BYTES each */
+  uint32_t slots;        /* per IO thread: max_conns_per_thread * EW_SHM_SLOT_BYTES */
+  uint32_t slots_stride; /* bytes between two IO threads' slot tables */
   uint32_t max_conns_per_thread;
 } ew_shm_layout_t;
 #define EW_SHM_IO_CTL_BYTES 512u
@@ -116,13 +116,15 @@ typedef struct ew_shm_layout_s {
 #define EW_SHM_SLOT_WIN_BYTES 8u
 #define EW_SHM_SLOT_WIN_START 10u
 #define EW_SHM_SLOT_BYTES_OUT 12u
-#define EW_SHM_SLOT_PORT 14u /* the port the connection is bound to: written before its OPEN,
-                              * UINT32_MAX while parked and once closed */
+/* u32 word: the port the connection is bound to: written before its OPEN, UINT32_MAX while
+ * parked and once closed */
+#define EW_SHM_SLOT_PORT 14u
 /* Port control line (EW_SHM_PORT_CTL_BYTES per port), u32 words at these byte offsets. */
 #define EW_SHM_PORT_SLEEPING 0u /* the consumer is about to block */
-#define EW_SHM_PORT_EPOCH 4u    /* attachments so far: a record stamped with an older epoch was
-                                 * meant for a consumer that is gone */
-#define EW_SHM_PORT_CONNS 8u    /* connections bound to the port now */
+/* attachments so far: a record stamped with an older epoch was meant for a consumer that is
+ * gone */
+#define EW_SHM_PORT_EPOCH 4u
+#define EW_SHM_PORT_CONNS 8u     /* connections bound to the port now */
 #define EW_SHM_PORT_ATTACHED 12u /* 1 while a consumer is attached */
 /* Statistics of one IO thread: u64 counters at byte offset EW_SHM_IO_STATS of its page. */
 #define EW_SHM_IO_SLEEPING 0u /* u32: the IO thread is about to block in epoll */
@@ -135,25 +137,25 @@ typedef struct ew_shm_layout_s {
   XX(bytes_out, "bytes written to sockets")                                                        \
   XX(frames_in, "frames delivered to ports")                                                       \
   XX(send_records, "send records consumed")                                                        \
-  XX(stale_sends, "records for connections already closed")                                       \
+  XX(stale_sends, "records for connections already closed")                                        \
   XX(ring_full, "times a connection paused because its port's ring was full")                      \
   XX(protocol_errors, "connections closed for a protocol error")                                   \
-  XX(slow_closes, "connections closed for output above the hard cap")                             \
-  XX(accept_errors, "accept failures, EMFILE included")                                           \
+  XX(slow_closes, "connections closed for output above the hard cap")                              \
+  XX(accept_errors, "accept failures, EMFILE included")                                            \
   XX(limit_rejects, "connections refused for lack of a slot")                                      \
   XX(wakeups, "times the loop woke from a blocking wait")                                          \
-  XX(http_requests, "HTTP requests delivered to ports")                                           \
-  XX(http_errors, "HTTP requests answered natively with an error status")                         \
-  XX(timeouts, "connections closed or answered because a timeout expired")                        \
-  XX(kicks, "connections closed for a message or byte window over its limit")                   \
-  XX(bans, "source addresses banned automatically")                                               \
-  XX(guard_rejects, "connections refused at accept: banned, or over a connection limit")          \
+  XX(http_requests, "HTTP requests delivered to ports")                                            \
+  XX(http_errors, "HTTP requests answered natively with an error status")                          \
+  XX(timeouts, "connections closed or answered because a timeout expired")                         \
+  XX(kicks, "connections closed for a message or byte window over its limit")                      \
+  XX(bans, "source addresses banned automatically")                                                \
+  XX(guard_rejects, "connections refused at accept: banned, or over a connection limit")           \
   XX(loops, "loop rounds")
 enum {
 #define XX(name, doc) EW_STAT_##name,
   EW_IO_STATS_MAP(XX)
 #undef XX
-  EW_STAT__COUNT
+      EW_STAT__COUNT
 };
 
 EW_EXTERN void ew_runtime_layout(const ew_runtime_t *rt, ew_shm_layout_t *out);
@@ -163,13 +165,13 @@ EW_EXTERN void ew_runtime_layout(const ew_runtime_t *rt, ew_shm_layout_t *out);
 /* HTTP/1.1 limits (framing EW_FRAMING_HTTP): each is answered natively, with the status in
  * brackets, then the connection closes. Timeouts of 0 are off. */
 typedef struct ew_http_limits_s {
-  uint32_t max_header_bytes;     /* every byte of a request head, and the names and values of
-                                    its trailers [431] */
-  uint32_t max_headers;          /* header count [431] */
-  uint32_t max_url_bytes;        /* [414] */
-  uint32_t max_body_bytes;       /* [413] */
-  uint32_t header_timeout_ms;    /* from the accept or the request's first byte to its headers [408] */
-  uint32_t body_timeout_ms;      /* from the headers to the end of the body [408] */
+  uint32_t max_header_bytes;  /* every byte of a request head, and the names and values of
+                                 its trailers [431] */
+  uint32_t max_headers;       /* header count [431] */
+  uint32_t max_url_bytes;     /* [414] */
+  uint32_t max_body_bytes;    /* [413] */
+  uint32_t header_timeout_ms; /* from the accept or the request's first byte to its headers [408] */
+  uint32_t body_timeout_ms;   /* from the headers to the end of the body [408] */
   uint32_t keepalive_timeout_ms; /* idle between requests: closed without an answer */
   uint32_t max_requests;         /* per connection, then Connection: close; 0 = no limit */
   uint32_t response_timeout_ms;  /* from a request's delivery to the end of its response (the
@@ -180,23 +182,23 @@ typedef struct ew_http_limits_s {
 /* Protection (docs/protection.md). Every value of 0 turns its limit off.
  * All of them can change while the server runs (ew_server_set_limits()). */
 typedef struct ew_limits_s {
-  uint32_t window_ms;             /* length of a connection's statistics window */
-  uint32_t max_msgs_per_window;   /* more messages in one window: closed with EW_EFLOOD */
-  uint64_t max_bytes_per_window;  /* more bytes read in one window: closed with EW_EFLOOD */
-  uint32_t ip_msgs_per_sec;       /* token bucket per source address: over it, the address */
-  uint32_t ip_msg_burst;          /*   is banned for ban_ms and its connections closed */
-  uint32_t ip_conns_per_sec;      /* new connections per source address, same consequence */
+  uint32_t window_ms;            /* length of a connection's statistics window */
+  uint32_t max_msgs_per_window;  /* more messages in one window: closed with EW_EFLOOD */
+  uint64_t max_bytes_per_window; /* more bytes read in one window: closed with EW_EFLOOD */
+  uint32_t ip_msgs_per_sec;      /* token bucket per source address: over it, the address */
+  uint32_t ip_msg_burst;         /*   is banned for ban_ms and its connections closed */
+  uint32_t ip_conns_per_sec;     /* new connections per source address, same consequence */
   uint32_t ip_conn_burst;
-  uint32_t ban_ms;                /* how long an automatic ban lasts */
-  uint32_t max_conns;             /* open connections of the server; further ones are refused */
-  uint32_t max_conns_per_ip;      /* open connections per source address */
-  uint64_t send_bytes_per_sec;    /* response rate per connection (token bucket) */
+  uint32_t ban_ms;             /* how long an automatic ban lasts */
+  uint32_t max_conns;          /* open connections of the server; further ones are refused */
+  uint32_t max_conns_per_ip;   /* open connections per source address */
+  uint64_t send_bytes_per_sec; /* response rate per connection (token bucket) */
   uint64_t send_burst;
   uint64_t server_send_bytes_per_sec; /* response rate of the whole server, shared fairly */
   uint64_t server_send_burst;
-  uint32_t idle_timeout_ms;       /* no inbound byte for this long: EW_ETIMEOUT_IDLE */
-  uint32_t partial_timeout_ms;    /* a frame begun and not finished: EW_ETIMEOUT_PARTIAL */
-  uint32_t first_msg_timeout_ms;  /* no complete message since the accept: EW_ETIMEOUT_FIRST */
+  uint32_t idle_timeout_ms;      /* no inbound byte for this long: EW_ETIMEOUT_IDLE */
+  uint32_t partial_timeout_ms;   /* a frame begun and not finished: EW_ETIMEOUT_PARTIAL */
+  uint32_t first_msg_timeout_ms; /* no complete message since the accept: EW_ETIMEOUT_FIRST */
 } ew_limits_t;
 
 typedef struct ew_listen_opts_s {
