@@ -10,6 +10,8 @@ import type * as Main from './cli/main';
 // command runs, and says so in one line rather than a stack.
 let cli: typeof Main;
 try {
+  // A require() so that a failure to load (no addon build) is caught here and said in one line.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   cli = require('./cli/main') as typeof Main;
 } catch (err) {
   process.stderr.write(`evwire: cannot load the package: ${(err as Error).message.split('\n')[0]}\n`);

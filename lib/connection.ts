@@ -141,7 +141,7 @@ export interface ConnectionOwner {
 
 /** The type of `conn.server`: lib/server.ts merges the Server class into it (declaration
  * merging), so users see a Server while this module imports nothing above it. */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ConnectionServer extends ConnectionOwner {}
 
 export class Connection extends EventEmitter<ConnectionEvents> {

@@ -111,6 +111,7 @@ function setCounter(c: Counter<string>, values: [Record<string, string>, number]
  */
 export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {}): Registry {
   // prom-client is loaded here, on first use: a program that never asks for metrics never loads it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Counter, Gauge, Histogram, Registry } = require('prom-client') as typeof import('prom-client');
   const registry = opts.registry ?? new Registry();
   const p = opts.prefix ?? 'evwire_';

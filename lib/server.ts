@@ -39,7 +39,7 @@ import type { BanInfo, KickInfo, Limits } from './limits';
 
 declare module './connection' {
   /** `conn.server` is the Server it belongs to (lib/connection.ts cannot import this module). */
-  // eslint-disable-next-line @typescript-eslint/no-empty-interface
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface ConnectionServer extends Server {}
 }
 export type { BanInfo, KickInfo, Limits } from './limits';

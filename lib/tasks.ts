@@ -57,13 +57,18 @@ export function taskType<P = unknown, R = unknown, PI = P, RI = R>(name: string,
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function';
 
+/** A TaskType of any payload and reply types. Its classes take values in parameter positions,
+ * where `unknown` would not accept a narrower TaskType: `any` is the one type that does. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyTaskType = TaskType<any, any, any, any>;
+
 /** The name of a task argument, and the protobuf classes if it is typed. */
-function taskName(t: string | TaskType<any, any, any, any>): string {
+function taskName(t: string | AnyTaskType): string {
   return typeof t === 'string' ? t : (t as TaskType).name;
 }
 
 /** Encodes a typed task's payload; untyped ones go as they are. */
-function typedPayload(t: string | TaskType<any, any, any, any>, payload: unknown): unknown {
+function typedPayload(t: string | AnyTaskType, payload: unknown): unknown {
   if (typeof t === 'string' || t.request === undefined) return payload;
   try {
     return t.request.encode(payload).finish();
@@ -73,7 +78,7 @@ function typedPayload(t: string | TaskType<any, any, any, any>, payload: unknown
 }
 
 /** Decodes a typed task's reply. */
-function typedReply<R>(t: string | TaskType<any, any, any, any>, p: Promise<unknown>): Promise<R> {
+function typedReply<R>(t: string | AnyTaskType, p: Promise<unknown>): Promise<R> {
   if (typeof t === 'string' || t.reply === undefined) return p as Promise<R>;
   const cls = t.reply;
   return p.then((b) => cls.decode(b as Uint8Array) as R);
@@ -348,7 +353,7 @@ export class Tasks {
   }
 
   /** Removes task `name`; schedules of it then fail with EW_ENOTASK. */
-  undefine(task: string | TaskType<any, any, any, any>): boolean {
+  undefine(task: string | AnyTaskType): boolean {
     return this.#handlers.delete(taskName(task));
   }
 
@@ -360,7 +365,7 @@ export class Tasks {
   schedule<P, R, PI, RI>(task: TaskType<P, R, PI, RI>, payload: PI, opts: ScheduleOptions & { to: 'all' }): Promise<R[]>;
   schedule<P, R, PI, RI>(task: TaskType<P, R, PI, RI>, payload: PI, opts?: ScheduleOptions): Promise<R>;
   schedule<R = unknown>(name: string, payload?: unknown, opts?: ScheduleOptions): Promise<R>;
-  schedule(task: string | TaskType<any, any, any, any>, payload?: unknown, opts: ScheduleOptions = {}): Promise<unknown> {
+  schedule(task: string | AnyTaskType, payload?: unknown, opts: ScheduleOptions = {}): Promise<unknown> {
     try {
       const name = taskName(task);
       payload = typedPayload(task, payload);
@@ -393,7 +398,7 @@ export class Tasks {
    */
   buddy<P, R, PI, RI>(connId: number, task: TaskType<P, R, PI, RI>, payload: PI, opts?: Omit<ScheduleOptions, 'to'>): Promise<R>;
   buddy<R = unknown>(connId: number, name: string, payload?: unknown, opts?: Omit<ScheduleOptions, 'to'>): Promise<R>;
-  buddy(connId: number, task: string | TaskType<any, any, any, any>, payload?: unknown, opts: Omit<ScheduleOptions, 'to'> = {}): Promise<unknown> {
+  buddy(connId: number, task: string | AnyTaskType, payload?: unknown, opts: Omit<ScheduleOptions, 'to'> = {}): Promise<unknown> {
     try {
       const name = taskName(task);
       payload = typedPayload(task, payload);

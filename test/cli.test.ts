@@ -7,12 +7,13 @@
 // Every child is killed in afterEach; every wait has a bound.
 import * as assert from 'assert';
 import * as net from 'net';
+import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import { once } from 'events';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
-const VERSION = (require(path.join(__dirname, '..', 'package.json')) as { version: string }).version;
+const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 const WAIT_MS = 30_000;
 
 interface Result {

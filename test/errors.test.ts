@@ -44,6 +44,7 @@ describe('errors', function () {
     assert.deepEqual(exported.map(([k]) => k), names, 'the addon exports the list, in its order');
     for (const [k, v] of exported) assert.equal((C as Record<string, unknown>)[k], v, k);
     // The generated file is current: what gen-wire.js would write now is what is there.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const gen = require(path.join(root, 'scripts', 'gen-wire.js')) as { render(): string; out: string };
     assert.equal(fs.readFileSync(gen.out, 'utf8'), gen.render());
   });

@@ -133,7 +133,7 @@ describe('http routes and hooks', function () {
     server.post('/j', async (q, res) => {
       res.json(await q.json());
     });
-    server.post('/c', async (q, res) => {
+    server.post('/c', async (q) => {
       try {
         await q.json();
       } catch (err) {

@@ -2,6 +2,7 @@
 // Copyright (c) 2026 evwire contributors
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
+import { Registry } from 'prom-client';
 import * as net from 'net';
 import * as path from 'path';
 import { Runtime, collectMetrics, serverRows } from '../dist/index';
@@ -139,7 +140,6 @@ describe('metrics', function () {
 
   it('collectMetrics() registers with a registry of the caller, under a prefix of its choice', async () => {
     rt = await Runtime.start({ logger: { level: 'silent' } });
-    const { Registry } = require('prom-client') as typeof import('prom-client');
     const registry = new Registry();
     collectMetrics({ stats: () => rt!.stats(), serverStats: () => serverRows(rt!.servers()) }, { registry, prefix: 'app_evwire_' });
     const fams = [...parse(await registry.metrics()).values()];

@@ -72,7 +72,7 @@ describe('shutdown', function () {
     rt = await Runtime.start({ ioThreads: 2, logger: { level: 'silent' } });
     const server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
     const held: HttpResponse[] = [];
-    let waiters: (() => void)[] = [];
+    const waiters: (() => void)[] = [];
     let hellos = 0;
     server.get('/hello', (_req, res) => {
       hellos++;

@@ -3,6 +3,8 @@
 //
 // A CommonJS user of the package by its name (the "require" condition: dist/index.js and
 // dist/index.d.ts); test/types/tsconfig.node16.json compiles it.
+// The CommonJS form of an import, as a CommonJS user of the types writes it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 import evwire = require('evwire');
 
 export async function main(): Promise<void> {
