@@ -30,7 +30,10 @@
       # The C core's sources come from native/sources.txt, the list CMakeLists.txt reads too.
       "sources": [
         "<!@(node native/sources.js)",
-        "native/addon/addon.cc"
+        "native/addon/addon.cc",
+        "native/addon/options.cc",
+        "native/addon/lifecycle.cc",
+        "native/addon/runtime.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
