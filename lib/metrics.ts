@@ -99,6 +99,19 @@ const camel = (n: string): string => n.replace(/_([a-z])/g, (_m, c: string) => c
 /** IO-thread counters that are levels, not totals. */
 const IO_GAUGES = new Set(['live']);
 
+/** `f`, read once per scrape: every family's collector of one registry.metrics() call shares
+ * the value (read then, at the first collector), and the next scrape reads afresh. */
+function perScrape<T>(f: () => T): () => T {
+  let cached: { v: T } | null = null;
+  return () => {
+    if (cached === null) {
+      cached = { v: f() };
+      setImmediate(() => (cached = null));
+    }
+    return cached.v;
+  };
+}
+
 /** Sets a counter to the absolute values read at scrape time. */
 function setCounter(c: Counter<string>, values: [Record<string, string>, number][]): void {
   c.reset();
@@ -115,6 +128,8 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
   const { Counter, Gauge, Histogram, Registry } = require('prom-client') as typeof import('prom-client');
   const registry = opts.registry ?? new Registry();
   const p = opts.prefix ?? 'evwire_';
+  const ioStats = perScrape(() => source.stats());
+  const serverStats = perScrape(() => Promise.resolve(source.serverStats()));
   const names: string[] = native.constants.IO_STATS;
   const help: string[] = native.constants.IO_STATS_HELP;
 
@@ -122,7 +137,7 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
   names.forEach((name, i) => {
     const key = camel(name);
     const read = (): [Record<string, string>, number][] =>
-      source.stats().map((t, k) => [{ thread: String(k) }, (t as Record<string, number>)[key] ?? 0]);
+      ioStats().map((t, k) => [{ thread: String(k) }, (t as Record<string, number>)[key] ?? 0]);
     if (IO_GAUGES.has(name)) {
       new Gauge({
         name: `${p}io_connections`,
@@ -149,7 +164,7 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
 
   // Per server: `server` is its id, `protocol` tcp or http.
   const servers = async (): Promise<{ labels: Record<string, string>; s: AnyServerStats }[]> =>
-    (await source.serverStats()).map((r) => ({ labels: { server: String(r.id), protocol: r.protocol }, s: r.stats }));
+    (await serverStats()).map((r) => ({ labels: { server: String(r.id), protocol: r.protocol }, s: r.stats }));
   const counter = (name: string, helpText: string, extra: string[], values: (s: ServerStats & Partial<HttpServerStats>) => [Record<string, string>, number][]): void => {
     new Counter({
       name: `${p}${name}`,
@@ -214,7 +229,7 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
 
   // Tasks this thread scheduled, by target thread (0 is the main thread).
   if (source.taskTallies !== undefined) {
-    const tallies = async () => source.taskTallies!();
+    const tallies = perScrape(() => Promise.resolve(source.taskTallies!()));
     new Counter({
       name: `${p}tasks_total`,
       help: 'Tasks scheduled by the JS threads, by target thread (0: the main thread) and outcome',

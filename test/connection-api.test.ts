@@ -7,24 +7,15 @@
 import { strict as assert } from 'assert';
 import { once } from 'events';
 import * as net from 'net';
-import { InvalidArgumentError, Runtime, type Connection, type ListenOptions, type Message, type Server } from '../dist/index';
-import { FrameReader, connect, frame, pattern, tick, until } from './helpers';
+import { InvalidArgumentError, type Connection, type ListenOptions, type Message, type Server } from '../dist/index';
+import { connect, frame, FrameReader, pattern, tick, until, useRuntime } from './helpers';
 
 describe('connection API', function () {
-  let rt: Runtime;
-  const sockets: net.Socket[] = [];
-
-  beforeEach(async () => {
-    rt = await Runtime.start({ ioThreads: 1, logger: { level: 'silent' } });
-  });
-
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await rt.close();
-  });
+  const env = useRuntime({ ioThreads: 1, logger: { level: 'silent' } });
+  const sockets = env.sockets;
 
   async function pair(opts: Partial<ListenOptions> = {}, host = '127.0.0.1'): Promise<{ server: Server; conn: Connection; s: net.Socket; r: FrameReader }> {
-    const server = await rt.listen({ protocol: 'tcp', host: opts.host ?? host, port: 0, ...opts });
+    const server = await env.rt.listen({ protocol: 'tcp', host: opts.host ?? host, port: 0, ...opts });
     const accepted = once(server, 'connection');
     const s = await connect(server.address().port, host);
     sockets.push(s);
@@ -110,7 +101,7 @@ describe('connection API', function () {
     });
 
     it('works on raw connections: bytes sent while paused arrive after resume(), whole and in order', async () => {
-      const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, framing: 'raw' });
+      const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, framing: 'raw' });
       const accepted = once(server, 'connection');
       const s = await connect(server.address().port);
       sockets.push(s);
@@ -221,7 +212,7 @@ describe('connection API', function () {
     it('an IPv4 peer of a dual-stack listener reads as IPv4 on both ends', async function () {
       let server: Server;
       try {
-        server = await rt.listen({ protocol: 'tcp', host: '::', port: 0 });
+        server = await env.rt.listen({ protocol: 'tcp', host: '::', port: 0 });
       } catch {
         this.skip(); // no IPv6 on this host
       }
@@ -245,7 +236,7 @@ describe('connection API', function () {
       assert.equal(conn.setKeepAlive(true, 5000), conn);
       assert.equal(conn.setKeepAlive(false), conn);
       await roundTrip(conn, r, 1);
-      assert.equal(rt.stats().reduce((n, t) => n + t.staleSends, 0), 0, 'no record was refused');
+      assert.equal(env.rt.stats().reduce((n, t) => n + t.staleSends, 0), 0, 'no record was refused');
       assert.throws(
         () => conn.setKeepAlive(true, -5),
         (e: unknown) => e instanceof InvalidArgumentError && e.code === 'EW_EINVAL' && e.message.includes('-5'),
@@ -259,7 +250,7 @@ describe('connection API', function () {
 
   describe('send() and write() on the wrong framing', () => {
     it("send() on a raw connection throws EW_EINVAL and names write()", async () => {
-      const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, framing: 'raw' });
+      const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, framing: 'raw' });
       const accepted = once(server, 'connection');
       sockets.push(await connect(server.address().port));
       const [conn] = (await accepted) as [Connection];

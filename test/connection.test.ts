@@ -3,24 +3,15 @@
 import { strict as assert } from 'assert';
 import { once } from 'events';
 import type * as net from 'net';
-import { Runtime, type Connection, type ListenOptions, type Server } from '../dist/index';
-import { FrameReader, closed, connect, frame, until } from './helpers';
+import { type Connection, type ListenOptions, type Server } from '../dist/index';
+import { closed, connect, frame, FrameReader, until, useRuntime } from './helpers';
 
 describe('connection', function () {
-  let rt: Runtime;
-  const sockets: net.Socket[] = [];
-
-  beforeEach(async () => {
-    rt = await Runtime.start({ ioThreads: 2, logger: { level: 'silent' } });
-  });
-
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await rt.close();
-  });
+  const env = useRuntime({ ioThreads: 2, logger: { level: 'silent' } });
+  const sockets = env.sockets;
 
   async function pair(opts: Partial<ListenOptions> = {}): Promise<{ server: Server; conn: Connection; s: net.Socket; r: FrameReader }> {
-    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, ...opts });
+    const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, ...opts });
     const accepted = once(server, 'connection');
     const s = await connect(server.address().port);
     sockets.push(s);
@@ -164,7 +155,7 @@ describe('connection', function () {
 
   it('least-connections and reusePort spread connections over IO threads', async () => {
     for (const opts of [{ distribution: 'least-connections' as const }, { reusePort: true }, {}]) {
-      const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, ...opts });
+      const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, ...opts });
       const threads: number[] = [0, 0];
       server.on('connection', (c) => threads[c.id % 2 ** 32 >>> 24]++);
       const n = 40;

@@ -208,3 +208,25 @@ export async function until(cond: () => boolean, what: string, ms = 10000): Prom
     await tick(10);
   }
 }
+
+/** A runtime started before each test of the describe block this is called in, and closed
+ * after it, with the client sockets pushed to `sockets` destroyed first (mocha hooks). */
+export function useRuntime(opts: RuntimeOptions): { readonly rt: Runtime; readonly sockets: net.Socket[] } {
+  let rt: Runtime | null = null;
+  const sockets: net.Socket[] = [];
+  beforeEach(async () => {
+    rt = await Runtime.start(opts);
+  });
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await rt?.close();
+    rt = null;
+  });
+  return {
+    get rt(): Runtime {
+      if (rt === null) throw new Error('useRuntime: no runtime outside a test');
+      return rt;
+    },
+    sockets,
+  };
+}

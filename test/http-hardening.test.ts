@@ -6,25 +6,16 @@
 import { strict as assert } from 'assert';
 import { once } from 'events';
 import * as net from 'net';
-import { Runtime, type Connection, type HttpListenOptions, type HttpRequest, type HttpResponse, type HttpServer } from '../dist/index';
-import { FrameReader, closed, countFds, frame, until } from './helpers';
+import { type Connection, type HttpListenOptions, type HttpRequest, type HttpResponse, type HttpServer } from '../dist/index';
+import { closed, countFds, frame, FrameReader, until, useRuntime } from './helpers';
 import { ResponseReader } from './http-reader';
 
 describe('http hardening', function () {
-  let rt: Runtime;
-  const sockets: net.Socket[] = [];
-
-  beforeEach(async () => {
-    rt = await Runtime.start({ ioThreads: 2, logger: { level: 'silent' } });
-  });
-
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await rt.close();
-  });
+  const env = useRuntime({ ioThreads: 2, logger: { level: 'silent' } });
+  const sockets = env.sockets;
 
   async function serve(opts: Partial<HttpListenOptions> = {}): Promise<{ server: HttpServer; port: number; seen: string[] }> {
-    const server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0, ...opts });
+    const server = await env.rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0, ...opts });
     const seen: string[] = [];
     server.fallback((req, res) => {
       seen.push(`${req.method} ${req.url}`);
@@ -116,7 +107,7 @@ describe('http hardening', function () {
   });
 
   it('delivers a chunked body and its trailers apart: no corruption, no injected header', async () => {
-    const server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+    const server = await env.rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
     const got: { body: string; headers: string[]; trailers: Record<string, string | string[]> }[] = [];
     server.post('/t', async (req, res) => {
       got.push({ body: (await req.body()).toString('latin1'), headers: req.rawHeaders, trailers: req.trailers });
@@ -140,7 +131,7 @@ describe('http hardening', function () {
   });
 
   it('trims whitespace around header values and serves only HTTP methods (no RTSP or ICE request lines)', async () => {
-    const server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+    const server = await env.rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
     let value: string | undefined;
     server.get('/v', (req, res) => {
       value = req.header('x-a');
@@ -270,7 +261,7 @@ describe('http hardening', function () {
 
     beforeEach(async () => {
       errors.length = 0;
-      server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+      server = await env.rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
       port = server.address().port;
       server.get('/next', (_req, res) => res.end('next'));
     });
@@ -375,7 +366,7 @@ describe('http hardening', function () {
   });
 
   it('a throw in a TCP message handler reaches uncaughtException, and the rest of the batch is still delivered', async () => {
-    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
     const seen: number[] = [];
     server.on('connection', (c: Connection) => {
       c.on('message', (m) => {
@@ -427,7 +418,7 @@ describe('http hardening', function () {
   });
 
   it('a framed send() larger than maxBufferedBytes is refused whole, and the connection goes on', async () => {
-    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, highWatermark: 16 << 10, lowWatermark: 4 << 10, maxBufferedBytes: 64 << 10 });
+    const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, highWatermark: 16 << 10, lowWatermark: 4 << 10, maxBufferedBytes: 64 << 10 });
     const errs: unknown[] = [];
     server.on('connection', (c: Connection) => {
       c.on('message', (m) => {
@@ -447,7 +438,7 @@ describe('http hardening', function () {
   });
 
   it('a flood kick flushes the replies to the messages within the limit before it closes', async () => {
-    const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, limits: { maxMessagesPerWindow: 5, windowMs: 60000 } });
+    const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, limits: { maxMessagesPerWindow: 5, windowMs: 60000 } });
     let handled = 0;
     server.on('connection', (c: Connection) => {
       c.on('message', (m) => {

@@ -5,26 +5,18 @@ import { execFile } from 'child_process';
 import { once } from 'events';
 import * as net from 'net';
 import { promisify } from 'util';
-import { Runtime, type HttpListenOptions, type HttpServer } from '../dist/index';
+import { type HttpListenOptions, type HttpServer } from '../dist/index';
+import { useRuntime } from './helpers';
 import { ResponseReader } from './http-reader';
 
 const run = promisify(execFile);
 
 describe('http', function () {
-  let rt: Runtime;
-  const sockets: net.Socket[] = [];
-
-  beforeEach(async () => {
-    rt = await Runtime.start({ ioThreads: 2, logger: { level: 'silent' } });
-  });
-
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await rt.close();
-  });
+  const env = useRuntime({ ioThreads: 2, logger: { level: 'silent' } });
+  const sockets = env.sockets;
 
   async function serve(opts: Partial<HttpListenOptions> = {}): Promise<{ server: HttpServer; port: number }> {
-    const server = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0, ...opts });
+    const server = await env.rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0, ...opts });
     server.get('/hello', (_req, res) => res.end('Hello, World!'));
     server.post('/users/:id', async (req, res) => {
       const body = await req.json<{ name: string }>();
@@ -321,13 +313,13 @@ describe('http', function () {
   });
 
   it("listens on 'localhost' and shares the runtime with a TCP server", async () => {
-    const http = await rt.listen({ protocol: 'http', host: 'localhost', port: 0 });
+    const http = await env.rt.listen({ protocol: 'http', host: 'localhost', port: 0 });
     http.get('/hello', (_req, res) => res.end('hi'));
-    const tcp = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    const tcp = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
     tcp.on('connection', (c) => c.on('message', (m) => c.send(m.type, m.body)));
     const { stdout } = await run('curl', ['-s', `http://localhost:${http.address().port}/hello`]);
     assert.equal(stdout, 'hi');
-    const stats = rt.stats();
+    const stats = env.rt.stats();
     assert.ok(stats.reduce((a, t) => a + t.httpRequests, 0) >= 1);
   });
 });

@@ -228,11 +228,9 @@ static void connection_options(const entry_t *e, bool *close, bool *keep_alive) 
 }
 
 static const char *const forbidden_trailers[] = {
-    "content-length", "transfer-encoding", "host",         "connection",
-    "keep-alive",     "upgrade",           "te",           "trailer",
-    "expect",         "proxy-connection",  "content-type", "content-encoding",
-    "content-range",  "authorization",     "cookie",       "set-cookie",
-    "cache-control",  "max-forwards",
+#define XX(name) name,
+    EW__HPARSE_FORBIDDEN_TRAILERS(XX)
+#undef XX
 };
 
 /* Decodes the record `b` (`len` bytes) into `r` and checks oracle 2. `r->headers` and

@@ -138,15 +138,12 @@ static bool name_is(const ew__hparse_t *hp, const char *name, uint32_t len) {
   return get32(hp->buf + hp->entry_at) == len && memcmp(hp->buf + hp->entry_at + 8, name, len) == 0;
 }
 
-/* Fields that may not come as trailers: they frame, route or control the message (RFC 9110
- * 6.5.1), and a recipient that merged them into the headers would be fooled. */
+/* A field that may not come as a trailer (EW__HPARSE_FORBIDDEN_TRAILERS). */
 static bool forbidden_trailer(const ew__hparse_t *hp) {
   static const char *const names[] = {
-      "content-length", "transfer-encoding", "host",         "connection",
-      "keep-alive",     "upgrade",           "te",           "trailer",
-      "expect",         "proxy-connection",  "content-type", "content-encoding",
-      "content-range",  "authorization",     "cookie",       "set-cookie",
-      "cache-control",  "max-forwards",
+#define XX(name) name,
+      EW__HPARSE_FORBIDDEN_TRAILERS(XX)
+#undef XX
   };
   uint32_t nl = get32(hp->buf + hp->entry_at);
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

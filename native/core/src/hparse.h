@@ -29,6 +29,29 @@
 
 /* The HTTP_REQ record's layout and flags (EW_HTTP_REQ_FIXED, EW_HTTP_F_*) are in ew/wire.h. */
 
+/* Fields that may not come as trailers: they frame, route or control the message (RFC 9110
+ * 6.5.1), and a recipient that merged them into the headers would be fooled. hparse.c answers
+ * 400 to them; the fuzz oracle checks that none passes. */
+#define EW__HPARSE_FORBIDDEN_TRAILERS(XX)                                                          \
+  XX("content-length")                                                                             \
+  XX("transfer-encoding")                                                                          \
+  XX("host")                                                                                       \
+  XX("connection")                                                                                 \
+  XX("keep-alive")                                                                                 \
+  XX("upgrade")                                                                                    \
+  XX("te")                                                                                         \
+  XX("trailer")                                                                                    \
+  XX("expect")                                                                                     \
+  XX("proxy-connection")                                                                           \
+  XX("content-type")                                                                               \
+  XX("content-encoding")                                                                           \
+  XX("content-range")                                                                              \
+  XX("authorization")                                                                              \
+  XX("cookie")                                                                                     \
+  XX("set-cookie")                                                                                 \
+  XX("cache-control")                                                                              \
+  XX("max-forwards")
+
 /* Chunk extension bytes allowed in one request (Node's limit): more is answered 413. */
 #define EW_HTTP_MAX_CHUNK_EXT_BYTES (16u << 10)
 
