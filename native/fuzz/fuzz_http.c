@@ -3,7 +3,7 @@
 
 /* libFuzzer harness for the HTTP/1.1 request parser (native/core/src/hparse.c): llhttp, evwire's
  * strictness checks, its limits and the HTTP_REQ record writer, driven the way the connection
- * glue drives them (ew__http_deliver() in native/core/src/http.c).
+ * glue drives them (http_deliver() in native/core/src/codec_http.c, the HTTP codec).
  *
  * Input layout (scripts/fuzz-seeds.js writes seeds in it):
  *   bytes 0..1  max_header_bytes = 64 + be16 % 16321          (64 .. 16384)

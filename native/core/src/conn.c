@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 #include "internal.h"
-#include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,10 +91,10 @@ static void conn_release(ew__conn_t *c) {
   ew__tnode_disarm(&c->tprog);
   ew__tnode_disarm(&c->tidle);
   ew__guard_released(c);
-  ew__http_free(c);
+  c->codec->free(c);
   event_free(c->ev);
   if (c->wev != NULL) event_free(c->wev);
-  close(c->fd);
+  c->transport->close(c);
   evbuffer_free(c->in);
   evbuffer_free(c->out);
   free(c->close_body);
@@ -105,7 +104,7 @@ static void conn_release(ew__conn_t *c) {
   atomic_fetch_sub_explicit(&io->live, 1, memory_order_relaxed);
   EW__STAT(io, closed)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
-  ew__server_unref(c->srv);
+  c->prof->release(c->prof);
   free(c);
 }
 
@@ -137,22 +136,22 @@ static bool port_usable(const ew_runtime_t *rt, uint64_t mask, uint32_t j) {
          atomic_load_explicit(rt->ports[j].attached, memory_order_acquire);
 }
 
-/* Binds by the server's policy among its attached ports: in turn; the fewest live connections
+/* Binds by the profile's policy among its attached ports: in turn; the fewest live connections
  * (ties in turn, so equal ports share evenly); or the fewest unread bytes in this thread's ring
  * towards the port. UINT32_MAX when no port may take it. */
-static uint32_t pick_port(ew__io_t *io, const ew__server_t *srv) {
+static uint32_t pick_port(ew__io_t *io, const ew__profile_t *p) {
   ew_runtime_t *rt = io->rt;
-  uint64_t mask = srv->o.bind_ports;
+  uint64_t mask = p->bind_ports;
   uint32_t best = UINT32_MAX;
   uint64_t best_load = UINT64_MAX;
   for (uint32_t i = 0; i < rt->nports; i++) {
     uint32_t j = (io->next_port + i) % rt->nports;
     if (!port_usable(rt, mask, j)) continue;
-    if (srv->o.bind == EW_BIND_ROUND_ROBIN) {
+    if (p->bind == EW_BIND_ROUND_ROBIN) {
       best = j;
       break;
     }
-    uint64_t load = srv->o.bind == EW_BIND_LEAST_CONNS
+    uint64_t load = p->bind == EW_BIND_LEAST_CONNS
                         ? atomic_load_explicit(rt->ports[j].conns, memory_order_relaxed)
                         : ew_ring_used(io->ports[j].prod.ring);
     if (load < best_load) {
@@ -257,29 +256,30 @@ static void bind_to(ew__conn_t *c, uint32_t port, const open_body_t *body, uint3
   c->flags |= C_BOUND;
   ew__slot_store(io, c->slot, EW_SHM_SLOT_PORT, port);
   atomic_fetch_add_explicit(io->rt->ports[port].conns, 1, memory_order_relaxed);
-  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, c->srv->id, 0, body, len);
+  ew__io_push_ctrl(io, port, EW_REC_OPEN, c->id, c->prof->id, 0, body, len);
 }
 
 /* Refuses a connection that never became one: the fd is closed and every count it took is
  * given back. */
-static void reject(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr) {
+static void reject(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
+                   const struct sockaddr *addr) {
   close(fd);
-  ew__guard_unadmit(srv, addr);
+  if (srv != NULL) ew__guard_unadmit(srv, addr);
   atomic_fetch_sub_explicit(&io->live, 1, memory_order_relaxed);
-  ew__server_unref(srv);
+  prof->release(prof);
 }
 
-void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockaddr *addr,
-                    socklen_t addrlen) {
+void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
+                    const struct sockaddr *addr, socklen_t addrlen) {
   ew_runtime_t *rt = io->rt;
   (void)addrlen;
   /* A parked connection's records (ADMIT, and CLOSE if it dies first) go to the owner port;
    * it is bound once the VERDICT names a port. */
-  bool parked = atomic_load_explicit(&srv->admit, memory_order_relaxed) != 0;
-  uint32_t port = parked ? srv->o.owner_port : pick_port(io, srv);
+  bool parked = srv != NULL && atomic_load_explicit(&srv->admit, memory_order_relaxed) != 0;
+  uint32_t port = parked ? srv->o.owner_port : pick_port(io, prof);
   if (port == UINT32_MAX || (parked && !atomic_load(rt->ports[port].attached))) {
-    EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", srv->id);
-    reject(io, fd, srv, addr);
+    EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", prof->id);
+    reject(io, fd, prof, srv, addr);
     return;
   }
   uint32_t slot = slot_alloc(io);
@@ -291,7 +291,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
       EW_LOG_WARN(rt, "IO thread %u: all %u connection slots in use; refusing", io->index,
                   rt->o.max_conns_per_thread);
     }
-    reject(io, fd, srv, addr);
+    reject(io, fd, prof, srv, addr);
     return;
   }
   ew__conn_t *c = calloc(1, sizeof *c);
@@ -317,10 +317,10 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
     }
     io->conns[slot] = NULL;
     slot_release(io, slot);
-    reject(io, fd, srv, addr);
+    reject(io, fd, prof, srv, addr);
     return;
   }
-  if (srv->o.no_delay) {
+  if (prof->no_delay) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
@@ -330,6 +330,9 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   for (uint32_t w = EW_SHM_SLOT_WRITTEN; w < EW__SLOT_WORDS; w++)
     ew__slot_store(io, slot, w, 0);
   c->io = io;
+  c->codec = prof->codec;
+  c->transport = &ew__transport_socket;
+  c->prof = prof;
   c->srv = srv;
   c->fd = fd;
   c->slot = slot;
@@ -339,19 +342,20 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
   io->conns[slot] = c;
 
   open_body_t body;
-  uint32_t blen = open_body(&body, srv->id, addr, fd);
+  uint32_t blen = open_body(&body, prof->id, addr, fd);
   if (parked) {
     c->flags |= C_PARKED;
     ew__slot_store(io, slot, EW_SHM_SLOT_PORT, UINT32_MAX);
-    ew__io_push_ctrl(io, port, EW_REC_ADMIT, c->id, srv->id, 0, &body, blen);
+    ew__io_push_ctrl(io, port, EW_REC_ADMIT, c->id, prof->id, 0, &body, blen);
   } else {
     bind_to(c, port, &body, blen);
   }
   EW__STAT(io, accepted)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
   ew__guard_adopted(c, addr);
-  if (srv->o.framing == EW_FRAMING_HTTP && ew__http_init(c) != 0) {
-    ew__conn_close(c, EW_ENOMEM, 0);
+  int err = c->codec->init(c);
+  if (err != 0) {
+    ew__conn_close(c, err, 0);
     return;
   }
   /* Registering an fd that already has data queued reports it at once, so nothing that arrived
@@ -366,8 +370,8 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__server_t *srv, const struct sockad
 void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
   if (!(c->flags & C_PARKED)) return;
   ew_runtime_t *rt = c->io->rt;
-  if (allow && (port >= rt->nports || !port_usable(rt, c->srv->o.bind_ports, port)))
-    port = pick_port(c->io, c->srv);
+  if (allow && (port >= rt->nports || !port_usable(rt, c->prof->bind_ports, port)))
+    port = pick_port(c->io, c->prof);
   if (!allow || port == UINT32_MAX) {
     ew__conn_close(c, EW_EDENIED, 0);
     return;
@@ -384,7 +388,7 @@ void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
     return;
   }
   open_body_t body;
-  uint32_t blen = open_body(&body, c->srv->id, (struct sockaddr *)&ss, c->fd);
+  uint32_t blen = open_body(&body, c->prof->id, (struct sockaddr *)&ss, c->fd);
   bind_to(c, port, &body, blen);
   read_interest(c, true);
   c->flags |= C_READABLE;
@@ -396,27 +400,58 @@ void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
 /* The peer broke the protocol. Frames before the fault are already with the port, which may
  * still be answering them: rather than closing under those replies, stop reading, tell the
  * port, and close once it has answered (SHUTDOWN with the reason) and the output is flushed. */
-static void fault(ew__conn_t *c, int reason) {
+void ew__conn_fault(ew__conn_t *c, int reason) {
   ew__io_t *io = c->io;
   ew__conn_stop_reading(c);
   EW__STAT(io, protocol_errors)++;
   ew__io_push_ctrl(io, c->port, EW_REC_FAULT, c->id, (uint32_t)reason, 0, NULL, 0);
 }
 
-int ew__conn_kick(ew__conn_t *c, const void *body, uint32_t len) {
+/* The guard kicked the connection (EW_EFLOOD) with the figures `k` for its CLOSE record: it
+ * reads no more, and closes once the port has answered what came before (frames: FAULT, then
+ * SHUTDOWN; HTTP: the owed responses, then 429), so no reply to a message within the limit is
+ * lost. Returns -1. */
+static int conn_kick(ew__conn_t *c, const ew__kick_t *k) {
+  uint32_t len = (uint32_t)sizeof *k;
   void *copy = malloc(len);
   if (copy == NULL) {
-    ew__conn_close_with(c, EW_EFLOOD, 0, body, len);
+    ew__conn_close_with(c, EW_EFLOOD, 0, k, len);
     return -1;
   }
-  memcpy(copy, body, len);
+  memcpy(copy, k, len);
   free(c->close_body);
   c->close_body = copy;
   c->close_body_len = len;
   c->close_reason = EW_EFLOOD;
-  if (c->http != NULL) return ew__http_kick(c);
-  fault(c, EW_EFLOOD);
-  return -1;
+  return c->codec->kick(c);
+}
+
+int ew__conn_msg(ew__conn_t *c) {
+  ew__kick_t k;
+  if (ew__guard_msg(c, &k) == EW__GUARD_PASS) return 0;
+  return conn_kick(c, &k);
+}
+
+void ew__conn_timeout(ew__conn_t *c, bool progress) {
+  if (c->codec->timeout != NULL) {
+    c->codec->timeout(c, progress);
+    return;
+  }
+  int reason = ew__guard_timeout(c, progress);
+  if (reason != 0) ew__conn_close(c, reason, 0);
+}
+
+/* A ban walks this thread's connections once: bans are rare (one per address per ban_ms), and
+ * a per-address index of connections would cost memory and work on every accept instead. */
+void ew__conn_run_ban(ew__io_t *io, ew__cmd_ban_t *cmd) {
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < io->slot_hwm; s++) {
+    ew__conn_t *c = io->conns[s];
+    if (c == NULL || !ew__guard_ban_hits(c, cmd)) continue;
+    ew__conn_close(c, EW_EBANNED, 0);
+    n++;
+  }
+  ew__guard_ban_done(io, cmd, n);
 }
 
 /* Lingering close (as nginx's lingering_close): once our FIN is out on a connection that stopped
@@ -445,8 +480,9 @@ static void linger_start(ew__conn_t *c) {
 /* Returns false if the connection closed. */
 static bool linger_read(ew__conn_t *c) {
   char scratch[16384];
+  struct iovec v = {.iov_base = scratch, .iov_len = sizeof scratch};
   for (;;) {
-    ssize_t r = recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    ssize_t r = c->transport->readv(c, &v, 1);
     if (r > 0) {
       c->lingered += (uint32_t)r;
       if (c->lingered > LINGER_MAX_BYTES) break;
@@ -467,7 +503,7 @@ void ew__conn_linger_timeout(ew__conn_t *c) {
   ew__conn_close(c, linger_reason(c), 0);
 }
 
-static void block_on_ring(ew__conn_t *c) {
+void ew__conn_block(ew__conn_t *c) {
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
   if (!(c->flags & C_BLOCKED)) {
@@ -478,126 +514,6 @@ static void block_on_ring(ew__conn_t *c) {
   }
   ew_ring_wait_space(&ip->prod, ip->prod.max_body);
   ip->dirty = true; /* publish what is there so the consumer can make room */
-}
-
-/* Moves every complete frame (or full-size fragment) from the connection's input buffer into its
- * port's ring. Returns 0 when it needs more bytes, 1 when the ring is full (the connection is
- * now blocked), -1 after a protocol error (the connection reads no more). */
-static int deliver(ew__conn_t *c) {
-  if (c->http != NULL) return ew__http_deliver(c);
-  ew__io_t *io = c->io;
-  ew__io_port_t *ip = &io->ports[c->port];
-  uint32_t max_body = ip->prod.max_body;
-  bool raw = c->srv->o.framing == EW_FRAMING_RAW;
-  for (;;) {
-    size_t avail = evbuffer_get_length(c->in);
-    if (avail == 0) return 0;
-    if (ip->ovf_head != NULL) {
-      /* An OPEN or CLOSE is waiting for room: data must not overtake it. */
-      block_on_ring(c);
-      return 1;
-    }
-    if (!raw && !(c->flags & C_HAVE_HDR)) {
-      /* Fast path: frames lying wholly inside the first contiguous chunk are copied straight
-       * from it and drained with one call, instead of a copyout, a drain and a remove each.
-       * Anything unusual (a frame across chunks, a fragment, a bad header) falls through to the
-       * general path below, which handles it. */
-      struct evbuffer_iovec v;
-      if (evbuffer_peek(c->in, -1, NULL, &v, 1) >= 1) {
-        const uint8_t *p = v.iov_base;
-        size_t n = v.iov_len, used = 0;
-        uint32_t frames = 0, allow = ew__guard_allowance(c);
-        bool full = false;
-        while (n - used >= EW_FRAME_HEADER_BYTES && frames < allow) {
-          ew_frame_header_t h;
-          if (ew_frame_decode(p + used, c->srv->o.max_frame_bytes, &h) != 0) break;
-          if (h.length > max_body || n - used - EW_FRAME_HEADER_BYTES < h.length) break;
-          ew_rec_t *rec = ew_ring_reserve(&ip->prod, h.length);
-          if (rec == NULL) {
-            full = true;
-            break;
-          }
-          rec->kind = EW_REC_DATA;
-          rec->flags = h.flags;
-          rec->conn = c->id;
-          rec->type = h.type;
-          rec->seq = h.seq;
-          memcpy(rec + 1, p + used + EW_FRAME_HEADER_BYTES, h.length);
-          used += EW_FRAME_HEADER_BYTES + h.length;
-          frames++;
-        }
-        if (used != 0) {
-          evbuffer_drain(c->in, used);
-          EW__STAT(io, frames_in) += frames;
-          ew__guard_delivered(c, frames);
-          ip->dirty = true;
-        }
-        if (full) {
-          block_on_ring(c);
-          return 1;
-        }
-        if (used != 0) continue;
-      }
-    }
-    uint32_t chunk;
-    uint16_t flags = 0;
-    if (raw) {
-      chunk = avail < max_body ? (uint32_t)avail : max_body;
-    } else {
-      if (!(c->flags & C_HAVE_HDR)) {
-        if (avail < EW_FRAME_HEADER_BYTES) return 0;
-        uint8_t h[EW_FRAME_HEADER_BYTES];
-        evbuffer_copyout(c->in, h, sizeof h);
-        int err = ew_frame_decode(h, c->srv->o.max_frame_bytes, &c->hdr);
-        if (err != 0) {
-          EW_LOG_DEBUG(io->rt, "connection %llu: bad frame header (length %u type %u flags 0x%x)",
-                       (unsigned long long)c->id, c->hdr.length, c->hdr.type, c->hdr.flags);
-          fault(c, err);
-          return -1;
-        }
-        evbuffer_drain(c->in, EW_FRAME_HEADER_BYTES);
-        avail -= EW_FRAME_HEADER_BYTES;
-        c->flags |= C_HAVE_HDR;
-        c->delivered = 0;
-      }
-      uint32_t rest = c->hdr.length - c->delivered;
-      if (rest <= max_body) {
-        if (avail < rest) return 0;
-        chunk = rest;
-      } else {
-        /* Frames larger than a record travel as fragments as soon as each is complete, so a
-         * connection never buffers more than one record's worth here. */
-        if (avail < max_body) return 0;
-        chunk = max_body;
-        flags = EW_REC_F_MORE;
-      }
-      flags |= c->hdr.flags;
-    }
-    /* A whole message (a raw chunk, a frame's last piece) counts against the window first. */
-    bool whole = !(flags & EW_REC_F_MORE);
-    if (whole && ew__guard_msg(c) != 0) return -1;
-    ew_rec_t *rec = ew_ring_reserve(&ip->prod, chunk);
-    if (rec == NULL) {
-      block_on_ring(c);
-      return 1;
-    }
-    rec->kind = EW_REC_DATA;
-    rec->flags = flags;
-    rec->conn = c->id;
-    rec->type = raw ? 0 : c->hdr.type;
-    rec->seq = raw ? 0 : c->hdr.seq;
-    if (chunk) evbuffer_remove(c->in, rec + 1, chunk);
-    ip->dirty = true;
-    if (whole) ew__guard_delivered(c, 1);
-    if (!raw) {
-      if (flags & EW_REC_F_MORE) {
-        c->delivered += chunk;
-      } else {
-        c->flags &= ~C_HAVE_HDR;
-        EW__STAT(io, frames_in)++;
-      }
-    }
-  }
 }
 
 static void ready_push(ew__conn_t *c) {
@@ -612,12 +528,7 @@ static void on_eof(ew__conn_t *c) {
   c->flags |= C_PEER_EOF;
   c->flags &= ~C_READABLE;
   read_interest(c, false);
-  if (c->http != NULL && ew__http_eof(c)) return;
-  if (c->srv->o.framing == EW_FRAMING_FRAMES &&
-      ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0)) {
-    fault(c, EW_EPROTO_TRUNCATED);
-    return;
-  }
+  if (c->codec->eof(c)) return;
   ew__io_push_ctrl(c->io, c->port, EW_REC_END, c->id, 0, 0, NULL, 0);
   /* Both directions are finished once we had already shut down ours. */
   if (c->flags & C_WR_SHUT) ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
@@ -627,7 +538,7 @@ static void on_eof(ew__conn_t *c) {
  * EAGAIN, its budget or a full ring), false when it may have been closed. */
 static bool pump(ew__conn_t *c) {
   if (c->flags & (C_FAULT | C_PAUSED)) return true;
-  int d = deliver(c);
+  int d = c->codec->deliver(c);
   if (d != 0) return d > 0;
   if (c->flags & C_PEER_EOF) return true;
   if (c->flags & C_RD_OFF) {
@@ -658,7 +569,7 @@ static bool pump(ew__conn_t *c) {
       asked += len;
       niov++;
     }
-    ssize_t r = readv(c->fd, iov, niov);
+    ssize_t r = c->transport->readv(c, iov, niov);
     if (r < 0) {
       int e = errno;
       evbuffer_commit_space(c->in, v, 0);
@@ -683,8 +594,12 @@ static bool pump(ew__conn_t *c) {
     evbuffer_commit_space(c->in, v, niov);
     got += (size_t)r;
     EW__STAT(c->io, bytes_in) += (uint64_t)r;
-    if (ew__guard_read(c, (size_t)r) != 0) return false;
-    d = deliver(c);
+    ew__kick_t k;
+    if (ew__guard_read(c, (size_t)r, &k) != EW__GUARD_PASS) {
+      conn_kick(c, &k);
+      return false;
+    }
+    d = c->codec->deliver(c);
     if (d != 0) return d > 0;
     if (level(c)) {
       /* Level-triggered: a short read means drained for now, and epoll reports the socket
@@ -708,23 +623,12 @@ static bool pump(ew__conn_t *c) {
 }
 
 void ew__conn_pump(ew__conn_t *c) {
-  if (pump(c)) ew__guard_round(c);
+  if (!pump(c)) return;
+  int reason = ew__guard_round(c);
+  if (reason != 0) ew__conn_close(c, reason, 0);
 }
 
 /* ---- outbound ------------------------------------------------------------------------------ */
-
-static ssize_t send_iov(int fd, struct iovec *iov, int n) {
-  struct msghdr m;
-  memset(&m, 0, sizeof m);
-  m.msg_iov = iov;
-  m.msg_iovlen = (size_t)n;
-  ssize_t w;
-  /* MSG_NOSIGNAL: a peer that vanished must cost an EPIPE, not the process (SIGPIPE). */
-  do
-    w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-  while (w < 0 && errno == EINTR);
-  return w;
-}
 
 static void account_written(ew__conn_t *c, size_t n) {
   c->written += (uint32_t)n;
@@ -737,12 +641,12 @@ static void account_written(ew__conn_t *c, size_t n) {
 /* Returns 0, or -1 if the connection was closed. */
 static int after_output(ew__conn_t *c) {
   size_t queued = evbuffer_get_length(c->out);
-  if (queued > c->srv->o.max_buffered) {
+  if (queued > c->prof->max_buffered) {
     EW__STAT(c->io, slow_closes)++;
     ew__conn_close(c, EW_ESLOW, 0);
     return -1;
   }
-  if ((c->flags & C_WANT_DRAIN) && queued < c->srv->o.low_watermark) {
+  if ((c->flags & C_WANT_DRAIN) && queued < c->prof->low_watermark) {
     c->flags &= ~C_WANT_DRAIN;
     ew__io_push_ctrl(c->io, c->port, EW_REC_DRAIN, c->id, 0, 0, NULL, 0);
   }
@@ -774,7 +678,7 @@ static int flush_out(ew__conn_t *c) {
       }
       total += v[i].iov_len;
     }
-    ssize_t w = send_iov(c->fd, iov, n);
+    ssize_t w = c->transport->writev(c, iov, n);
     if (w < 0) {
       int e = errno;
       if (e == EAGAIN) {
@@ -802,8 +706,18 @@ static int flush_out(ew__conn_t *c) {
   return after_output(c);
 }
 
-int ew__conn_flush(ew__conn_t *c) {
-  return flush_out(c);
+/* The response rate's tick: one turn for every waiting connection, in order; one that still
+ * waits goes to the back. */
+void ew__conn_on_throttle(ew__io_t *io) {
+  uint32_t n = 0;
+  ew__conn_t *c;
+  TAILQ_FOREACH(c, &io->throttled, throttle_link) n++;
+  while (n-- > 0 && (c = TAILQ_FIRST(&io->throttled)) != NULL) {
+    TAILQ_REMOVE(&io->throttled, c, throttle_link);
+    TAILQ_INSERT_TAIL(&io->throttled, c, throttle_link);
+    flush_out(c); /* unthrottles it when its output is out, or closes it */
+  }
+  if (!TAILQ_EMPTY(&io->throttled)) ew__io_throttle_arm(io);
 }
 
 /* Sends bytes that live in ring memory: straight to the kernel when nothing is queued before
@@ -812,7 +726,7 @@ static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
   size_t done = 0;
   bool limited = ew__guard_limited(c);
   if (!limited && evbuffer_get_length(c->out) == 0 && !(c->flags & C_WBLOCKED)) {
-    ssize_t w = send_iov(c->fd, iov, n);
+    ssize_t w = c->transport->writev(c, iov, n);
     if (w < 0) {
       int e = errno;
       if (e != EAGAIN) {
@@ -860,7 +774,7 @@ static int do_shutdown(ew__conn_t *c) {
      * closes with the reason. */
     ew__conn_stop_reading(c);
     c->flags |= C_WR_SHUT;
-    if (shutdown(c->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+    if (c->transport->shutdown(c) != 0) {
       int e = errno;
       ew__conn_close(c, ew_translate_sys_error(e), e);
       return -1;
@@ -875,7 +789,7 @@ static int do_shutdown(ew__conn_t *c) {
   }
   if (!(c->flags & C_WR_SHUT)) {
     c->flags |= C_WR_SHUT;
-    if (shutdown(c->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+    if (c->transport->shutdown(c) != 0) {
       int e = errno;
       ew__conn_close(c, ew_translate_sys_error(e), e);
       return -1;
@@ -993,12 +907,12 @@ ew_rec_t *ew__conn_reserve(ew__conn_t *c, uint32_t *len) {
   ew__io_port_t *ip = &c->io->ports[c->port];
   if (*len > ip->prod.max_body) *len = ip->prod.max_body;
   if (ip->ovf_head != NULL) {
-    block_on_ring(c);
+    ew__conn_block(c);
     return NULL;
   }
   ew_rec_t *rec = ew_ring_reserve(&ip->prod, *len);
   if (rec == NULL) {
-    block_on_ring(c);
+    ew__conn_block(c);
     return NULL;
   }
   ip->dirty = true;
@@ -1062,7 +976,7 @@ void ew__conn_option(ew__conn_t *c, uint32_t opt, uint32_t value) {
   int r = 0;
   switch (opt) {
   case EW_CONN_OPT_CLOSE_IF_IDLE:
-    if (c->http == NULL || ew__http_drain(c)) end_with(c, (int32_t)value);
+    if (c->codec->drain(c)) end_with(c, (int32_t)value);
     return;
   case EW_CONN_OPT_PAUSE:
     if (v) {
@@ -1132,7 +1046,8 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
         EW__STAT(io, stale_sends) += (uint64_t)n;
         continue;
       }
-      if (write_iov(c, iov, n, total) == 0 && ends != 0) ew__http_responses_done(c, ends);
+      if (write_iov(c, iov, n, total) == 0 && ends != 0 && c->codec->sent != NULL)
+        c->codec->sent(c, ends);
       continue;
     }
     case EW_REC_SHUTDOWN:
@@ -1162,4 +1077,18 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
     budget--;
   }
   if (ew_ring_release(cons)) ew__port_wake(ip->port);
+}
+
+uint32_t ew__conn_close_port(ew__io_t *io, uint32_t port, int reason) {
+  uint32_t closed = 0;
+  for (uint32_t s = 0; s < io->slot_hwm; s++) {
+    ew__conn_t *c = io->conns[s];
+    /* Parked connections whose ADMIT went to this port are closed too: the reset discards the
+     * ADMIT, so no verdict could ever come. */
+    if (c != NULL && c->port == port) {
+      ew__conn_close(c, reason, 0);
+      closed++;
+    }
+  }
+  return closed;
 }

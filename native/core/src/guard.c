@@ -64,28 +64,6 @@ void ew__guard_log(ew__io_t *io, int kind, int level, const char *fmt, ...) {
 
 /* ---- servers ------------------------------------------------------------------------------ */
 
-int ew__guard_server_init(ew__server_t *srv, uint32_t nio) {
-  srv->per_io = aligned_alloc(64, (size_t)nio * sizeof *srv->per_io);
-  if (srv->per_io == NULL) return EW_ENOMEM;
-  memset(srv->per_io, 0, (size_t)nio * sizeof *srv->per_io);
-  for (uint32_t k = 0; k < nio; k++)
-    srv->per_io[k].lim = srv->o.limits;
-  uint32_t max = srv->o.max_tracked_ips != 0 ? srv->o.max_tracked_ips : 65536;
-  if (ew__iptab_init(&srv->ips, max) != 0) {
-    free(srv->per_io);
-    srv->per_io = NULL;
-    return EW_ENOMEM;
-  }
-  return 0;
-}
-
-void ew__guard_server_free(ew__server_t *srv) {
-  if (srv->per_io == NULL) return;
-  ew__iptab_destroy(&srv->ips);
-  free(srv->per_io);
-  srv->per_io = NULL;
-}
-
 static void broadcast_ban(ew_runtime_t *rt, ew__server_t *srv, const ew__ipkey_t *k) {
   for (uint32_t i = 0; i < rt->nio; i++) {
     ew__cmd_ban_t *cmd = malloc(sizeof *cmd);
@@ -127,7 +105,7 @@ static void banned(ew__io_t *io, ew__server_t *srv, const ew__ipkey_t *k, uint32
 }
 
 int ew__guard_admit(ew__io_t *io, ew__server_t *srv, const struct sockaddr *sa) {
-  ew__srv_io_t *sio = &srv->per_io[io->index];
+  ew__srv_io_t *sio = &srv->prof.per_io[io->index];
   const ew_limits_t *l = &sio->lim;
   ew__ipkey_t k;
   ew__ipkey_from_sockaddr(&k, sa);
@@ -189,16 +167,16 @@ static void publish(ew__conn_t *c) {
 
 void ew__guard_adopted(ew__conn_t *c, const struct sockaddr *sa) {
   ew__io_t *io = c->io;
-  c->sio = &c->srv->per_io[io->index];
+  c->sio = &c->prof->per_io[io->index];
   c->lim = &c->sio->lim;
   ew__ipkey_from_sockaddr(&c->ip, sa);
-  c->flags |= C_IP_COUNTED;
+  if (c->srv != NULL) c->flags |= C_IP_COUNTED; /* admitted by its listener */
   c->win_start = ew__coarse_ms();
   c->last_rx = c->win_start;
   c->tprog.tag = 1;
   c->tidle.tag = 2;
   publish(c);
-  if (c->srv->o.framing == EW_FRAMING_HTTP) return; /* HTTP has its own timeouts */
+  if (c->codec->flags & EW__CODEC_OWN_TIMERS) return; /* e.g. HTTP's own timeouts */
   if (c->lim->idle_timeout_ms != 0) ew__io_arm(io, &c->tidle, c->lim->idle_timeout_ms);
   if (c->lim->first_msg_timeout_ms != 0) ew__io_arm(io, &c->tprog, c->lim->first_msg_timeout_ms);
 }
@@ -228,7 +206,7 @@ static bool charge(ew__conn_t *c) {
   c->msgs_charged = c->msgs_total;
   c->sio->stats[EW_SRV_STAT_messages_in] += fresh;
   const ew_limits_t *l = c->lim;
-  if (fresh == 0 || l->ip_msgs_per_sec == 0 ||
+  if (fresh == 0 || l->ip_msgs_per_sec == 0 || c->srv == NULL ||
       !ew__iptab_charge(&c->srv->ips, &c->ip, l, (uint32_t)fresh, ew__coarse_ms()))
     return false;
   EW__SRV_STAT(c, bans_messages)++;
@@ -236,17 +214,14 @@ static bool charge(ew__conn_t *c) {
   return true;
 }
 
-static int kick(ew__conn_t *c, uint32_t what) {
+/* Decides a kick: counts and logs it, and fills `k` with the figures of its CLOSE record. */
+static int kick(ew__conn_t *c, uint32_t what, ew__kick_t *k) {
   ew__io_t *io = c->io;
   const ew_limits_t *l = c->lim;
-  struct {
-    uint32_t what, window_ms, messages, zero;
-    uint64_t bytes, limit;
-  } body = {
+  ew__kick_t body = {
       what,         l->window_ms,
       c->win_msgs,  0,
       c->win_bytes, what == EW_KICK_MESSAGES ? l->max_msgs_per_window : l->max_bytes_per_window};
-  _Static_assert(sizeof body == EW_KICK_BODY_BYTES, "kick body layout");
   if (what == EW_KICK_MESSAGES)
     EW__SRV_STAT(c, kicked_messages)++;
   else
@@ -257,16 +232,17 @@ static int kick(ew__conn_t *c, uint32_t what) {
   ew__guard_log(io, EW__LOG_KICK, EW_LOG_LEVEL_WARN,
                 "server %u: connection %llu from %s kicked: %u messages, %llu bytes in its %u ms "
                 "window (limit %llu %s)",
-                c->srv->id, (unsigned long long)c->id, addr, c->win_msgs,
+                c->prof->id, (unsigned long long)c->id, addr, c->win_msgs,
                 (unsigned long long)c->win_bytes, l->window_ms, (unsigned long long)body.limit,
                 what == EW_KICK_MESSAGES ? "messages" : "bytes");
   publish(c);
   /* What it sent before the kick still counts against its address. */
   charge(c);
-  return ew__conn_kick(c, &body, sizeof body);
+  *k = body;
+  return EW__GUARD_KICK;
 }
 
-int ew__guard_read(ew__conn_t *c, size_t n) {
+int ew__guard_read(ew__conn_t *c, size_t n, ew__kick_t *k) {
   const ew_limits_t *l = c->lim;
   uint64_t now = ew__coarse_ms();
   c->last_rx = now;
@@ -275,14 +251,14 @@ int ew__guard_read(ew__conn_t *c, size_t n) {
   c->bytes_total += n;
   c->sio->stats[EW_SRV_STAT_bytes_in] += n;
   if (l->max_bytes_per_window != 0 && c->win_bytes > l->max_bytes_per_window)
-    return kick(c, EW_KICK_BYTES);
-  if (c->http == NULL) {
+    return kick(c, EW_KICK_BYTES, k);
+  if (!(c->codec->flags & EW__CODEC_OWN_TIMERS)) {
     if (l->idle_timeout_ms != 0)
       ew__io_arm(c->io, &c->tidle, l->idle_timeout_ms);
     else if (ew__tnode_armed(&c->tidle))
       ew__tnode_disarm(&c->tidle); /* the timeout was turned off at run time */
   }
-  return 0;
+  return EW__GUARD_PASS;
 }
 
 uint32_t ew__guard_allowance(ew__conn_t *c) {
@@ -292,8 +268,8 @@ uint32_t ew__guard_allowance(ew__conn_t *c) {
   return c->win_msgs >= max ? 0 : max - c->win_msgs;
 }
 
-int ew__guard_msg(ew__conn_t *c) {
-  return ew__guard_allowance(c) == 0 ? kick(c, EW_KICK_MESSAGES) : 0;
+int ew__guard_msg(ew__conn_t *c, ew__kick_t *k) {
+  return ew__guard_allowance(c) == 0 ? kick(c, EW_KICK_MESSAGES, k) : EW__GUARD_PASS;
 }
 
 /* The partial-frame and first-message timeouts share the connection's progress node: until the
@@ -304,8 +280,7 @@ static void progress_timers(ew__conn_t *c) {
   const ew_limits_t *l = c->lim;
   if (!(c->flags & C_GOT_MSG) && l->first_msg_timeout_ms != 0) return;
   if (ew__tnode_armed(&c->tprog) && !(c->flags & C_PARTIAL)) ew__tnode_disarm(&c->tprog);
-  bool partial = c->srv->o.framing == EW_FRAMING_FRAMES && !(c->flags & (C_BLOCKED | C_FAULT)) &&
-                 ((c->flags & C_HAVE_HDR) || evbuffer_get_length(c->in) > 0);
+  bool partial = !(c->flags & (C_BLOCKED | C_FAULT)) && c->codec->partial(c);
   if (partial && !(c->flags & C_PARTIAL) && l->partial_timeout_ms != 0) {
     c->flags |= C_PARTIAL;
     ew__io_arm(c->io, &c->tprog, l->partial_timeout_ms);
@@ -315,17 +290,16 @@ static void progress_timers(ew__conn_t *c) {
   }
 }
 
-void ew__guard_round(ew__conn_t *c) {
+int ew__guard_round(ew__conn_t *c) {
   publish(c);
-  if (c->http == NULL) progress_timers(c);
-  if (charge(c)) {
-    /* This one closes now; the others of the address when their threads run the command. */
-    EW__SRV_STAT(c, banned_closes)++;
-    ew__conn_close(c, EW_EBANNED, 0);
-  }
+  if (!(c->codec->flags & EW__CODEC_OWN_TIMERS)) progress_timers(c);
+  if (!charge(c)) return 0;
+  /* This one closes now; the others of the address when their threads run the command. */
+  EW__SRV_STAT(c, banned_closes)++;
+  return EW_EBANNED;
 }
 
-void ew__guard_timeout(ew__conn_t *c, bool progress) {
+int ew__guard_timeout(ew__conn_t *c, bool progress) {
   ew__io_t *io = c->io;
   const ew_limits_t *l = c->lim;
   int reason;
@@ -333,20 +307,20 @@ void ew__guard_timeout(ew__conn_t *c, bool progress) {
   /* The limits may have changed since this timeout was armed: only the current ones close. A
    * timeout turned off lets the connection be; one changed restarts with its new length. */
   if (!progress) {
-    if (l->idle_timeout_ms == 0) return;
+    if (l->idle_timeout_ms == 0) return 0;
     /* Reads re-arm the timeout while it is on, so this only catches one turned off and on
      * again meanwhile; the margin covers the coarse clock's lag behind the precise one. */
     if (ew__coarse_ms() - c->last_rx + 50 < l->idle_timeout_ms) {
       ew__io_arm(io, &c->tidle, l->idle_timeout_ms);
-      return;
+      return 0;
     }
   } else if (c->flags & C_PARTIAL) {
     if (l->partial_timeout_ms == 0) {
       c->flags &= ~C_PARTIAL;
-      return;
+      return 0;
     }
   } else if (l->first_msg_timeout_ms == 0) {
-    return;
+    return 0;
   }
   if (!progress) {
     reason = EW_ETIMEOUT_IDLE;
@@ -365,31 +339,27 @@ void ew__guard_timeout(ew__conn_t *c, bool progress) {
   char addr[48];
   ew__ipkey_format(&c->ip, addr, sizeof addr);
   ew__guard_log(io, EW__LOG_TIMEOUT, EW_LOG_LEVEL_INFO,
-                "server %u: connection %llu from %s closed by its %s timeout", c->srv->id,
+                "server %u: connection %llu from %s closed by its %s timeout", c->prof->id,
                 (unsigned long long)c->id, addr, what);
-  ew__conn_close(c, reason, 0);
+  return reason;
 }
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
 void ew__guard_run_limits(ew__io_t *io, ew__cmd_limits_t *cmd) {
-  cmd->srv->per_io[io->index].lim = cmd->lim;
+  cmd->srv->prof.per_io[io->index].lim = cmd->lim;
   /* A response rate that was lifted or changed applies at the next tick. */
   if (!TAILQ_EMPTY(&io->throttled)) ew__io_throttle_arm(io);
   ew__server_unref(cmd->srv);
 }
 
-/* A ban walks this thread's connections once: bans are rare (one per address per ban_ms), and
- * a per-address index of connections would cost memory and work on every accept instead. */
-void ew__guard_run_ban(ew__io_t *io, ew__cmd_ban_t *cmd) {
-  uint32_t n = 0;
-  for (uint32_t s = 0; s < io->slot_hwm; s++) {
-    ew__conn_t *c = io->conns[s];
-    if (c == NULL || c->srv != cmd->srv || memcmp(&c->ip, &cmd->key, sizeof c->ip) != 0) continue;
-    EW__SRV_STAT(c, banned_closes)++;
-    ew__conn_close(c, EW_EBANNED, 0);
-    n++;
-  }
+bool ew__guard_ban_hits(ew__conn_t *c, const ew__cmd_ban_t *cmd) {
+  if (c->srv != cmd->srv || memcmp(&c->ip, &cmd->key, sizeof c->ip) != 0) return false;
+  EW__SRV_STAT(c, banned_closes)++;
+  return true;
+}
+
+void ew__guard_ban_done(ew__io_t *io, ew__cmd_ban_t *cmd, uint32_t n) {
   if (n != 0) {
     char addr[48];
     ew__ipkey_format(&cmd->key, addr, sizeof addr);
@@ -456,40 +426,12 @@ void ew__guard_unthrottle(ew__conn_t *c) {
   TAILQ_REMOVE(&c->io->throttled, c, throttle_link);
 }
 
-/* One turn for every waiting connection, in order; one that still waits goes to the back. */
-void ew__guard_on_throttle(ew__io_t *io) {
-  uint32_t n = 0;
-  ew__conn_t *c;
-  TAILQ_FOREACH(c, &io->throttled, throttle_link) n++;
-  while (n-- > 0 && (c = TAILQ_FIRST(&io->throttled)) != NULL) {
-    TAILQ_REMOVE(&io->throttled, c, throttle_link);
-    TAILQ_INSERT_TAIL(&io->throttled, c, throttle_link);
-    ew__conn_flush(c); /* unthrottles it when its output is out, or closes it */
-  }
-  if (!TAILQ_EMPTY(&io->throttled)) ew__io_throttle_arm(io);
-}
-
 /* ---- the public API ------------------------------------------------------------------------ */
-
-/* Finds a listening server and takes a reference. */
-static ew__server_t *find_server(ew_runtime_t *rt, uint32_t id) {
-  ew__server_t *srv = NULL;
-  pthread_mutex_lock(&rt->lock);
-  for (uint32_t i = 0; i < rt->nservers; i++) {
-    if (rt->servers[i] != NULL && rt->servers[i]->id == id) {
-      srv = rt->servers[i];
-      atomic_fetch_add(&srv->refs, 1);
-      break;
-    }
-  }
-  pthread_mutex_unlock(&rt->lock);
-  return srv;
-}
 
 int ew_server_set_limits(ew_runtime_t *rt, uint32_t id, const ew_limits_t *l) {
   if (l == NULL || l->window_ms == 0) return EW_EINVAL;
   if (atomic_load(&rt->state) != EW__RT_RUNNING) return EW_ESTATE;
-  ew__server_t *srv = find_server(rt, id);
+  ew__server_t *srv = ew__server_find(rt, id);
   if (srv == NULL) return EW_ENOENT;
   for (uint32_t i = 0; i < rt->nio; i++) {
     ew__cmd_limits_t *cmd = malloc(sizeof *cmd);
@@ -507,24 +449,16 @@ int ew_server_set_limits(ew_runtime_t *rt, uint32_t id, const ew_limits_t *l) {
   return 0;
 }
 
-int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on) {
-  ew__server_t *srv = find_server(rt, id);
-  if (srv == NULL) return EW_ENOENT;
-  atomic_store(&srv->admit, on ? 1 : 0);
-  ew__server_unref(srv);
-  return 0;
-}
-
 int ew_server_stats(ew_runtime_t *rt, uint32_t id, uint64_t *out, uint32_t *tracked) {
-  ew__server_t *srv = find_server(rt, id);
+  ew__server_t *srv = ew__server_find(rt, id);
   if (srv == NULL) return EW_ENOENT;
   memset(out, 0, sizeof(uint64_t) * EW_SRV_STAT__COUNT);
   /* Each row has one writer (its IO thread); a relaxed read of a counter it is incrementing
    * sees the old or the new value, which is all a statistic needs. */
   for (uint32_t k = 0; k < rt->nio; k++)
     for (uint32_t i = 0; i < EW_SRV_STAT__COUNT; i++)
-      out[i] +=
-          atomic_load_explicit((_Atomic uint64_t *)&srv->per_io[k].stats[i], memory_order_relaxed);
+      out[i] += atomic_load_explicit((_Atomic uint64_t *)&srv->prof.per_io[k].stats[i],
+                                     memory_order_relaxed);
   ew__iptab_totals(&srv->ips, tracked, &out[EW_SRV_STAT_ip_evictions]);
   ew__server_unref(srv);
   return 0;
@@ -534,7 +468,7 @@ int ew_ban_add(ew_runtime_t *rt, uint32_t id, const char *addr, uint32_t ms) {
   ew__ipkey_t k;
   if (ew__ipkey_parse(&k, addr) != 0 || ms == 0) return EW_EINVAL;
   if (atomic_load(&rt->state) != EW__RT_RUNNING) return EW_ESTATE;
-  ew__server_t *srv = find_server(rt, id);
+  ew__server_t *srv = ew__server_find(rt, id);
   if (srv == NULL) return EW_ENOENT;
   int err = ew__iptab_ban(&srv->ips, &k, ew__coarse_ms(), ms);
   if (err == 0) broadcast_ban(rt, srv, &k);
@@ -545,7 +479,7 @@ int ew_ban_add(ew_runtime_t *rt, uint32_t id, const char *addr, uint32_t ms) {
 int ew_ban_remove(ew_runtime_t *rt, uint32_t id, const char *addr) {
   ew__ipkey_t k;
   if (ew__ipkey_parse(&k, addr) != 0) return EW_EINVAL;
-  ew__server_t *srv = find_server(rt, id);
+  ew__server_t *srv = ew__server_find(rt, id);
   if (srv == NULL) return EW_ENOENT;
   int err = ew__iptab_unban(&srv->ips, &k, ew__coarse_ms());
   ew__server_unref(srv);
@@ -567,7 +501,7 @@ static void add_ban(void *arg, const ew__ipkey_t *k, uint64_t remaining) {
 }
 
 int ew_ban_list(ew_runtime_t *rt, uint32_t id, ew_ban_t *out, size_t cap, size_t *n) {
-  ew__server_t *srv = find_server(rt, id);
+  ew__server_t *srv = ew__server_find(rt, id);
   if (srv == NULL) return EW_ENOENT;
   ban_list_t b = {out, cap, 0};
   ew__iptab_bans(&srv->ips, ew__coarse_ms(), add_ban, &b);

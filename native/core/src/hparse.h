@@ -4,8 +4,9 @@
 #define EW_HPARSE_H
 
 /* The HTTP/1.1 request parser: llhttp with evwire's own strictness checks, its limits and the
- * writer of the HTTP_REQ record. It knows no connection, socket or ring (http.c is the glue), so
- * the fuzz harness (native/fuzz/fuzz_http.c) drives exactly the code the IO threads run.
+ * writer of the HTTP_REQ record. It knows no connection, socket or ring (codec_http.c, the HTTP
+ * codec, is the glue), so the fuzz harness (native/fuzz/fuzz_http.c) drives exactly the code the IO
+ * threads run.
  *
  * Strictness that does not depend on the llhttp version compiled in: besides what llhttp itself
  * rejects, the parser answers 400 for a bare LF or a bare CR in the request head, an obs-fold

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 #include "internal.h"
-#include "http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,7 +178,7 @@ void ew__io_run_inbox(ew__io_t *io) {
         close(c->fd);
         ew__server_unref(c->srv);
       } else {
-        ew__conn_adopt(io, c->fd, c->srv, (struct sockaddr *)&c->addr, c->addrlen);
+        ew__conn_adopt(io, c->fd, &c->srv->prof, c->srv, (struct sockaddr *)&c->addr, c->addrlen);
       }
       break;
     }
@@ -205,7 +204,7 @@ void ew__io_run_inbox(ew__io_t *io) {
       ew__guard_run_limits(io, (ew__cmd_limits_t *)cmd);
       break;
     case EW__CMD_BAN:
-      ew__guard_run_ban(io, (ew__cmd_ban_t *)cmd);
+      ew__conn_run_ban(io, (ew__cmd_ban_t *)cmd);
       break;
     case EW__CMD_PORT_RESET: {
       ew__cmd_port_t *c = (ew__cmd_port_t *)cmd;
@@ -303,10 +302,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
       else if (c->flags & C_PAUSED)
         /* JavaScript paused reading: the peer cannot be late, so its timeout starts again. */
         ew__tnode_arm(n, l, now);
-      else if (c->http != NULL)
-        ew__http_timeout(c, n->tag == 1);
       else
-        ew__guard_timeout(c, n->tag == 1);
+        ew__conn_timeout(c, n->tag == 1);
     }
     if (!ew__tlist_empty(l)) any = true;
   }
@@ -322,7 +319,7 @@ static void on_throttle(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   ew__io_t *io = arg;
   io->throttle_armed = false;
-  ew__guard_on_throttle(io);
+  ew__conn_on_throttle(io);
 }
 
 void ew__io_throttle_arm(ew__io_t *io) {

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -40,15 +41,6 @@ void ew_listen_opts_init(ew_listen_opts_t *o) {
   o->http.response_timeout_ms = 120000;
   ew_limits_init(&o->limits);
   o->max_tracked_ips = 65536;
-}
-
-static void server_free(ew__server_t *srv) {
-  ew__guard_server_free(srv);
-  free(srv);
-}
-
-void ew__server_unref(ew__server_t *srv) {
-  if (atomic_fetch_sub(&srv->refs, 1) == 1) server_free(srv);
 }
 
 static int translate_gai(int rc) {
@@ -156,21 +148,11 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   if (rc != 0 && host == NULL) rc = getaddrinfo("0.0.0.0", "0", &hints, &res);
   if (rc != 0) return translate_gai(rc);
 
-  ew__server_t *srv = calloc(1, sizeof *srv);
-  if (srv == NULL) {
+  ew__server_t *srv = NULL;
+  err = ew__server_new(rt, o, &srv);
+  if (err != 0) {
     freeaddrinfo(res);
-    return EW_ENOMEM;
-  }
-  srv->rt = rt;
-  srv->o = *o;
-  srv->o.host = NULL;
-  srv->nfds = o->reuse_port ? (int)rt->nio : 1;
-  atomic_store(&srv->refs, 1);
-  atomic_store(&srv->admit, o->admit ? 1 : 0);
-  if (ew__guard_server_init(srv, rt->nio) != 0) {
-    free(srv);
-    freeaddrinfo(res);
-    return EW_ENOMEM;
+    return err;
   }
 
   int fds[EW_MAX_IO_THREADS];
@@ -188,6 +170,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
 
   pthread_mutex_lock(&rt->lock);
   srv->id = rt->next_server_id++;
+  srv->prof.id = srv->id;
   pthread_mutex_unlock(&rt->lock);
 
   for (int i = 0; i < srv->nfds; i++) {
@@ -203,7 +186,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
   if (err != 0) {
     for (int i = 0; i < nopen; i++)
       close(fds[i]);
-    server_free(srv);
+    ew__server_unref(srv);
     return err;
   }
 
@@ -213,7 +196,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < nopen; i++)
       close(fds[i]);
-    server_free(srv);
+    ew__server_unref(srv);
     return EW_ENOMEM;
   }
   rt->servers = grown;
@@ -327,7 +310,7 @@ static void dispatch(ew__listener_t *l, int fd, struct sockaddr_storage *ss, soc
   uint32_t target = pick_thread(io, srv);
   atomic_fetch_add(&srv->refs, 1); /* owned by the connection from here on */
   if (target == io->index) {
-    ew__conn_adopt(io, fd, srv, (struct sockaddr *)ss, len);
+    ew__conn_adopt(io, fd, &srv->prof, srv, (struct sockaddr *)ss, len);
     return;
   }
   ew__cmd_conn_t *cmd = malloc(sizeof *cmd);

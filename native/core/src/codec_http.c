@@ -32,6 +32,11 @@ struct ew__http_s {
   int err_reason;
 };
 
+/* The connection's HTTP state (allocated by init). */
+static inline ew__http_t *H(const ew__conn_t *c) {
+  return c->cs.p;
+}
+
 static const char *reason_phrase(int status) {
   switch (status) {
   case 400:
@@ -80,8 +85,8 @@ int ew__http_date(char *out) {
  *          EW_ETIMEDOUT and JavaScript aborts what it owed: a handler that never answers holds
  *          a connection for a bounded time); with nothing owed and nothing begun, keep-alive. */
 static void idle_arm(ew__conn_t *c) {
-  ew__http_t *h = c->http;
-  const ew_http_limits_t *lim = &c->srv->o.http;
+  ew__http_t *h = H(c);
+  const ew_http_limits_t *lim = &c->prof->http;
   if (h->done < h->delivered) {
     if (lim->response_timeout_ms != 0)
       ew__io_arm(c->io, &c->tidle, lim->response_timeout_ms);
@@ -96,20 +101,20 @@ static void idle_arm(ew__conn_t *c) {
 
 static void on_begin(void *ud) {
   ew__conn_t *c = ud;
-  ew__http_t *h = c->http;
+  ew__http_t *h = H(c);
   h->continued = false;
   /* Keep-alive ends with the first byte of a request (the response timer, if responses are
    * owed, runs on). The header timeout of the first request counts from the accept (armed
    * there); later ones count from their first byte. */
   if (h->done == h->delivered) ew__tnode_disarm(&c->tidle);
-  if (!ew__tnode_armed(&c->tprog)) ew__io_arm(c->io, &c->tprog, c->srv->o.http.header_timeout_ms);
+  if (!ew__tnode_armed(&c->tprog)) ew__io_arm(c->io, &c->tprog, c->prof->http.header_timeout_ms);
 }
 
 static int on_body_begins(void *ud, bool expect_continue) {
   ew__conn_t *c = ud;
-  ew__http_t *h = c->http;
+  ew__http_t *h = H(c);
   ew__tnode_disarm(&c->tprog);
-  ew__io_arm(c->io, &c->tprog, c->srv->o.http.body_timeout_ms);
+  ew__io_arm(c->io, &c->tprog, c->prof->http.body_timeout_ms);
   /* 100 Continue is an interim answer to *this* request: sent only when no earlier response is
    * still owed, or the client would take it for the answer to an earlier request. A client that
    * gets none sends its body after a short wait anyway (RFC 9110 10.1.1). */
@@ -124,27 +129,28 @@ static int on_body_begins(void *ud, bool expect_continue) {
 
 static const ew__hparse_ops_t parse_ops = {.begin = on_begin, .body_begins = on_body_begins};
 
-int ew__http_init(ew__conn_t *c) {
+static int http_init(ew__conn_t *c) {
   ew__http_t *h = calloc(1, sizeof *h);
   if (h == NULL) return EW_ENOMEM;
-  ew__hparse_init(&h->hp, &c->srv->o.http, &parse_ops, c);
+  ew__hparse_init(&h->hp, &c->prof->http, &parse_ops, c);
   h->c = c;
-  c->http = h;
+  c->cs.p = h;
   /* A connection that never sends a request is held to the header timeout (slowloris). */
-  ew__io_arm(c->io, &c->tprog, c->srv->o.http.header_timeout_ms);
+  ew__io_arm(c->io, &c->tprog, c->prof->http.header_timeout_ms);
   return 0;
 }
 
-void ew__http_free(ew__conn_t *c) {
-  if (c->http == NULL) return;
-  ew__hparse_free(&c->http->hp);
-  free(c->http);
-  c->http = NULL;
+static void http_free(ew__conn_t *c) {
+  ew__http_t *h = H(c);
+  if (h == NULL) return;
+  ew__hparse_free(&h->hp);
+  free(h);
+  c->cs.p = NULL;
 }
 
 /* Writes the owed native answer and closes once it is flushed. */
 static int answer_error(ew__conn_t *c) {
-  ew__http_t *h = c->http;
+  ew__http_t *h = H(c);
   char date[32];
   ew__http_date(date);
   char resp[256];
@@ -162,7 +168,7 @@ static int answer_error(ew__conn_t *c) {
 /* Stops reading for good and answers `status` natively (closing with `reason`), now or once the
  * responses owed before it are written. */
 static int stop_with(ew__conn_t *c, int status, int reason) {
-  ew__http_t *h = c->http;
+  ew__http_t *h = H(c);
   if (h->err_status == 0) {
     h->err_status = status;
     h->err_reason = reason;
@@ -176,12 +182,12 @@ static int stop_with(ew__conn_t *c, int status, int reason) {
   return -1;
 }
 
-int ew__http_kick(ew__conn_t *c) {
+static int http_kick(ew__conn_t *c) {
   return stop_with(c, 429, EW_EFLOOD);
 }
 
 static int push_request(ew__conn_t *c) {
-  ew__http_t *h = c->http;
+  ew__http_t *h = H(c);
   const uint8_t *buf = h->hp.buf;
   uint32_t len = h->hp.len;
   while (h->push_off < len) {
@@ -204,12 +210,12 @@ static int push_request(ew__conn_t *c) {
 
 /* A request is complete in the parser: its flags say how the connection goes on. */
 static void request_complete(ew__conn_t *c) {
-  ew__http_t *h = c->http;
+  ew__http_t *h = H(c);
   ew__tnode_disarm(&c->tprog);
   uint8_t *flags = &h->hp.buf[3];
   if (!(*flags & EW_HTTP_F_KEEP_ALIVE)) h->stop_after = true;
   h->requests++;
-  uint32_t max = c->srv->o.http.max_requests;
+  uint32_t max = c->prof->http.max_requests;
   if ((max != 0 && h->requests >= max) || h->draining) {
     *flags = (uint8_t)((*flags & ~EW_HTTP_F_KEEP_ALIVE) | EW_HTTP_F_LAST);
     h->stop_after = true;
@@ -219,12 +225,12 @@ static void request_complete(ew__conn_t *c) {
   h->push_off = 0;
 }
 
-int ew__http_deliver(ew__conn_t *c) {
-  ew__http_t *h = c->http;
+static int http_deliver(ew__conn_t *c) {
+  ew__http_t *h = H(c);
   for (;;) {
     if (h->state == S_READY) {
       /* A request counts against the connection's message window before it is delivered. */
-      if (h->push_off == 0 && ew__guard_msg(c) != 0) return -1;
+      if (h->push_off == 0 && ew__conn_msg(c) != 0) return -1;
       if (push_request(c) != 0) return 1;
       ew__guard_delivered(c, 1);
       ew__hparse_next(&h->hp);
@@ -261,8 +267,8 @@ int ew__http_deliver(ew__conn_t *c) {
   }
 }
 
-bool ew__http_eof(ew__conn_t *c) {
-  ew__http_t *h = c->http;
+static bool http_eof(ew__conn_t *c) {
+  ew__http_t *h = H(c);
   if (h->state == S_IDLE && ew__hparse_midway(&h->hp)) {
     /* The client gave up in the middle of a request: there is nobody to answer. */
     ew__conn_close(c, EW_EPROTO_TRUNCATED, 0);
@@ -275,9 +281,8 @@ bool ew__http_eof(ew__conn_t *c) {
   return false;
 }
 
-int ew__http_responses_done(ew__conn_t *c, uint32_t n) {
-  ew__http_t *h = c->http;
-  if (h == NULL) return 0;
+static int http_sent(ew__conn_t *c, uint32_t n) {
+  ew__http_t *h = H(c);
   h->done += n;
   if (h->err_status != 0 && h->state == S_STOPPED && h->done >= h->err_after)
     return answer_error(c);
@@ -286,8 +291,8 @@ int ew__http_responses_done(ew__conn_t *c, uint32_t n) {
   return 0;
 }
 
-bool ew__http_drain(ew__conn_t *c) {
-  ew__http_t *h = c->http;
+static bool http_drain(ew__conn_t *c) {
+  ew__http_t *h = H(c);
   if (h->state == S_STOPPED) return h->delivered == h->done && h->err_status == 0;
   bool midway = ew__hparse_midway(&h->hp);
   if (h->state == S_IDLE && !midway && h->delivered == h->done) return true;
@@ -308,17 +313,37 @@ bool ew__http_drain(ew__conn_t *c) {
   return false;
 }
 
-void ew__http_timeout(ew__conn_t *c, bool progress) {
-  ew__http_t *h = c->http;
+static void http_timeout(ew__conn_t *c, bool progress) {
+  ew__http_t *h = H(c);
   EW__STAT(c->io, timeouts)++;
   if (!progress) {
     /* Keep-alive (nothing owed, nothing started), or a response that never came. */
     if (h->done < h->delivered)
       EW_LOG_DEBUG(c->io->rt, "connection %llu: no response within %u ms; closing",
-                   (unsigned long long)c->id, c->srv->o.http.response_timeout_ms);
+                   (unsigned long long)c->id, c->prof->http.response_timeout_ms);
     ew__conn_close(c, EW_ETIMEDOUT, 0);
     return;
   }
   /* Headers or body too slow (slowloris), or not a byte since the accept: 408 and close. */
   stop_with(c, 408, EW_ETIMEDOUT);
 }
+
+/* The head and body held by the parser are its business: the guard's partial-frame timeout
+ * does not apply (EW__CODEC_OWN_TIMERS), and a FIN midway is handled by http_eof. */
+static bool http_partial(const ew__conn_t *c) {
+  return ew__hparse_midway(&H(c)->hp);
+}
+
+const ew__codec_t ew__codec_http = {
+    .name = "http",
+    .flags = EW__CODEC_OWN_TIMERS,
+    .init = http_init,
+    .free = http_free,
+    .deliver = http_deliver,
+    .eof = http_eof,
+    .partial = http_partial,
+    .timeout = http_timeout,
+    .sent = http_sent,
+    .kick = http_kick,
+    .drain = http_drain,
+};

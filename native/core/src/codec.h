@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef EW_CODEC_H
+#define EW_CODEC_H
+
+/* Codecs: what a protocol knows, kept out of the connection layer (docs/architecture.md).
+ *
+ * A connection (conn.c) moves bytes: it reads the socket into its input buffer through its
+ * transport, writes ring memory to the socket, flushes, half-closes, lingers and closes. What the
+ * bytes mean is its codec's business: the codec cuts the input into records for the port (frames,
+ * raw chunks, HTTP requests), says what a FIN in the middle of a message means, runs the
+ * protocol's own timeouts and answers (an HTTP 408), and follows the responses written. The
+ * connection calls its codec only through this table; a codec calls down into the connection
+ * through the functions of conn.h's codec API (ew__conn_reserve, ew__conn_write, ...).
+ *
+ * Adding a protocol: a codec file defining an ew__codec_t, an EW_FRAMING_* value (runtime.h,
+ * exported through wire.h) and its line in codec.c's registry. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ew__conn_s ew__conn_t;
+
+enum {
+  /* The codec runs the connection's timers itself (tprog and tidle): the guard's idle,
+   * first-message and partial-message timeouts do not apply (HTTP has header, body, response
+   * and keep-alive timeouts instead). */
+  EW__CODEC_OWN_TIMERS = 1u << 0,
+};
+
+typedef struct ew__codec_s {
+  const char *name;
+  uint32_t flags; /* EW__CODEC_* */
+  /* The connection was adopted: its guard state is set, nothing has been read. Returns 0, or an
+   * EW_* error that closes it. */
+  int (*init)(ew__conn_t *c);
+  /* The connection is being freed (any state). */
+  void (*free)(ew__conn_t *c);
+  /* Moves what the input buffer holds into records for the port. Returns 0 when it needs more
+   * bytes, 1 when the ring is full (the connection is blocked: ew__conn_block), -1 when the
+   * connection stopped reading or was closed. */
+  int (*deliver)(ew__conn_t *c);
+  /* The peer's FIN, after every byte before it was delivered (or left in the input buffer).
+   * Returns true when the codec closed or is closing the connection (a message cut short),
+   * false when the port should hear END as usual. */
+  bool (*eof)(ew__conn_t *c);
+  /* True while the input holds a message begun and not complete (the partial-message timeout
+   * runs). */
+  bool (*partial)(const ew__conn_t *c);
+  /* The connection's progress timer (tprog, progress true) or idle timer (tidle) expired. NULL:
+   * the guard's timeouts run them (idle, first message, partial message). */
+  void (*timeout)(ew__conn_t *c, bool progress);
+  /* `n` responses were written whole (SEND records flagged EW_REC_F_RESPONSE_END). Returns -1
+   * if the connection was closed, else 0. */
+  int (*sent)(ew__conn_t *c, uint32_t n);
+  /* The guard kicked the connection for flooding (its close reason and CLOSE body are set): the
+   * codec stops it reading and has it close once what came before is answered. Returns -1. */
+  int (*kick)(ew__conn_t *c);
+  /* The server is closing gracefully: true when the connection is idle (nothing owed, nothing
+   * begun) and may end now; otherwise the codec makes the message in progress the last. */
+  bool (*drain)(ew__conn_t *c);
+} ew__codec_t;
+
+extern const ew__codec_t ew__codec_frames;
+extern const ew__codec_t ew__codec_raw;
+extern const ew__codec_t ew__codec_http;
+
+/* The codec of a framing (EW_FRAMING_*), or NULL if there is none. */
+const ew__codec_t *ew__codec_for(int framing);
+
+#endif /* EW_CODEC_H */

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "internal.h"
+
+#include <string.h>
+
+/* The frames codec (docs/protocol.md): a 12-byte header (length, type, flags, seq) and a body;
+ * each frame becomes one DATA record, or several flagged EW_REC_F_MORE when it is larger than a
+ * record carries. A bad header is a protocol error (FAULT), and so is a FIN inside a frame. */
+
+/* The header of the frame being received, once it is read. */
+typedef struct frames_state_s {
+  ew_frame_header_t hdr;
+  uint32_t delivered; /* body bytes of that frame already delivered as fragments */
+  uint32_t have_hdr;  /* hdr is valid */
+} frames_state_t;
+_Static_assert(sizeof(frames_state_t) <= sizeof(ew__codec_state_t), "frames state fits inline");
+
+static inline frames_state_t *st(const ew__conn_t *c) {
+  return (frames_state_t *)(uintptr_t)c->cs.w;
+}
+
+static int frames_init(ew__conn_t *c) {
+  memset(&c->cs, 0, sizeof c->cs);
+  return 0;
+}
+
+static void frames_free(ew__conn_t *c) {
+  (void)c;
+}
+
+/* Moves every complete frame (or full-size fragment) from the input buffer into the port's
+ * ring. */
+static int frames_deliver(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  ew__io_port_t *ip = &io->ports[c->port];
+  frames_state_t *s = st(c);
+  uint32_t max_body = ip->prod.max_body;
+  uint32_t max_frame = c->prof->max_frame_bytes;
+  for (;;) {
+    size_t avail = evbuffer_get_length(c->in);
+    if (avail == 0) return 0;
+    if (ip->ovf_head != NULL) {
+      /* An OPEN or CLOSE is waiting for room: data must not overtake it. */
+      ew__conn_block(c);
+      return 1;
+    }
+    if (!s->have_hdr) {
+      /* Fast path: frames lying wholly inside the first contiguous chunk are copied straight
+       * from it and drained with one call, instead of a copyout, a drain and a remove each.
+       * Anything unusual (a frame across chunks, a fragment, a bad header) falls through to the
+       * general path below, which handles it. */
+      struct evbuffer_iovec v;
+      if (evbuffer_peek(c->in, -1, NULL, &v, 1) >= 1) {
+        const uint8_t *p = v.iov_base;
+        size_t n = v.iov_len, used = 0;
+        uint32_t frames = 0, allow = ew__guard_allowance(c);
+        bool full = false;
+        while (n - used >= EW_FRAME_HEADER_BYTES && frames < allow) {
+          ew_frame_header_t h;
+          if (ew_frame_decode(p + used, max_frame, &h) != 0) break;
+          if (h.length > max_body || n - used - EW_FRAME_HEADER_BYTES < h.length) break;
+          ew_rec_t *rec = ew_ring_reserve(&ip->prod, h.length);
+          if (rec == NULL) {
+            full = true;
+            break;
+          }
+          rec->kind = EW_REC_DATA;
+          rec->flags = h.flags;
+          rec->conn = c->id;
+          rec->type = h.type;
+          rec->seq = h.seq;
+          memcpy(rec + 1, p + used + EW_FRAME_HEADER_BYTES, h.length);
+          used += EW_FRAME_HEADER_BYTES + h.length;
+          frames++;
+        }
+        if (used != 0) {
+          evbuffer_drain(c->in, used);
+          EW__STAT(io, frames_in) += frames;
+          ew__guard_delivered(c, frames);
+          ip->dirty = true;
+        }
+        if (full) {
+          ew__conn_block(c);
+          return 1;
+        }
+        if (used != 0) continue;
+      }
+      if (avail < EW_FRAME_HEADER_BYTES) return 0;
+      uint8_t h[EW_FRAME_HEADER_BYTES];
+      evbuffer_copyout(c->in, h, sizeof h);
+      int err = ew_frame_decode(h, max_frame, &s->hdr);
+      if (err != 0) {
+        EW_LOG_DEBUG(io->rt, "connection %llu: bad frame header (length %u type %u flags 0x%x)",
+                     (unsigned long long)c->id, s->hdr.length, s->hdr.type, s->hdr.flags);
+        ew__conn_fault(c, err);
+        return -1;
+      }
+      evbuffer_drain(c->in, EW_FRAME_HEADER_BYTES);
+      avail -= EW_FRAME_HEADER_BYTES;
+      s->have_hdr = 1;
+      s->delivered = 0;
+    }
+    uint32_t chunk;
+    uint16_t flags = 0;
+    uint32_t rest = s->hdr.length - s->delivered;
+    if (rest <= max_body) {
+      if (avail < rest) return 0;
+      chunk = rest;
+    } else {
+      /* Frames larger than a record travel as fragments as soon as each is complete, so a
+       * connection never buffers more than one record's worth here. */
+      if (avail < max_body) return 0;
+      chunk = max_body;
+      flags = EW_REC_F_MORE;
+    }
+    flags |= s->hdr.flags;
+    /* A frame's last piece counts against the window first. */
+    bool whole = !(flags & EW_REC_F_MORE);
+    if (whole && ew__conn_msg(c) != 0) return -1;
+    ew_rec_t *rec = ew_ring_reserve(&ip->prod, chunk);
+    if (rec == NULL) {
+      ew__conn_block(c);
+      return 1;
+    }
+    rec->kind = EW_REC_DATA;
+    rec->flags = flags;
+    rec->conn = c->id;
+    rec->type = s->hdr.type;
+    rec->seq = s->hdr.seq;
+    if (chunk) evbuffer_remove(c->in, rec + 1, chunk);
+    ip->dirty = true;
+    if (whole) {
+      ew__guard_delivered(c, 1);
+      s->have_hdr = 0;
+      EW__STAT(io, frames_in)++;
+    } else {
+      s->delivered += chunk;
+    }
+  }
+}
+
+static bool frames_partial(const ew__conn_t *c) {
+  return st(c)->have_hdr || evbuffer_get_length(c->in) > 0;
+}
+
+/* A FIN inside a frame: the frame can never complete. */
+static bool frames_eof(ew__conn_t *c) {
+  if (!frames_partial(c)) return false;
+  ew__conn_fault(c, EW_EPROTO_TRUNCATED);
+  return true;
+}
+
+static int frames_kick(ew__conn_t *c) {
+  ew__conn_fault(c, EW_EFLOOD);
+  return -1;
+}
+
+static bool frames_drain(ew__conn_t *c) {
+  (void)c;
+  return true;
+}
+
+const ew__codec_t ew__codec_frames = {
+    .name = "frames",
+    .flags = 0,
+    .init = frames_init,
+    .free = frames_free,
+    .deliver = frames_deliver,
+    .eof = frames_eof,
+    .partial = frames_partial,
+    .timeout = NULL, /* the guard's idle, first-message and partial-frame timeouts */
+    .sent = NULL,
+    .kick = frames_kick,
+    .drain = frames_drain,
+};

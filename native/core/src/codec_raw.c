@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#include "internal.h"
+
+/* The raw codec: bytes as they come, in DATA records of at most one record's body each (type
+ * and seq 0). Each record counts as one message against the window. Nothing is ever partial,
+ * so a FIN is always a clean END. */
+
+static int raw_init(ew__conn_t *c) {
+  (void)c;
+  return 0;
+}
+
+static void raw_free(ew__conn_t *c) {
+  (void)c;
+}
+
+static int raw_deliver(ew__conn_t *c) {
+  ew__io_t *io = c->io;
+  ew__io_port_t *ip = &io->ports[c->port];
+  uint32_t max_body = ip->prod.max_body;
+  for (;;) {
+    size_t avail = evbuffer_get_length(c->in);
+    if (avail == 0) return 0;
+    if (ip->ovf_head != NULL) {
+      /* An OPEN or CLOSE is waiting for room: data must not overtake it. */
+      ew__conn_block(c);
+      return 1;
+    }
+    uint32_t chunk = avail < max_body ? (uint32_t)avail : max_body;
+    if (ew__conn_msg(c) != 0) return -1;
+    ew_rec_t *rec = ew_ring_reserve(&ip->prod, chunk);
+    if (rec == NULL) {
+      ew__conn_block(c);
+      return 1;
+    }
+    rec->kind = EW_REC_DATA;
+    rec->flags = 0;
+    rec->conn = c->id;
+    rec->type = 0;
+    rec->seq = 0;
+    evbuffer_remove(c->in, rec + 1, chunk);
+    ip->dirty = true;
+    ew__guard_delivered(c, 1);
+  }
+}
+
+static bool raw_eof(ew__conn_t *c) {
+  (void)c;
+  return false;
+}
+
+static bool raw_partial(const ew__conn_t *c) {
+  (void)c;
+  return false;
+}
+
+static int raw_kick(ew__conn_t *c) {
+  ew__conn_fault(c, EW_EFLOOD);
+  return -1;
+}
+
+static bool raw_drain(ew__conn_t *c) {
+  (void)c;
+  return true;
+}
+
+const ew__codec_t ew__codec_raw = {
+    .name = "raw",
+    .flags = 0,
+    .init = raw_init,
+    .free = raw_free,
+    .deliver = raw_deliver,
+    .eof = raw_eof,
+    .partial = raw_partial,
+    .timeout = NULL, /* the guard's idle and first-message timeouts */
+    .sent = NULL,
+    .kick = raw_kick,
+    .drain = raw_drain,
+};

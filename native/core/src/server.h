@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+#ifndef EW__SERVER_H
+#define EW__SERVER_H
+
+/* Servers (server.c), their listeners (listener.c) and connection profiles. */
+
+#include "base.h"
+
+/* ---- servers and listeners ---------------------------------------------------------------- */
+
+/* What one IO thread keeps per server: its copy of the limits (replaced through its inbox, so
+ * that it is only ever read and written by that thread), its rows of the server's counters
+ * (one writer each; readers sum them), and its share of the server's response rate. */
+typedef struct ew__srv_io_s {
+  _Alignas(64) ew_limits_t lim; /* a row per cache line multiple: no false sharing */
+  uint64_t stats[EW_SRV_STAT__COUNT];
+  uint64_t send_tokens; /* thousandths of a byte */
+  uint64_t send_ms;
+  uint32_t nthrottled; /* this thread's connections of the server waiting for the rate */
+} ew__srv_io_t;
+
+/* What a connection runs by, apart from where it came from: its codec, the options of its
+ * output and its codec, how it is bound to a port, and the per-thread rows of limits and
+ * counters its guard uses. A listening server embeds one for all its connections; a connection
+ * needs a profile, never a listener. Connections hold a reference through `release`. */
+struct ew__profile_s {
+  const ew__codec_t *codec;
+  uint32_t id;                       /* the id in OPEN records and logs (the server's) */
+  uint32_t max_frame_bytes;          /* the codec's largest message */
+  uint32_t low_watermark;            /* WATCH is answered by DRAIN below this */
+  uint32_t max_buffered;             /* queued output above this closes with EW_ESLOW */
+  int no_delay;                      /* TCP_NODELAY */
+  int bind;                          /* EW_BIND_* */
+  uint64_t bind_ports;               /* ports that may take its connections; 0 = all */
+  ew_http_limits_t http;             /* the HTTP codec's limits */
+  ew__srv_io_t *per_io;              /* one row per IO thread */
+  void (*release)(ew__profile_t *p); /* drops a connection's reference */
+};
+
+/* Sets up a profile's fields from listen options and its rows (one per IO thread). 0 or
+ * EW_ENOMEM. */
+int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio);
+void ew__profile_destroy(ew__profile_t *p);
+
+struct ew__server_s {
+  ew__profile_t prof; /* its connections' profile (release: ew__server_unref) */
+  ew_runtime_t *rt;
+  uint32_t id;
+  _Atomic int refs;       /* the runtime's table, each listener, each connection */
+  ew_listen_opts_t o;     /* host is NULL: the name was only needed to bind */
+  int nfds;               /* listening sockets: 1, or one per IO thread with reuse_port */
+  _Atomic int open_fds;   /* listening sockets not yet closed by their IO thread */
+  _Atomic uint32_t rr;    /* round-robin cursor of the acceptor */
+  _Atomic int unlistened; /* ew_unlisten() was called */
+  _Atomic uint32_t live;  /* open connections, for max_conns */
+  _Atomic int admit;      /* park new connections for a VERDICT (ew_server_set_admit) */
+  ew__iptab_t ips;        /* source addresses: per-address limits and bans */
+};
+
+#define EW__SRV_STAT(c, name) ((c)->sio->stats[EW_SRV_STAT_##name])
+
+struct ew__listener_s {
+  ew__server_t *srv;
+  ew__io_t *io;
+  int fd;
+  struct event *ev;
+  bool on_ready;
+  uint64_t error_reported_ms;             /* rate limit of accept error reports */
+  TAILQ_ENTRY(ew__listener_s) link;       /* io->listeners */
+  TAILQ_ENTRY(ew__listener_s) ready_link; /* io->ready_listeners */
+};
+
+void ew__server_unref(ew__server_t *srv);
+
+/* Creates a server from listen options (one reference: the caller's). 0 or EW_ENOMEM. */
+int ew__server_new(ew_runtime_t *rt, const ew_listen_opts_t *o, ew__server_t **out);
+/* Finds a listening server by id and takes a reference, or NULL. */
+ew__server_t *ew__server_find(ew_runtime_t *rt, uint32_t id);
+
+#endif /* EW__SERVER_H */
