@@ -168,17 +168,38 @@ static void run_unlisten(ew__io_t *io, ew__server_t *srv) {
   ew__server_unref(srv); /* the command's reference */
 }
 
+int ew__io_adopt(ew_runtime_t *rt, uint32_t io, int fd, ew__profile_t *prof) {
+  if (io >= rt->nio) return EW_EINVAL;
+  ew__cmd_conn_t *cmd = calloc(1, sizeof *cmd);
+  if (cmd == NULL) return EW_ENOMEM;
+  cmd->addrlen = sizeof cmd->addr;
+  if (getpeername(fd, (struct sockaddr *)&cmd->addr, &cmd->addrlen) != 0) {
+    int err = ew_translate_sys_error(errno);
+    free(cmd);
+    return err;
+  }
+  cmd->base.kind = EW__CMD_CONN;
+  cmd->fd = fd;
+  cmd->srv = NULL;
+  cmd->prof = prof;
+  /* Counted as the acceptor counts its connections, so that ew__conn_adopt's books balance. */
+  atomic_fetch_add_explicit(&rt->io[io].live, 1, memory_order_relaxed);
+  ew__io_post(&rt->io[io], &cmd->base);
+  return 0;
+}
+
 void ew__io_run_inbox(ew__io_t *io) {
   ew__cmd_t *cmd;
   while ((cmd = ew__inbox_pop(&io->inbox)) != NULL) {
     switch (cmd->kind) {
     case EW__CMD_CONN: {
       ew__cmd_conn_t *c = (ew__cmd_conn_t *)cmd;
+      ew__profile_t *prof = c->srv != NULL ? &c->srv->prof : c->prof;
       if (io->stopping) {
         close(c->fd);
-        ew__server_unref(c->srv);
+        prof->release(prof);
       } else {
-        ew__conn_adopt(io, c->fd, &c->srv->prof, c->srv, (struct sockaddr *)&c->addr, c->addrlen);
+        ew__conn_adopt(io, c->fd, prof, c->srv, (struct sockaddr *)&c->addr, c->addrlen);
       }
       break;
     }

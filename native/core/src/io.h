@@ -29,7 +29,8 @@ typedef struct ew__cmd_port_s {
 typedef struct ew__cmd_conn_s {
   ew__cmd_t base;
   int fd;
-  ew__server_t *srv;
+  ew__server_t *srv;   /* the listener that accepted it, or NULL */
+  ew__profile_t *prof; /* its profile when srv is NULL (the command holds a reference) */
   socklen_t addrlen;
   struct sockaddr_storage addr;
 } ew__cmd_conn_t;
@@ -160,6 +161,11 @@ void ew__io_arm(ew__io_t *io, ew__tnode_t *n, uint32_t ms);
 void ew__listener_accept(ew__listener_t *l);
 void ew__listener_on_event(evutil_socket_t fd, short what, void *arg);
 void ew__listener_close(ew__listener_t *l);
+/* Hands a connected, non-blocking socket to IO thread `io` as a connection run by `prof`, with
+ * no listener: the command takes over the caller's reference to `prof` (released if the thread
+ * is stopping). The peer's address is read from the socket. 0, or EW_ENOMEM / an EW_* error of
+ * getpeername (the caller keeps `fd` and its reference then). Any thread. */
+int ew__io_adopt(ew_runtime_t *rt, uint32_t io, int fd, ew__profile_t *prof);
 /* Arms the throttle tick if it is not armed (io.c). */
 void ew__io_throttle_arm(ew__io_t *io);
 

@@ -325,6 +325,7 @@ static void dispatch(ew__listener_t *l, int fd, struct sockaddr_storage *ss, soc
   cmd->base.kind = EW__CMD_CONN;
   cmd->fd = fd;
   cmd->srv = srv;
+  cmd->prof = NULL;
   cmd->addrlen = len;
   memcpy(&cmd->addr, ss, len);
   ew__io_post(&io->rt->io[target], &cmd->base);
