@@ -4,21 +4,19 @@ import { lookup } from 'dns/promises';
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
-import { Connection } from './connection';
-import { ClosedError, ERROR_CODES, check, errorName, fromNative, makeError } from './errors';
-import { Engine } from './internal/engine';
+import { ClosedError, ERROR_CODES, check, fromNative } from './errors';
 import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN } from './internal/constants';
-import { nativeGuard } from './internal/guard';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
-import { METRICS_TASK, STATS_TASK, Tasks, type TaskTally } from './tasks';
+import { ThreadContext, settleWithin, type MetricsText, type ThreadStats } from './internal/thread';
+import type { Tasks } from './tasks';
 import { type HttpListenOptions, type HttpServer } from './http';
 import { protocolOf } from './protocols';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
-import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions, type ThreadServerStats } from './metrics';
+import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions } from './metrics';
 import { native, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
-import { Server, mergeLimits, serversStopped, type BanInfo, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
-import { kAccepted, kDenied, kDrainServer, kEmpty, kError, kGen, kOnAccept, kUnlistened } from './internal/symbols';
+import { Server, mergeLimits, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
+import { kDenied, kOnAccept, kUnlistened } from './internal/symbols';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -203,19 +201,16 @@ function isLogger(v: unknown): v is Logger {
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly logger: Logger;
   /** @internal */ readonly nrt: NativeRuntime;
-  private readonly engine: Engine<Connection>;
-  private readonly serverMap = new Map<number, Server>();
+  /** This thread's engine, scheduler, servers and connections (shared with work threads' code). */
+  private readonly ctx: ThreadContext;
   private registry: Registry | null = null;
-  private statsAsk: Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }[]> | null = null;
+  private statsAsk: Promise<ThreadStats[]> | null = null;
   private readonly descs = new Map<number, ServerDescriptor>();
   /** Servers whose work threads are being told about them: their ADMITs wait. */
   private readonly announcing = new Map<number, Admission[]>();
   private readonly bindFns = new Map<number, (peer: PeerInfo) => number>();
   private pool: WorkerPool | null = null;
-  /** JS threads that take connections: the work threads, or the main thread (0). */
-  private readonly serving: number[];
   private readonly defaultBind: BindPolicy;
-  private liveConns = 0;
   private tasksActive = false;
   private referenced = false;
   private closing: Promise<void> | null = null;
@@ -225,34 +220,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** @internal The native protection calls, for servers. */
   readonly guard: GuardHost;
 
-  // The addon holds these weakly unless the runtime is referenced (listening or connected), so
-  // that a dropped, idle runtime can be collected; the Runtime keeps them alive meanwhile.
-  private readonly onWake = (): void => this.engine.drain();
-  private readonly onLog = (level: number, msg: string): void => logNative(this.logger, level, msg);
-
   private constructor(nrt: NativeRuntime, logger: Logger, workers: number, bind: BindPolicy) {
     super();
     this.nrt = nrt;
     this.logger = logger;
-    this.guard = nativeGuard(nrt, () => this.closing !== null);
-    const attach = nrt.attach(0, this.onWake, this.onLog);
-    this.engine = new Engine<Connection>(nrt, attach, this);
-    this.serving = [];
-    for (let i = 1; i <= workers; i++) this.serving.push(i);
-    if (workers === 0) this.serving.push(0);
-    this.defaultBind = bind;
-    this.tasks = new Tasks(this.engine, {
+    this.ctx = new ThreadContext({
+      nrt,
+      index: 0,
+      workThreads: workers,
       logger,
-      serving: () => this.serving,
-      connection: (io, slot, gen) => {
-        const c = this.engine.conns[io]?.[slot];
-        return c !== undefined && c[kGen] === gen ? c : undefined;
-      },
-      active: (on) => {
-        this.tasksActive = on;
-        this.updateRef();
+      onLog: (level, msg) => logNative(logger, level, msg),
+      closing: () => this.closing !== null,
+      role: {
+        opened: () => this.updateRef(),
+        closed: () => this.updateRef(),
+        unlistened: (serverId) => this.unlistened(serverId),
+        admit: (io, idLo, gen, serverId, family, port, address) => this.admit(io, idLo, gen, serverId, family, port, address),
+        tasksActive: (on) => {
+          this.tasksActive = on;
+          this.updateRef();
+        },
       },
     });
+    this.guard = this.ctx.guard;
+    this.tasks = this.ctx.tasks;
+    this.defaultBind = bind;
     logger.on('level-change', () => nrt.setLogLevel(nativeLevelOf(logger)));
   }
 
@@ -315,7 +307,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const rt = new Runtime(nrt, logger, w.count, bind);
     if (w.count > 0) {
       // A work thread's http.metrics() asks here: one registry for the whole runtime.
-      rt.tasks.define(METRICS_TASK, () => rt.renderMetrics());
+      rt.ctx.serveMetrics(() => rt.renderMetrics());
       const pool = new WorkerPool(rt.poolHost(), w, logger);
       rt.pool = pool;
       try {
@@ -335,7 +327,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       logger: this.logger,
       nrt: this.nrt,
       descriptors: () => [...this.descs.values()],
-      epoch: (j: number) => this.engine.epoch(j),
+      epoch: (j: number) => this.ctx.engine.epoch(j),
       threadDied: (index: number, epoch: number) => this.tasks.threadDied(index, epoch),
       exited: (index: number, code: number, replaced: boolean) => this.emit('workerExit', { index, code, replaced }),
     };
@@ -349,7 +341,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Connections bound to each JS thread now (index 0 = main), read from shared memory. */
   threadConnections(): number[] {
     const out: number[] = [];
-    for (let j = 0; j < this.engine.nports; j++) out.push(this.engine.portConnections(j));
+    const engine = this.ctx.engine;
+    for (let j = 0; j < engine.nports; j++) out.push(engine.portConnections(j));
     return out;
   }
 
@@ -426,7 +419,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         noDelay: opts.noDelay ?? L.noDelay,
         ownerPort: 0,
         bind: bind === 'least-loaded' ? BIND_LEAST_CONNS : bind === 'least-backlog' ? BIND_LEAST_BACKLOG : BIND_ROUND_ROBIN,
-        bindPorts: this.serving,
+        bindPorts: [...this.ctx.serving],
         admit,
         limits,
         maxTrackedIps,
@@ -437,12 +430,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     const addr = { address: info.address, family: info.family === 6 ? ('IPv6' as const) : ('IPv4' as const), port: info.port };
     const sopts = { framing: framing as 'frames' | 'raw', allowHalfOpen: proto.fixed.allowHalfOpen ?? opts.allowHalfOpen ?? false, highWatermark, lowWatermark, maxBufferedBytes, decodeErrorPolicy: decodeErrorPolicy as 'close' | 'drop', limits };
-    const server = proto.create(this, this.engine, info.id, addr, sopts);
+    const desc: ServerDescriptor = { id: info.id, protocol: o.protocol, addr, opts: sopts };
+    const server = this.ctx.addServer(this, desc);
     server.acceptTimeoutMs = acceptTimeoutMs;
     if (onAccept !== undefined) server.onAccept(onAccept);
     if (typeof bind === 'function') this.bindFns.set(info.id, bind);
-    this.serverMap.set(info.id, server);
-    const desc: ServerDescriptor = { id: info.id, protocol: server.protocol, addr, opts: sopts };
     this.descs.set(info.id, desc);
     this.updateRef();
     if (announce) {
@@ -489,19 +481,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await this.tasks.drain(Math.max(0, deadline - Date.now()));
     if (this.pool !== null) await this.pool.drain(Math.max(0, deadline - Date.now()));
     await this.nrt.stop();
-    this.engine.stopped = true;
-    serversStopped(this.serverMap.values());
-    this.serverMap.clear();
+    this.ctx.stop();
     this.descs.clear();
     if (this.pool !== null) await this.pool.dispose();
-    this.tasks.abort();
     this.nrt.dispose();
   }
 
   /** Stops accepting on every server and ends every connection gracefully, on every thread
    * (see close()); resolves once none is left, or at `deadline`. */
   private async drainConnections(deadline: number): Promise<void> {
-    const servers = [...this.serverMap.values()];
+    const servers = this.servers();
     for (const s of servers) {
       if (!s.isListening) continue;
       try {
@@ -510,12 +499,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.logger.error({ err, server: s.id }, 'could not stop a listener while closing');
       }
     }
-    for (const s of servers) s[kDrainServer]('shutdown');
-    const all: Promise<void>[] = servers.map((s) => s[kEmpty]());
+    const all = [this.ctx.drainConnections()];
     if (this.pool !== null) all.push(this.pool.drainConnections(Math.max(0, deadline - Date.now())));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(all), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all(all), deadline - Date.now());
     // Counted on every thread (a work thread that does not answer counts as none left).
     let left = 0;
     for (const s of servers) {
@@ -574,9 +560,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   stats(): IoThreadStats[] {
     const keys = (IO_STAT_KEYS ??= ioStatKeys());
     const out: IoThreadStats[] = [];
-    for (let k = 0; k < this.engine.nio; k++) {
+    const engine = this.ctx.engine;
+    for (let k = 0; k < engine.nio; k++) {
       const s = {} as IoThreadStats;
-      keys.forEach((n, i) => (s[n] = this.engine.stat(k, i)));
+      keys.forEach((n, i) => (s[n] = engine.stat(k, i)));
       out.push(s);
     }
     return out;
@@ -589,7 +576,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** The servers of this runtime that listen or still have open connections. */
   servers(): Server[] {
-    return [...this.serverMap.values()];
+    return [...this.ctx.servers.values()];
   }
 
   /**
@@ -614,59 +601,30 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   get ioThreads(): number {
-    return this.engine.nio;
+    return this.ctx.engine.nio;
   }
 
-  // ---- the engine and server hooks (EngineHost, ServerHost) ---------------------------------------------------------------
+  // ---- the main thread's part of the engine hooks (its ThreadRole), and the ServerHost ----------
 
-  /** @internal */
-  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
-    const server = this.serverMap.get(serverId);
-    if (server === undefined) return undefined;
-    const conn = new Connection(this.engine, server, io, slot, gen, family, address, port);
-    this.liveConns++;
-    conn.once('close', () => {
-      this.liveConns--;
-      if (!server.isListening && server.stats().connections === 0) this.serverMap.delete(serverId);
-      this.updateRef();
-    });
-    this.updateRef();
-    server[kAccepted](conn);
-    return conn;
-  }
-
-  /** @internal */
-  unlistened(serverId: number): void {
+  /** The listening sockets of a server closed natively. */
+  private unlistened(serverId: number): void {
     // The work threads' views end their connections too; 'close' waits for them.
     const elsewhere = this.descs.delete(serverId) ? this.pool?.unlistened(serverId) : undefined;
     this.bindFns.delete(serverId);
-    const server = this.serverMap.get(serverId);
+    const server = this.ctx.servers.get(serverId);
     if (server === undefined) return;
     server[kUnlistened](elsewhere);
     // A server with open connections stays known until they close: runtime shutdown must still
     // reach them.
-    if (server.stats().connections === 0) this.serverMap.delete(serverId);
+    this.ctx.forgetIfDone(server);
     this.updateRef();
   }
 
-  /** @internal accept() failed natively (already logged there, rate-limited). */
-  acceptError(serverId: number, sysErrno: number): void {
-    const server = this.serverMap.get(serverId);
-    if (server === undefined) return;
-    const code = errorName(-sysErrno);
-    server[kError](makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
-  }
-
-  /** @internal An address was banned automatically (logged natively, rate-limited). */
-  banned(serverId: number, info: BanInfo): void {
-    this.serverMap.get(serverId)?.emit('ban', info);
-  }
-
-  /** @internal A new connection is parked natively until the verdict. */
-  admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {
-    const server = this.serverMap.get(serverId);
+  /** A new connection is parked natively until the verdict. */
+  private admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {
+    const server = this.ctx.servers.get(serverId);
     if (server === undefined || !server.isListening) {
-      this.engine.verdict(io, idLo, gen, false, 0);
+      this.ctx.engine.verdict(io, idLo, gen, false, 0);
       return;
     }
     const queued = this.announcing.get(serverId);
@@ -686,15 +644,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         try {
           const v = fn(peer);
           check(Number.isInteger(v), 'bind function must return an integer', v);
-          const n = this.serving.length;
-          to = this.serving[((v % n) + n) % n];
+          const n = this.ctx.serving.length;
+          to = this.ctx.serving[((v % n) + n) % n];
         } catch (err) {
           this.logger.warn({ err, server: server.id, address }, 'bind function threw; connection refused');
           ok = false;
         }
       }
       if (!ok) server[kDenied]();
-      this.engine.verdict(io, idLo, gen, ok, to);
+      this.ctx.engine.verdict(io, idLo, gen, ok, to);
     };
     const hook = server[kOnAccept];
     if (hook === null) {
@@ -746,11 +704,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** What each work thread counts on its own, asked once per scrape (the collectors of one
    * scrape share the answer); a thread that does not answer within 2 s is left out. */
-  private threadStats(): Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }[]> {
+  private threadStats(): Promise<ThreadStats[]> {
     if (this.pool === null) return Promise.resolve([]);
     if (this.statsAsk === null) {
-      const ask: Promise<{ servers: ThreadServerStats[]; tallies: TaskTally[] }>[] = [];
-      for (let i = 1; i <= this.pool.count; i++) ask.push(this.tasks.schedule(STATS_TASK, null, { to: i, timeoutMs: 2000 }));
+      const ask: Promise<ThreadStats>[] = [];
+      for (let i = 1; i <= this.pool.count; i++) ask.push(this.ctx.askStats(i, 2000));
       this.statsAsk = Promise.allSettled(ask).then((all) => {
         setImmediate(() => (this.statsAsk = null));
         return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -760,13 +718,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /** @internal The metrics in the text format, for HttpServer.metrics(). */
-  renderMetrics(): Promise<{ contentType: string; body: string }> {
+  renderMetrics(): Promise<MetricsText> {
     const r = this.metrics();
     return r.metrics().then((body) => ({ contentType: r.contentType, body }));
   }
 
   /** @internal ServerHost: HttpServer.metrics() on this thread. */
-  metricsText(): Promise<{ contentType: string; body: string }> {
+  metricsText(): Promise<MetricsText> {
     return this.renderMetrics();
   }
 
@@ -815,8 +773,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * work threads are referenced then, as a Worker is). */
   private updateRef(): void {
     let listening = false;
-    for (const s of this.serverMap.values()) if (s.isListening) listening = true;
-    const want = (listening || this.liveConns > 0 || this.tasksActive) && this.closing === null;
+    for (const s of this.ctx.servers.values()) if (s.isListening) listening = true;
+    const want = (listening || this.ctx.liveConnections > 0 || this.tasksActive) && this.closing === null;
     if (want !== this.referenced) {
       this.referenced = want;
       this.nrt.setRef(want);

@@ -169,13 +169,6 @@ export interface TaskTally {
   inFlight: number;
 }
 
-/** @internal The task a work thread's HttpServer.metrics() schedules on the main thread, which
- * holds the runtime's metrics registry. */
-export const METRICS_TASK = 'evwire:metrics';
-/** @internal What each work thread answers for the metrics: its servers' own counters and the
- * tasks it scheduled. */
-export const STATS_TASK = 'evwire:stats';
-
 const OK = 0;
 const FAILED = 1;
 const TIMED_OUT = 2;

@@ -8,17 +8,14 @@ import { EventEmitter } from 'events';
 import { parentPort } from 'worker_threads';
 import { Connection } from './connection';
 import { InvalidArgumentError, check } from './errors';
-import { protocolOf } from './protocols';
-import { Engine } from './internal/engine';
-import { nativeGuard } from './internal/guard';
 import type { ServerDescriptor, WorkData } from './internal/pool';
-import { kAccepted, kDrainServer, kEmpty, kGen, kRaw, kUnlistened } from './internal/symbols';
+import { kRaw, kUnlistened } from './internal/symbols';
+import { ThreadContext, settleWithin, type MetricsText } from './internal/thread';
 import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
-import { Server, serversStopped, type FrameInfo, type GuardHost } from './server';
-import { METRICS_TASK, STATS_TASK, Tasks, type TaskTally } from './tasks';
-import type { ThreadServerStats } from './metrics';
+import type { FrameInfo, GuardHost, Server } from './server';
+import type { Tasks } from './tasks';
 
 export interface WorkerEvents {
   /** A connection bound to this thread. */
@@ -34,21 +31,16 @@ export interface WorkerEvents {
 
 type Handler = { cls: MessageClass<unknown, unknown>; fn: (conn: Connection, msg: unknown, frame: FrameInfo) => void };
 
-/** @internal The work thread's runtime: its port, engine, scheduler and server views. */
+/** @internal The work thread's runtime: its port's thread context (engine, scheduler, server
+ * views, connections) and what a work thread does differently (the ThreadRole and ServerHost). */
 export class WorkThread {
   readonly logger: Logger;
   readonly nrt: NativeRuntime;
-  readonly engine: Engine<Connection>;
-  readonly tasks: Tasks;
+  readonly ctx: ThreadContext;
   readonly index: number;
   readonly count: number;
   readonly guard: GuardHost;
-  readonly servers = new Map<number, Server>();
   readonly #api: WorkerApi;
-  readonly #serving: number[] = [];
-  #stopped = false;
-  private readonly onWake = (): void => this.engine.drain();
-  private readonly onLog = (): void => undefined;
 
   constructor(data: WorkData, api: WorkerApi) {
     this.index = data.index;
@@ -58,36 +50,42 @@ export class WorkThread {
     // hot path), already filtered by this logger's level.
     this.logger = createLogger(data.logger, { write: (line: string) => parentPort?.postMessage({ t: 'log', line }) }).child({ worker: data.index });
     this.nrt = new native.NativeRuntime({ share: data.share });
-    this.engine = new Engine<Connection>(this.nrt, this.nrt.attach(data.index, this.onWake, this.onLog), this);
-    this.engine.catchErrors = true;
+    this.ctx = new ThreadContext({
+      nrt: this.nrt,
+      index: data.index,
+      workThreads: data.count,
+      logger: this.logger,
+      role: {
+        // The main thread announces every server before any of its connections can be bound
+        // here; one unknown means a bug, and the connection must not hang.
+        unknownServer: (serverId) => this.logger.error({ server: serverId }, 'connection of an unknown server; closing it'),
+        opened: (conn) => this.#api.emit('connection', conn),
+        handlerError: (err, conn) => this.handlerError(err, conn),
+      },
+    });
+    this.ctx.engine.catchErrors = true;
     // Limits change on the main thread, which owns the servers and tells every view.
-    const g = nativeGuard(this.nrt, () => this.#stopped);
     this.guard = {
-      ...g,
+      ...this.ctx.guard,
       setLimits: () => {
         throw new InvalidArgumentError('EW_ESTATE', 'limits are changed on the main thread');
       },
     };
-    for (let i = 1; i <= data.count; i++) this.#serving.push(i);
-    this.tasks = new Tasks(this.engine, {
-      logger: this.logger,
-      serving: () => this.#serving,
-      connection: (io, slot, gen) => {
-        const c = this.engine.conns[io]?.[slot];
-        return c !== undefined && c[kGen] === gen ? c : undefined;
-      },
-    });
-    // The main thread's metrics add up what only this thread counts (its connections, requests
-    // and responses, and the tasks it scheduled); the native counters are the main thread's own.
-    this.tasks.define(STATS_TASK, (): { servers: ThreadServerStats[]; tallies: TaskTally[] } => ({
-      servers: [...this.servers.values()].map((s) => ({ id: s.id, stats: s.stats() as ThreadServerStats['stats'] })),
-      tallies: this.tasks.tallies(),
-    }));
+    // The main thread's metrics add up what only this thread counts; the native counters are
+    // the main thread's own.
+    this.ctx.serveStats();
+  }
+
+  get tasks(): Tasks {
+    return this.ctx.tasks;
+  }
+
+  get servers(): Map<number, Server> {
+    return this.ctx.servers;
   }
 
   addServer(desc: ServerDescriptor): Server {
-    const s = protocolOf(desc.protocol).create(this, this.engine, desc.id, desc.addr, desc.opts);
-    this.servers.set(desc.id, s);
+    const s = this.ctx.addServer(this, desc);
     if (s.protocol === 'tcp' && desc.opts.framing === 'frames') for (const h of this.#api.handlers) s.handle(h.cls, h.fn);
     this.#api.emit('server', s);
     return s;
@@ -99,52 +97,16 @@ export class WorkThread {
   unlistenedServer(id: number): Promise<void> {
     const s = this.servers.get(id);
     if (s === undefined) return Promise.resolve();
-    return s[kUnlistened]().then(() => {
-      if (this.servers.get(id) === s) this.servers.delete(id);
-    });
+    return s[kUnlistened]().then(() => this.ctx.forgetIfDone(s));
   }
 
   /** The runtime's graceful close: every view ends its connections (framed and raw ones
    * flushed, then closed with EW_ESHUTDOWN); resolves once none is left here, or after `ms`. */
   drainConnections(ms: number): Promise<void> {
-    const views = [...this.servers.values()];
-    for (const s of views) s[kDrainServer]('shutdown');
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      void Promise.all(views.map((s) => s[kEmpty]())).then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return settleWithin(this.ctx.drainConnections(), ms);
   }
 
-  // ---- EngineHost ------------------------------------------------------------------------------
-
-  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
-    const server = this.servers.get(serverId);
-    if (server === undefined) {
-      // The main thread announces every server before any of its connections can be bound
-      // here; one unknown means a bug, and the connection must not hang.
-      this.logger.error({ server: serverId }, 'connection of an unknown server; closing it');
-      return undefined;
-    }
-    const conn = new Connection(this.engine, server, io, slot, gen, family, address, port);
-    server[kAccepted](conn);
-    this.#api.emit('connection', conn);
-    return conn;
-  }
-
-  unlistened(): void {
-    // Only the main thread owns servers' listening sockets.
-  }
-
-  acceptError(): void {
-    // Reported on the main thread.
-  }
-
-  banned(): void {
-    // Reported on the main thread.
-  }
+  // ---- ThreadRole (the rest of the engine's hooks are the ThreadContext's) -------------------
 
   handlerError(err: unknown, conn: Connection | undefined): void {
     this.logger.error({ err, conn: conn?.id }, 'handler threw; the work thread goes on');
@@ -162,19 +124,16 @@ export class WorkThread {
   }
 
   /** HttpServer.metrics(): the main thread holds the runtime's registry. */
-  metricsText(): Promise<{ contentType: string; body: string }> {
-    return this.tasks.schedule<{ contentType: string; body: string }>(METRICS_TASK, null, { to: 0 });
+  metricsText(): Promise<MetricsText> {
+    return this.ctx.askMetrics();
   }
 
   // ---- shutdown --------------------------------------------------------------------------------
 
   /** The IO threads have stopped: every connection here is gone. */
   stopped(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.engine.stopped = true;
-    serversStopped(this.servers.values());
-    this.tasks.abort();
+    if (this.ctx.stopped) return;
+    this.ctx.stop();
     this.nrt.dispose();
   }
 }

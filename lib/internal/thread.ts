@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// What every JS thread of a runtime has, the main thread (lib/runtime.ts) and each work thread
+// (lib/worker.ts) alike: its port's engine, its task scheduler, the servers it knows (the main
+// thread's own, or a work thread's views of them), the lookup of its connections by id, the
+// engine hooks that do the same on both, the internal tasks between them and the stop sequence.
+// What differs (the main thread owns the listening sockets, the work threads, admission and the
+// metrics registry; a work thread reports handler errors and refuses what only the main thread
+// may do) is the thread's ThreadRole.
+import { Connection } from '../connection';
+import { ERROR_CODES, errorName, makeError } from '../errors';
+import type { BanInfo } from '../limits';
+import type { Logger } from '../log';
+import type { ThreadServerStats } from '../metrics';
+import type { NativeRuntime } from '../native';
+import { protocolOf } from '../protocols';
+import { serversStopped, type GuardHost, type Server, type ServerHost } from '../server';
+import { Tasks, type TaskTally } from '../tasks';
+import { Engine, type EngineHost } from './engine';
+import { nativeGuard } from './guard';
+import type { ServerDescriptor } from './pool';
+import { kAccepted, kDrainServer, kEmpty, kError, kGen } from './symbols';
+
+// The internal tasks between the threads of one runtime. Their names start with 'evwire:', which
+// the scheduler leaves out of the task tallies and timings (a scrape does not count itself).
+
+/** The task a work thread's HttpServer.metrics() schedules on the main thread, which holds the
+ * runtime's registry. */
+const METRICS_TASK = 'evwire:metrics';
+/** What each work thread answers for the metrics: its servers' own counters and the tasks it
+ * scheduled. */
+const STATS_TASK = 'evwire:stats';
+
+/** The runtime's metrics in Prometheus' text format. */
+export interface MetricsText {
+  contentType: string;
+  body: string;
+}
+
+/** What one thread counts on its own (the native counters are the runtime's, counted once). */
+export interface ThreadStats {
+  servers: ThreadServerStats[];
+  tallies: TaskTally[];
+}
+
+/** What a thread does differently from the others, called by its ThreadContext. Records that
+ * native code sends only to a server's owner port (UNLISTEN, ADMIT) reach the main thread
+ * alone, so a work thread leaves those hooks out. */
+export interface ThreadRole {
+  /** An OPEN named a server this thread does not know; the connection is not taken. */
+  unknownServer?(serverId: number): void;
+  /** A connection opened here, after its server emitted 'connection'. */
+  opened?(conn: Connection): void;
+  /** A connection here closed (after the thread forgot its server, if the server no longer
+   * listens and that was its last connection here). */
+  closed?(conn: Connection): void;
+  /** The listening sockets of a server this thread owns are closed. */
+  unlistened?(serverId: number): void;
+  /** A new connection is parked natively until engine.verdict(). */
+  admit?(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void;
+  /** A handler threw while records were dispatched (only where engine.catchErrors is set). */
+  handlerError?(err: unknown, conn: Connection | undefined): void;
+  /** Tasks scheduled from here started (true) or stopped (false) awaiting replies. */
+  tasksActive?(on: boolean): void;
+}
+
+export interface ThreadOptions {
+  nrt: NativeRuntime;
+  /** This thread's port: 0 is the main thread, 1..workThreads the work threads. */
+  index: number;
+  /** Work threads of the runtime (0: the main thread serves connections itself). */
+  workThreads: number;
+  logger: Logger;
+  /** Where the IO threads' log lines go (the main thread's logger); default nowhere. */
+  onLog?: (level: number, msg: string) => void;
+  /** Whether the runtime is closing: the guard refuses from then on (and always once stopped). */
+  closing?: () => boolean;
+  role: ThreadRole;
+}
+
+/** Resolves once `p` has, or after `ms`, whichever comes first; never rejects. */
+export function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
+
+/** @internal One JS thread's share of a runtime (see the top of this file). */
+export class ThreadContext implements EngineHost<Connection> {
+  readonly nrt: NativeRuntime;
+  readonly logger: Logger;
+  readonly engine: Engine<Connection>;
+  /** The internal dispatcher of this thread: tasks between JS threads. */
+  readonly tasks: Tasks;
+  /** The native protection calls, for servers. */
+  readonly guard: GuardHost;
+  /** JS threads that take connections: the work threads, or the main thread (0). */
+  readonly serving: readonly number[];
+  /** The servers this thread knows, by id: those that listen, and those whose connections here
+   * have not all closed yet (runtime shutdown must still reach them). */
+  readonly servers = new Map<number, Server>();
+  readonly #role: ThreadRole;
+  #live = 0;
+  #stopped = false;
+  // The addon holds these weakly unless the runtime is referenced (listening or connected), so
+  // that a dropped, idle runtime can be collected; the thread keeps them alive meanwhile.
+  readonly #onWake = (): void => this.engine.drain();
+  readonly #onLog: (level: number, msg: string) => void;
+
+  constructor(opts: ThreadOptions) {
+    this.nrt = opts.nrt;
+    this.logger = opts.logger;
+    this.#role = opts.role;
+    this.#onLog = opts.onLog ?? (() => undefined);
+    const closing = opts.closing ?? (() => false);
+    this.guard = nativeGuard(this.nrt, () => this.#stopped || closing());
+    const serving: number[] = [];
+    for (let i = 1; i <= opts.workThreads; i++) serving.push(i);
+    if (opts.workThreads === 0) serving.push(0);
+    this.serving = serving;
+    this.engine = new Engine<Connection>(this.nrt, this.nrt.attach(opts.index, this.#onWake, this.#onLog), this);
+    const role = this.#role;
+    this.tasks = new Tasks(this.engine, {
+      logger: this.logger,
+      serving: () => this.serving,
+      connection: (io, slot, gen) => this.connection(io, slot, gen),
+      active: (on) => role.tasksActive?.(on),
+    });
+  }
+
+  /** The live connection in (io, slot) with generation `gen`, on this thread. */
+  connection(io: number, slot: number, gen: number): Connection | undefined {
+    const c = this.engine.conns[io]?.[slot];
+    return c !== undefined && c[kGen] === gen ? c : undefined;
+  }
+
+  /** Connections open on this thread now. */
+  get liveConnections(): number {
+    return this.#live;
+  }
+
+  /** Whether stop() has run. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Makes the server object of `desc` (through the protocol registry) and knows it from now
+   * on; `host` is the thread's ServerHost. */
+  addServer(host: ServerHost, desc: ServerDescriptor): Server {
+    const s = protocolOf(desc.protocol).create(host, this.engine, desc.id, desc.addr, desc.opts);
+    this.servers.set(desc.id, s);
+    return s;
+  }
+
+  /** Forgets `server` once it no longer listens and has no connection left here. */
+  forgetIfDone(server: Server): void {
+    if (!server.isListening && server.stats().connections === 0 && this.servers.get(server.id) === server) this.servers.delete(server.id);
+  }
+
+  /** The runtime's graceful close, on this thread: every server ends its connections ('shutdown':
+   * HTTP ones after the responses in flight; framed and raw ones flushed, then closed with
+   * EW_ESHUTDOWN). Resolves once none is left here. */
+  drainConnections(): Promise<void> {
+    const servers = [...this.servers.values()];
+    for (const s of servers) s[kDrainServer]('shutdown');
+    return Promise.all(servers.map((s) => s[kEmpty]())).then(() => undefined);
+  }
+
+  /** The IO threads have stopped: every connection here is gone (closed with EW_ESHUTDOWN),
+   * every server is closed and forgotten, and tasks still awaiting replies reject with
+   * EW_ESHUTDOWN. The native runtime is the caller's to dispose of. Idempotent. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.engine.stopped = true;
+    serversStopped(this.servers.values());
+    this.servers.clear();
+    this.tasks.abort();
+  }
+
+  // ---- the internal tasks between threads ----------------------------------------------------
+
+  /** Work threads: answer the main thread's STATS_TASK with what only this thread counts (its
+   * connections, requests and responses, and the tasks it scheduled). */
+  serveStats(): void {
+    this.tasks.define(STATS_TASK, (): ThreadStats => ({
+      servers: [...this.servers.values()].map((s) => ({ id: s.id, stats: s.stats() as ThreadServerStats['stats'] })),
+      tallies: this.tasks.tallies(),
+    }));
+  }
+
+  /** The main thread: what work thread `to` counts on its own. */
+  askStats(to: number, timeoutMs: number): Promise<ThreadStats> {
+    return this.tasks.schedule<ThreadStats>(STATS_TASK, null, { to, timeoutMs });
+  }
+
+  /** The main thread: render the runtime's metrics for the work threads' HttpServer.metrics(). */
+  serveMetrics(render: () => Promise<MetricsText>): void {
+    this.tasks.define(METRICS_TASK, render);
+  }
+
+  /** Work threads: the runtime's metrics, rendered by the main thread. */
+  askMetrics(): Promise<MetricsText> {
+    return this.tasks.schedule<MetricsText>(METRICS_TASK, null, { to: 0 });
+  }
+
+  // ---- EngineHost --------------------------------------------------------------------------------
+
+  open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
+    const server = this.servers.get(serverId);
+    if (server === undefined) {
+      this.#role.unknownServer?.(serverId);
+      return undefined;
+    }
+    const conn = new Connection(this.engine, server, io, slot, gen, family, address, port);
+    this.#live++;
+    conn.once('close', () => {
+      this.#live--;
+      this.forgetIfDone(server);
+      this.#role.closed?.(conn);
+    });
+    server[kAccepted](conn);
+    this.#role.opened?.(conn);
+    return conn;
+  }
+
+  unlistened(serverId: number): void {
+    this.#role.unlistened?.(serverId);
+  }
+
+  /** accept() failed natively (already logged there, rate-limited). */
+  acceptError(serverId: number, sysErrno: number): void {
+    const server = this.servers.get(serverId);
+    if (server === undefined) return;
+    const code = errorName(-sysErrno);
+    server[kError](makeError(code, `${ERROR_CODES[code]?.message ?? 'accept failed'} (accept)`, { errno: -sysErrno, syscall: 'accept' }));
+  }
+
+  /** An address was banned automatically (logged natively, rate-limited). */
+  banned(serverId: number, info: BanInfo): void {
+    this.servers.get(serverId)?.emit('ban', info);
+  }
+
+  admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {
+    this.#role.admit?.(io, idLo, gen, serverId, family, port, address);
+  }
+
+  handlerError(err: unknown, conn: Connection | undefined): void {
+    this.#role.handlerError?.(err, conn);
+  }
+}
