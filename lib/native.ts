@@ -9,7 +9,7 @@ import { makeError } from './errors';
 import type { HttpLimits, Limits } from './limits';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const load: (dir: string) => unknown = require('node-gyp-build');
+const load: { (dir: string): unknown; path(dir: string): string } = require('node-gyp-build');
 
 export interface NativeAttach {
   shm: Buffer;
@@ -83,7 +83,6 @@ export interface NativeRuntimeOptions {
   outRingBytes: number;
   maxConnsPerThread: number;
   readBudget: number;
-  serialStart: boolean;
   levelTriggered: boolean;
   logLevel: number;
   taskRingBytes: number;
@@ -226,8 +225,9 @@ function packageRoot(): string {
 
 function loadAddon(): NativeAddon {
   const root = packageRoot();
+  let addon: Partial<NativeAddon>;
   try {
-    return load(root) as NativeAddon;
+    addon = load(root) as Partial<NativeAddon>;
   } catch (err) {
     throw makeError(
       'EW_ENOENT',
@@ -237,6 +237,13 @@ function loadAddon(): NativeAddon {
       { cause: err },
     );
   }
+  // node-gyp-build loads the first *.node of build/Release by name: evwire.node, before the
+  // benchmark-only evwire_bench.node a checkout builds beside it (binding.gyp). Say so loudly
+  // if that ever picks another addon.
+  if (typeof addon.NativeRuntime !== 'function') {
+    throw makeError('EW_ENOENT', `evwire: the native addon node-gyp-build loaded from ${root} is not evwire's runtime addon (no NativeRuntime): ${load.path(root)}`);
+  }
+  return addon as NativeAddon;
 }
 
 export const native = loadAddon();

@@ -297,7 +297,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         outRingBytes,
         maxConnsPerThread: maxConns,
         readBudget,
-        serialStart: false,
         levelTriggered: triggering === 'level',
         logLevel: nativeLevelOf(logger),
       });

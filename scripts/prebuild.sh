@@ -22,7 +22,8 @@ if [ -f /usr/include/node/node_api.h ] && [ -z "${npm_config_nodedir:-}" ]; then
   export npm_config_nodedir=/usr # the installed Node's headers: no download
 fi
 rm -rf prebuilds
-npx --no-install prebuildify --napi --strip
+# Only the runtime's addon: binding.gyp's benchmark-only target (evwire_bench) stays off.
+EVWIRE_BENCH_ADDON=0 npx --no-install prebuildify --napi --strip
 bin=$(ls prebuilds/*/*.node)
 # Nothing but libc and the loader (libm and libpthread would be acceptable too).
 extra=$(ldd "$bin" | awk '{print $1}' | grep -vE '^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux-aarch64\.so\.1)$' || true)

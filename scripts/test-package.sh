@@ -35,6 +35,11 @@ done
 if grep -qE '^package/(build|deps|test|dist-test|node_modules)/' <<<"$listing"; then
   fail "the tarball holds build outputs or tests: $(grep -E '^package/(build|deps|test|dist-test|node_modules)/' <<<"$listing" | head -n 3)"
 fi
+# The benchmark-only addon (binding.gyp's evwire_bench) is neither prebuilt nor buildable from
+# the package: its sources (native/bench/) stay out.
+if grep -qE '^package/(native/bench/|bench/)|evwire_bench' <<<"$listing"; then
+  fail "the tarball holds the benchmarks or their addon: $(grep -E '^package/(native/bench/|bench/)|evwire_bench' <<<"$listing" | head -n 3)"
+fi
 say "$(basename "$tgz"): $(wc -l <<<"$listing") files, $(stat -c %s "$tgz") bytes"
 
 # 2. A PATH with node, npm and a shell, and no compiler.

@@ -6,15 +6,18 @@
 // The same IO threads and the same JavaScript echo handler, with messages crossing to
 // JavaScript either through the shared-memory rings (evwire) or in batches through a
 // napi_threadsafe_function, each message an object with its own Buffer, replies going back in
-// one N-API call per batch (bench/peers/evwire-tsfn-echo.js). What do the rings buy?
+// one N-API call per batch (bench/peers/evwire-tsfn-echo.js, on the benchmark-only addon
+// build/Release/evwire_bench.node). What do the rings buy?
 const path = require('path');
 const c = require('./common');
+const benchAddon = require('../lib/bench-addon');
 
 const o = c.options({ runs: 3, seconds: 4, warmup: 1, quick: false });
 if (o.quick) Object.assign(o, { runs: 1, seconds: 2, warmup: 0.5 });
 c.need([
   [c.LOADGEN, 'npm run build:c'],
   [path.join(c.ROOT, 'dist', 'index.js'), 'npm run build'],
+  [benchAddon.FILE, 'npm run build:native'],
 ]);
 const TSFN = path.join(c.ROOT, 'bench', 'peers', 'evwire-tsfn-echo.js');
 const CASES = [

@@ -4,9 +4,11 @@
 // The "rings vs threadsafe functions" experiment's comparison server (docs/experiments.md):
 // the same IO threads, but messages reach JavaScript the conventional way, in batches through
 // a napi_threadsafe_function, each message an object with its own Buffer, and replies go back
-// in one N-API call per batch that reads every element. Not part of the public API.
+// in one N-API call per batch that reads every element. It runs on the benchmark-only addon
+// (bench/lib/bench-addon.js, build/Release/evwire_bench.node), never on evwire's own.
 //   node bench/peers/evwire-tsfn-echo.js --port P [--io-threads N]
-const { native } = require('../../dist/native.js');
+// Prints "listening <address> <port>" once ready; exits on SIGTERM/SIGINT.
+const { loadBenchAddon } = require('../lib/bench-addon');
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -14,43 +16,36 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 
-const nrt = new native.NativeRuntime({
+const { TsfnRuntime } = loadBenchAddon();
+const rt = new TsfnRuntime({
   ioThreads: Number(opt('io-threads', '1')),
-  ports: 1,
-  affinity: 'off',
   inRingBytes: 4 << 20,
   outRingBytes: 4 << 20,
   maxConnsPerThread: 65536,
   readBudget: 64 << 10,
-  serialStart: false,
   levelTriggered: false,
   logLevel: 40,
 });
-nrt.attachTsfn(0, (batch) => {
+rt.attach((batch) => {
   const replies = new Array(batch.length);
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i];
     replies[i] = m.end ? { conn: m.conn, end: true } : { conn: m.conn, type: m.type, seq: m.seq, flags: m.flags, body: m.body };
   }
-  nrt.tsfnSendBatch(replies);
+  rt.sendBatch(replies);
 });
-const info = nrt.listen({
+const info = rt.listen({
   host: opt('host', '127.0.0.1'),
   port: Number(opt('port', '0')),
-  backlog: 511,
-  reusePort: false,
-  distribution: 0,
-  framing: 0,
   maxFrameBytes: 16 << 20,
   highWatermark: 256 << 10,
   lowWatermark: 64 << 10,
   maxBufferedBytes: 16 << 20,
   noDelay: true,
-  ownerPort: 0,
 });
 console.log(`listening ${info.address} ${info.port}`);
 const stop = () => {
-  nrt.dispose();
+  rt.dispose();
   process.exit(0);
 };
 process.once('SIGTERM', stop);

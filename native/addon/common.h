@@ -10,12 +10,6 @@
 #include <napi.h>
 #include <uv.h>
 
-#include <poll.h>
-#include <pthread.h>
-#include <sched.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstring>
 #include <deque>

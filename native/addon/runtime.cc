@@ -5,7 +5,6 @@
 // JavaScript makes on them (addon.cc has the overview and the thread crossings).
 
 #include "common.h"
-#include "tsfn.h"
 
 namespace evwire_addon {
 
@@ -40,11 +39,9 @@ public:
                            InstanceMethod("threads", &Runtime::Threads),
                            InstanceMethod("setRef", &Runtime::SetRef),
                            InstanceMethod("setLogLevel", &Runtime::SetLogLevel),
-                           InstanceMethod("attachTsfn", &Runtime::AttachTsfn),
                            InstanceMethod("shareId", &Runtime::ShareId),
                            InstanceMethod("portReset", &Runtime::PortReset),
                            InstanceMethod("setAdmit", &Runtime::SetAdmit),
-                           InstanceMethod("tsfnSendBatch", &Runtime::TsfnSendBatch),
                        });
   }
 
@@ -77,7 +74,6 @@ public:
     opts.out_ring_bytes = U32(o, "outRingBytes", opts.out_ring_bytes);
     opts.max_conns_per_thread = U32(o, "maxConnsPerThread", opts.max_conns_per_thread);
     opts.read_budget = U32(o, "readBudget", opts.read_budget);
-    opts.serial_start = Bool(o, "serialStart", false) ? 1 : 0;
     opts.level_triggered = Bool(o, "levelTriggered", false) ? 1 : 0;
     opts.log_level = static_cast<int>(U32(o, "logLevel", EW_LOG_LEVEL_INFO));
     std::vector<int> cpus;
@@ -433,28 +429,6 @@ private:
     return info.Env().Undefined();
   }
 
-  // Experiment only: consume port `index` through TsfnBridge, calling `fn(batch)` per batch.
-  Napi::Value AttachTsfn(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    if (rt_ == nullptr || bridge_ != nullptr) return Fail(env, EW_ESTATE, "attachTsfn");
-    ew_port_t *port = ew_runtime_port(rt_, info[0].As<Napi::Number>().Uint32Value());
-    if (port == nullptr) return Fail(env, EW_EINVAL, "attachTsfn");
-    napi_threadsafe_function tsfn;
-    napi_status st = napi_create_threadsafe_function(env, info[1], nullptr,
-                                                     Napi::String::New(env, "evwire-tsfn"), 64, 1,
-                                                     nullptr, nullptr, nullptr, CallJsBatch, &tsfn);
-    if (st != napi_ok) return Fail(env, EW_ENOMEM, "attachTsfn");
-    bridge_ = new TsfnBridge(rt_, port);
-    int err = bridge_->Start(tsfn);
-    if (err != 0) return Fail(env, err, "attachTsfn");
-    return env.Undefined();
-  }
-
-  Napi::Value TsfnSendBatch(const Napi::CallbackInfo &info) {
-    if (bridge_ != nullptr) bridge_->SendBatch(info.Env(), info[0].As<Napi::Array>());
-    return info.Env().Undefined();
-  }
-
   // shareId() -> the number a work thread passes as { share } to attach to this runtime.
   Napi::Value ShareId(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -672,11 +646,6 @@ private:
       napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
       cleanup_hook_ = false;
     }
-    if (bridge_ != nullptr) {
-      bridge_->Stop();
-      delete bridge_;
-      bridge_ = nullptr;
-    }
     if (owner_) {
       if (share_id_ != 0) UnshareRuntime(share_id_);
       ew_runtime_stop(rt_, nullptr, nullptr); // EW_ESTATE if already stopping: fine
@@ -722,7 +691,6 @@ private:
   }
 
   Napi::Env env_;
-  TsfnBridge *bridge_ = nullptr;
   ew_runtime_t *rt_ = nullptr;
   ew_port_t *port_ = nullptr;
   uint32_t nio_ = 0;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "ew.h"
+#include "ew/experiment.h"
 
 static double now_us(void) {
   struct timespec ts;
@@ -61,14 +62,16 @@ int main(int argc, char **argv) {
       ew_runtime_opts_t o;
       ew_runtime_opts_init(&o);
       o.io_threads = (uint32_t)threads[i];
-      o.serial_start = serial;
       o.log_level = EW_LOG_LEVEL_ERROR;
+      ew_experiment_opts_t x;
+      ew_experiment_opts_init(&x);
+      x.serial_start = serial;
       ew_runtime_t *rt;
-      if (ew_runtime_start(&o, &rt) != 0) return 1;
+      if (ew_runtime_start_experiment(&o, &x, &rt) != 0) return 1;
       ew_runtime_release(rt);
       for (int r = 0; r < runs; r++) {
         double t0 = now_us();
-        int err = ew_runtime_start(&o, &rt);
+        int err = ew_runtime_start_experiment(&o, &x, &rt);
         double t1 = now_us();
         if (err != 0) {
           fprintf(stderr, "ew_startup: start: %s\n", ew_strerror(err));

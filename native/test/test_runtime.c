@@ -3,6 +3,7 @@
 #include "tcp.h"
 #include "echo_port.h"
 #include "ew.h"
+#include "ew/experiment.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -191,6 +192,52 @@ static void test_invalid_options(void) {
   ASSERT_EQ(count_threads(), threads0);
 }
 
+/* The startup experiment's serial start (ew/experiment.h): every IO thread runs and serves,
+ * and a NULL set of experiment options is the plain start. */
+static void test_experiment_serial_start(void) {
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.io_threads = 3;
+  o.log_level = EW_LOG_LEVEL_ERROR;
+  o.level_triggered = level_triggered;
+  ew_experiment_opts_t x;
+  ew_experiment_opts_init(&x);
+  ASSERT_EQ(x.serial_start, 0);
+  x.serial_start = 1;
+  ASSERT_OK(ew_runtime_start_experiment(&o, &x, &rt));
+  for (uint32_t k = 0; k < 3; k++) {
+    int tid = 0, cpu = -2;
+    ASSERT_OK(ew_runtime_thread_info(rt, k, &tid, &cpu));
+    ASSERT_GT(tid, 0);
+  }
+  memset(&ep, 0, sizeof ep);
+  ep.end_on_peer_end = 1;
+  ASSERT_OK(ew_echo_port_start(&ep, rt, 0));
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  int fds[3];
+  for (int i = 0; i < 3; i++) /* round-robin: one connection per IO thread */
+    fds[i] = tcp_connect(info.port);
+  for (int i = 0; i < 3; i++)
+    echo_one(fds[i], 100, 1, (uint32_t)i);
+  for (int i = 0; i < 3; i++)
+    close(fds[i]);
+  WAIT_FOR(atomic_load(&ep.closed) == 3);
+  stop();
+
+  ew_runtime_t *r = (ew_runtime_t *)1;
+  o.io_threads = 0;
+  ASSERT_EQ(ew_runtime_start_experiment(&o, &x, &r), EW_EINVAL);
+  ASSERT_NULL(r);
+  o.io_threads = 2;
+  ASSERT_OK(ew_runtime_start_experiment(&o, NULL, &rt));
+  ew_runtime_release(rt);
+  rt = NULL;
+}
+
 static void test_affinity_list(void) {
   static const int cpu0[] = {0};
   ew_runtime_opts_t o;
@@ -304,6 +351,7 @@ int main(int argc, char **argv) {
                                     EW_TEST(test_reset_mid_frame),
                                     EW_TEST(test_start_stop_no_leaks),
                                     EW_TEST(test_invalid_options),
+                                    EW_TEST(test_experiment_serial_start),
                                     EW_TEST(test_affinity_list),
                                     EW_TEST(test_listen_errors_and_unlisten),
                                     EW_TEST(test_graceful_shutdown_lingers)};

@@ -2,6 +2,8 @@
 // Copyright (c) 2026 evwire contributors
 #include "internal.h"
 
+#include "ew/experiment.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -27,8 +29,6 @@ void ew_runtime_opts_init(ew_runtime_opts_t *o) {
   /* 64 KiB: "starvation" -- close to 16 KiB's latency for a quiet connection beside a flood,
    * with more of the flood's throughput; no budget lets the flood starve it for tens of ms. */
   o->read_budget = 64u << 10;
-  /* Parallel start: "startup" -- serial start grows linearly with IO threads. */
-  o->serial_start = 0;
   /* Edge-triggered: the design's choice; "edge- vs level-triggered" compares them and explains
    * why level-triggered is offered beside it. */
   o->level_triggered = 0;
@@ -271,7 +271,18 @@ static void stop_started_threads(ew_runtime_t *rt) {
   }
 }
 
+void ew_experiment_opts_init(ew_experiment_opts_t *x) {
+  memset(x, 0, sizeof *x);
+  /* Parallel start: "startup" -- serial start grows linearly with IO threads. */
+  x->serial_start = 0;
+}
+
 int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out) {
+  return ew_runtime_start_experiment(o, NULL, out);
+}
+
+int ew_runtime_start_experiment(const ew_runtime_opts_t *o, const ew_experiment_opts_t *x,
+                                ew_runtime_t **out) {
   *out = NULL;
   int err = validate(o);
   if (err != 0) return err;
@@ -323,7 +334,7 @@ int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out) {
       goto fail;
     }
     io->thread_started = true;
-    if (o->serial_start) wait_ready(rt, k + 1);
+    if (x != NULL && x->serial_start) wait_ready(rt, k + 1);
   }
   wait_ready(rt, rt->nio);
   for (uint32_t k = 0; k < rt->nio; k++) {

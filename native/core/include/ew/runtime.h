@@ -45,7 +45,6 @@ typedef struct ew_runtime_opts_s {
                                   * 0 = no task rings */
   uint32_t max_conns_per_thread; /* connection slots per IO thread */
   uint32_t read_budget;          /* bytes read per connection per loop round; 0 = until EAGAIN */
-  int serial_start;              /* 1: start IO threads one after another (experiment only) */
   int level_triggered;           /* 1: level-triggered connections (read until a short read;
                                   * write interest only while blocked); 0: edge-triggered */
   int log_level;                 /* EW_LOG_LEVEL_*; lines below it are not even formatted */
@@ -56,11 +55,11 @@ typedef struct ew_runtime_opts_s {
 /* Fills `o` with the defaults (docs/experiments.md says which experiment chose each). */
 EW_EXTERN void ew_runtime_opts_init(ew_runtime_opts_t *o);
 
-/* Creates the shared-memory segment and starts the IO threads (in parallel unless
- * serial_start); returns once every thread is running its loop, or stops the ones that started
- * and returns the first error (EW_EINVAL for bad options, a system error otherwise; nothing is
- * left behind then). On success *out owns one reference, released by ew_runtime_release().
- * Not from an IO thread. */
+/* Creates the shared-memory segment and starts the IO threads, all in parallel; returns once
+ * every thread is running its loop, or stops the ones that started and returns the first error
+ * (EW_EINVAL for bad options, a system error otherwise; nothing is left behind then). On
+ * success *out owns one reference, released by ew_runtime_release(). Not from an IO thread.
+ * (ew/experiment.h has the variant the design experiments start with.) */
 EW_EXTERN int ew_runtime_start(const ew_runtime_opts_t *o, ew_runtime_t **out);
 
 /* Asks every IO thread to close its listeners and connections, free its loop and exit. Returns

@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
-#ifndef EVWIRE_ADDON_TSFN_H
-#define EVWIRE_ADDON_TSFN_H
+#ifndef EVWIRE_BENCH_TSFN_H
+#define EVWIRE_BENCH_TSFN_H
 
-#include "common.h"
+// Part of the benchmark-only addon (bench_addon.cc has the overview); never in evwire.node.
 
-namespace evwire_addon {
+#include "common.h" // native/addon/common.h: the production addon's includes and conversions
+
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace evwire_bench {
+
+using evwire_addon::ClearException;
 
 // ---- experiment: messages through a threadsafe function -----------------------------------
 
@@ -14,7 +24,8 @@ namespace evwire_addon {
 // consumes a port's in rings, copies each message, and hands batches to JavaScript through a
 // napi_threadsafe_function, where every message becomes an object with its own Buffer; replies
 // come back in one sendBatch() call per batch that reads every element through N-API. It serves
-// only that experiment (bench/peers/evwire-tsfn-echo.js); the runtime never uses it.
+// only that experiment (bench/peers/evwire-tsfn-echo.js, through bench_addon.cc's TsfnRuntime);
+// the runtime never uses it.
 class TsfnBridge {
 public:
   struct Msg {
@@ -35,19 +46,32 @@ public:
     efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   }
 
+  // JS thread: takes over `tsfn` (its one thread reference is the consumer thread's), attaches
+  // the port and starts the consumer thread. On an error the function is released here.
   int Start(napi_threadsafe_function tsfn) {
     tsfn_ = tsfn;
     int err = ew_port_attach(
         port_, [](void *a) { static_cast<TsfnBridge *>(a)->Wake(); }, this);
-    if (err != 0) return err;
-    started_ = pthread_create(&thread_, nullptr, Main, this) == 0;
-    return started_ ? 0 : EW_ENOMEM;
+    if (err == 0) {
+      started_ = pthread_create(&thread_, nullptr, Main, this) == 0;
+      if (!started_) {
+        ew_port_detach(port_);
+        err = EW_ENOMEM;
+      }
+    }
+    if (err != 0) napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    return err;
   }
 
-  // JS thread: stops the consumer thread; the threadsafe function is released by it.
+  // JS thread: stops the consumer thread; the threadsafe function is released by it. The
+  // consumer may be blocked in a full queue that only this thread drains, so the function is
+  // aborted first (through a reference of our own, so that it stays allocated until the
+  // consumer's release): that call returns napi_closing and the consumer sees stop_.
   void Stop() {
     if (!started_) return;
     stop_.store(true);
+    if (napi_acquire_threadsafe_function(tsfn_) == napi_ok)
+      napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
     Wake();
     pthread_join(thread_, nullptr);
     started_ = false;
@@ -105,8 +129,10 @@ private:
     (void)r;
   }
 
+  // THREAD: the consumer thread. It calls nothing of N-API but the threadsafe function's.
   static void *Main(void *arg) {
     TsfnBridge *b = static_cast<TsfnBridge *>(arg);
+    bool closing = false;
     // prepare_sleep also reads the task rings' heads after the IO ones; this experiment never
     // uses task rings, whose positions stay 0.
     uint32_t heads[EW_MAX_IO_THREADS + EW_MAX_PORTS] = {0};
@@ -127,8 +153,12 @@ private:
         heads[k] = b->in_[k].head;
       }
       if (!batch->empty()) {
-        napi_call_threadsafe_function(b->tsfn_, batch, napi_tsfn_blocking);
-        continue;
+        if (napi_call_threadsafe_function(b->tsfn_, batch, napi_tsfn_blocking) == napi_ok) continue;
+        // napi_closing: aborted (Stop) or the environment is going; the function must not be
+        // touched again, not even released.
+        delete batch;
+        closing = true;
+        break;
       }
       delete batch;
       if (ew_port_prepare_sleep(b->port_, heads)) continue;
@@ -139,7 +169,7 @@ private:
       (void)r;
       ew_port_awake(b->port_);
     }
-    napi_release_threadsafe_function(b->tsfn_, napi_tsfn_release);
+    if (!closing) napi_release_threadsafe_function(b->tsfn_, napi_tsfn_release);
     return nullptr;
   }
 
@@ -155,8 +185,9 @@ private:
   ew_ring_producer_t out_[EW_MAX_IO_THREADS];
 };
 
-// Runs on the JS thread for each batch: one object and one Buffer copy per message.
-void CallJsBatch(napi_env env, napi_value js_cb, void *, void *data) {
+// Runs on the JS thread for each batch: one object and one Buffer copy per message. With a null
+// env (the function closed with batches still queued) it only frees the batch.
+inline void CallJsBatch(napi_env env, napi_value js_cb, void *, void *data) {
   auto *batch = static_cast<TsfnBridge::Batch *>(data);
   if (env != nullptr && js_cb != nullptr) {
     Napi::Env e(env);
@@ -185,6 +216,6 @@ void CallJsBatch(napi_env env, napi_value js_cb, void *, void *data) {
   delete batch;
 }
 
-} // namespace evwire_addon
+} // namespace evwire_bench
 
-#endif // EVWIRE_ADDON_TSFN_H
+#endif // EVWIRE_BENCH_TSFN_H
