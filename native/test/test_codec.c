@@ -24,6 +24,8 @@ static void test_registry(void) {
     ASSERT_NOT_NULL(all[i]->partial);
     ASSERT_NOT_NULL(all[i]->kick);
     ASSERT_NOT_NULL(all[i]->drain);
+    /* A codec with timers of its own handles their expiry, and only such a codec. */
+    ASSERT_EQ((all[i]->flags & EW__CODEC_OWN_TIMERS) != 0, all[i]->timeout != NULL);
   }
 }
 

@@ -11,10 +11,13 @@
  * raw chunks, HTTP requests), says what a FIN in the middle of a message means, runs the
  * protocol's own timeouts and answers (an HTTP 408), and follows the responses written. The
  * connection calls its codec only through this table; a codec calls down into the connection
- * through the functions of conn.h's codec API (ew__conn_reserve, ew__conn_write, ...).
+ * through conn.h (ew__conn_reserve or the port's ring producer for records, ew__conn_block,
+ * ew__conn_msg for the guard's window, ew__conn_write, ew__conn_end_with, ew__conn_fault,
+ * ew__conn_stop_reading, ew__conn_close) and reads the connection's input buffer c->in.
  *
  * Adding a protocol: a codec file defining an ew__codec_t, an EW_FRAMING_* value (runtime.h,
- * exported through wire.h) and its line in codec.c's registry. */
+ * exported through wire.h) and its line in codec.c's registry (listen validates the framing
+ * against the registry). docs/architecture.md walks through it. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,8 +50,9 @@ typedef struct ew__codec_s {
   /* True while the input holds a message begun and not complete (the partial-message timeout
    * runs). */
   bool (*partial)(const ew__conn_t *c);
-  /* The connection's progress timer (tprog, progress true) or idle timer (tidle) expired. NULL:
-   * the guard's timeouts run them (idle, first message, partial message). */
+  /* The connection's progress timer (tprog, progress true) or idle timer (tidle) expired. Set
+   * exactly when EW__CODEC_OWN_TIMERS is (test_codec checks it); NULL: the guard's timeouts run
+   * them (idle, first message, partial message). */
   void (*timeout)(ew__conn_t *c, bool progress);
   /* `n` responses were written whole (SEND records flagged EW_REC_F_RESPONSE_END). Returns -1
    * if the connection was closed, else 0. */

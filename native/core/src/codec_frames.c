@@ -16,8 +16,12 @@ typedef struct frames_state_s {
 } frames_state_t;
 _Static_assert(sizeof(frames_state_t) <= sizeof(ew__codec_state_t), "frames state fits inline");
 
-static inline frames_state_t *st(const ew__conn_t *c) {
-  return (frames_state_t *)(uintptr_t)c->cs.w;
+static inline frames_state_t *st(ew__conn_t *c) {
+  return (frames_state_t *)(void *)c->cs.bytes;
+}
+
+static inline const frames_state_t *cst(const ew__conn_t *c) {
+  return (const frames_state_t *)(const void *)c->cs.bytes;
 }
 
 static int frames_init(ew__conn_t *c) {
@@ -141,7 +145,7 @@ static int frames_deliver(ew__conn_t *c) {
 }
 
 static bool frames_partial(const ew__conn_t *c) {
-  return st(c)->have_hdr || evbuffer_get_length(c->in) > 0;
+  return cst(c)->have_hdr || evbuffer_get_length(c->in) > 0;
 }
 
 /* A FIN inside a frame: the frame can never complete. */

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -271,6 +272,9 @@ static void reject(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
 
 void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
                     const struct sockaddr *addr, socklen_t addrlen) {
+  /* The connection uses `srv` (admission, per-address counts) on the strength of the profile's
+   * reference, which for an accepted connection is its server's. */
+  assert(srv == NULL || prof == &srv->prof);
   ew_runtime_t *rt = io->rt;
   (void)addrlen;
   /* A parked connection's records (ADMIT, and CLOSE if it dies first) go to the owner port;
@@ -364,7 +368,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv
 }
 
 /* Admission (docs/workers.md): the owner port answered a parked connection. Admitted, it is
- * bound (to the port named, if that one can take it, else by the server's policy), announced
+ * bound (to the port named, if that one can take it, else by the profile's policy), announced
  * with OPEN and read from now on: whatever the peer sent meanwhile waits in the socket.
  * Refused, or with no port left to take it, it closes with EW_EDENIED. */
 void ew__conn_verdict(ew__conn_t *c, uint32_t allow, uint32_t port) {
@@ -433,7 +437,7 @@ int ew__conn_msg(ew__conn_t *c) {
 }
 
 void ew__conn_timeout(ew__conn_t *c, bool progress) {
-  if (c->codec->timeout != NULL) {
+  if (c->codec->flags & EW__CODEC_OWN_TIMERS) {
     c->codec->timeout(c, progress);
     return;
   }
@@ -488,7 +492,6 @@ static bool linger_read(ew__conn_t *c) {
       if (c->lingered > LINGER_MAX_BYTES) break;
       continue;
     }
-    if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == EAGAIN) {
       c->flags &= ~C_READABLE;
       return true;
@@ -573,7 +576,6 @@ static bool pump(ew__conn_t *c) {
     if (r < 0) {
       int e = errno;
       evbuffer_commit_space(c->in, v, 0);
-      if (e == EINTR) continue;
       if (e == EAGAIN) {
         c->flags &= ~C_READABLE;
         return true;

@@ -39,7 +39,7 @@ enum {
  * allocate it and keep the pointer. Only the codec reads it. */
 typedef union ew__codec_state_u {
   void *p;
-  uint64_t w[3];
+  _Alignas(8) unsigned char bytes[24];
 } ew__codec_state_t;
 
 struct ew__conn_s {
@@ -98,8 +98,10 @@ static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, 
 #define EW__ID_IO(id) ((uint32_t)(((id) >> 24) & 0xffu))
 #define EW__ID_SLOT(id) ((uint32_t)((id)&0xffffffu))
 
-/* Makes a connection of `fd` (peer `addr`) run by `prof`, whose reference it takes over;
- * `srv` is the listener that accepted it (admission, per-address limits), NULL for none. */
+/* Makes a connection of `fd` (peer `addr`, a connected non-blocking socket) run by `prof`,
+ * whose reference it takes over; `srv` is the listener that accepted it (admission, per-address
+ * limits: then prof is &srv->prof), NULL for none. The caller has counted it in io->live
+ * (the acceptor's pick_thread, or ew__io_adopt). */
 void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
                     const struct sockaddr *addr, socklen_t addrlen);
 void ew__conn_pump(ew__conn_t *c);

@@ -14,9 +14,6 @@
 void ew__guard_log(ew__io_t *io, int kind, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Sets up a server's protection state at listen; 0 or EW_ENOMEM. */
-int ew__guard_server_init(ew__server_t *srv, uint32_t nio);
-void ew__guard_server_free(ew__server_t *srv);
 /* Decides at accept, on the listener's thread, before any read: 0 admits (and counts) the
  * connection, else the EW_* reason it was refused for (already counted and logged). */
 int ew__guard_admit(ew__io_t *io, ew__server_t *srv, const struct sockaddr *sa);

@@ -9,9 +9,14 @@
 /* The plain socket transport: the kernel's socket calls, nothing in between. */
 
 static ssize_t sock_readv(ew__conn_t *c, const struct iovec *iov, int n) {
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = (struct iovec *)iov;
+  m.msg_iovlen = (size_t)n;
   ssize_t r;
+  /* MSG_DONTWAIT: never blocks the IO thread, whatever the descriptor's own flags. */
   do
-    r = readv(c->fd, iov, n);
+    r = recvmsg(c->fd, &m, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
   return r;
 }
