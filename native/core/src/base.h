@@ -33,6 +33,8 @@ typedef struct ew__listener_s ew__listener_t;
 typedef struct ew__conn_s ew__conn_t;
 typedef struct ew__ctrl_s ew__ctrl_t;
 typedef struct ew__cmd_ban_s ew__cmd_ban_t;
+typedef struct ew__link_s ew__link_t;
+typedef struct ew__dial_s ew__dial_t;
 
 /* ---- logging ---------------------------------------------------------------------------- */
 

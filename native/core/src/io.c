@@ -227,6 +227,10 @@ void ew__io_run_inbox(ew__io_t *io) {
     case EW__CMD_BAN:
       ew__conn_run_ban(io, (ew__cmd_ban_t *)cmd);
       break;
+    case EW__CMD_DIAL:
+    case EW__CMD_LINK_CLOSE:
+      ew__link_command(io, cmd);
+      break;
     case EW__CMD_PORT_RESET: {
       ew__cmd_port_t *c = (ew__cmd_port_t *)cmd;
       ew__port_reset_run(io, c->port, c->reason);
@@ -401,6 +405,7 @@ static void io_shutdown(ew__io_t *io) {
   }
   for (uint32_t s = 0; s < io->slot_hwm; s++)
     if (io->conns[s] != NULL) ew__conn_free_silently(io->conns[s]);
+  ew__dial_drop_all(io);
   /* Commands that raced with STOP still own file descriptors and references. */
   ew__io_run_inbox(io);
   for (uint32_t j = 0; j < io->rt->nports; j++)

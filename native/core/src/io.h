@@ -18,6 +18,8 @@ enum {
   EW__CMD_LIMITS,     /* a server's new limits */
   EW__CMD_BAN,        /* close a server's connections from an address */
   EW__CMD_PORT_RESET, /* close a dead port's connections and empty its rings */
+  EW__CMD_DIAL,       /* start an outbound connection attempt (link.c) */
+  EW__CMD_LINK_CLOSE, /* abandon a closed link's attempts (link.c) */
 };
 
 typedef struct ew__cmd_port_s {
@@ -108,6 +110,7 @@ struct ew__io_s {
   TAILQ_HEAD(, ew__conn_s) ready;
   TAILQ_HEAD(, ew__listener_s) listeners;
   TAILQ_HEAD(, ew__listener_s) ready_listeners;
+  TAILQ_HEAD(, ew__dial_s) dials; /* outbound connection attempts in flight (link.c) */
   /* Timeout lists, one per distinct duration in use (servers with equal limits share one). */
   ew__tlist_t tlists[16];
   uint32_t ntlists;

@@ -60,6 +60,8 @@ struct ew_runtime_s {
   uint32_t ready_count;
   ew__server_t **servers;
   uint32_t nservers;
+  ew__link_t **links; /* open links (ew_link_open), same lock */
+  uint32_t nlinks;
   uint32_t next_server_id;
   _Atomic uint32_t exited;
   ew_stop_cb stop_cb;

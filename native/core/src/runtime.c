@@ -199,6 +199,9 @@ static void free_runtime(ew_runtime_t *rt) {
   for (uint32_t i = 0; i < rt->nservers; i++)
     if (rt->servers[i] != NULL) ew__server_unref(rt->servers[i]);
   free(rt->servers);
+  for (uint32_t i = 0; i < rt->nlinks; i++)
+    ew__link_unref(rt->links[i]);
+  free(rt->links);
   if (rt->io != NULL)
     for (uint32_t k = 0; k < rt->nio; k++)
       free_io(&rt->io[k]);
@@ -225,6 +228,7 @@ static int init_io(ew_runtime_t *rt, uint32_t k) {
   TAILQ_INIT(&io->throttled);
   TAILQ_INIT(&io->listeners);
   TAILQ_INIT(&io->ready_listeners);
+  TAILQ_INIT(&io->dials);
   io->ports = calloc(rt->nports, sizeof *io->ports);
   if (io->ports == NULL) return EW_ENOMEM;
   for (uint32_t j = 0; j < rt->nports; j++) {

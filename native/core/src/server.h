@@ -73,6 +73,23 @@ struct ew__listener_s {
 
 void ew__server_unref(ew__server_t *srv);
 
+/* An outbound link (link.c): a profile for the connections it makes, and the port they go
+ * to. Held by the runtime's table (until ew_link_close), each attempt and each connection. */
+struct ew__link_s {
+  ew__profile_t prof; /* release: ew__link_unref */
+  ew_runtime_t *rt;
+  uint32_t port;
+  _Atomic int refs;
+  _Atomic int closed; /* ew_link_close() was called: attempts are abandoned */
+};
+
+void ew__link_unref(ew__link_t *l);
+/* Runs an IO thread command of link.c (EW__CMD_DIAL, EW__CMD_LINK_CLOSE); the caller frees
+ * `cmd`. */
+void ew__link_command(ew__io_t *io, ew__cmd_t *cmd);
+/* Frees the attempts still in flight on a stopping IO thread. */
+void ew__dial_drop_all(ew__io_t *io);
+
 /* Creates a server from listen options (one reference: the caller's). 0 or EW_ENOMEM. */
 int ew__server_new(ew_runtime_t *rt, const ew_listen_opts_t *o, ew__server_t **out);
 /* Finds a listening server by id and takes a reference, or NULL. */

@@ -82,6 +82,9 @@ enum {
                              * seq = the port to bind to, or UINT32_MAX for the server's policy */
   EW_REC_CONN_OPT = 23,     /* JS->IO: a connection option (EW_CONN_OPT_* in type, value in seq),
                              * applied in order with the connection's other records */
+  /* 24: reserved for UDP (DGRAM_SEND). */
+  EW_REC_LINK_FAIL = 25, /* IO->JS (the link's port): a connection attempt of link `type` failed
+                          * with EW_* `seq`; body: u32 sys errno, u32 addresses tried */
 };
 
 /* CONN_OPT options. Socket options that fail are logged at debug level: the connection goes on

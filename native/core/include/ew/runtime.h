@@ -251,6 +251,30 @@ EW_EXTERN int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on);
  * already closed id. Any thread but an IO thread. */
 EW_EXTERN int ew_unlisten(ew_runtime_t *rt, uint32_t id);
 
+/* Outbound connections (links). A link is what its connections run by, as a server is for the
+ * connections it accepts: the fields of `o` that shape a connection (framing, max_frame_bytes,
+ * the watermarks, max_buffered, no_delay, limits, http) apply; `owner_port` is the port its
+ * connections are bound to and that hears of failed attempts; the listening fields are unused.
+ * The id comes from the servers' id space (OPEN records name it as their server). Any thread
+ * but an IO thread. Returns 0, EW_EINVAL, EW_ESTATE or EW_ENOMEM. */
+EW_EXTERN int ew_link_open(ew_runtime_t *rt, const ew_listen_opts_t *o, uint32_t *id);
+
+/* One connection attempt of link `id` on IO thread `io` (mod the IO thread count): the numeric
+ * addresses (IPv4 or IPv6 text) are tried in order with non-blocking connects, each given an
+ * equal share of what is left of `timeout_ms` (0: no timeout). The first that connects becomes
+ * a connection of the link (OPEN to its port); if none does, the port gets EW_REC_LINK_FAIL
+ * with the last error (EW_ETIMEDOUT when time ran out). Names are resolved by the caller. Any
+ * thread but an IO thread. Returns 0 (the outcome arrives as a record), EW_EINVAL (no or bad
+ * address, more than EW_LINK_MAX_ADDRS), EW_ENOENT (no such link), EW_ESTATE or EW_ENOMEM. */
+#define EW_LINK_MAX_ADDRS 16u
+EW_EXTERN int ew_link_connect(ew_runtime_t *rt, uint32_t id, const char *const *addrs,
+                              uint32_t naddrs, uint16_t port, uint32_t timeout_ms, uint32_t io);
+
+/* Closes link `id`: attempts in flight are abandoned (no record follows for them); the link's
+ * open connections stay until they are closed (JavaScript closes them first). Returns 0 or
+ * EW_ENOENT. Any thread but an IO thread. */
+EW_EXTERN int ew_link_close(ew_runtime_t *rt, uint32_t id);
+
 /* Ports (consumers). */
 EW_EXTERN ew_port_t *ew_runtime_port(ew_runtime_t *rt, uint32_t index);
 

@@ -63,6 +63,7 @@
   XX(REC_ADMIT, EW_REC_ADMIT)                                                                      \
   XX(REC_VERDICT, EW_REC_VERDICT)                                                                  \
   XX(REC_CONN_OPT, EW_REC_CONN_OPT)                                                                \
+  XX(REC_LINK_FAIL, EW_REC_LINK_FAIL)                                                              \
   XX(REC_F_MORE, EW_REC_F_MORE)                                                                    \
   XX(REC_F_RESPONSE_END, EW_REC_F_RESPONSE_END)                                                    \
   XX(CONN_OPT_PAUSE, EW_CONN_OPT_PAUSE)                                                            \
