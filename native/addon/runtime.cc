@@ -29,6 +29,9 @@ public:
                            InstanceMethod("space", &Runtime::Space),
                            InstanceMethod("listen", &Runtime::Listen),
                            InstanceMethod("unlisten", &Runtime::Unlisten),
+                           InstanceMethod("linkOpen", &Runtime::LinkOpen),
+                           InstanceMethod("linkConnect", &Runtime::LinkConnect),
+                           InstanceMethod("linkClose", &Runtime::LinkClose),
                            InstanceMethod("setLimits", &Runtime::SetLimits),
                            InstanceMethod("serverStats", &Runtime::ServerStats),
                            InstanceMethod("banAdd", &Runtime::BanAdd),
@@ -216,6 +219,41 @@ private:
     return Napi::Boolean::New(env, fits);
   }
 
+  // The options of ew_listen_opts_t a connection runs by (and the listener's), from the object
+  // listen() and connect() pass; the host and port are the caller's.
+  static void ParseConnOpts(Napi::Object o, ew_listen_opts_t *lo) {
+    lo->backlog = static_cast<int>(U32(o, "backlog", 511));
+    lo->reuse_port = Bool(o, "reusePort", false) ? 1 : 0;
+    lo->distribution = static_cast<int>(U32(o, "distribution", EW_DIST_ROUND_ROBIN));
+    lo->framing = static_cast<int>(U32(o, "framing", EW_FRAMING_FRAMES));
+    lo->max_frame_bytes = U32(o, "maxFrameBytes", lo->max_frame_bytes);
+    lo->high_watermark = U32(o, "highWatermark", lo->high_watermark);
+    lo->low_watermark = U32(o, "lowWatermark", lo->low_watermark);
+    lo->max_buffered = U32(o, "maxBufferedBytes", lo->max_buffered);
+    lo->no_delay = Bool(o, "noDelay", true) ? 1 : 0;
+    lo->owner_port = U32(o, "ownerPort", 0);
+    lo->bind = static_cast<int>(U32(o, "bind", EW_BIND_ROUND_ROBIN));
+    lo->admit = Bool(o, "admit", false) ? 1 : 0;
+    if (o.Get("bindPorts").IsArray()) {
+      Napi::Array a = o.Get("bindPorts").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        uint32_t j = a.Get(i).As<Napi::Number>().Uint32Value();
+        if (j < 64) lo->bind_ports |= 1ull << j;
+      }
+    }
+    lo->http.max_header_bytes = U32(o, "maxHeaderBytes", lo->http.max_header_bytes);
+    lo->http.max_headers = U32(o, "maxHeaders", lo->http.max_headers);
+    lo->http.max_url_bytes = U32(o, "maxUrlBytes", lo->http.max_url_bytes);
+    lo->http.max_body_bytes = U32(o, "maxBodyBytes", lo->http.max_body_bytes);
+    lo->http.header_timeout_ms = U32(o, "headerTimeoutMs", lo->http.header_timeout_ms);
+    lo->http.body_timeout_ms = U32(o, "bodyTimeoutMs", lo->http.body_timeout_ms);
+    lo->http.keepalive_timeout_ms = U32(o, "keepAliveTimeoutMs", lo->http.keepalive_timeout_ms);
+    lo->http.max_requests = U32(o, "maxRequestsPerConnection", lo->http.max_requests);
+    lo->http.response_timeout_ms = U32(o, "responseTimeoutMs", lo->http.response_timeout_ms);
+    if (o.Get("limits").IsObject()) ParseLimits(o.Get("limits").As<Napi::Object>(), &lo->limits);
+    lo->max_tracked_ips = U32(o, "maxTrackedIps", lo->max_tracked_ips);
+  }
+
   Napi::Value Listen(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (rt_ == nullptr) return Fail(env, EW_ESTATE, "listen");
@@ -225,36 +263,7 @@ private:
     std::string host = o.Get("host").IsString() ? o.Get("host").As<Napi::String>().Utf8Value() : "";
     lo.host = host.c_str();
     lo.port = static_cast<uint16_t>(U32(o, "port", 0));
-    lo.backlog = static_cast<int>(U32(o, "backlog", 511));
-    lo.reuse_port = Bool(o, "reusePort", false) ? 1 : 0;
-    lo.distribution = static_cast<int>(U32(o, "distribution", EW_DIST_ROUND_ROBIN));
-    lo.framing = static_cast<int>(U32(o, "framing", EW_FRAMING_FRAMES));
-    lo.max_frame_bytes = U32(o, "maxFrameBytes", lo.max_frame_bytes);
-    lo.high_watermark = U32(o, "highWatermark", lo.high_watermark);
-    lo.low_watermark = U32(o, "lowWatermark", lo.low_watermark);
-    lo.max_buffered = U32(o, "maxBufferedBytes", lo.max_buffered);
-    lo.no_delay = Bool(o, "noDelay", true) ? 1 : 0;
-    lo.owner_port = U32(o, "ownerPort", 0);
-    lo.bind = static_cast<int>(U32(o, "bind", EW_BIND_ROUND_ROBIN));
-    lo.admit = Bool(o, "admit", false) ? 1 : 0;
-    if (o.Get("bindPorts").IsArray()) {
-      Napi::Array a = o.Get("bindPorts").As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) {
-        uint32_t j = a.Get(i).As<Napi::Number>().Uint32Value();
-        if (j < 64) lo.bind_ports |= 1ull << j;
-      }
-    }
-    lo.http.max_header_bytes = U32(o, "maxHeaderBytes", lo.http.max_header_bytes);
-    lo.http.max_headers = U32(o, "maxHeaders", lo.http.max_headers);
-    lo.http.max_url_bytes = U32(o, "maxUrlBytes", lo.http.max_url_bytes);
-    lo.http.max_body_bytes = U32(o, "maxBodyBytes", lo.http.max_body_bytes);
-    lo.http.header_timeout_ms = U32(o, "headerTimeoutMs", lo.http.header_timeout_ms);
-    lo.http.body_timeout_ms = U32(o, "bodyTimeoutMs", lo.http.body_timeout_ms);
-    lo.http.keepalive_timeout_ms = U32(o, "keepAliveTimeoutMs", lo.http.keepalive_timeout_ms);
-    lo.http.max_requests = U32(o, "maxRequestsPerConnection", lo.http.max_requests);
-    lo.http.response_timeout_ms = U32(o, "responseTimeoutMs", lo.http.response_timeout_ms);
-    if (o.Get("limits").IsObject()) ParseLimits(o.Get("limits").As<Napi::Object>(), &lo.limits);
-    lo.max_tracked_ips = U32(o, "maxTrackedIps", lo.max_tracked_ips);
+    ParseConnOpts(o, &lo);
     ew_listen_info_t li;
     int err = ew_listen(rt_, &lo, &li);
     if (err != 0) {
@@ -268,6 +277,48 @@ private:
     r.Set("port", li.port);
     r.Set("address", li.address);
     return r;
+  }
+
+  // linkOpen(opts): a link (outbound connections) whose connections go to port opts.ownerPort.
+  Napi::Value LinkOpen(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "linkOpen");
+    ew_listen_opts_t lo;
+    ew_listen_opts_init(&lo);
+    ParseConnOpts(info[0].As<Napi::Object>(), &lo);
+    uint32_t id = 0;
+    int err = ew_link_open(rt_, &lo, &id);
+    if (err != 0) return Fail(env, err, "linkOpen");
+    return Napi::Number::New(env, id);
+  }
+
+  // linkConnect(id, addresses: string[], port, timeoutMs, io): one attempt; the outcome comes
+  // as an OPEN or a LINK_FAIL record.
+  Napi::Value LinkConnect(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "linkConnect");
+    Napi::Array a = info[1].As<Napi::Array>();
+    std::vector<std::string> texts;
+    for (uint32_t i = 0; i < a.Length() && i < EW_LINK_MAX_ADDRS + 1; i++)
+      texts.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    std::vector<const char *> ptrs;
+    for (const std::string &t : texts)
+      ptrs.push_back(t.c_str());
+    int err = ew_link_connect(rt_, info[0].As<Napi::Number>().Uint32Value(), ptrs.data(),
+                              static_cast<uint32_t>(ptrs.size()),
+                              static_cast<uint16_t>(info[2].As<Napi::Number>().Uint32Value()),
+                              info[3].As<Napi::Number>().Uint32Value(),
+                              info[4].As<Napi::Number>().Uint32Value());
+    if (err != 0) return Fail(env, err, "linkConnect");
+    return env.Undefined();
+  }
+
+  Napi::Value LinkClose(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "linkClose");
+    int err = ew_link_close(rt_, info[0].As<Napi::Number>().Uint32Value());
+    if (err != 0 && err != EW_ENOENT) return Fail(env, err, "linkClose");
+    return env.Undefined();
   }
 
   Napi::Value Unlisten(const Napi::CallbackInfo &info) {
