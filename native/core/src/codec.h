@@ -13,8 +13,9 @@
  * connection calls its codec only through this table; a codec calls down into the connection
  * through the functions of conn.h's codec API (ew__conn_reserve, ew__conn_write, ...).
  *
- * Adding a protocol: a codec file defining an ew__codec_t, an EW_FRAMING_* value (runtime.h,
- * exported through wire.h) and its line in codec.c's registry. */
+ * Adding a protocol (docs/architecture.md walks through codec_lines.c): a codec file defining an
+ * ew__codec_t, its extern below and its line in codec.c's registry, an EW_FRAMING_* value
+ * (runtime.h, exported through wire.h) and the file's line in native/sources.txt. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,6 +65,7 @@ typedef struct ew__codec_s {
 extern const ew__codec_t ew__codec_frames;
 extern const ew__codec_t ew__codec_raw;
 extern const ew__codec_t ew__codec_http;
+extern const ew__codec_t ew__codec_lines;
 
 /* The codec of a framing (EW_FRAMING_*), or NULL if there is none. */
 const ew__codec_t *ew__codec_for(int framing);

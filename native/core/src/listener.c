@@ -117,9 +117,7 @@ static int validate_listen(const ew_runtime_t *rt, const ew_listen_opts_t *o) {
       o->bind != EW_BIND_LEAST_BACKLOG)
     return EW_EINVAL;
   if (rt->nports < 64 && (o->bind_ports >> rt->nports) != 0) return EW_EINVAL;
-  if (o->framing != EW_FRAMING_FRAMES && o->framing != EW_FRAMING_RAW &&
-      o->framing != EW_FRAMING_HTTP)
-    return EW_EINVAL;
+  if (ew__codec_for(o->framing) == NULL) return EW_EINVAL;
   if (o->distribution != EW_DIST_ROUND_ROBIN && o->distribution != EW_DIST_LEAST_CONNS)
     return EW_EINVAL;
   if (o->low_watermark > o->high_watermark || o->high_watermark > o->max_buffered) return EW_EINVAL;
