@@ -67,7 +67,7 @@ export const ERROR_CODES: Readonly<Record<string, ErrorInfo>> = Object.freeze({
   EW_EOVERFLOW: sys(-75, 'value too large for defined data type'),
   EW_EOF: { errno: -3000, category: 'ClosedError', message: 'end of stream' },
   EW_ECLOSED: { errno: -3001, category: 'ClosedError', message: 'connection is closed' },
-  EW_EPROTO_LENGTH: { errno: -3002, category: 'ProtocolError', message: 'frame length above maxFrameBytes' },
+  EW_EPROTO_LENGTH: { errno: -3002, category: 'ProtocolError', message: 'frame above maxFrameBytes or line above maxLineBytes' },
   EW_EPROTO_FLAGS: { errno: -3003, category: 'ProtocolError', message: 'frame header has unknown flag bits' },
   EW_EPROTO_TYPE: { errno: -3004, category: 'ProtocolError', message: 'frame uses the reserved type 0' },
   EW_EPROTO_TRUNCATED: { errno: -3005, category: 'ProtocolError', message: 'connection ended inside a frame' },

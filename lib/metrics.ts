@@ -162,7 +162,7 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
     }
   });
 
-  // Per server: `server` is its id, `protocol` tcp or http.
+  // Per server: `server` is its id, `protocol` its registry name (tcp, http, lines).
   const servers = async (): Promise<{ labels: Record<string, string>; s: AnyServerStats }[]> =>
     (await serverStats()).map((r) => ({ labels: { server: String(r.id), protocol: r.protocol }, s: r.stats }));
   const counter = (name: string, helpText: string, extra: string[], values: (s: ServerStats & Partial<HttpServerStats>) => [Record<string, string>, number][]): void => {

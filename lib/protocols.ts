@@ -8,12 +8,19 @@
 import { check } from './errors';
 import { HttpServer, type HttpListenOptions } from './http';
 import type { Engine } from './internal/engine';
-import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
+import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './internal/constants';
+import { LinesServer, linesNativeOptions } from './lines';
 import { native, type NativeListenOptions } from './native';
 import { Server, type ServerHost } from './server';
 
 /** The options every server object takes (listen() has validated them). */
 export type ServerObjectOptions = ConstructorParameters<typeof Server>[3];
+
+/** What a protocol's options may depend on besides the options themselves. */
+export interface ListenContext {
+  /** The largest body one record of the in rings carries (engine.inMax). */
+  readonly maxRecordBody: number;
+}
 
 export interface Protocol {
   /** Listen options the protocol fixes, whatever the caller passed (HTTP: whole requests are
@@ -22,8 +29,9 @@ export interface Protocol {
   readonly fixed: Partial<Pick<ServerObjectOptions, 'framing' | 'decodeErrorPolicy' | 'allowHalfOpen'>>;
   /** The native framing of its connections (the IO threads' codec). */
   nativeFraming(framing: 'frames' | 'raw'): number;
-  /** Its own native listen options, validated (HTTP: the request limits). */
-  nativeOptions(opts: object): Partial<NativeListenOptions>;
+  /** Its own native listen options, validated (HTTP: the request limits; lines: the line
+   * limit, which cannot exceed what one record carries). */
+  nativeOptions(opts: object, ctx: ListenContext): Partial<NativeListenOptions>;
   /** Its server object, on the main thread and on each work thread alike. */
   create(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ServerObjectOptions): Server;
 }
@@ -57,6 +65,15 @@ const PROTOCOLS = new Map<string, Protocol>([
         return out;
       },
       create: (host, engine, id, addr, opts) => new HttpServer(host, engine, id, addr, { ...opts, allowHalfOpen: true }),
+    },
+  ],
+  [
+    'lines',
+    {
+      fixed: { framing: 'raw', decodeErrorPolicy: 'close' },
+      nativeFraming: () => FRAMING_LINES,
+      nativeOptions: (o, ctx) => linesNativeOptions(o, ctx.maxRecordBody),
+      create: (host, _engine, id, addr, opts) => new LinesServer(host, id, addr, opts),
     },
   ],
 ]);

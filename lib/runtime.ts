@@ -10,6 +10,7 @@ import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './intern
 import { ThreadContext, settleWithin, type MetricsText, type ThreadStats } from './internal/thread';
 import type { Tasks } from './tasks';
 import { type HttpListenOptions, type HttpServer } from './http';
+import type { LinesListenOptions, LinesServer } from './lines';
 import { protocolOf } from './protocols';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions } from './metrics';
@@ -345,12 +346,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return out;
   }
 
-  /** Opens a server: framed TCP (`protocol: 'tcp'`) or HTTP/1.1 (`protocol: 'http'`). Host
-   * names are resolved first (dns.lookup, like net.Server.listen). TCP and HTTP servers share
-   * the runtime's IO threads. */
+  /** Opens a server: framed TCP (`protocol: 'tcp'`), HTTP/1.1 (`protocol: 'http'`) or
+   * newline-delimited lines (`protocol: 'lines'`). Host names are resolved first (dns.lookup,
+   * like net.Server.listen). All servers share the runtime's IO threads. */
   listen(opts: ListenOptions): Promise<Server>;
   listen(opts: HttpListenOptions): Promise<HttpServer>;
-  async listen(o: ListenOptions | HttpListenOptions): Promise<Server | HttpServer> {
+  listen(opts: LinesListenOptions): Promise<LinesServer>;
+  async listen(o: ListenOptions | HttpListenOptions | LinesListenOptions): Promise<Server | HttpServer | LinesServer> {
     check(typeof o === 'object' && o !== null, 'listen options must be an object', o);
     const proto = protocolOf(o.protocol);
     const opts = o as ListenOptions;
@@ -362,7 +364,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     check(Number.isInteger(backlog) && backlog > 0 && backlog <= 65535, 'backlog must be an integer in 1..65535', backlog);
     const framing = proto.fixed.framing ?? opts.framing ?? 'frames';
     check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'", framing);
-    const protoOptions = proto.nativeOptions(o);
+    const protoOptions = proto.nativeOptions(o, { maxRecordBody: this.ctx.engine.inMax });
     const distribution = opts.distribution ?? (L.leastConnections ? 'least-connections' : 'round-robin');
     check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'", distribution);
     const maxFrameBytes = opts.maxFrameBytes ?? L.maxFrameBytes;

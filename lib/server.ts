@@ -254,7 +254,8 @@ export interface GuardHost {
  */
 export class Server extends EventEmitter<ServerEvents> {
   readonly id: number;
-  readonly protocol: 'tcp' | 'http' = 'tcp';
+  /** Its protocol's name in the registry (lib/protocols.ts). */
+  readonly protocol: 'tcp' | 'http' | 'lines' = 'tcp';
   /** @internal */ readonly [kRaw]: boolean;
   /** @internal */ readonly [kAllowHalfOpen]: boolean;
   /** @internal */ readonly [kHighWatermark]: number;

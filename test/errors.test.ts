@@ -56,7 +56,7 @@ describe('errors', function () {
     assert.ok(!(e instanceof SystemError));
     assert.equal(e.code, 'EW_EPROTO_LENGTH');
     assert.equal(e.errno, -3002);
-    assert.equal(e.message, 'frame length above maxFrameBytes');
+    assert.equal(e.message, 'frame above maxFrameBytes or line above maxLineBytes');
     // A copy of the package loaded twice shares only the brand: simulate a foreign instance.
     const foreign = Object.create(null);
     foreign[Symbol.for('evwire.error')] = ['LimitError', 'EvwireError'];

@@ -141,6 +141,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   private readonly outMask: number[] = [];
   /** Largest body one out record may carry (per ring). */
   readonly outMax: number[] = [];
+  /** Largest body one in record may carry (every in ring has the same size): the largest
+   * message a codec that never fragments (lines) can deliver. */
+  readonly inMax: number;
   private readonly slotWord: number[] = [];
   private readonly ioStatsByte: number[] = [];
   /** conns[io][slot]: the live connection in that slot, as this thread knows it. */
@@ -174,6 +177,7 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
     this.index = a.index;
     this.nch = a.channels;
     this.portCtlWord = a.portCtl >>> 2;
+    this.inMax = this.u32[(a.inOffsets[0] + RING_OFF_MAX_BODY) >>> 2];
     for (let k = 0; k < this.nch; k++) {
       const inOff = a.inOffsets[k];
       const outOff = a.outOffsets[k];

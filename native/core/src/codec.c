@@ -10,6 +10,7 @@ static const ew__codec_t *const codecs[] = {
     [EW_FRAMING_FRAMES] = &ew__codec_frames,
     [EW_FRAMING_RAW] = &ew__codec_raw,
     [EW_FRAMING_HTTP] = &ew__codec_http,
+    [EW_FRAMING_LINES] = &ew__codec_lines,
 };
 
 const ew__codec_t *ew__codec_for(int framing) {

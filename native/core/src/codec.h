@@ -15,9 +15,10 @@
  * ew__conn_msg for the guard's window, ew__conn_write, ew__conn_end_with, ew__conn_fault,
  * ew__conn_stop_reading, ew__conn_close) and reads the connection's input buffer c->in.
  *
- * Adding a protocol: a codec file defining an ew__codec_t, an EW_FRAMING_* value (runtime.h,
- * exported through wire.h) and its line in codec.c's registry (listen validates the framing
- * against the registry). docs/architecture.md walks through it. */
+ * Adding a protocol (docs/architecture.md walks through codec_lines.c): a codec file defining an
+ * ew__codec_t, its extern below and its line in codec.c's registry, an EW_FRAMING_* value
+ * (runtime.h, exported through wire.h) and the file's line in native/sources.txt; listen
+ * validates the framing against the registry. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,6 +69,7 @@ typedef struct ew__codec_s {
 extern const ew__codec_t ew__codec_frames;
 extern const ew__codec_t ew__codec_raw;
 extern const ew__codec_t ew__codec_http;
+extern const ew__codec_t ew__codec_lines;
 
 /* The codec of a framing (EW_FRAMING_*), or NULL if there is none. */
 const ew__codec_t *ew__codec_for(int framing);

@@ -5,7 +5,8 @@
 
 /* The core's internal headers, one per module (docs/architecture.md has the map):
  *   base.h       names, logging, segment layout, clocks
- *   codec.h      the codec interface (codec_frames.c, codec_raw.c, codec_http.c)
+ *   codec.h      the codec interface (codec_frames.c, codec_raw.c, codec_http.c,
+ *                codec_lines.c; codec.c is the registry)
  *   transport.h  the transport interface (transport_socket.c)
  *   server.h     servers, listeners, connection profiles (server.c, listener.c)
  *   conn.h       connections (conn.c)

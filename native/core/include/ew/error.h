@@ -54,7 +54,7 @@
   XX(EOVERFLOW, -EOVERFLOW, "value too large for defined data type")                               \
   XX(EOF, -3000, "end of stream")                                                                  \
   XX(ECLOSED, -3001, "connection is closed")                                                       \
-  XX(EPROTO_LENGTH, -3002, "frame length above maxFrameBytes")                                     \
+  XX(EPROTO_LENGTH, -3002, "frame above maxFrameBytes or line above maxLineBytes")                 \
   XX(EPROTO_FLAGS, -3003, "frame header has unknown flag bits")                                    \
   XX(EPROTO_TYPE, -3004, "frame uses the reserved type 0")                                         \
   XX(EPROTO_TRUNCATED, -3005, "connection ended inside a frame")                                   \

@@ -24,7 +24,7 @@ enum { EW_DIST_ROUND_ROBIN = 0, EW_DIST_LEAST_CONNS = 1 };
  * with the fewest live connections, or to the one whose in ring from this IO thread holds the
  * fewest unread bytes. A function of the peer is done with admission (EW_REC_ADMIT). */
 enum { EW_BIND_ROUND_ROBIN = 0, EW_BIND_LEAST_CONNS = 1, EW_BIND_LEAST_BACKLOG = 2 };
-enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1, EW_FRAMING_HTTP = 2 };
+enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1, EW_FRAMING_HTTP = 2, EW_FRAMING_LINES = 3 };
 
 #define EW_MAX_IO_THREADS 64u
 #define EW_MAX_PORTS 64u
@@ -206,8 +206,8 @@ typedef struct ew_listen_opts_s {
   int backlog;              /* listen(2) backlog; <= 0 = 511 */
   int reuse_port;           /* 1: one SO_REUSEPORT socket per IO thread instead of one acceptor */
   int distribution;         /* EW_DIST_*: how the acceptor picks an IO thread */
-  int framing;              /* EW_FRAMING_FRAMES (docs/protocol.md), _RAW chunks, or _HTTP */
-  uint32_t max_frame_bytes; /* larger frames close the connection with EW_EPROTO_LENGTH */
+  int framing;              /* EW_FRAMING_FRAMES (docs/protocol.md), _RAW chunks, _HTTP, _LINES */
+  uint32_t max_frame_bytes; /* larger frames (lines) close the connection with EW_EPROTO_LENGTH */
   uint32_t high_watermark;  /* queued output above which the port should stop sending */
   uint32_t low_watermark;   /* a WATCH record is answered by DRAIN once below this */
   uint32_t max_buffered;    /* queued output above this closes with EW_ESLOW */

@@ -101,6 +101,7 @@
   XX(FRAMING_FRAMES, EW_FRAMING_FRAMES)                                                            \
   XX(FRAMING_RAW, EW_FRAMING_RAW)                                                                  \
   XX(FRAMING_HTTP, EW_FRAMING_HTTP)                                                                \
+  XX(FRAMING_LINES, EW_FRAMING_LINES)                                                              \
   XX(HTTP_REQ_FIXED, EW_HTTP_REQ_FIXED)                                                            \
   XX(HTTP_F_KEEP_ALIVE, EW_HTTP_F_KEEP_ALIVE)                                                      \
   XX(HTTP_F_LAST, EW_HTTP_F_LAST)                                                                  \
