@@ -16,6 +16,8 @@ export { HttpServer, HttpRequest, HttpResponse } from './http';
 export type { HttpListenOptions, HttpLimits, HttpHandler, HttpServerStats, HttpResponseEvents, HttpHook, HttpHookName, RouteOptions } from './http';
 export { LinesServer } from './lines';
 export type { LinesListenOptions, LinesServerEvents } from './lines';
+export { Link } from './link';
+export type { ConnectOptions, ReconnectOptions, ReconnectInfo, LinkStats, LinkEvents, LinkFrameInfo } from './link';
 export { Connection } from './connection';
 export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats } from './connection';
 export {

@@ -94,6 +94,14 @@ export interface NativeRuntime {
   space(io: number, bodyBytes: number): boolean;
   listen(opts: NativeListenOptions): NativeListenInfo;
   unlisten(id: number): void;
+  /** A link (outbound connections) whose connections run by `opts` and go to port
+   * opts.ownerPort; its id is from the servers' id space. */
+  linkOpen(opts: Partial<NativeListenOptions>): number;
+  /** One connection attempt on IO thread `io`: the numeric addresses in turn, sharing
+   * `timeoutMs` (0: none). The outcome comes as an OPEN or a LINK_FAIL record. */
+  linkConnect(id: number, addresses: string[], port: number, timeoutMs: number, io: number): void;
+  /** Abandons the link's attempts in flight; its connections stay until closed. */
+  linkClose(id: number): void;
   setLimits(id: number, limits: Required<Limits>): void;
   serverStats(id: number): NativeServerStats;
   banAdd(id: number, address: string, ms: number): void;

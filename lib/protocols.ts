@@ -10,6 +10,7 @@ import { HttpServer, type HttpListenOptions } from './http';
 import type { Engine } from './internal/engine';
 import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './internal/constants';
 import { LinesServer, linesNativeOptions } from './lines';
+import type { ConnectOptions, Link } from './link';
 import { native, type NativeListenOptions } from './native';
 import { Server, type ServerHost } from './server';
 
@@ -34,6 +35,15 @@ export interface Protocol {
   nativeOptions(opts: object, ctx: ListenContext): Partial<NativeListenOptions>;
   /** Its server object, on the main thread and on each work thread alike. */
   create(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ServerObjectOptions): Server;
+  /** Its client side (rt.connect), where it has one. */
+  connect?(ctx: ConnectContext, opts: object): Promise<unknown>;
+}
+
+/** What a protocol's connect() gets from the calling thread. */
+export interface ConnectContext {
+  /** Makes a link (outbound connections, lib/link.ts) of native framing `framing`, with the
+   * protocol's own native options, delivered to the calling thread; resolves once connected. */
+  openLink(opts: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>): Promise<Link>;
 }
 
 const HTTP_LIMIT_KEYS = ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const;
@@ -46,6 +56,10 @@ const PROTOCOLS = new Map<string, Protocol>([
       nativeFraming: (framing) => (framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES),
       nativeOptions: () => ({}),
       create: (host, _engine, id, addr, opts) => new Server(host, id, addr, opts),
+      connect: (ctx, o) => {
+        const co = o as ConnectOptions;
+        return ctx.openLink(co, co.framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES, {});
+      },
     },
   ],
   [

@@ -11,6 +11,7 @@ import { ThreadContext, settleWithin, type MetricsText, type ThreadStats } from 
 import type { Tasks } from './tasks';
 import { type HttpListenOptions, type HttpServer } from './http';
 import type { LinesListenOptions, LinesServer } from './lines';
+import type { ConnectOptions, Link } from './link';
 import { protocolOf } from './protocols';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions } from './metrics';
@@ -235,6 +236,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       role: {
         opened: () => this.updateRef(),
         closed: () => this.updateRef(),
+        linksChanged: () => this.updateRef(),
         unlistened: (serverId) => this.unlistened(serverId),
         admit: (io, idLo, gen, serverId, family, port, address) => this.admit(io, idLo, gen, serverId, family, port, address),
         tasksActive: (on) => {
@@ -575,6 +577,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.nrt.threads();
   }
 
+  /**
+   * Opens an outbound connection, a Link: the peer's name is resolved (dns.lookup; every
+   * address is tried in turn), one attempt runs at a time on an IO thread, and once connected
+   * the link's connection is served like an accepted one (same framing, limits and
+   * backpressure), on this thread. It reconnects after a drop (exponential backoff, jitter)
+   * unless `reconnect: false`; what is sent while it is down is queued, bounded, and written
+   * in order after the next connect. Resolves once the first connection is up; rejects with
+   * the attempt's error (EW_ECONNREFUSED, EW_ETIMEDOUT, EW_EAI_NONAME, ...) when it fails and
+   * reconnect is off, or when reconnect.maxAttempts is spent; with EW_ECANCELED if the link is
+   * closed first. The same `protocol` values as listen() (those with a client side).
+   */
+  connect(opts: ConnectOptions): Promise<Link> {
+    check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
+    const proto = protocolOf(opts.protocol);
+    if (this.closing !== null) return Promise.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime is closing'));
+    check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
+    return proto.connect(this.ctx, opts) as Promise<Link>;
+  }
+
   /** The servers of this runtime that listen or still have open connections. */
   servers(): Server[] {
     return [...this.ctx.servers.values()];
@@ -775,7 +796,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private updateRef(): void {
     let listening = false;
     for (const s of this.ctx.servers.values()) if (s.isListening) listening = true;
-    const want = (listening || this.ctx.liveConnections > 0 || this.tasksActive) && this.closing === null;
+    const want = (listening || this.ctx.liveConnections > 0 || this.ctx.links.size > 0 || this.tasksActive) && this.closing === null;
     if (want !== this.referenced) {
       this.referenced = want;
       this.nrt.setRef(want);

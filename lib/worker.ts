@@ -15,6 +15,8 @@ import { createLogger, type Logger } from './log';
 import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
 import type { FrameInfo, GuardHost, Server } from './server';
+import type { ConnectOptions, Link } from './link';
+import { protocolOf } from './protocols';
 import type { Tasks } from './tasks';
 
 export interface WorkerEvents {
@@ -179,6 +181,18 @@ export class WorkerApi extends EventEmitter<WorkerEvents> {
   get workerData(): unknown {
     this.#t();
     return this.data;
+  }
+
+  /**
+   * An outbound connection from this work thread (as Runtime.connect): its records are
+   * delivered here, to the link's handlers, for its whole life.
+   */
+  connect(opts: ConnectOptions): Promise<Link> {
+    const t = this.#t();
+    check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
+    const proto = protocolOf(opts.protocol);
+    check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
+    return proto.connect(t.ctx, opts) as Promise<Link>;
   }
 
   /** Server views on this thread (framed, raw and HTTP). */

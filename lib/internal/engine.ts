@@ -18,6 +18,7 @@ import {
   REC_DATA,
   REC_DRAIN,
   REC_ACCEPT_ERROR,
+  REC_LINK_FAIL,
   REC_END,
   REC_FAULT,
   REC_F_RESPONSE_END,
@@ -105,6 +106,8 @@ export interface EngineHost<C extends ConnectionSink = ConnectionSink> {
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): C | undefined;
   unlistened(serverId: number): void;
   acceptError(serverId: number, sysErrno: number): void;
+  /** A connection attempt of link `linkId` failed (errno: a negative EW_* value). */
+  linkFailed?(linkId: number, errno: number, sysErrno: number): void;
   banned(serverId: number, info: BanInfo): void;
   /** A new connection waits for admission (server.onAccept, bind by peer): answer with
    * engine.verdict(). */
@@ -358,6 +361,10 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
     }
     if (kind === REC_ACCEPT_ERROR) {
       this.host.acceptError(type, seq);
+      return;
+    }
+    if (kind === REC_LINK_FAIL) {
+      this.host.linkFailed?.(type, seq | 0, len >= 4 ? this.u32[off >>> 2] : 0);
       return;
     }
     if (kind === REC_ADMIT) {

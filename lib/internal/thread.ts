@@ -9,13 +9,14 @@
 // metrics registry; a work thread reports handler errors and refuses what only the main thread
 // may do) is the thread's ThreadRole.
 import { Connection } from '../connection';
-import { ERROR_CODES, errorName, makeError } from '../errors';
+import { ERROR_CODES, check, errorName, makeError } from '../errors';
 import type { BanInfo } from '../limits';
 import type { Logger } from '../log';
 import type { ThreadServerStats } from '../metrics';
-import type { NativeRuntime } from '../native';
-import { protocolOf } from '../protocols';
-import { serversStopped, type GuardHost, type Server, type ServerHost } from '../server';
+import { Link, linkOptions, type ConnectOptions, type LinkHost } from '../link';
+import { native, type NativeListenOptions, type NativeRuntime } from '../native';
+import { protocolOf, type ConnectContext } from '../protocols';
+import { mergeLimits, serversStopped, type GuardHost, type Server, type ServerHost } from '../server';
 import { Tasks, type TaskTally } from '../tasks';
 import { Engine, type EngineHost } from './engine';
 import { nativeGuard } from './guard';
@@ -61,6 +62,8 @@ export interface ThreadRole {
   admit?(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void;
   /** A handler threw while records were dispatched (only where engine.catchErrors is set). */
   handlerError?(err: unknown, conn: Connection | undefined): void;
+  /** A link was made or finished here (the main thread's process reference). */
+  linksChanged?(): void;
   /** Tasks scheduled from here started (true) or stopped (false) awaiting replies. */
   tasksActive?(on: boolean): void;
 }
@@ -92,7 +95,7 @@ export function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** @internal One JS thread's share of a runtime (see the top of this file). */
-export class ThreadContext implements EngineHost<Connection> {
+export class ThreadContext implements EngineHost<Connection>, ConnectContext, LinkHost {
   readonly nrt: NativeRuntime;
   readonly logger: Logger;
   readonly engine: Engine<Connection>;
@@ -105,6 +108,10 @@ export class ThreadContext implements EngineHost<Connection> {
   /** The servers this thread knows, by id: those that listen, and those whose connections here
    * have not all closed yet (runtime shutdown must still reach them). */
   readonly servers = new Map<number, Server>();
+  /** The links (outbound connections) made on this thread, by id, until they close. */
+  readonly links = new Map<number, Link>();
+  /** This thread's port (0: the main thread). */
+  readonly portIndex: number;
   readonly #role: ThreadRole;
   #live = 0;
   #stopped = false;
@@ -116,6 +123,7 @@ export class ThreadContext implements EngineHost<Connection> {
   constructor(opts: ThreadOptions) {
     this.nrt = opts.nrt;
     this.logger = opts.logger;
+    this.portIndex = opts.index;
     this.#role = opts.role;
     this.#onLog = opts.onLog ?? (() => undefined);
     const closing = opts.closing ?? (() => false);
@@ -158,6 +166,52 @@ export class ThreadContext implements EngineHost<Connection> {
     return s;
   }
 
+  // ---- links (lib/link.ts) ------------------------------------------------------------------
+
+  get ioThreads(): number {
+    return this.engine.nio;
+  }
+
+  /** rt.connect() for a protocol whose client side is a link: validates the options of its
+   * connections as listen() does, opens the native link (its connections are delivered to this
+   * thread) and starts it. */
+  openLink(o: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>): Promise<Link> {
+    if (this.#stopped) return Promise.reject(makeError('EW_ESHUTDOWN', 'the runtime is closing'));
+    const L = native.defaults.listen;
+    const maxFrameBytes = o.maxFrameBytes ?? L.maxFrameBytes;
+    check(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 0 && maxFrameBytes <= 0xffffffff, 'maxFrameBytes must be a u32', maxFrameBytes);
+    const highWatermark = o.highWatermark ?? L.highWatermark;
+    const lowWatermark = o.lowWatermark ?? Math.min(L.lowWatermark, highWatermark);
+    const maxBufferedBytes = o.maxBufferedBytes ?? Math.max(L.maxBufferedBytes, highWatermark);
+    for (const [name, v] of [['highWatermark', highWatermark], ['lowWatermark', lowWatermark], ['maxBufferedBytes', maxBufferedBytes]] as const) {
+      check(Number.isInteger(v) && v >= 0 && v <= 0x7fffffff, `${name} must be an integer in 0..2^31-1`, v);
+    }
+    check(lowWatermark <= highWatermark && highWatermark <= maxBufferedBytes, `need lowWatermark <= highWatermark <= maxBufferedBytes, got ${lowWatermark}, ${highWatermark}, ${maxBufferedBytes}`);
+    const limits = mergeLimits(L.limits, o.limits);
+    const lo = linkOptions(o, { highWatermark, lowWatermark, maxBufferedBytes, limits });
+    const noDelay = o.noDelay ?? L.noDelay;
+    check(typeof noDelay === 'boolean', 'noDelay must be a boolean', noDelay);
+    let id: number;
+    try {
+      id = this.nrt.linkOpen({ framing, maxFrameBytes, highWatermark, lowWatermark, maxBufferedBytes, noDelay, ownerPort: this.portIndex, limits, ...nativeOptions });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const link = new Link(this, id, lo);
+    this.links.set(id, link);
+    this.#role.linksChanged?.();
+    return link.start();
+  }
+
+  linkDone(link: Link): void {
+    if (this.links.get(link.id) === link) this.links.delete(link.id);
+    this.#role.linksChanged?.();
+  }
+
+  linkFailed(linkId: number, errno: number, sysErrno: number): void {
+    this.links.get(linkId)?.attemptFailed(errno, sysErrno);
+  }
+
   /** Forgets `server` once it no longer listens and has no connection left here. */
   forgetIfDone(server: Server): void {
     if (!server.isListening && server.stats().connections === 0 && this.servers.get(server.id) === server) this.servers.delete(server.id);
@@ -169,7 +223,8 @@ export class ThreadContext implements EngineHost<Connection> {
   drainConnections(): Promise<void> {
     const servers = [...this.servers.values()];
     for (const s of servers) s[kDrainServer]('shutdown');
-    return Promise.all(servers.map((s) => s[kEmpty]())).then(() => undefined);
+    const links = [...this.links.values()].map((l) => l.close());
+    return Promise.all([...servers.map((s) => s[kEmpty]()), ...links]).then(() => undefined);
   }
 
   /** The IO threads have stopped: every connection here is gone (closed with EW_ESHUTDOWN),
@@ -181,6 +236,8 @@ export class ThreadContext implements EngineHost<Connection> {
     this.engine.stopped = true;
     serversStopped(this.servers.values());
     this.servers.clear();
+    for (const l of [...this.links.values()]) l.stopped();
+    this.links.clear();
     this.tasks.abort();
   }
 
@@ -213,6 +270,18 @@ export class ThreadContext implements EngineHost<Connection> {
   // ---- EngineHost --------------------------------------------------------------------------------
 
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
+    const link = this.links.get(serverId);
+    if (link !== undefined) {
+      const conn = new Connection(this.engine, link, io, slot, gen, family, address, port);
+      this.#live++;
+      conn.once('close', () => {
+        this.#live--;
+        this.#role.closed?.(conn);
+      });
+      link.opened(conn);
+      this.#role.opened?.(conn);
+      return conn;
+    }
     const server = this.servers.get(serverId);
     if (server === undefined) {
       this.#role.unknownServer?.(serverId);

@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 evwire contributors
+
+// Outbound connections: a Link is one long-lived client connection to a peer, the client side
+// of what a Server is for accepted ones. It resolves the peer's name (dns.lookup, off the IO
+// threads), asks the IO thread for one attempt at a time (native/core/src/link.c: non-blocking
+// connects to every address in turn, with a timeout), and once connected runs the socket as a
+// Connection like any accepted one: the same codecs, limits, backpressure and records. When the
+// connection drops, the link waits (exponential backoff with jitter) and connects again; the
+// Link object stays the same across reconnects, and what is sent while it is down is queued,
+// bounded, and written in order after the next connect.
+import { lookup } from 'dns/promises';
+import { EventEmitter } from 'events';
+import * as net from 'net';
+import type { Buffer } from 'buffer';
+import type { CloseReason, Connection, ConnectionOwner, Message, SendOptions } from './connection';
+import { ERROR_CODES, InvalidArgumentError, check, errorName, makeError, type EvwireError } from './errors';
+import type { KickInfo, Limits } from './limits';
+import { requireTypeId, type MessageClass } from './messages';
+import type { NativeRuntime } from './native';
+import type { Logger } from './log';
+import {
+  kAllowHalfOpen,
+  kClosed,
+  kConnectionClosed,
+  kDestroyWith,
+  kHighWatermark,
+  kHttpRequest,
+  kKicked,
+  kLowWatermark,
+  kMaxBuffered,
+  kOwnWriter,
+  kRaw,
+  kRoute,
+} from './internal/symbols';
+
+/** How a link reconnects after its connection drops or an attempt fails. */
+export interface ReconnectOptions {
+  /** The wait before the first retry. Default 100. */
+  initialDelayMs?: number;
+  /** The longest wait. Default 10000. */
+  maxDelayMs?: number;
+  /** Each wait is the previous one times this (before jitter). Default 2. */
+  factor?: number;
+  /** 'full': each wait is drawn uniformly from [0, the backoff] (AWS's "full jitter"), so that
+   * many clients of one restarted server do not come back at once; 'none': the backoff itself.
+   * Default 'full'. */
+  jitter?: 'full' | 'none';
+  /** Attempts in a row (the first included) before the link gives up and closes; Infinity
+   * never does. Default Infinity. */
+  maxAttempts?: number;
+}
+
+export interface ConnectOptions {
+  protocol: 'tcp';
+  /** A host name (resolved with dns.lookup, every address tried in turn) or a numeric address. */
+  host: string;
+  port: number;
+  /** 'frames' (default) or 'raw' byte chunks ('data' events, write()). */
+  framing?: 'frames' | 'raw';
+  /** How long one attempt may take, all addresses together (each gets an equal share of what
+   * is left). Default 10000; 0: no limit. */
+  connectTimeoutMs?: number;
+  /** Reconnect after a drop or a failed attempt (default: on, with the defaults above); false:
+   * the first failure rejects connect(), and a drop closes the link. */
+  reconnect?: ReconnectOptions | false;
+  /** Bytes kept while disconnected (frames count their 12-byte header): sent in order after
+   * the next connect. Beyond it send() returns false and the message is refused (counted in
+   * stats().queueRefused). Default 1 MiB; 0 queues nothing. */
+  queueWhileDisconnected?: number;
+  /** As for listen(): the frame limit, the watermarks, the output cap, TCP_NODELAY,
+   * allowHalfOpen, the decode policy and the protection limits of the link's connections. */
+  maxFrameBytes?: number;
+  highWatermark?: number;
+  lowWatermark?: number;
+  maxBufferedBytes?: number;
+  noDelay?: boolean;
+  allowHalfOpen?: boolean;
+  decodeErrorPolicy?: 'close' | 'drop';
+  limits?: Limits;
+}
+
+/** Why the link is retrying: the attempt number to come, the wait before it, what failed. */
+export interface ReconnectInfo {
+  attempt: number;
+  delayMs: number;
+  error: EvwireError;
+}
+
+export interface LinkStats {
+  /** Connections made, and attempts that failed. */
+  connects: number;
+  failedAttempts: number;
+  /** Messages and bytes now queued while disconnected, and messages refused by the bound. */
+  queued: number;
+  queuedBytes: number;
+  queueRefused: number;
+  /** Messages received and sent over all the link's connections. */
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface LinkEvents {
+  /** A connection is up (the first, or a reconnect); queued messages are already written. */
+  connect: [];
+  /** The connection dropped (its reason); a reconnect follows unless the link is closing. */
+  disconnect: [reason: CloseReason];
+  /** An attempt failed or the connection dropped: the next attempt comes after delayMs. */
+  reconnecting: [info: ReconnectInfo];
+  message: [msg: Message];
+  data: [chunk: Buffer];
+  drain: [];
+  end: [];
+  kicked: [info: KickInfo];
+  /** The link is finished (close(), destroy(), reconnect off or maxAttempts spent): `error`
+   * says why when it was not asked for. Emitted once. */
+  close: [error: EvwireError | null];
+}
+
+/** Type, flags and seq of the frame a typed handler receives. */
+export interface LinkFrameInfo {
+  type: number;
+  flags: number;
+  seq: number;
+}
+
+type LinkHandler = { cls: MessageClass<unknown, unknown>; fn: (link: Link, msg: unknown, frame: LinkFrameInfo) => void };
+
+type Queued = { raw: false; type: number; flags: number; seq: number; bytes: Uint8Array } | { raw: true; bytes: Uint8Array };
+
+/** @internal What a link needs from its thread. */
+export interface LinkHost {
+  readonly nrt: NativeRuntime;
+  readonly logger: Logger;
+  /** This thread's port: the link's connections are delivered here. */
+  readonly portIndex: number;
+  readonly ioThreads: number;
+  /** The link is finished: forget it. */
+  linkDone(link: Link): void;
+}
+
+const enum State {
+  Connecting = 0,
+  Open = 1,
+  Waiting = 2,
+  Closing = 3,
+  Closed = 4,
+}
+
+const DEFAULT_QUEUE = 1 << 20;
+
+/** @internal Validated options, with the defaults applied. */
+export interface LinkOptions {
+  host: string;
+  port: number;
+  raw: boolean;
+  connectTimeoutMs: number;
+  reconnect: Required<ReconnectOptions> | null;
+  queueBytes: number;
+  allowHalfOpen: boolean;
+  decodeErrorPolicy: 'close' | 'drop';
+  highWatermark: number;
+  lowWatermark: number;
+  maxBufferedBytes: number;
+  limits: Required<Limits>;
+}
+
+function integer(v: unknown, name: string, min: number, max: number): number {
+  check(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max, `${name} must be an integer in ${min}..${max}`, v);
+  return v;
+}
+
+/** @internal Validates the link-only options of connect() (the connection options are
+ * validated as listen() validates them, by the caller). */
+export function linkOptions(o: ConnectOptions, conn: { highWatermark: number; lowWatermark: number; maxBufferedBytes: number; limits: Required<Limits> }): LinkOptions {
+  check(typeof o.host === 'string' && o.host !== '', 'host must be a non-empty string', o.host);
+  const port = integer(o.port, 'port', 1, 65535);
+  const framing = o.framing ?? 'frames';
+  check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'", framing);
+  const connectTimeoutMs = integer(o.connectTimeoutMs ?? 10000, 'connectTimeoutMs', 0, 0x7fffffff);
+  let reconnect: Required<ReconnectOptions> | null = null;
+  if (o.reconnect !== false) {
+    const r = o.reconnect ?? {};
+    check(typeof r === 'object' && r !== null, 'reconnect must be an object or false', r);
+    const initialDelayMs = integer(r.initialDelayMs ?? 100, 'reconnect.initialDelayMs', 0, 0x7fffffff);
+    const maxDelayMs = integer(r.maxDelayMs ?? 10000, 'reconnect.maxDelayMs', 0, 0x7fffffff);
+    check(maxDelayMs >= initialDelayMs, `reconnect.maxDelayMs (${maxDelayMs}) must be at least initialDelayMs (${initialDelayMs})`);
+    const factor = r.factor ?? 2;
+    check(typeof factor === 'number' && Number.isFinite(factor) && factor >= 1, 'reconnect.factor must be a finite number >= 1', factor);
+    const jitter = r.jitter ?? 'full';
+    check(jitter === 'full' || jitter === 'none', "reconnect.jitter must be 'full' or 'none'", jitter);
+    const maxAttempts = r.maxAttempts ?? Infinity;
+    check(maxAttempts === Infinity || (Number.isInteger(maxAttempts) && maxAttempts >= 1), 'reconnect.maxAttempts must be an integer >= 1 or Infinity', maxAttempts);
+    reconnect = { initialDelayMs, maxDelayMs, factor, jitter, maxAttempts };
+  }
+  const queueBytes = integer(o.queueWhileDisconnected ?? DEFAULT_QUEUE, 'queueWhileDisconnected', 0, Number.MAX_SAFE_INTEGER);
+  const decodeErrorPolicy = o.decodeErrorPolicy ?? 'close';
+  check(decodeErrorPolicy === 'close' || decodeErrorPolicy === 'drop', "decodeErrorPolicy must be 'close' or 'drop'", decodeErrorPolicy);
+  return {
+    host: o.host,
+    port,
+    raw: framing === 'raw',
+    connectTimeoutMs,
+    reconnect,
+    queueBytes,
+    allowHalfOpen: o.allowHalfOpen ?? false,
+    decodeErrorPolicy,
+    ...conn,
+  };
+}
+
+/** The wait before attempt `attempt` (2, 3, ...): initial * factor^(attempt-2), capped, then
+ * jittered. */
+export function backoffDelay(r: Required<ReconnectOptions>, attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, Math.max(0, attempt - 2)));
+  return Math.round(r.jitter === 'full' ? random() * base : base);
+}
+
+/**
+ * One outbound connection that reconnects. Sends, writes and typed handlers work as on an
+ * accepted Connection, whether the link is up or not (see send()). Events: 'connect',
+ * 'disconnect', 'reconnecting', 'message' / 'data', 'drain', 'end', 'kicked', 'close'.
+ */
+export class Link extends EventEmitter<LinkEvents> implements ConnectionOwner {
+  readonly id: number;
+  readonly protocol = 'tcp' as const;
+  /** @internal */ readonly [kRaw]: boolean;
+  /** @internal */ readonly [kAllowHalfOpen]: boolean;
+  /** @internal */ readonly [kHighWatermark]: number;
+  /** @internal */ readonly [kLowWatermark]: number;
+  /** @internal */ readonly [kMaxBuffered]: number;
+  /** @internal */ readonly [kOwnWriter]: string | null = null;
+  readonly limits: Required<Limits>;
+  readonly #host: LinkHost;
+  readonly #o: LinkOptions;
+  readonly #handlers = new Map<number, LinkHandler>();
+  #state = State.Connecting;
+  #conn: Connection | null = null;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #queue: Queued[] = [];
+  #queuedBytes = 0;
+  #stats = { connects: 0, failedAttempts: 0, queueRefused: 0, messagesIn: 0, messagesOut: 0 };
+  #first: { resolve: (l: Link) => void; reject: (e: EvwireError) => void } | null = null;
+  #closeError: EvwireError | null = null;
+  #destroying = false;
+
+  /** @internal */
+  constructor(host: LinkHost, id: number, o: LinkOptions) {
+    super();
+    this.#host = host;
+    this.id = id;
+    this.#o = o;
+    this[kRaw] = o.raw;
+    this[kAllowHalfOpen] = o.allowHalfOpen;
+    this[kHighWatermark] = o.highWatermark;
+    this[kLowWatermark] = o.lowWatermark;
+    this[kMaxBuffered] = o.maxBufferedBytes;
+    this.limits = o.limits;
+  }
+
+  /** @internal Starts the first attempt; resolves once connected (see Runtime.connect). */
+  start(): Promise<Link> {
+    const p = new Promise<Link>((resolve, reject) => (this.#first = { resolve, reject }));
+    this.#attemptNow();
+    return p;
+  }
+
+  /** Whether a connection is up now. */
+  get connected(): boolean {
+    return this.#state === State.Open;
+  }
+
+  /** The connection now up, or null: its address, stats() and socket options. */
+  get connection(): Connection | null {
+    return this.#conn;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#conn?.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#conn?.remotePort;
+  }
+
+  /** Where the link connects to. */
+  get host(): string {
+    return this.#o.host;
+  }
+
+  get port(): number {
+    return this.#o.port;
+  }
+
+  /** True once 'close' has been emitted. */
+  get closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  /**
+   * Sends one frame, as Connection.send(). While the link is down (connecting, or waiting to
+   * reconnect) the frame is queued (its bytes are copied) and written in order after the next
+   * connect; true then, or false, and nothing kept, when the queue (queueWhileDisconnected) is
+   * full. Up, it returns Connection.send()'s answer (false above highWatermark, 'drain'
+   * follows). False once the link is closing or closed.
+   */
+  send(type: number, body?: Uint8Array | string, opts?: SendOptions): boolean;
+  send<T, I>(cls: MessageClass<T, I>, message: I, opts?: SendOptions): boolean;
+  send(type: number | MessageClass<unknown, unknown>, body?: unknown, opts?: SendOptions): boolean {
+    if (this.#conn !== null) {
+      const ok = this.#conn.send(type as number, body as Uint8Array, opts);
+      this.#stats.messagesOut++;
+      return ok;
+    }
+    if (this[kRaw]) throw new InvalidArgumentError('EW_EINVAL', `send() writes a frame, but this link has framing: 'raw': use write(bytes)`);
+    let t: number;
+    let bytes: Uint8Array;
+    if (typeof type === 'number') {
+      t = type;
+      check(t === (t & 0xffff) && t !== 0, 'frame type must be 1..65535', type);
+      if (body instanceof Uint8Array) bytes = Uint8Array.prototype.slice.call(body);
+      else if (body === undefined) bytes = new Uint8Array(0);
+      else if (typeof body === 'string') bytes = new TextEncoder().encode(body);
+      else throw makeError('EW_EINVAL', 'body must be a Uint8Array or a string');
+    } else {
+      t = requireTypeId(type);
+      bytes = type.encode(body).finish();
+    }
+    const flags = opts?.flags ?? 0;
+    const seq = opts?.seq ?? 0;
+    check(flags === (flags & 7), 'frame flags must be within 0x7 (encrypted, reply, error)', flags);
+    check(seq === seq >>> 0, 'seq must be a u32', seq);
+    return this.#enqueue({ raw: false, type: t, flags, seq, bytes }, bytes.length + 12);
+  }
+
+  /** Raw framing: writes bytes, queued while down as send() is. */
+  write(bytes: Uint8Array | string): boolean {
+    if (this.#conn !== null) {
+      const ok = this.#conn.write(bytes);
+      this.#stats.messagesOut++;
+      return ok;
+    }
+    check(this[kRaw], "write() writes raw bytes, but this link has framing: 'frames': use send(type, body)");
+    const b = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : Uint8Array.prototype.slice.call(bytes);
+    return this.#enqueue({ raw: true, bytes: b }, b.length);
+  }
+
+  #enqueue(q: Queued, size: number): boolean {
+    if (this.#state >= State.Closing) return false;
+    if (size > this[kMaxBuffered]) throw makeError('EW_EMSGSIZE', `a message of ${size} bytes exceeds the link's maxBufferedBytes (${this[kMaxBuffered]}); nothing was sent`);
+    if (this.#queuedBytes + size > this.#o.queueBytes) {
+      this.#stats.queueRefused++;
+      return false;
+    }
+    this.#queue.push(q);
+    this.#queuedBytes += size;
+    return true;
+  }
+
+  /** Registers a typed handler for replies of `cls`'s type (framing 'frames'). */
+  handle<T, I>(cls: MessageClass<T, I>, fn: (link: Link, msg: T, frame: LinkFrameInfo) => void): this {
+    check(!this[kRaw], "typed handlers need framing: 'frames'");
+    check(typeof fn === 'function', 'handler must be a function', fn);
+    this.#handlers.set(requireTypeId(cls), { cls: cls as MessageClass<unknown, unknown>, fn: fn as LinkHandler['fn'] });
+    return this;
+  }
+
+  /**
+   * Closes the link: no more attempts; a connection up is ended gracefully (what was sent is
+   * written, then our FIN). What is still queued is dropped. 'close' follows (with null).
+   * Resolves once it has. Idempotent.
+   */
+  close(): Promise<void> {
+    return this.#finish(null, false);
+  }
+
+  /** As close(), but a connection up is closed at once, its queued output discarded. */
+  destroy(): void {
+    void this.#finish(null, true);
+  }
+
+  stats(): LinkStats {
+    return { ...this.#stats, queued: this.#queue.length, queuedBytes: this.#queuedBytes };
+  }
+
+  // ---- the state machine ---------------------------------------------------------------------
+
+  #attemptNow(): void {
+    this.#timer = null;
+    if (this.#state >= State.Closing) return;
+    this.#state = State.Connecting;
+    this.#attempt++;
+    const attempt = this.#attempt;
+    void this.#resolve().then(
+      (addrs) => {
+        if (this.#state !== State.Connecting || attempt !== this.#attempt) return;
+        try {
+          this.#host.nrt.linkConnect(this.id, addrs, this.#o.port, this.#o.connectTimeoutMs, this.id % this.#host.ioThreads);
+        } catch (err) {
+          this.#failed(err as EvwireError);
+        }
+      },
+      (err: EvwireError) => {
+        if (this.#state === State.Connecting && attempt === this.#attempt) this.#failed(err);
+      },
+    );
+  }
+
+  /** The peer's addresses, numeric ones as they are; at most 16 (what one attempt tries). */
+  async #resolve(): Promise<string[]> {
+    const h = this.#o.host;
+    if (net.isIP(h) !== 0) return [h];
+    try {
+      const all = await lookup(h, { all: true });
+      return all.slice(0, 16).map((a) => a.address);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
+      throw makeError(code, `${ERROR_CODES[code].message} (getaddrinfo) ${h}`, { syscall: 'getaddrinfo' });
+    }
+  }
+
+  /** @internal A connection attempt failed natively (errno: a negative EW_* value). */
+  attemptFailed(errno: number, sysErrno: number): void {
+    if (this.#state !== State.Connecting) return;
+    const code = errorName(errno);
+    this.#failed(makeError(code, `${ERROR_CODES[code]?.message ?? 'connect failed'} (connect) ${this.#o.host}:${this.#o.port}`, { errno, syscall: sysErrno ? 'connect' : undefined }));
+  }
+
+  #failed(err: EvwireError): void {
+    this.#stats.failedAttempts++;
+    this.#retryOrFinish(err);
+  }
+
+  #retryOrFinish(err: EvwireError): void {
+    const r = this.#o.reconnect;
+    if (r === null || this.#attempt >= r.maxAttempts) {
+      void this.#finish(err, true);
+      return;
+    }
+    const delayMs = backoffDelay(r, this.#attempt + 1);
+    this.#state = State.Waiting;
+    this.#timer = setTimeout(() => this.#attemptNow(), delayMs);
+    this.emit('reconnecting', { attempt: this.#attempt + 1, delayMs, error: err });
+  }
+
+  /** @internal A connection of this link opened (ThreadContext.open). */
+  opened(conn: Connection): void {
+    if (this.#state !== State.Connecting) {
+      // Closed meanwhile: this connection is not wanted.
+      conn.destroy();
+      return;
+    }
+    this.#state = State.Open;
+    this.#conn = conn;
+    this.#attempt = 0;
+    this.#stats.connects++;
+    conn.on('drain', () => this.emit('drain'));
+    conn.on('end', () => this.emit('end'));
+    conn.on('kicked', (info) => this.emit('kicked', info));
+    // What was queued while down goes first, in order.
+    const q = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const m of q) {
+      if (m.raw) conn.write(m.bytes);
+      else conn.send(m.type, m.bytes, { flags: m.flags, seq: m.seq });
+      this.#stats.messagesOut++;
+    }
+    this.emit('connect');
+    const first = this.#first;
+    this.#first = null;
+    first?.resolve(this);
+  }
+
+  #finishing: Promise<void> | null = null;
+
+  #finish(err: EvwireError | null, hard: boolean): Promise<void> {
+    if (hard && this.#conn !== null && !this.#destroying) {
+      this.#destroying = true;
+      this.#conn.destroy();
+    }
+    if (this.#finishing !== null) return this.#finishing;
+    this.#closeError = err;
+    this.#state = State.Closing;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    try {
+      this.#host.nrt.linkClose(this.id);
+    } catch {
+      // The runtime is stopping: its IO threads free the link's attempts themselves.
+    }
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#finishing = new Promise<void>((resolve) => {
+      if (this.#conn === null) {
+        process.nextTick(() => {
+          this.#closed();
+          resolve();
+        });
+        return;
+      }
+      this.once('close', () => resolve());
+      if (!hard) this.#conn.end();
+    });
+    return this.#finishing;
+  }
+
+  #closed(): void {
+    if (this.#state === State.Closed) return;
+    this.#state = State.Closed;
+    this.#host.linkDone(this);
+    const first = this.#first;
+    this.#first = null;
+    first?.reject(this.#closeError ?? makeError('EW_ECANCELED', `the link to ${this.#o.host}:${this.#o.port} was closed before it connected`));
+    this.emit('close', this.#closeError);
+  }
+
+  /** @internal The runtime stopped: the connection (if any) is gone, no timer is left. */
+  stopped(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const conn = this.#conn;
+    this.#closeError ??= makeError('EW_ESHUTDOWN', 'the runtime stopped');
+    this.#state = State.Closing;
+    if (conn !== null) conn[kClosed](ERROR_CODES.EW_ESHUTDOWN.errno, 0);
+    else this.#closed();
+  }
+
+  // ---- ConnectionOwner -----------------------------------------------------------------------
+
+  /** @internal */
+  [kRoute](conn: Connection, type: number, flags: number, seq: number, body: Buffer): void {
+    this.#stats.messagesIn++;
+    if (this[kRaw]) {
+      this.emit('data', body);
+      return;
+    }
+    const h = this.#handlers.size === 0 ? undefined : this.#handlers.get(type);
+    if (h === undefined) {
+      this.emit('message', { type, flags, seq, body });
+      return;
+    }
+    let msg: unknown;
+    try {
+      msg = h.cls.decode(body);
+    } catch (err) {
+      this.#host.logger.debug({ link: this.id, type, err }, 'message body failed to decode');
+      if (this.#o.decodeErrorPolicy === 'close') conn[kDestroyWith](ERROR_CODES.EW_EPROTO_DECODE.errno);
+      return;
+    }
+    h.fn(this, msg, { type, flags, seq });
+  }
+
+  /** @internal Links speak frames or raw bytes. */
+  [kHttpRequest](conn: Connection): void {
+    conn[kDestroyWith](ERROR_CODES.EW_EINVAL.errno);
+  }
+
+  /** @internal */
+  [kKicked](): void {
+    // The connection emitted 'kicked'; the link forwards it from there.
+  }
+
+  /** @internal The connection is gone: reconnect, or finish. */
+  [kConnectionClosed](conn: Connection): void {
+    if (conn !== this.#conn) return;
+    this.#conn = null;
+    const reason = conn.closeReason!;
+    // 'close' on the connection comes right after this call: the link reacts on the next tick,
+    // so that listeners of both see the connection's close first.
+    process.nextTick(() => {
+      this.emit('disconnect', reason);
+      if (this.#state >= State.Closing) {
+        this.#closed();
+        return;
+      }
+      this.#state = State.Connecting;
+      const err = reason.error ?? makeError(reason.code === 'EW_OK' ? 'EW_ECLOSED' : reason.code, `the connection to ${this.#o.host}:${this.#o.port} closed (${reason.code})`);
+      this.#retryOrFinish(err);
+    });
+  }
+}
+
