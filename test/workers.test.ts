@@ -89,6 +89,22 @@ describe('work threads', function () {
     assert.equal(conns[1] + conns[2], N);
   });
 
+  it('a link made on a work thread (worker.connect) is served on that thread', async () => {
+    const { rt } = await start();
+    const echo = net.createServer((s) => s.pipe(s));
+    echo.listen(0, '127.0.0.1');
+    await once(echo, 'listening');
+    try {
+      const port = (echo.address() as net.AddressInfo).port;
+      for (const to of [1, 2]) {
+        const r = await rt.tasks.schedule<{ index: number; body: string }>('link-echo', { port }, { to, timeoutMs: 10000 });
+        assert.deepEqual(r, { index: to, body: `ping from ${to}` });
+      }
+    } finally {
+      echo.close();
+    }
+  });
+
   it('binds by a function of the peer (sticky routing)', async () => {
     const { port } = await start({ bind: (peer) => (peer.address === '127.0.0.2' ? 0 : 1) });
     for (let i = 0; i < 4; i++) {
