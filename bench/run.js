@@ -141,6 +141,8 @@ node-net-corked in one interleaved run and writes a Markdown report.
   --no-write         print the report only; do not write --out (--json still applies)
   --no-tasks         skip bench/tasks.js (tasks between JS threads against postMessage), which
                      otherwise runs after the matrix unless --cases or --servers pick a subset
+  --no-client        skip bench/client.js (evwire links as the client against Node net as the
+                     client, the same C echo server), which runs after the matrix likewise
   -h, --help         show this help
 `;
 
@@ -164,8 +166,9 @@ function parseArgs(argv) {
     json: null,
     write: true,
     tasks: null,
+    client: null,
   };
-  const flags = { '--quick': 'quick', '--no-write': 'noWrite', '--no-tasks': 'noTasks' };
+  const flags = { '--quick': 'quick', '--no-write': 'noWrite', '--no-tasks': 'noTasks', '--no-client': 'noClient' };
   const valued = {
     '--runs': 'runs',
     '--seconds': 'seconds',
@@ -186,6 +189,7 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--no-write') o.write = false;
     else if (a === '--no-tasks') o.tasks = false;
+    else if (a === '--no-client') o.client = false;
     else o[valued[a]] = v;
   }
 
@@ -491,6 +495,17 @@ async function main() {
   if (invalid.length) {
     process.stderr.write(`bench: ${invalid.length} of ${runs.length} runs were invalid; see the report\n`);
     if (invalid.some((r) => String(r.server).startsWith('evwire'))) process.exitCode = 1;
+  }
+  // evwire as the client (links) against Node net as the client, the same server.
+  if (o.client ?? (o.cases === null && o.servers === null)) {
+    const args = [path.join(__dirname, 'client.js'), '--runs', String(Math.max(o.runs, 5)), '--server-cpu', String(o.serverCpu), '--load-cpu', String(o.loadCpu)];
+    if (o.quick) args.push('--quick');
+    if (!o.write) args.push('--no-write');
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', timeout: 60 * 60 * 1000 });
+    if (r.status !== 0) {
+      process.stderr.write(`bench: bench/client.js failed (${r.status ?? r.signal})\n`);
+      process.exitCode = 1;
+    }
   }
   // Tasks between JS threads, with the same --quick / --runs / --no-write.
   if (o.tasks ?? (o.cases === null && o.servers === null)) {
