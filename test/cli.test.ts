@@ -242,6 +242,24 @@ describe('cli', function () {
       assert.deepStrictEqual(replies[5].body, replies[0].body);
     });
 
+    it('two services: a Login goes through the gateway to the backend over a link, by frame and by HTTP', async () => {
+      const { demo, port } = await startDemo(['--http-port', '0']);
+      const h = await jsonLine(demo, (o) => typeof o.httpPort === 'number');
+      const r = await run(['client', '--host', '127.0.0.1', '--port', String(port), '--json', 'Login={"user":"ann","token":"secret"}', 'Login={"user":"bob","token":"wrong"}', 'Ping']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const bySeq = new Map(replies.map((x) => [x.seq, x]));
+      assert.deepStrictEqual([bySeq.get(1).name, bySeq.get(1).body], ['LoginReply', { ok: true, session: '1' }]);
+      assert.deepStrictEqual([bySeq.get(2).name, bySeq.get(2).body], ['LoginReply', { error: 'bad credentials' }]);
+      assert.strictEqual(bySeq.get(1).flags & 2, 2);
+      assert.strictEqual(bySeq.get(3).name, 'Ping');
+      const res = await fetch(`http://127.0.0.1:${h.httpPort as number}/login`, { method: 'POST', body: JSON.stringify({ user: 'cy', token: 'secret' }) });
+      assert.strictEqual(res.status, 200);
+      assert.deepStrictEqual(await res.json(), { ok: true, session: 2 });
+      const bad = await fetch(`http://127.0.0.1:${h.httpPort as number}/login`, { method: 'POST', body: JSON.stringify({ user: 'cy', token: 'x' }) });
+      assert.strictEqual(bad.status, 401);
+    });
+
     it('the client prints readable lines and keeps seq and flags', async () => {
       const { port } = await startDemo();
       const r = await run(['client', '--host', '127.0.0.1', '--port', String(port), '--seq', '40', '--flags', '2', 'Chat={"text":"hi"}', '300=text:@x', 'ping={"sent_at_ns":"5"}']);
