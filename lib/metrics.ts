@@ -11,6 +11,7 @@ import { native } from './native';
 import type { HttpServerStats } from './http';
 import type { Server, ServerStats } from './server';
 import type { TaskTally } from './tasks';
+import type { LinkStats } from './link';
 
 type AnyServerStats = ServerStats & Partial<HttpServerStats>;
 
@@ -19,6 +20,15 @@ export interface ServerRow {
   id: number;
   protocol: string;
   stats: AnyServerStats;
+}
+
+/** One link (rt.connect) as the collectors see it. */
+export interface LinkRow {
+  id: number;
+  /** host:port it connects to. */
+  peer: string;
+  connected: boolean;
+  stats: LinkStats;
 }
 
 /** A work thread's own counters of one server (its view's stats()). */
@@ -34,6 +44,8 @@ export interface MetricsSource {
   stats(): readonly object[];
   /** Every server with its counters. */
   serverStats(): readonly ServerRow[] | Promise<readonly ServerRow[]>;
+  /** The links (outbound connections) of the main thread, with their counters. */
+  links?(): readonly LinkRow[];
   /** Tasks scheduled, per target thread. */
   taskTallies?(): readonly TaskTally[] | Promise<readonly TaskTally[]>;
   /** Calls `fn` with the target thread and the seconds each task scheduled from now on took. */
@@ -226,6 +238,42 @@ export function collectMetrics(source: MetricsSource, opts: MetricsOptions = {})
   counter('http_requests_total', 'HTTP server: requests handed to handlers', [], httpOnly((s) => [[{}, s.requests]]));
   counter('http_handler_errors_total', 'HTTP server: handlers that threw or rejected', [], httpOnly((s) => [[{}, s.handlerErrors]]));
   counter('http_responses_total', 'HTTP server: responses sent by handlers, by status class', ['code'], httpOnly((s) => Object.entries(s.responses).map(([code, n]) => [{ code }, n])));
+
+  // Links (outbound connections) of the main thread: `link` is its id, `peer` host:port.
+  if (source.links !== undefined) {
+    const links = perScrape(() => source.links!());
+    const linkLabels = (r: LinkRow): Record<string, string> => ({ link: String(r.id), peer: r.peer });
+    const linkCounter = (name: string, helpText: string, value: (s: LinkStats) => number): void => {
+      new Counter({
+        name: `${p}${name}`,
+        help: helpText,
+        labelNames: ['link', 'peer'],
+        registers: [registry],
+        collect() {
+          setCounter(this, links().map((r) => [linkLabels(r), value(r.stats)]));
+        },
+      });
+    };
+    const linkGauge = (name: string, helpText: string, value: (r: LinkRow) => number): void => {
+      new Gauge({
+        name: `${p}${name}`,
+        help: helpText,
+        labelNames: ['link', 'peer'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const r of links()) this.set(linkLabels(r), value(r));
+        },
+      });
+    };
+    linkGauge('link_up', 'Link: 1 while its connection is up, 0 while connecting or waiting to reconnect', (r) => (r.connected ? 1 : 0));
+    linkCounter('link_connects_total', 'Link: connections made (the first and each reconnect)', (s) => s.connects);
+    linkCounter('link_failed_attempts_total', 'Link: connection attempts that failed', (s) => s.failedAttempts);
+    linkGauge('link_queued_bytes', 'Link: bytes queued while disconnected', (r) => r.stats.queuedBytes);
+    linkCounter('link_queue_refused_total', 'Link: messages refused while disconnected because the queue was full', (s) => s.queueRefused);
+    linkCounter('link_messages_in_total', 'Link: messages received', (s) => s.messagesIn);
+    linkCounter('link_messages_out_total', 'Link: messages sent', (s) => s.messagesOut);
+  }
 
   // Tasks this thread scheduled, by target thread (0 is the main thread).
   if (source.taskTallies !== undefined) {

@@ -614,6 +614,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           stats: () => this.stats(),
           serverStats: async () => addThreadStats(serverRows(this.servers()), (await this.threadStats()).map((t) => t.servers)),
           taskTallies: async () => addTallies([this.tasks.tallies(), ...(await this.threadStats()).map((t) => t.tallies)]),
+          links: () => [...this.ctx.links.values()].map((l) => ({ id: l.id, peer: `${l.host}:${l.port}`, connected: l.connected, stats: l.stats() })),
           observeTasks: (fn) => this.tasks.observe(fn),
         },
         opts,

@@ -138,6 +138,31 @@ describe('metrics', function () {
     assert.ok(total(again.families, 'evwire_io_accepted_total') >= accepted);
   });
 
+  it('serves each link: up, connects, failed attempts, the queue while down, messages', async () => {
+    rt = await Runtime.start({ ioThreads: 1, logger: { level: 'silent' } });
+    const backend = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0 });
+    backend.on('connection', (c) => c.on('message', (m) => c.send(m.type, m.body)));
+    const http = await rt.listen({ protocol: 'http', host: '127.0.0.1', port: 0 });
+    http.metrics('/metrics');
+    const port = backend.address().port;
+    const link = await rt.connect({ protocol: 'tcp', host: '127.0.0.1', port });
+    const echoed = new Promise((r) => link.once('message', r));
+    link.send(4, 'x');
+    await echoed;
+    const labels = { link: String(link.id), peer: `127.0.0.1:${port}` };
+    const { families: f } = await scrape(http.address().port);
+    assert.equal(f.get('evwire_link_up')!.type, 'gauge');
+    assert.equal(total(f, 'evwire_link_up', labels), 1);
+    assert.equal(f.get('evwire_link_connects')!.type, 'counter');
+    assert.equal(total(f, 'evwire_link_connects_total', labels), 1);
+    assert.equal(total(f, 'evwire_link_failed_attempts_total', labels), 0);
+    assert.equal(total(f, 'evwire_link_messages_in_total', labels), 1);
+    assert.equal(total(f, 'evwire_link_messages_out_total', labels), 1);
+    await link.close();
+    const after = await scrape(http.address().port);
+    assert.equal(after.families.get('evwire_link_up')?.samples.length ?? 0, 0, 'a closed link is no longer served');
+  });
+
   it('collectMetrics() registers with a registry of the caller, under a prefix of its choice', async () => {
     rt = await Runtime.start({ logger: { level: 'silent' } });
     const registry = new Registry();
