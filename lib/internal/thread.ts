@@ -110,6 +110,7 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   readonly servers = new Map<number, Server>();
   /** The links (outbound connections) made on this thread, by id, until they close. */
   readonly links = new Map<number, Link>();
+  readonly #closedLinks = new Map<number, Link>();
   /** This thread's port (0: the main thread). */
   readonly portIndex: number;
   readonly #role: ThreadRole;
@@ -204,7 +205,13 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   }
 
   linkDone(link: Link): void {
-    if (this.links.get(link.id) === link) this.links.delete(link.id);
+    if (this.links.get(link.id) === link) {
+      this.links.delete(link.id);
+      // An OPEN the IO thread sent before the link was closed may still be in the ring: the
+      // closed link takes it (and closes that connection at once) for a while yet.
+      this.#closedLinks.set(link.id, link);
+      setTimeout(() => this.#closedLinks.delete(link.id), 10000).unref();
+    }
     this.#role.linksChanged?.();
   }
 
@@ -270,7 +277,7 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   // ---- EngineHost --------------------------------------------------------------------------------
 
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
-    const link = this.links.get(serverId);
+    const link = this.links.get(serverId) ?? this.#closedLinks.get(serverId);
     if (link !== undefined) {
       const conn = new Connection(this.engine, link, io, slot, gen, family, address, port);
       this.#live++;

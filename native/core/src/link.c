@@ -209,6 +209,11 @@ static void dial_connected(ew__dial_t *d) {
   int fd = d->fd;
   struct sockaddr_storage peer = d->addrs[d->idx];
   socklen_t len = d->lens[d->idx];
+  if (atomic_load(&l->closed)) {
+    /* Closed while connecting: nobody wants this connection (dial_free closes it). */
+    dial_free(d);
+    return;
+  }
   d->fd = -1;
   /* The attempt's reference to the link becomes the connection's. */
   atomic_fetch_add(&l->refs, 1);
