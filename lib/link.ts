@@ -13,7 +13,7 @@ import { lookup } from 'dns/promises';
 import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { Buffer } from 'buffer';
-import type { CloseReason, Connection, ConnectionOwner, Message, SendOptions } from './connection';
+import type { CloseReason, Connection, Message, SendOptions } from './connection';
 import { ERROR_CODES, InvalidArgumentError, check, errorName, makeError, type EvwireError } from './errors';
 import type { KickInfo, Limits } from './limits';
 import { requireTypeId, type MessageClass } from './messages';
@@ -221,7 +221,7 @@ export function backoffDelay(r: Required<ReconnectOptions>, attempt: number, ran
  * accepted Connection, whether the link is up or not (see send()). Events: 'connect',
  * 'disconnect', 'reconnecting', 'message' / 'data', 'drain', 'end', 'kicked', 'close'.
  */
-export class Link extends EventEmitter<LinkEvents> implements ConnectionOwner {
+export class Link extends EventEmitter<LinkEvents> {
   readonly id: number;
   readonly protocol = 'tcp' as const;
   /** @internal */ readonly [kRaw]: boolean;
