@@ -52,12 +52,17 @@ export interface ReconnectOptions {
 }
 
 export interface ConnectOptions {
-  protocol: 'tcp';
+  protocol: 'tcp' | 'lines';
   /** A host name (resolved with dns.lookup, every address tried in turn) or a numeric address. */
   host: string;
   port: number;
-  /** 'frames' (default) or 'raw' byte chunks ('data' events, write()). */
+  /** 'frames' (default) or 'raw' byte chunks ('data' events, write()); protocol 'lines' has
+   * lines ('line' events, write()). */
   framing?: 'frames' | 'raw';
+  /** protocol 'lines': the longest line (as for listen), default 64 KiB. */
+  maxLineBytes?: number;
+  /** @internal Set by the 'lines' protocol: DATA records are lines. */
+  lines?: boolean;
   /** How long one attempt may take, all addresses together (each gets an equal share of what
    * is left). Default 10000; 0: no limit. */
   connectTimeoutMs?: number;
@@ -109,6 +114,8 @@ export interface LinkEvents {
   reconnecting: [info: ReconnectInfo];
   message: [msg: Message];
   data: [chunk: Buffer];
+  /** protocol 'lines': one line, its terminator removed (a view valid until the listener returns). */
+  line: [line: Buffer];
   drain: [];
   end: [];
   kicked: [info: KickInfo];
@@ -154,6 +161,7 @@ export interface LinkOptions {
   host: string;
   port: number;
   raw: boolean;
+  lines: boolean;
   connectTimeoutMs: number;
   reconnect: Required<ReconnectOptions> | null;
   queueBytes: number;
@@ -200,6 +208,7 @@ export function linkOptions(o: ConnectOptions, conn: { highWatermark: number; lo
     host: o.host,
     port,
     raw: framing === 'raw',
+    lines: o.lines === true,
     connectTimeoutMs,
     reconnect,
     queueBytes,
@@ -223,7 +232,9 @@ export function backoffDelay(r: Required<ReconnectOptions>, attempt: number, ran
  */
 export class Link extends EventEmitter<LinkEvents> {
   readonly id: number;
-  readonly protocol = 'tcp' as const;
+  get protocol(): 'tcp' | 'lines' {
+    return this.#o.lines ? 'lines' : 'tcp';
+  }
   /** @internal */ readonly [kRaw]: boolean;
   /** @internal */ readonly [kAllowHalfOpen]: boolean;
   /** @internal */ readonly [kHighWatermark]: number;
@@ -534,7 +545,7 @@ export class Link extends EventEmitter<LinkEvents> {
   [kRoute](conn: Connection, type: number, flags: number, seq: number, body: Buffer): void {
     this.#stats.messagesIn++;
     if (this[kRaw]) {
-      this.emit('data', body);
+      this.emit(this.#o.lines ? 'line' : 'data', body);
       return;
     }
     const h = this.#handlers.size === 0 ? undefined : this.#handlers.get(type);

@@ -41,6 +41,8 @@ export interface Protocol {
 
 /** What a protocol's connect() gets from the calling thread. */
 export interface ConnectContext {
+  /** The largest body one record of the in rings carries (engine.inMax). */
+  readonly maxRecordBody: number;
   /** Makes a link (outbound connections, lib/link.ts) of native framing `framing`, with the
    * protocol's own native options, delivered to the calling thread; resolves once connected. */
   openLink(opts: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>): Promise<Link>;
@@ -88,6 +90,8 @@ const PROTOCOLS = new Map<string, Protocol>([
       nativeFraming: () => FRAMING_LINES,
       nativeOptions: (o, ctx) => linesNativeOptions(o, ctx.maxRecordBody),
       create: (host, _engine, id, addr, opts) => new LinesServer(host, id, addr, opts),
+      // A link of lines: each line is a 'line' event on the link; write() sends bytes.
+      connect: (ctx, o) => ctx.openLink({ ...(o as ConnectOptions), protocol: 'tcp', framing: 'raw', lines: true } as ConnectOptions, FRAMING_LINES, linesNativeOptions(o, ctx.maxRecordBody)),
     },
   ],
 ]);

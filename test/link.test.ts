@@ -224,6 +224,21 @@ describe('links: outbound connections (rt.connect)', function () {
     await Promise.all([l6.close(), l4.close()]);
   });
 
+  it("protocol 'lines': a link of lines, against a lines server", async () => {
+    const srv = await ctx.rt.listen({ protocol: 'lines', host: '127.0.0.1', port: 0 });
+    srv.on('line', (conn, line) => conn.write(`echo ${line.toString()}\n`));
+    const link = await ctx.rt.connect({ protocol: 'lines', host: '127.0.0.1', port: srv.address().port, maxLineBytes: 100 });
+    assert.equal(link.protocol, 'lines');
+    const got: string[] = [];
+    link.on('line', (l) => got.push(l.toString()));
+    link.write('a\nb\r\n');
+    link.write('c\n');
+    await until(() => got.length === 3, 'the echoed lines');
+    assert.deepEqual(got, ['echo a', 'echo b', 'echo c']);
+    assert.throws(() => void ctx.rt.connect({ protocol: 'lines', host: '127.0.0.1', port: 1, maxLineBytes: 0 }), /maxLineBytes/);
+    await link.close();
+  });
+
   it('validates its options with errors that name the value', async () => {
     const bad: [object, RegExp][] = [
       [{ protocol: 'tcp', host: '', port: 1 }, /host/],
@@ -232,7 +247,6 @@ describe('links: outbound connections (rt.connect)', function () {
       [{ protocol: 'tcp', host: 'x', port: 1, reconnect: { factor: 0.5 } }, /factor/],
       [{ protocol: 'tcp', host: 'x', port: 1, reconnect: { initialDelayMs: 10, maxDelayMs: 5 } }, /maxDelayMs/],
       [{ protocol: 'tcp', host: 'x', port: 1, queueWhileDisconnected: -1 }, /queueWhileDisconnected/],
-      [{ protocol: 'lines', host: 'x', port: 1 }, /no client side/],
       [{ protocol: 'smtp', host: 'x', port: 1 }, /protocol/],
     ];
     for (const [o, re] of bad) {

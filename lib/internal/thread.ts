@@ -173,6 +173,10 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
     return this.engine.nio;
   }
 
+  get maxRecordBody(): number {
+    return this.engine.inMax;
+  }
+
   /** rt.connect() for a protocol whose client side is a link: validates the options of its
    * connections as listen() does, opens the native link (its connections are delivered to this
    * thread) and starts it. */
