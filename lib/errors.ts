@@ -78,7 +78,7 @@ export const ERROR_CODES: Readonly<Record<string, ErrorInfo>> = Object.freeze({
   EW_ELIMIT: { errno: -3010, category: 'LimitError', message: 'connection limit reached' },
   EW_ESHUTDOWN: { errno: -3011, category: 'ClosedError', message: 'runtime is shutting down' },
   EW_ESTATE: { errno: -3012, category: 'InvalidArgumentError', message: 'operation not valid in the current state' },
-  EW_EPROTO_HTTP: { errno: -3013, category: 'ProtocolError', message: 'malformed HTTP request or one over a limit' },
+  EW_EPROTO_HTTP: { errno: -3013, category: 'ProtocolError', message: 'malformed HTTP message or one over a limit' },
   EW_ETIMEOUT_IDLE: { errno: -3014, category: 'TimeoutError', message: 'no data received within the idle timeout' },
   EW_ETIMEOUT_PARTIAL: { errno: -3015, category: 'TimeoutError', message: 'a frame was begun and not finished within the partial timeout' },
   EW_ETIMEOUT_FIRST: { errno: -3016, category: 'TimeoutError', message: 'no complete message within the first-message timeout' },
@@ -89,6 +89,8 @@ export const ERROR_CODES: Readonly<Record<string, ErrorInfo>> = Object.freeze({
   EW_EAI_AGAIN: sys(-3021, 'temporary failure in name resolution'),
   EW_EAI_FAIL: sys(-3022, 'permanent failure in name resolution'),
   EW_EAI_OTHER: sys(-3023, 'name resolution failed'),
+  EW_EHTTP_RES_HEADERS: { errno: -3024, category: 'ProtocolError', message: 'HTTP response head above maxHeaderBytes or maxHeaders' },
+  EW_EHTTP_RES_BODY: { errno: -3025, category: 'ProtocolError', message: 'HTTP response body above maxBodyBytes' },
 });
 
 const BY_ERRNO = new Map<number, string>(Object.entries(ERROR_CODES).map(([code, i]) => [i.errno, code]));

@@ -13,10 +13,12 @@ static void test_registry(void) {
   ASSERT_PTR_EQ(ew__codec_for(EW_FRAMING_RAW), &ew__codec_raw);
   ASSERT_PTR_EQ(ew__codec_for(EW_FRAMING_HTTP), &ew__codec_http);
   ASSERT_PTR_EQ(ew__codec_for(EW_FRAMING_LINES), &ew__codec_lines);
+  ASSERT_PTR_EQ(ew__codec_for(EW_FRAMING_HTTP_CLIENT), &ew__codec_http_client);
   ASSERT_NULL(ew__codec_for(-1));
   ASSERT_NULL(ew__codec_for(1000));
   /* Every codec fills the ops the connection layer calls unconditionally. */
-  const ew__codec_t *all[] = {&ew__codec_frames, &ew__codec_raw, &ew__codec_http, &ew__codec_lines};
+  const ew__codec_t *all[] = {&ew__codec_frames, &ew__codec_raw, &ew__codec_http, &ew__codec_lines,
+                              &ew__codec_http_client};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     ASSERT_NOT_NULL(all[i]->init);
     ASSERT_NOT_NULL(all[i]->free);

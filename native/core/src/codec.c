@@ -11,6 +11,7 @@ static const ew__codec_t *const codecs[] = {
     [EW_FRAMING_RAW] = &ew__codec_raw,
     [EW_FRAMING_HTTP] = &ew__codec_http,
     [EW_FRAMING_LINES] = &ew__codec_lines,
+    [EW_FRAMING_HTTP_CLIENT] = &ew__codec_http_client,
 };
 
 const ew__codec_t *ew__codec_for(int framing) {

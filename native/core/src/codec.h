@@ -64,12 +64,18 @@ typedef struct ew__codec_s {
   /* The server is closing gracefully: true when the connection is idle (nothing owed, nothing
    * begun) and may end now; otherwise the codec makes the message in progress the last. */
   bool (*drain)(ew__conn_t *c);
+  /* A SEND record of the port is about to be written to the connection, with its record flags
+   * (EW_REC_F_*): a codec that must follow what is written hears of every one (the HTTP
+   * client: which request each response answers, EW_REC_F_REQUEST_START); NULL for the others.
+   * It must not close the connection. */
+  void (*outgoing)(ew__conn_t *c, uint32_t flags);
 } ew__codec_t;
 
 extern const ew__codec_t ew__codec_frames;
 extern const ew__codec_t ew__codec_raw;
 extern const ew__codec_t ew__codec_http;
 extern const ew__codec_t ew__codec_lines;
+extern const ew__codec_t ew__codec_http_client;
 
 /* The codec of a framing (EW_FRAMING_*), or NULL if there is none. */
 const ew__codec_t *ew__codec_for(int framing);

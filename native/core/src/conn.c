@@ -1033,11 +1033,15 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
       size_t total = 0;
       uint32_t ends = 0;
       uint64_t id = rec->conn;
+      /* A codec that follows what is written hears of each record before it goes out. */
+      void (*outgoing)(ew__conn_t *, uint32_t) =
+          c != NULL && !(c->flags & (C_END_PENDING | C_WR_SHUT)) ? c->codec->outgoing : NULL;
       do {
         iov[n].iov_base = (void *)(rec + 1);
         iov[n].iov_len = rec->len;
         total += rec->len;
         if (rec->flags & EW_REC_F_RESPONSE_END) ends++;
+        if (outgoing != NULL) outgoing(c, rec->flags);
         n++;
         ew_ring_advance(cons, rec);
         budget--;

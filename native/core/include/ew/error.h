@@ -65,7 +65,7 @@
   XX(ELIMIT, -3010, "connection limit reached")                                                    \
   XX(ESHUTDOWN, -3011, "runtime is shutting down")                                                 \
   XX(ESTATE, -3012, "operation not valid in the current state")                                    \
-  XX(EPROTO_HTTP, -3013, "malformed HTTP request or one over a limit")                             \
+  XX(EPROTO_HTTP, -3013, "malformed HTTP message or one over a limit")                             \
   XX(ETIMEOUT_IDLE, -3014, "no data received within the idle timeout")                             \
   XX(ETIMEOUT_PARTIAL, -3015, "a frame was begun and not finished within the partial timeout")     \
   XX(ETIMEOUT_FIRST, -3016, "no complete message within the first-message timeout")                \
@@ -75,7 +75,9 @@
   XX(EAI_NONAME, -3020, "host name not found")                                                     \
   XX(EAI_AGAIN, -3021, "temporary failure in name resolution")                                     \
   XX(EAI_FAIL, -3022, "permanent failure in name resolution")                                      \
-  XX(EAI_OTHER, -3023, "name resolution failed")
+  XX(EAI_OTHER, -3023, "name resolution failed")                                                   \
+  XX(EHTTP_RES_HEADERS, -3024, "HTTP response head above maxHeaderBytes or maxHeaders")            \
+  XX(EHTTP_RES_BODY, -3025, "HTTP response body above maxBodyBytes")
 
 typedef enum {
   EW_OK = 0,

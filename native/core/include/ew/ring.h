@@ -56,7 +56,8 @@ enum {
   EW_REC_CLOSE = 5,     /* IO->JS: connection gone; type = reason (EW_* or 0), seq = sys errno */
   EW_REC_DRAIN = 6,     /* IO->JS: queued output fell below the low watermark after a WATCH */
   EW_REC_HTTP_REQ = 7,  /* reserved for the HTTP issue */
-  EW_REC_HTTP_RES = 8,  /* reserved for the HTTP issue */
+  EW_REC_HTTP_RES = 8,  /* IO->JS: a complete HTTP response (client links; body in ew/wire.h),
+                         * fragments with EW_REC_F_MORE like HTTP_REQ */
   EW_REC_DGRAM = 9,     /* reserved for UDP */
   EW_REC_TASK = 10,     /* JS->JS (task rings only): a task; docs/protocol.md has the body */
   EW_REC_REPLY = 11,    /* JS->JS (task rings only): a task's reply */
@@ -104,6 +105,11 @@ enum {
 #define EW_REC_F_MORE 0x100u /* DATA: more fragments of this frame follow */
 /* SEND on an HTTP connection: the last bytes of a response */
 #define EW_REC_F_RESPONSE_END 0x200u
+/* SEND on an HTTP client connection: the first bytes of a request (its head), so that the
+ * codec knows which request each response answers; with EW_REC_F_NO_BODY, the response to
+ * this request has no body whatever its headers say (a HEAD request). */
+#define EW_REC_F_REQUEST_START 0x400u
+#define EW_REC_F_NO_BODY 0x800u
 /* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
  * ms, u32 messages in the window, u32 0, u64 bytes in the window, u64 the limit exceeded. */
 #define EW_KICK_MESSAGES 1u

@@ -25,6 +25,10 @@ enum { EW_DIST_ROUND_ROBIN = 0, EW_DIST_LEAST_CONNS = 1 };
  * fewest unread bytes. A function of the peer is done with admission (EW_REC_ADMIT). */
 enum { EW_BIND_ROUND_ROBIN = 0, EW_BIND_LEAST_CONNS = 1, EW_BIND_LEAST_BACKLOG = 2 };
 enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1, EW_FRAMING_HTTP = 2, EW_FRAMING_LINES = 3 };
+/* The client side of HTTP/1.1 (links made by rt.connect({ protocol: 'http' })): responses are
+ * parsed natively into HTTP_RES records (ew/wire.h); the max_header_bytes, max_headers and
+ * max_body_bytes of `http` bound each response. */
+enum { EW_FRAMING_HTTP_CLIENT = 4 };
 
 #define EW_MAX_IO_THREADS 64u
 #define EW_MAX_PORTS 64u
@@ -216,7 +220,7 @@ typedef struct ew_listen_opts_s {
   int bind;                 /* EW_BIND_*: how a new connection picks its port */
   uint64_t bind_ports;      /* ports (bit j = port j) that may take connections; 0 = all */
   int admit;                /* 1: park each new connection and ask the owner port (ADMIT) */
-  ew_http_limits_t http;    /* EW_FRAMING_HTTP only */
+  ew_http_limits_t http;    /* EW_FRAMING_HTTP (and the response limits of _HTTP_CLIENT) */
   ew_limits_t limits;       /* protection; ew_limits_init()'s defaults */
   uint32_t max_tracked_ips; /* source addresses remembered (least recently seen evicted) */
 } ew_listen_opts_t;

@@ -4,9 +4,9 @@
 #define EW_WIRE_H
 
 /* The wire format as JavaScript sees it, in one list. Every constant of the shared-memory format
- * (rings, records, slots and ports, frames, the HTTP_REQ record, the ctl words the addon shares
- * with the engine) that JavaScript reads or writes is named here once, with the C macro or
- * enumerator that defines it. The addon exports exactly this list (its `constants`), and
+ * (rings, records, slots and ports, frames, the HTTP_REQ and HTTP_RES records, the ctl words the
+ * addon shares with the engine) that JavaScript reads or writes is named here once, with the C
+ * macro or enumerator that defines it. The addon exports exactly this list (its `constants`), and
  * scripts/gen-wire.js writes lib/gen/wire.ts from the addon at build time, so C, the addon and
  * TypeScript cannot disagree; test/errors.test.ts checks the generated file against the addon.
  * The values themselves stay with the headers that own them (ring.h, runtime.h, frame.h, and
@@ -26,6 +26,16 @@
 #define EW_HTTP_F_KEEP_ALIVE 0x1u /* the connection stays open after the response */
 #define EW_HTTP_F_LAST 0x2u       /* the connection's last request: answer with Connection: close */
 #define EW_HTTP_F_CONTINUED 0x4u  /* a 100 Continue was sent for this request */
+
+/* HTTP_RES record body (host byte order), a response as an HTTP client link receives it:
+ *   u16 status, u8 version major, u8 version minor, u32 flags (EW_HTTP_RES_F_*),
+ *   u32 reason phrase bytes, u32 header count, u32 header section bytes, u32 body bytes,
+ *   u32 trailer count,
+ *   then the reason phrase, the header section (per header: u32 name bytes, u32 value bytes,
+ *   name in lower case, value), the body (decoded from chunked), and the trailer section (the
+ *   same entry format). Interim (1xx) responses are not delivered. */
+#define EW_HTTP_RES_FIXED 28u
+#define EW_HTTP_RES_F_KEEP_ALIVE 0x1u /* the connection persists after this response */
 
 /* The addon's ctl words per channel (IO thread or task ring), shared with the engine on the JS
  * thread: the in ring's tail and head, the out ring's head and tail. */
@@ -50,6 +60,7 @@
   XX(REC_CLOSE, EW_REC_CLOSE)                                                                      \
   XX(REC_DRAIN, EW_REC_DRAIN)                                                                      \
   XX(REC_HTTP_REQ, EW_REC_HTTP_REQ)                                                                \
+  XX(REC_HTTP_RES, EW_REC_HTTP_RES)                                                                \
   XX(REC_TASK, EW_REC_TASK)                                                                        \
   XX(REC_REPLY, EW_REC_REPLY)                                                                      \
   XX(REC_UNLISTEN, EW_REC_UNLISTEN)                                                                \
@@ -66,6 +77,8 @@
   XX(REC_LINK_FAIL, EW_REC_LINK_FAIL)                                                              \
   XX(REC_F_MORE, EW_REC_F_MORE)                                                                    \
   XX(REC_F_RESPONSE_END, EW_REC_F_RESPONSE_END)                                                    \
+  XX(REC_F_REQUEST_START, EW_REC_F_REQUEST_START)                                                  \
+  XX(REC_F_NO_BODY, EW_REC_F_NO_BODY)                                                              \
   XX(CONN_OPT_PAUSE, EW_CONN_OPT_PAUSE)                                                            \
   XX(CONN_OPT_NODELAY, EW_CONN_OPT_NODELAY)                                                        \
   XX(CONN_OPT_KEEPALIVE, EW_CONN_OPT_KEEPALIVE)                                                    \
@@ -102,10 +115,13 @@
   XX(FRAMING_RAW, EW_FRAMING_RAW)                                                                  \
   XX(FRAMING_HTTP, EW_FRAMING_HTTP)                                                                \
   XX(FRAMING_LINES, EW_FRAMING_LINES)                                                              \
+  XX(FRAMING_HTTP_CLIENT, EW_FRAMING_HTTP_CLIENT)                                                  \
   XX(HTTP_REQ_FIXED, EW_HTTP_REQ_FIXED)                                                            \
   XX(HTTP_F_KEEP_ALIVE, EW_HTTP_F_KEEP_ALIVE)                                                      \
   XX(HTTP_F_LAST, EW_HTTP_F_LAST)                                                                  \
   XX(HTTP_F_CONTINUED, EW_HTTP_F_CONTINUED)                                                        \
+  XX(HTTP_RES_FIXED, EW_HTTP_RES_FIXED)                                                            \
+  XX(HTTP_RES_F_KEEP_ALIVE, EW_HTTP_RES_F_KEEP_ALIVE)                                              \
   XX(CTL_IN_TAIL, EW_CTL_IN_TAIL)                                                                  \
   XX(CTL_IN_HEAD, EW_CTL_IN_HEAD)                                                                  \
   XX(CTL_OUT_HEAD, EW_CTL_OUT_HEAD)                                                                \
