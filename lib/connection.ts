@@ -2,7 +2,7 @@
 // Copyright (c) 2026 evwire contributors
 import { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
-import { EvwireError, InvalidArgumentError, errorName, makeError } from './errors';
+import { ERROR_CODES, EvwireError, InvalidArgumentError, errorName, makeError } from './errors';
 import type { Engine } from './internal/engine';
 import {
   CONN_OPT_KEEPALIVE,
@@ -16,6 +16,7 @@ import {
   REC_FAULT,
   REC_F_MORE,
   REC_HTTP_REQ,
+  REC_HTTP_RES,
   REC_SHUTDOWN,
   REC_WATCH,
 } from './internal/constants';
@@ -35,6 +36,8 @@ import {
   kHighWatermark,
   kHttpData,
   kHttpRequest,
+  kHttpResData,
+  kHttpResponse,
   kIdLo,
   kIo,
   kKicked,
@@ -135,6 +138,8 @@ export interface ConnectionOwner {
   readonly [kMaxBuffered]: number;
   [kRoute](conn: Connection, type: number, flags: number, seq: number, body: Buffer): void;
   [kHttpRequest](conn: Connection, buf: Buffer, off: number, len: number, more: boolean): void;
+  /** An HTTP response or a fragment of one (HTTP client links); owners without it refuse one. */
+  [kHttpResponse]?(conn: Connection, buf: Buffer, off: number, len: number, more: boolean): void;
   [kKicked](conn: Connection, info: KickInfo): void;
   [kConnectionClosed](conn: Connection): void;
 }
@@ -359,6 +364,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const r = h[i++];
         if (r.kind === REC_DATA) this.#data(r.flags, r.type, r.seq, r.body!);
         else if (r.kind === REC_HTTP_REQ) this.server[kHttpRequest](this, r.body!, 0, r.body!.length, (r.flags & REC_F_MORE) !== 0);
+        else if (r.kind === REC_HTTP_RES) this.#httpResponse(r.body!, 0, r.body!.length, r.flags);
         else if (r.kind === REC_END) this.#peerEnd();
         else this.#fault(r.type);
       }
@@ -562,6 +568,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.server[kHttpRequest](this, this.#engine.shm, off, len, (flags & REC_F_MORE) !== 0);
+  }
+
+  /** @internal An HTTP_RES record or fragment (HTTP client links). */
+  [kHttpResData](flags: number, off: number, len: number): void {
+    if (this.#held !== null) {
+      this.#held.push({ kind: REC_HTTP_RES, flags, type: 0, seq: 0, body: Buffer.from(this.#engine.shm.subarray(off, off + len)) });
+      return;
+    }
+    this.#httpResponse(this.#engine.shm, off, len, flags);
+  }
+
+  #httpResponse(buf: Buffer, off: number, len: number, flags: number): void {
+    const owner = this.server;
+    if (owner[kHttpResponse] === undefined) this[kDestroyWith](ERROR_CODES.EW_EINVAL.errno); // not an HTTP client
+    else owner[kHttpResponse](this, buf, off, len, (flags & REC_F_MORE) !== 0);
   }
 
   /** @internal The peer half-closed. */

@@ -17,6 +17,8 @@ export type { HttpListenOptions, HttpLimits, HttpHandler, HttpServerStats, HttpR
 export { LinesServer } from './lines';
 export type { LinesListenOptions, LinesServerEvents } from './lines';
 export { Link } from './link';
+export { HttpLink, HttpClientResponse } from './http-client';
+export type { HttpConnectOptions, HttpRequestOptions, HttpLinkEvents, HttpLinkStats } from './http-client';
 export type { ConnectOptions, ReconnectOptions, ReconnectInfo, LinkStats, LinkEvents, LinkFrameInfo } from './link';
 export { Connection } from './connection';
 export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats } from './connection';

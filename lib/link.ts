@@ -26,6 +26,7 @@ import {
   kDestroyWith,
   kHighWatermark,
   kHttpRequest,
+  kHttpResponse,
   kKicked,
   kLowWatermark,
   kMaxBuffered,
@@ -568,6 +569,10 @@ export class Link extends EventEmitter<LinkEvents> {
   [kHttpRequest](conn: Connection): void {
     conn[kDestroyWith](ERROR_CODES.EW_EINVAL.errno);
   }
+
+  /** @internal Where the responses of an HTTP link's connections go: set by its HttpLink
+   * (lib/http-client.ts), which drives this link; other links refuse them. */
+  [kHttpResponse]: ((conn: Connection, buf: Buffer, off: number, len: number, more: boolean) => void) | undefined = undefined;
 
   /** @internal */
   [kKicked](): void {

@@ -7,6 +7,7 @@
 // them (docs/design-notes.md, the layers).
 import { check } from './errors';
 import { HttpServer, type HttpListenOptions } from './http';
+import { connectHttp } from './http-client';
 import type { Engine } from './internal/engine';
 import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './internal/constants';
 import { LinesServer, linesNativeOptions } from './lines';
@@ -43,9 +44,12 @@ export interface Protocol {
 export interface ConnectContext {
   /** The largest body one record of the in rings carries (engine.inMax). */
   readonly maxRecordBody: number;
+  /** The calling thread's engine (a protocol that writes records of its own: HTTP requests). */
+  readonly engine: Engine;
   /** Makes a link (outbound connections, lib/link.ts) of native framing `framing`, with the
-   * protocol's own native options, delivered to the calling thread; resolves once connected. */
-  openLink(opts: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>): Promise<Link>;
+   * protocol's own native options, delivered to the calling thread; resolves once connected.
+   * `setup` gets the link before its first attempt (a protocol that drives it: HttpLink). */
+  openLink(opts: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>, setup?: (link: Link) => void): Promise<Link>;
 }
 
 const HTTP_LIMIT_KEYS = ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const;
@@ -81,6 +85,7 @@ const PROTOCOLS = new Map<string, Protocol>([
         return out;
       },
       create: (host, engine, id, addr, opts) => new HttpServer(host, engine, id, addr, { ...opts, allowHalfOpen: true }),
+      connect: (ctx, o) => connectHttp(ctx, o),
     },
   ],
   [

@@ -12,6 +12,7 @@ import type { Tasks } from './tasks';
 import { type HttpListenOptions, type HttpServer } from './http';
 import type { LinesListenOptions, LinesServer } from './lines';
 import type { ConnectOptions, Link } from './link';
+import type { HttpConnectOptions, HttpLink } from './http-client';
 import { protocolOf } from './protocols';
 import { createLogger, logNative, nativeLevelOf, type Logger, type LoggerOptions } from './log';
 import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOptions } from './metrics';
@@ -586,14 +587,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * in order after the next connect. Resolves once the first connection is up; rejects with
    * the attempt's error (EW_ECONNREFUSED, EW_ETIMEDOUT, EW_EAI_NONAME, ...) when it fails and
    * reconnect is off, or when reconnect.maxAttempts is spent; with EW_ECANCELED if the link is
-   * closed first. The same `protocol` values as listen() (those with a client side).
+   * closed first. The same `protocol` values as listen() (those with a client side):
+   * `protocol: 'http'` gives an HttpLink, whose request() sends HTTP/1.1 requests over a
+   * keep-alive connection that reconnects the same way (docs/http.md, "The client").
    */
-  connect(opts: ConnectOptions): Promise<Link> {
+  connect(opts: HttpConnectOptions): Promise<HttpLink>;
+  connect(opts: ConnectOptions): Promise<Link>;
+  connect(opts: ConnectOptions | HttpConnectOptions): Promise<Link | HttpLink> {
     check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
     const proto = protocolOf(opts.protocol);
     if (this.closing !== null) return Promise.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime is closing'));
     check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
-    return proto.connect(this.ctx, opts) as Promise<Link>;
+    return proto.connect(this.ctx, opts) as Promise<Link | HttpLink>;
   }
 
   /** The servers of this runtime that listen or still have open connections. */

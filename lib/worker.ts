@@ -16,6 +16,7 @@ import type { MessageClass } from './messages';
 import { native, type NativeRuntime } from './native';
 import type { FrameInfo, GuardHost, Server } from './server';
 import type { ConnectOptions, Link } from './link';
+import type { HttpConnectOptions, HttpLink } from './http-client';
 import { protocolOf } from './protocols';
 import type { Tasks } from './tasks';
 
@@ -187,12 +188,14 @@ export class WorkerApi extends EventEmitter<WorkerEvents> {
    * An outbound connection from this work thread (as Runtime.connect): its records are
    * delivered here, to the link's handlers, for its whole life.
    */
-  connect(opts: ConnectOptions): Promise<Link> {
+  connect(opts: HttpConnectOptions): Promise<HttpLink>;
+  connect(opts: ConnectOptions): Promise<Link>;
+  connect(opts: ConnectOptions | HttpConnectOptions): Promise<Link | HttpLink> {
     const t = this.#t();
     check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
     const proto = protocolOf(opts.protocol);
     check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
-    return proto.connect(t.ctx, opts) as Promise<Link>;
+    return proto.connect(t.ctx, opts) as Promise<Link | HttpLink>;
   }
 
   /** Server views on this thread (framed, raw and HTTP). */

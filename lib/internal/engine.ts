@@ -23,6 +23,7 @@ import {
   REC_FAULT,
   REC_F_RESPONSE_END,
   REC_HTTP_REQ,
+  REC_HTTP_RES,
   REC_HEADER_BYTES,
   REC_OPEN,
   REC_PAD,
@@ -56,7 +57,7 @@ import {
   BAN_MESSAGES,
 } from './constants';
 import type { BanInfo, KickInfo } from '../limits';
-import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
+import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kHttpResData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
@@ -94,6 +95,8 @@ export interface ConnectionSink {
   readonly [kIdLo]: number;
   [kData](flags: number, type: number, seq: number, off: number, len: number): void;
   [kHttpData](flags: number, off: number, len: number): void;
+  /** An HTTP_RES record or fragment (HTTP client links). */
+  [kHttpResData](flags: number, off: number, len: number): void;
   [kPeerEnd](): void;
   [kFault](errno: number): void;
   [kDrain](): void;
@@ -388,6 +391,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
       case REC_HTTP_REQ:
         conn[kHttpData](this.u32[(off - REC_HEADER_BYTES + 4) >>> 2] >>> 16, off, len);
         break;
+      case REC_HTTP_RES:
+        conn[kHttpResData](this.u32[(off - REC_HEADER_BYTES + 4) >>> 2] >>> 16, off, len);
+        break;
       case REC_END:
         conn[kPeerEnd]();
         break;
@@ -546,15 +552,16 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
    * or a chunk header; may be '') then `body` (may be null), then `tail` (latin1, e.g. a chunk's
    * CRLF). `end` marks the last piece of a response (RESPONSE_END): the IO thread counts them to
    * keep native answers in order behind pipelined responses. The text is written straight into
-   * ring memory; nothing is copied twice.
+   * ring memory; nothing is copied twice. `start`: record flags for the first record (an HTTP
+   * client's request: REC_F_REQUEST_START, and REC_F_NO_BODY for HEAD).
    */
-  sendHttp(conn: ConnectionSink, head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean): void {
+  sendHttp(conn: ConnectionSink, head: Uint8Array | null, body: Uint8Array | null, tail: Uint8Array | null, end: boolean, start = 0): void {
     const k = conn[kIo];
     const hlen = head === null ? 0 : head.length;
     const blen = body === null ? 0 : body.length;
     const tlen = tail === null ? 0 : tail.length;
     const total = hlen + blen + tlen;
-    const flags = end ? REC_F_RESPONSE_END : 0;
+    const flags = (end ? REC_F_RESPONSE_END : 0) | start;
     if (this.pending[k].length === 0 && total <= this.outMax[k]) {
       const r = this.reserve(k, total);
       if (r >= 0) {
@@ -575,13 +582,14 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
       }
     }
     // Large or behind a full ring: the same bytes through the ordered queue, the end flag on
-    // the last record.
+    // the last record, the start flags on the first piece (on its last record, if it is split:
+    // still before any byte of the next piece).
     const parts: Uint8Array[] = [];
     if (hlen !== 0) parts.push(Buffer.from(head!));
     if (blen !== 0) parts.push(Buffer.from(body!));
     if (tlen !== 0) parts.push(Buffer.from(tail!));
     if (parts.length === 0) parts.push(Buffer.alloc(0));
-    for (let i = 0; i < parts.length; i++) this.enqueue(k, REC_SEND, conn, 0, parts[i], true, end && i === parts.length - 1 ? REC_F_RESPONSE_END : 0);
+    for (let i = 0; i < parts.length; i++) this.enqueue(k, REC_SEND, conn, 0, parts[i], true, (end && i === parts.length - 1 ? REC_F_RESPONSE_END : 0) | (i === 0 ? start : 0));
     this.pump(k);
   }
 

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The reader of HTTP_REQ records (docs/protocol.md, native/core/include/ew/wire.h). Every length is
-// checked against the record before a byte is read: a record that does not add up is refused
-// with a ProtocolError, never read past its end or half-used (test/http-record.test.ts fuzzes
-// this with fast-check).
+// The readers of HTTP_REQ and HTTP_RES records (docs/protocol.md, native/core/include/ew/wire.h).
+// Every length is checked against the record before a byte is read: a record that does not add
+// up is refused with a ProtocolError, never read past its end or half-used
+// (test/http-record.test.ts fuzzes this with fast-check).
 import { Buffer } from 'buffer';
 import { ProtocolError } from '../errors';
 
 /** Bytes of the fixed part, and the flags (EW_HTTP_REQ_FIXED, EW_HTTP_F_* in ew/wire.h). */
 export { HTTP_REQ_FIXED as REQ_FIXED, HTTP_F_KEEP_ALIVE as F_KEEP_ALIVE, HTTP_F_LAST as F_LAST, HTTP_F_CONTINUED as F_CONTINUED } from './constants';
-import { HTTP_REQ_FIXED as REQ_FIXED } from './constants';
+import { HTTP_REQ_FIXED as REQ_FIXED, HTTP_RES_FIXED as RES_FIXED } from './constants';
 
 export interface RequestRecord {
   method: number;
@@ -25,20 +25,20 @@ export interface RequestRecord {
   trailers: string[];
 }
 
-function bad(what: string): never {
-  throw new ProtocolError('EW_EPROTO_HTTP', `malformed HTTP_REQ record: ${what}`);
+function bad(what: string, kind = 'HTTP_REQ'): never {
+  throw new ProtocolError('EW_EPROTO_HTTP', `malformed ${kind} record: ${what}`);
 }
 
 /** Reads `count` entries (u32 name length, u32 value length, name, value) from b[at, end) into
  * `out`, the strings sliced from `text` (b decoded as latin1 from `tbase`): one decode for the
  * whole section, not one per string. Returns the offset after them. */
-function entries(b: Buffer, text: string, tbase: number, at: number, end: number, count: number, out: string[]): number {
+function entries(b: Buffer, text: string, tbase: number, at: number, end: number, count: number, out: string[], kind = 'HTTP_REQ'): number {
   for (let i = 0; i < count; i++) {
-    if (end - at < 8) bad('header entry past the end');
+    if (end - at < 8) bad('header entry past the end', kind);
     const nl = b.readUInt32LE(at);
     const vl = b.readUInt32LE(at + 4);
     at += 8;
-    if (nl > end - at || vl > end - at - nl) bad('header longer than the record');
+    if (nl > end - at || vl > end - at - nl) bad('header longer than the record', kind);
     const t = at - tbase;
     out.push(text.slice(t, t + nl), text.slice(t + nl, t + nl + vl));
     at += nl + vl;
@@ -73,4 +73,44 @@ export function readRequestRecord(b: Buffer, off: number, len: number): RequestR
   if (ntrailers !== 0 && entries(b, b.toString('latin1', bend, end), bend, bend, end, ntrailers, trailers) !== end) bad('trailer section does not add up');
   if (ntrailers === 0 && bend !== end) bad('bytes after the body');
   return { method: b[off], major: b[off + 1], minor: b[off + 2], flags: b[off + 3], url, headers, body: b.subarray(bstart, bend), trailers };
+}
+
+export interface ResponseRecord {
+  status: number;
+  major: number;
+  minor: number;
+  /** HTTP_RES_F_* */
+  flags: number;
+  reason: string;
+  /** [name, value, ...], names lower-cased. */
+  headers: string[];
+  /** A view of the record's memory: copy it to keep it. */
+  body: Buffer;
+  trailers: string[];
+}
+
+/** Decodes the HTTP_RES record at b[off, off + len) (an HTTP client link's response). Throws
+ * ProtocolError (EW_EPROTO_HTTP) if it does not add up. */
+export function readResponseRecord(b: Buffer, off: number, len: number): ResponseRecord {
+  const res = (what: string): never => bad(what, 'HTTP_RES');
+  if (len < RES_FIXED || off < 0 || off + len > b.length) res('shorter than its fixed part');
+  const end = off + len;
+  const reasonLen = b.readUInt32LE(off + 8);
+  const nheaders = b.readUInt32LE(off + 12);
+  const headerBytes = b.readUInt32LE(off + 16);
+  const bodyLen = b.readUInt32LE(off + 20);
+  const ntrailers = b.readUInt32LE(off + 24);
+  const base = off + RES_FIXED;
+  if (reasonLen > end - base || headerBytes > end - base - reasonLen || bodyLen > end - base - reasonLen - headerBytes) res('sections longer than the record');
+  if (nheaders > headerBytes / 8 || ntrailers > (end - base) / 8) res('more headers than bytes');
+  const hstart = base + reasonLen;
+  const hend = hstart + headerBytes;
+  const text = b.toString('latin1', base, hend);
+  const headers: string[] = [];
+  if (entries(b, text, base, hstart, hend, nheaders, headers, 'HTTP_RES') !== hend) res('header section does not add up');
+  const bend = hend + bodyLen;
+  const trailers: string[] = [];
+  if (ntrailers !== 0 && entries(b, b.toString('latin1', bend, end), bend, bend, end, ntrailers, trailers, 'HTTP_RES') !== end) res('trailer section does not add up');
+  if (ntrailers === 0 && bend !== end) res('bytes after the body');
+  return { status: b.readUInt16LE(off), major: b[off + 2], minor: b[off + 3], flags: b.readUInt32LE(off + 4), reason: text.slice(0, reasonLen), headers, body: b.subarray(hend, bend), trailers };
 }

@@ -19,6 +19,7 @@ export const kHttpData = Symbol('evwire.httpData');
 export const kHttp = Symbol('evwire.http');
 export const kWrote = Symbol('evwire.wrote');
 export const kEndWith = Symbol('evwire.endWith');
+export const kHttpResData = Symbol('evwire.httpResData');
 
 // Server
 export const kRaw = Symbol('evwire.raw');
@@ -33,6 +34,8 @@ export const kConnections = Symbol('evwire.connections');
 export const kUnlistened = Symbol('evwire.unlistened');
 export const kError = Symbol('evwire.error');
 export const kHttpRequest = Symbol('evwire.httpRequest');
+/** An HTTP_RES record for a client link's connection (lib/http-client.ts). */
+export const kHttpResponse = Symbol('evwire.httpResponse');
 export const kKicked = Symbol('evwire.kicked');
 export const kOnAccept = Symbol('evwire.onAccept');
 export const kDenied = Symbol('evwire.denied');

@@ -180,7 +180,7 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   /** rt.connect() for a protocol whose client side is a link: validates the options of its
    * connections as listen() does, opens the native link (its connections are delivered to this
    * thread) and starts it. */
-  openLink(o: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>): Promise<Link> {
+  openLink(o: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>, setup?: (link: Link) => void): Promise<Link> {
     if (this.#stopped) return Promise.reject(makeError('EW_ESHUTDOWN', 'the runtime is closing'));
     const L = native.defaults.listen;
     const maxFrameBytes = o.maxFrameBytes ?? L.maxFrameBytes;
@@ -205,6 +205,7 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
     const link = new Link(this, id, lo);
     this.links.set(id, link);
     this.#role.linksChanged?.();
+    setup?.(link);
     return link.start();
   }
 
