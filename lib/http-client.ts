@@ -255,6 +255,8 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
   #queuedBytes = 0;
   #inflight: Req[] = [];
   #frags: Buffer[] | null = null;
+  /** The connection's output is above its highWatermark: nothing more is written until 'drain'. */
+  #blocked = false;
   #closing = false;
   #closed = false;
   #idle: (() => void) | null = null;
@@ -486,7 +488,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
   /** Writes queued requests while the connection and the pipeline allow. */
   #pump(): void {
     const conn = this.#conn;
-    if (conn === null || conn.ended) return;
+    if (conn === null || conn.ended || this.#blocked) return;
     const inflight = this.#inflight;
     while (this.#qhead < this.#queue.length && inflight.length < this.#o.pipeline) {
       const r = this.#queue[this.#qhead];
@@ -500,9 +502,11 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
       if (inflight.length > 0 && (!r.idempotent || inflight[inflight.length - 1].close)) break;
       this.#shift();
       this.#engine.sendHttp(conn, r.head, r.body, null, false, REC_F_REQUEST_START | (r.noBody ? REC_F_NO_BODY : 0));
-      conn[kWrote](r.size, true);
       inflight.push(r);
-      if (r.close) break;
+      // Backpressure as for send(): above the highWatermark, the rest waits for 'drain' (the
+      // IO thread closes a connection whose output passes maxBufferedBytes).
+      if (!conn[kWrote](r.size, true)) this.#blocked = true;
+      if (r.close || this.#blocked) break;
     }
   }
 
@@ -514,7 +518,12 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
     this.#conn = conn;
     this.#dropError = null;
     this.#frags = null;
+    this.#blocked = false;
     conn.once('close', (reason) => this.#dropped(conn, reason));
+    conn.on('drain', () => {
+      this.#blocked = false;
+      this.#pump();
+    });
     this.#pump();
     this.emit('connect');
   }
@@ -524,6 +533,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
   #dropped(conn: Connection, reason: CloseReason): void {
     if (this.#conn === conn) this.#conn = null;
     this.#frags = null;
+    this.#blocked = false;
     const inflight = this.#inflight;
     this.#inflight = [];
     const err = this.#closeError(reason);

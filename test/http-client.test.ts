@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 import { strict as assert } from 'assert';
+import { createHash } from 'crypto';
 import { once } from 'events';
 import * as http from 'http';
 import * as net from 'net';
@@ -243,6 +244,19 @@ describe('HTTP client links (rt.connect protocol http)', function () {
     assert.equal(res.httpVersion, '1.0');
     assert.equal(res.text(), 'to the end');
     assert.equal((await api2.request({ path: '/' })).text(), 'to the end');
+  });
+
+  it('large request bodies, pipelined: written under backpressure, each answered in order', async () => {
+    const node = await nodeServer((req, res) => {
+      const h = createHash('sha256');
+      req.on('data', (d: Buffer) => h.update(d));
+      req.on('end', () => res.end(`${req.url} ${h.digest('hex')}`));
+    });
+    const api = await connect(node.port, { pipeline: 8, highWatermark: 64 << 10, lowWatermark: 16 << 10 });
+    const bodies = Array.from({ length: 8 }, (_, i) => Buffer.alloc((1 << 20) + i, i + 1));
+    const results = await Promise.all(bodies.map((b, i) => api.request({ method: 'PUT', path: `/b${i}`, body: b })));
+    results.forEach((res, i) => assert.equal(res.text(), `/b${i} ${createHash('sha256').update(bodies[i]).digest('hex')}`));
+    assert.equal(node.connections(), 1);
   });
 
   it('response limits are enforced natively with typed errors, and the link goes on', async () => {

@@ -64,10 +64,10 @@ typedef struct ew__codec_s {
   /* The server is closing gracefully: true when the connection is idle (nothing owed, nothing
    * begun) and may end now; otherwise the codec makes the message in progress the last. */
   bool (*drain)(ew__conn_t *c);
-  /* A SEND record of the port is about to be written to the connection, with its record flags
-   * (EW_REC_F_*): a codec that must follow what is written hears of every one (the HTTP
-   * client: which request each response answers, EW_REC_F_REQUEST_START); NULL for the others.
-   * It must not close the connection. */
+  /* A SEND record flagged with any of EW_REC_F_CODEC is about to be written to the connection,
+   * with its record flags: a codec that must follow what is written hears of those records (the
+   * HTTP client: which request each response answers, EW_REC_F_REQUEST_START); NULL for the
+   * others. It must not close the connection. */
   void (*outgoing)(ew__conn_t *c, uint32_t flags);
 } ew__codec_t;
 

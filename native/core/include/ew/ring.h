@@ -110,6 +110,9 @@ enum {
  * this request has no body whatever its headers say (a HEAD request). */
 #define EW_REC_F_REQUEST_START 0x400u
 #define EW_REC_F_NO_BODY 0x800u
+/* The SEND flags that mean something to a codec only: the connection layer passes a record
+ * carrying any of them to its codec's `outgoing` op, without knowing what they say. */
+#define EW_REC_F_CODEC (EW_REC_F_REQUEST_START | EW_REC_F_NO_BODY)
 /* CLOSE with reason EW_EFLOOD carries the figures of the kick: u32 what (EW_KICK_*), u32 window
  * ms, u32 messages in the window, u32 0, u64 bytes in the window, u64 the limit exceeded. */
 #define EW_KICK_MESSAGES 1u
