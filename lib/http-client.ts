@@ -257,8 +257,14 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
   #frags: Buffer[] | null = null;
   /** The connection's output is above its highWatermark: nothing more is written until 'drain'. */
   #blocked = false;
+  /** No new requests (close(), destroy(), the link closed). */
   #closing = false;
+  /** Nothing goes again after a drop (destroy(), the link closed). */
+  #final = false;
   #closed = false;
+  /** Settling the requests of a dropped connection: close() must not find the link idle before
+   * those that go again are queued. */
+  #settling = false;
   #idle: (() => void) | null = null;
   #finishing: Promise<void> | null = null;
   #stats = { requests: 0, responses: 0, retried: 0, failed: 0, queueRefused: 0 };
@@ -310,7 +316,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
       connects: l.connects,
       failedAttempts: l.failedAttempts,
       ...this.#stats,
-      inFlight: this.#inflight.length,
+      inFlight: this.#inflight.reduce((n, r) => (r.done ? n : n + 1), 0),
       queued: this.#queue.length - this.#qhead,
       queuedBytes: this.#queuedBytes,
     };
@@ -458,6 +464,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
   /** Closes now: requests queued or in flight reject with ClosedError EW_ECLOSED. */
   destroy(): void {
     this.#closing = true;
+    this.#final = true;
     this.#idle = null;
     const err = makeError('EW_ECLOSED', 'the HTTP link was destroyed');
     this.#dropError = err;
@@ -539,9 +546,10 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
     const err = this.#closeError(reason);
     // Sent again only while the link lives on; the first request still owed an answer only if
     // the server dropped the connection without answering.
-    const again = this.#o.retry && !this.#closing && reason.code !== 'EW_ESHUTDOWN' && !(reason.code === 'EW_OK' && this.#dropError === null);
+    const again = this.#o.retry && !this.#final && reason.code !== 'EW_ESHUTDOWN' && !(reason.code === 'EW_OK' && this.#dropError === null);
     const retry: Req[] = [];
     let first = true;
+    this.#settling = true;
     for (const r of inflight) {
       if (r.done) continue;
       const ok = again && r.idempotent && !r.retried && (!first || RETRY_HEAD.has(reason.code) || this.#dropError !== null);
@@ -554,6 +562,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
         this.#fail(r, err);
       }
     }
+    this.#settling = false;
     if (retry.length !== 0) {
       this.#queue = [...retry, ...this.#queue.slice(this.#qhead)];
       this.#qhead = 0;
@@ -574,6 +583,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
 
   #linkClosed(err: EvwireError | null): void {
     this.#closing = true;
+    this.#final = true;
     this.#failAll(err ?? makeError(this.#finishing !== null ? 'EW_ECLOSED' : 'EW_ESHUTDOWN', `the HTTP link to ${this.host}:${this.port} was closed`));
     this.#closed = true;
     this.emit('close', err);
@@ -669,7 +679,7 @@ export class HttpLink extends EventEmitter<HttpLinkEvents> {
 
   /** close() waits for this: nothing queued, nothing in flight. */
   #checkIdle(): void {
-    if (this.#idle === null) return;
+    if (this.#idle === null || this.#settling) return;
     for (let i = this.#qhead; i < this.#queue.length; i++) if (!this.#queue[i].done) return;
     for (const r of this.#inflight) if (!r.done) return;
     this.#idle();

@@ -3,6 +3,7 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import { once } from 'events';
+import * as nodeHttp from 'http';
 import * as net from 'net';
 import * as path from 'path';
 import { Writable } from 'stream';
@@ -102,6 +103,23 @@ describe('work threads', function () {
       }
     } finally {
       echo.close();
+    }
+  });
+
+  it('an HTTP client link made on a work thread is served on that thread', async () => {
+    const { rt } = await start();
+    const server = nodeHttp.createServer((req, res) => res.end(`got ${req.url}`));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      for (const to of [1, 2]) {
+        const r = await rt.tasks.schedule<{ index: number; status: number; body: string }>('http-get', { port }, { to, timeoutMs: 10000 });
+        assert.deepEqual(r, { index: to, status: 200, body: `got /from/${to}` });
+      }
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 
