@@ -23,7 +23,7 @@ import type { ConnectOptions, Link, ReconnectInfo } from './link';
 import type { NativeListenOptions } from './native';
 
 /** rt.connect({ protocol: 'http', ... }): a link's options, and the client's own. */
-export interface HttpConnectOptions extends Omit<ConnectOptions, 'protocol' | 'framing' | 'maxFrameBytes' | 'allowHalfOpen' | 'decodeErrorPolicy'> {
+export interface HttpConnectOptions extends Omit<ConnectOptions, 'protocol' | 'framing' | 'maxFrameBytes' | 'maxLineBytes' | 'lines' | 'allowHalfOpen' | 'decodeErrorPolicy'> {
   protocol: 'http';
   /** Requests written on the connection before their responses come (HTTP pipelining). 1 (the
    * default) writes a request only once the previous response is complete. At most 256. A
@@ -707,7 +707,7 @@ export function connectHttp(ctx: HttpConnectContext, opts: object): Promise<Http
     check(typeof hostHeader === 'string' && hostHeader !== '' && validValue(hostHeader), 'hostHeader must be a non-empty string without control characters', hostHeader);
     // The link's own options (connectTimeoutMs, reconnect, watermarks, limits...); its framing is
     // the codec's, and a connection ends when the server's does.
-    const linkOpts = { ...o, protocol: 'tcp', framing: 'frames', allowHalfOpen: false, decodeErrorPolicy: 'close' } as ConnectOptions;
+    const linkOpts = { ...o, protocol: 'tcp', framing: 'frames', lines: false, allowHalfOpen: false, decodeErrorPolicy: 'close' } as ConnectOptions;
     return ctx
       .openLink(linkOpts, FRAMING_HTTP_CLIENT, { maxHeaderBytes, maxHeaders, maxBodyBytes }, (link) => {
         hl = new HttpLink(link, ctx.engine, { pipeline, timeoutMs, hostHeader, retry, queueBytes });
