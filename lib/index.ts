@@ -14,6 +14,8 @@ export { Server } from './server';
 export type { ListenOptions, AddressInfo, FrameInfo, ServerStats, ServerEvents, Limits, KickInfo, BanInfo, BanEntry, Bans, PeerInfo, AcceptHook, BindPolicy } from './server';
 export { HttpServer, HttpRequest, HttpResponse } from './http';
 export type { HttpListenOptions, HttpLimits, HttpHandler, HttpServerStats, HttpResponseEvents, HttpHook, HttpHookName, RouteOptions } from './http';
+export { UdpSocket } from './udp';
+export type { UdpListenOptions, UdpConnectOptions, UdpSocketOptions, RemoteInfo, UdpStats, UdpSocketEvents } from './udp';
 export { Connection } from './connection';
 export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats } from './connection';
 export {

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The protocol registry: what `listen({ protocol })` needs to know of each protocol, in one
-// entry. The runtime and the work threads create servers through it, so a new protocol is an
+// The protocol registry: what `listen({ protocol })` and `connect({ protocol })` need to know
+// of each protocol, in one entry. The runtime and the work threads create servers through it, so a new protocol is an
 // entry here (with its server module and, natively, its codec) instead of a branch in each of
 // them (docs/design-notes.md, the layers).
-import { check } from './errors';
+import { InvalidArgumentError, check } from './errors';
 import { HttpServer, type HttpListenOptions } from './http';
 import type { Engine } from './internal/engine';
+import type { ProtocolHost } from './internal/protocol-host';
 import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_RAW } from './internal/constants';
 import { native, type NativeListenOptions } from './native';
 import { Server, type ServerHost } from './server';
+import { connectUdp, listenUdp } from './udp';
 
 /** The options every server object takes (listen() has validated them). */
 export type ServerObjectOptions = ConstructorParameters<typeof Server>[3];
@@ -26,6 +28,11 @@ export interface Protocol {
   nativeOptions(opts: object): Partial<NativeListenOptions>;
   /** Its server object, on the main thread and on each work thread alike. */
   create(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ServerObjectOptions): Server;
+  /** A protocol whose listen() makes something other than a stream server (UDP) takes
+   * rt.listen() over: it validates its own options and resolves with its own object. */
+  listen?(host: ProtocolHost, opts: object): Promise<unknown>;
+  /** rt.connect({ protocol }): an outbound socket or link of the protocol. */
+  connect?(host: ProtocolHost, opts: object): Promise<unknown>;
 }
 
 const HTTP_LIMIT_KEYS = ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const;
@@ -57,6 +64,19 @@ const PROTOCOLS = new Map<string, Protocol>([
         return out;
       },
       create: (host, engine, id, addr, opts) => new HttpServer(host, engine, id, addr, { ...opts, allowHalfOpen: true }),
+    },
+  ],
+  [
+    'udp',
+    {
+      fixed: {},
+      nativeFraming: (framing) => (framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES),
+      nativeOptions: () => ({}),
+      create: () => {
+        throw new InvalidArgumentError('EW_EINVAL', "a 'udp' socket is made by rt.listen() or rt.connect(), never as a stream server");
+      },
+      listen: listenUdp,
+      connect: connectUdp,
     },
   ],
 ]);

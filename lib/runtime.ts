@@ -17,6 +17,9 @@ import { native, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
 import { Server, mergeLimits, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
 import { kDenied, kOnAccept, kUnlistened } from './internal/symbols';
+import type { ProtocolHost } from './internal/protocol-host';
+import type { Message } from './connection';
+import type { UdpConnectOptions, UdpListenOptions, UdpSocket } from './udp';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -132,6 +135,12 @@ export interface IoThreadStats {
   bans: number;
   /** Connections refused at accept: banned, or over a connection limit. */
   guardRejects: number;
+  /** Datagrams delivered to JS threads (UDP). */
+  dgramsIn: number;
+  /** Datagrams sent (UDP). */
+  dgramsOut: number;
+  /** Datagrams dropped: too large, bad frame header, banned or over the rate (UDP). */
+  dgramDrops: number;
   /** Loop rounds. */
   loops: number;
 }
@@ -188,6 +197,18 @@ function cpuList(cpus: number[]): string {
   return `CPUs ${parts.join(', ')}`;
 }
 
+/** A host name or address as a numeric address (dns.lookup, like net.Server.listen), its
+ * failure as the EW_EAI_* error the native side would give. */
+async function resolveHost(host: string): Promise<string> {
+  try {
+    return (await lookup(host)).address;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
+    throw fromNative({ code, message: `${ERROR_CODES[code].message} (getaddrinfo) ${host}`, errno: ERROR_CODES[code].errno, syscall: 'getaddrinfo', address: host });
+  }
+}
+
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 function isLogger(v: unknown): v is Logger {
@@ -214,6 +235,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private tasksActive = false;
   private referenced = false;
   private closing: Promise<void> | null = null;
+  private phost: ProtocolHost | null = null;
   /** The internal dispatcher of the main thread (thread 0): tasks between JS threads. */
   readonly tasks: Tasks;
 
@@ -345,16 +367,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return out;
   }
 
-  /** Opens a server: framed TCP (`protocol: 'tcp'`) or HTTP/1.1 (`protocol: 'http'`). Host
-   * names are resolved first (dns.lookup, like net.Server.listen). TCP and HTTP servers share
-   * the runtime's IO threads. */
+  /** Opens a server: framed TCP (`protocol: 'tcp'`), HTTP/1.1 (`protocol: 'http'`) or a UDP
+   * socket (`protocol: 'udp'`, lib/udp.ts). Host names are resolved first (dns.lookup, like
+   * net.Server.listen). All of them share the runtime's IO threads. */
   listen(opts: ListenOptions): Promise<Server>;
   listen(opts: HttpListenOptions): Promise<HttpServer>;
-  async listen(o: ListenOptions | HttpListenOptions): Promise<Server | HttpServer> {
+  listen(opts: UdpListenOptions & { framing: 'raw' }): Promise<UdpSocket<Buffer>>;
+  listen(opts: UdpListenOptions): Promise<UdpSocket<Message>>;
+  async listen(o: ListenOptions | HttpListenOptions | UdpListenOptions): Promise<Server | HttpServer | UdpSocket<Message> | UdpSocket<Buffer>> {
     check(typeof o === 'object' && o !== null, 'listen options must be an object', o);
     const proto = protocolOf(o.protocol);
     const opts = o as ListenOptions;
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+    if (proto.listen !== undefined) return (await proto.listen(this.protocolHost(), o)) as UdpSocket<Message>;
     const port = opts.port ?? 0;
     check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be an integer in 0..65535', port);
     const L = native.defaults.listen;
@@ -393,13 +418,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let host = '';
     if (opts.host !== undefined && opts.host !== '') {
       check(typeof opts.host === 'string', 'host must be a string', opts.host);
-      try {
-        host = (await lookup(opts.host)).address;
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
-        throw fromNative({ code, message: `${ERROR_CODES[code].message} (getaddrinfo) ${opts.host}`, errno: ERROR_CODES[code].errno, syscall: 'getaddrinfo', address: opts.host });
-      }
+      host = await resolveHost(opts.host);
     }
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     let info;
@@ -449,6 +468,45 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     this.logger.debug({ server: info.id, address: info.address, port: info.port }, 'listening');
     return server;
+  }
+
+  /**
+   * Opens an outbound socket through the protocol registry: `protocol: 'udp'` a connected UDP
+   * socket (lib/udp.ts: send() goes to the peer, 'message' hears only the peer). Host names
+   * are resolved first (dns.lookup). Rejects with the protocol's errors (EW_EAI_NONAME for a
+   * name that does not resolve, InvalidArgumentError for bad options).
+   */
+  connect(opts: UdpConnectOptions & { framing: 'raw' }): Promise<UdpSocket<Buffer>>;
+  connect(opts: UdpConnectOptions): Promise<UdpSocket<Message>>;
+  async connect(o: UdpConnectOptions): Promise<UdpSocket<Message> | UdpSocket<Buffer>> {
+    check(typeof o === 'object' && o !== null, 'connect options must be an object', o);
+    const proto = protocolOf(o.protocol);
+    check(proto.connect !== undefined, `protocol '${o.protocol}' has no connect()`);
+    if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+    return (await proto.connect(this.protocolHost(), o)) as UdpSocket<Message>;
+  }
+
+  /** What the protocols' own listen() and connect() hooks get from the runtime. */
+  private protocolHost(): ProtocolHost {
+    return (this.phost ??= {
+      nrt: this.nrt,
+      engine: this.ctx.engine,
+      logger: this.logger,
+      guard: this.guard,
+      port: 0,
+      checkOpen: () => {
+        if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+      },
+      resolve: resolveHost,
+      add: (h) => {
+        this.ctx.handles.set(h.id, h);
+        this.updateRef();
+      },
+      remove: (h) => {
+        if (this.ctx.handles.get(h.id) === h) this.ctx.handles.delete(h.id);
+        this.updateRef();
+      },
+    });
   }
 
   /**
@@ -773,7 +831,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private updateRef(): void {
     let listening = false;
     for (const s of this.ctx.servers.values()) if (s.isListening) listening = true;
-    const want = (listening || this.ctx.liveConnections > 0 || this.tasksActive) && this.closing === null;
+    const want = (listening || this.ctx.liveConnections > 0 || this.ctx.handles.size > 0 || this.tasksActive) && this.closing === null;
     if (want !== this.referenced) {
       this.referenced = want;
       this.nrt.setRef(want);

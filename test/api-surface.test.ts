@@ -38,6 +38,9 @@ const IO_STAT_KEYS: Record<keyof IoThreadStats, true> = {
   kicks: true,
   bans: true,
   guardRejects: true,
+  dgramsIn: true,
+  dgramsOut: true,
+  dgramDrops: true,
   loops: true,
 };
 

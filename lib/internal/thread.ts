@@ -20,7 +20,8 @@ import { Tasks, type TaskTally } from '../tasks';
 import { Engine, type EngineHost } from './engine';
 import { nativeGuard } from './guard';
 import type { ServerDescriptor } from './pool';
-import { kAccepted, kDrainServer, kEmpty, kError, kGen } from './symbols';
+import type { ProtocolHandle } from './protocol-host';
+import { kAccepted, kDrainServer, kEmpty, kError, kGen, kNativeClosed, kStopped } from './symbols';
 
 // The internal tasks between the threads of one runtime. Their names start with 'evwire:', which
 // the scheduler leaves out of the task tallies and timings (a scrape does not count itself).
@@ -105,6 +106,8 @@ export class ThreadContext implements EngineHost<Connection> {
   /** The servers this thread knows, by id: those that listen, and those whose connections here
    * have not all closed yet (runtime shutdown must still reach them). */
   readonly servers = new Map<number, Server>();
+  /** What protocols opened here that is not a server (UDP sockets), by id. */
+  readonly handles = new Map<number, ProtocolHandle>();
   readonly #role: ThreadRole;
   #live = 0;
   #stopped = false;
@@ -181,6 +184,8 @@ export class ThreadContext implements EngineHost<Connection> {
     this.engine.stopped = true;
     serversStopped(this.servers.values());
     this.servers.clear();
+    for (const h of [...this.handles.values()]) h[kStopped]();
+    this.handles.clear();
     this.tasks.abort();
   }
 
@@ -231,6 +236,12 @@ export class ThreadContext implements EngineHost<Connection> {
   }
 
   unlistened(serverId: number): void {
+    const h = this.handles.get(serverId);
+    if (h !== undefined) {
+      this.handles.delete(serverId);
+      h[kNativeClosed]();
+      return;
+    }
     this.#role.unlistened?.(serverId);
   }
 
@@ -244,7 +255,9 @@ export class ThreadContext implements EngineHost<Connection> {
 
   /** An address was banned automatically (logged natively, rate-limited). */
   banned(serverId: number, info: BanInfo): void {
-    this.servers.get(serverId)?.emit('ban', info);
+    const server = this.servers.get(serverId);
+    if (server !== undefined) server.emit('ban', info);
+    else this.handles.get(serverId)?.emit('ban', info);
   }
 
   admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {
