@@ -456,6 +456,13 @@ static int deliver(ew__udp_t *u, uint32_t i) {
 /* Reads and delivers until the socket has nothing more, the round's budget is spent (then it
  * reads again next round) or the ring is full (then it waits for room). */
 static void pump(ew__udp_t *u) {
+  /* Commands first: new limits (or a close) posted before a datagram arrived apply to it, even
+   * when epoll reports the inbox and the socket in one wakeup. The next round runs them, then
+   * reads (the socket stays on the ready list meanwhile). */
+  if (ew__inbox_pending(&u->io->inbox)) {
+    u->flags |= U_READY;
+    return;
+  }
   u->flags &= ~U_READY;
   for (int b = 0; b < READ_BATCHES; b++) {
     if (u->pos == u->count) {
