@@ -79,6 +79,7 @@ function summarize(runs, cases, servers) {
         httpVsUws: ratio(get('evwire-http'), get('uws')),
         httpVsNode: ratio(get('evwire-http'), get('node-http')),
         httpLevelVsUws: ratio(get('evwire-http-level'), get('uws')),
+        udpVsDgram: ratio(get('evwire-udp'), get('node-dgram')),
       },
     });
   }
@@ -134,7 +135,7 @@ function reportHeader(L, title, meta) {
   L.push(`# ${title}`, '', `Generated ${meta.date} by:`, '', '```sh', meta.commandLine, '```', '');
 }
 
-function renderMarkdown(meta, summary, runs, http = []) {
+function renderMarkdown(meta, summary, runs, http = [], udp = []) {
   const o = meta.options;
   const L = [];
   reportHeader(L, 'evwire framed-echo benchmark', meta);
@@ -256,6 +257,23 @@ function renderMarkdown(meta, summary, runs, http = []) {
         http.map((c) => [c.name, fmtR(c.ratios.httpVsUws), fmtR(c.ratios.httpVsNode), fmtR(c.ratios.httpLevelVsUws), fmtFixed(c.stealPct, 1)])
       )
     );
+  }
+  if (udp.length) {
+    L.push('');
+    L.push('## UDP');
+    L.push('');
+    L.push(
+      `\`build-c/ew_udpgen\` (\`taskset -c ${o.loadCpu}\`, one thread, recvmmsg/sendmmsg) keeps DEPTH datagrams in flight on each ` +
+        'of N connected UDP sockets, each datagram one evwire frame (12-byte header, 64-byte body derived from its seq), and ' +
+        `checks every byte of every echo; servers are pinned to CPU ${o.serverCpu} and check each frame header themselves ` +
+        '(evwire on its IO thread, Node in the handler). A datagram not echoed within 200 ms counts as lost and is replaced; ' +
+        'losses cost throughput, a mismatch invalidates the run. msgs/s is datagrams echoed per second (median of the valid runs).'
+    );
+    caseTables(L, udp, 'msgs/s');
+    L.push('');
+    L.push('### UDP ratio (same run)');
+    L.push('');
+    L.push(table(['Case', 'evwire-udp / node-dgram', 'steal %'], udp.map((c) => [c.name, fmtR(c.ratios.udpVsDgram), fmtFixed(c.stealPct, 1)])));
   }
   const bad = runs.filter((r) => !r.valid);
   if (bad.length) {
