@@ -135,7 +135,7 @@ const SOURCE_CACHE = 4096;
  * that opened it (the main thread). Events: 'message', 'error', 'ban', 'close'. An open UDP
  * socket keeps the process alive, like a dgram socket, until it or the runtime is closed.
  */
-export class UdpSocket<M extends Message | Buffer = Message> extends EventEmitter<UdpSocketEvents<M>> implements DgramSink, ProtocolHandle {
+export class UdpSocket<M extends Message | Buffer = Message> extends EventEmitter<UdpSocketEvents<M>> {
   /** Its id among the runtime's servers (logs, BAN records). */
   readonly id: number;
   readonly protocol = 'udp' as const;
@@ -588,12 +588,17 @@ async function open(host: ProtocolHost, o: UdpListenOptions | UdpConnectOptions,
   return sock;
 }
 
-/** rt.listen({ protocol: 'udp' }) (the registry's hook). */
+// A UdpSocket is the engine's DgramSink and the runtime's ProtocolHandle; checked here rather than
+// with `implements`, which would name internal members in the published declarations.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+const contracts = (u: UdpSocket): [DgramSink, ProtocolHandle] => [u, u];
+
+/** @internal rt.listen({ protocol: 'udp' }) (the registry's hook). */
 export function listenUdp(host: ProtocolHost, opts: object): Promise<UdpSocket<Message | Buffer>> {
   return open(host, opts as UdpListenOptions, false);
 }
 
-/** rt.connect({ protocol: 'udp' }) (the registry's hook). */
+/** @internal rt.connect({ protocol: 'udp' }) (the registry's hook). */
 export function connectUdp(host: ProtocolHost, opts: object): Promise<UdpSocket<Message | Buffer>> {
   return open(host, opts as UdpConnectOptions, true);
 }

@@ -13,7 +13,7 @@ import type { GuardHost } from '../server';
 import type { Engine } from './engine';
 import { kNativeClosed, kStopped } from './symbols';
 
-/** A protocol object in the servers' id space that is not a Server (a UDP socket). */
+/** @internal A protocol object in the servers' id space that is not a Server (a UDP socket). */
 export interface ProtocolHandle {
   readonly id: number;
   /** Every native socket of it is closed (the UNLISTEN record). */
@@ -24,6 +24,7 @@ export interface ProtocolHandle {
   emit(event: 'ban', info: BanInfo): boolean;
 }
 
+/** @internal */
 export interface ProtocolHost {
   readonly nrt: NativeRuntime;
   readonly engine: Engine;

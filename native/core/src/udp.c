@@ -456,9 +456,8 @@ static int deliver(ew__udp_t *u, uint32_t i) {
 /* Reads and delivers until the socket has nothing more, the round's budget is spent (then it
  * reads again next round) or the ring is full (then it waits for room). */
 static void pump(ew__udp_t *u) {
-  /* Commands first: new limits (or a close) posted before a datagram arrived apply to it, even
-   * when epoll reports the inbox and the socket in one wakeup. The next round runs them, then
-   * reads (the socket stays on the ready list meanwhile). */
+  /* Commands first: new limits posted before a datagram arrived apply to it. The next round
+   * runs them, then reads (the socket stays ready meanwhile). on_event runs them itself. */
   if (ew__inbox_pending(&u->io->inbox)) {
     u->flags |= U_READY;
     return;
@@ -499,6 +498,15 @@ static bool has_room(ew__udp_t *u) {
 static void on_event(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   ew__udp_t *u = arg;
+  ew__io_t *io = u->io;
+  /* Commands posted before these datagrams were sent (new limits, a close) apply before they
+   * are read, as for a connection (conn.c's inbox_first): the loop runs the inbox only at the
+   * top of a round, after every event epoll reported in it. A command may close the socket. */
+  if (ew__inbox_pending(&io->inbox)) {
+    uint32_t id = u->srv->id;
+    ew__io_run_inbox(io);
+    if (find(io, id) != u) return;
+  }
   if ((what & EV_WRITE) && u->pend_head != NULL) flush_pend(u);
   if ((what & EV_READ) && !(u->flags & U_BLOCKED)) pump(u);
 }
@@ -605,8 +613,9 @@ void ew__udp_run_open(ew__io_t *io, ew__cmd_udp_t *cmd) {
   }
   /* The socket takes over the command's reference. */
   LIST_INSERT_HEAD(&io->udps, u, link);
-  /* Datagrams may have arrived between the bind and now: read once. */
-  pump(u);
+  /* Datagrams may have arrived between the bind and now: read them this round, once the
+   * commands behind this one (limits set right after the open) have run. */
+  u->flags |= U_READY;
 }
 
 static void sock_close(ew__udp_t *u, bool announce) {
