@@ -30,10 +30,13 @@ export interface Protocol {
   create(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ServerObjectOptions): Server;
   /** A protocol whose listen() makes something other than a stream server (UDP) takes
    * rt.listen() over: it validates its own options and resolves with its own object. */
-  listen?(host: ProtocolHost, opts: object): Promise<unknown>;
-  /** rt.connect({ protocol }): an outbound socket or link of the protocol. */
-  connect?(host: ProtocolHost, opts: object): Promise<unknown>;
+  listen?(ctx: ProtocolHost, opts: object): Promise<unknown>;
+  /** Its client side (rt.connect), where it has one. */
+  connect?(ctx: ConnectContext, opts: object): Promise<unknown>;
 }
+
+/** What a protocol's connect() gets from the calling thread (its ThreadContext). */
+export type ConnectContext = ProtocolHost;
 
 const HTTP_LIMIT_KEYS = ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const;
 

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
-import { lookup } from 'dns/promises';
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
-import { ClosedError, ERROR_CODES, check, fromNative } from './errors';
+import { ClosedError, check, fromNative } from './errors';
 import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN } from './internal/constants';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
 import { ThreadContext, settleWithin, type MetricsText, type ThreadStats } from './internal/thread';
@@ -17,7 +16,7 @@ import { native, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
 import { Server, mergeLimits, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
 import { kDenied, kOnAccept, kUnlistened } from './internal/symbols';
-import type { ProtocolHost } from './internal/protocol-host';
+import { resolveHost } from './internal/resolve';
 import type { Message } from './connection';
 import type { UdpConnectOptions, UdpListenOptions, UdpSocket } from './udp';
 
@@ -197,18 +196,6 @@ function cpuList(cpus: number[]): string {
   return `CPUs ${parts.join(', ')}`;
 }
 
-/** A host name or address as a numeric address (dns.lookup, like net.Server.listen), its
- * failure as the EW_EAI_* error the native side would give. */
-async function resolveHost(host: string): Promise<string> {
-  try {
-    return (await lookup(host)).address;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
-    throw fromNative({ code, message: `${ERROR_CODES[code].message} (getaddrinfo) ${host}`, errno: ERROR_CODES[code].errno, syscall: 'getaddrinfo', address: host });
-  }
-}
-
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 function isLogger(v: unknown): v is Logger {
@@ -235,7 +222,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private tasksActive = false;
   private referenced = false;
   private closing: Promise<void> | null = null;
-  private phost: ProtocolHost | null = null;
   /** The internal dispatcher of the main thread (thread 0): tasks between JS threads. */
   readonly tasks: Tasks;
 
@@ -256,6 +242,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       role: {
         opened: () => this.updateRef(),
         closed: () => this.updateRef(),
+        handlesChanged: () => this.updateRef(),
         unlistened: (serverId) => this.unlistened(serverId),
         admit: (io, idLo, gen, serverId, family, port, address) => this.admit(io, idLo, gen, serverId, family, port, address),
         tasksActive: (on) => {
@@ -379,7 +366,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const proto = protocolOf(o.protocol);
     const opts = o as ListenOptions;
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
-    if (proto.listen !== undefined) return (await proto.listen(this.protocolHost(), o)) as UdpSocket<Message>;
+    if (proto.listen !== undefined) return (await proto.listen(this.ctx, o)) as UdpSocket<Message>;
     const port = opts.port ?? 0;
     check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be an integer in 0..65535', port);
     const L = native.defaults.listen;
@@ -481,32 +468,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async connect(o: UdpConnectOptions): Promise<UdpSocket<Message> | UdpSocket<Buffer>> {
     check(typeof o === 'object' && o !== null, 'connect options must be an object', o);
     const proto = protocolOf(o.protocol);
-    check(proto.connect !== undefined, `protocol '${o.protocol}' has no connect()`);
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
-    return (await proto.connect(this.protocolHost(), o)) as UdpSocket<Message>;
-  }
-
-  /** What the protocols' own listen() and connect() hooks get from the runtime. */
-  private protocolHost(): ProtocolHost {
-    return (this.phost ??= {
-      nrt: this.nrt,
-      engine: this.ctx.engine,
-      logger: this.logger,
-      guard: this.guard,
-      port: 0,
-      checkOpen: () => {
-        if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
-      },
-      resolve: resolveHost,
-      add: (h) => {
-        this.ctx.handles.set(h.id, h);
-        this.updateRef();
-      },
-      remove: (h) => {
-        if (this.ctx.handles.get(h.id) === h) this.ctx.handles.delete(h.id);
-        this.updateRef();
-      },
-    });
+    check(proto.connect !== undefined, `protocol '${String(o.protocol)}' has no client side`, o.protocol);
+    return (await proto.connect(this.ctx, o)) as UdpSocket<Message>;
   }
 
   /**

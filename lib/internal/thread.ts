@@ -9,7 +9,7 @@
 // metrics registry; a work thread reports handler errors and refuses what only the main thread
 // may do) is the thread's ThreadRole.
 import { Connection } from '../connection';
-import { ERROR_CODES, errorName, makeError } from '../errors';
+import { ClosedError, ERROR_CODES, errorName, makeError } from '../errors';
 import type { BanInfo } from '../limits';
 import type { Logger } from '../log';
 import type { ThreadServerStats } from '../metrics';
@@ -20,7 +20,8 @@ import { Tasks, type TaskTally } from '../tasks';
 import { Engine, type EngineHost } from './engine';
 import { nativeGuard } from './guard';
 import type { ServerDescriptor } from './pool';
-import type { ProtocolHandle } from './protocol-host';
+import type { ProtocolHandle, ProtocolHost } from './protocol-host';
+import { resolveHost } from './resolve';
 import { kAccepted, kDrainServer, kEmpty, kError, kGen, kNativeClosed, kStopped } from './symbols';
 
 // The internal tasks between the threads of one runtime. Their names start with 'evwire:', which
@@ -64,6 +65,8 @@ export interface ThreadRole {
   handlerError?(err: unknown, conn: Connection | undefined): void;
   /** Tasks scheduled from here started (true) or stopped (false) awaiting replies. */
   tasksActive?(on: boolean): void;
+  /** A protocol handle (a UDP socket) was added or removed here. */
+  handlesChanged?(): void;
 }
 
 export interface ThreadOptions {
@@ -93,7 +96,7 @@ export function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** @internal One JS thread's share of a runtime (see the top of this file). */
-export class ThreadContext implements EngineHost<Connection> {
+export class ThreadContext implements EngineHost<Connection>, ProtocolHost {
   readonly nrt: NativeRuntime;
   readonly logger: Logger;
   readonly engine: Engine<Connection>;
@@ -109,6 +112,9 @@ export class ThreadContext implements EngineHost<Connection> {
   /** What protocols opened here that is not a server (UDP sockets), by id. */
   readonly handles = new Map<number, ProtocolHandle>();
   readonly #role: ThreadRole;
+  readonly #closing: () => boolean;
+  /** This thread's port (ProtocolHost): what a protocol opens here reports here. */
+  readonly port: number;
   #live = 0;
   #stopped = false;
   // The addon holds these weakly unless the runtime is referenced (listening or connected), so
@@ -122,6 +128,8 @@ export class ThreadContext implements EngineHost<Connection> {
     this.#role = opts.role;
     this.#onLog = opts.onLog ?? (() => undefined);
     const closing = opts.closing ?? (() => false);
+    this.#closing = closing;
+    this.port = opts.index;
     this.guard = nativeGuard(this.nrt, () => this.#stopped || closing());
     const serving: number[] = [];
     for (let i = 1; i <= opts.workThreads; i++) serving.push(i);
@@ -187,6 +195,26 @@ export class ThreadContext implements EngineHost<Connection> {
     for (const h of [...this.handles.values()]) h[kStopped]();
     this.handles.clear();
     this.tasks.abort();
+  }
+
+  // ---- ProtocolHost: what protocols' own listen() and connect() hooks use ------------------------
+
+  checkOpen(): void {
+    if (this.#stopped || this.#closing()) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+  }
+
+  resolve(host: string): Promise<string> {
+    return resolveHost(host);
+  }
+
+  add(handle: ProtocolHandle): void {
+    this.handles.set(handle.id, handle);
+    this.#role.handlesChanged?.();
+  }
+
+  remove(handle: ProtocolHandle): void {
+    if (this.handles.get(handle.id) === handle) this.handles.delete(handle.id);
+    this.#role.handlesChanged?.();
   }
 
   // ---- the internal tasks between threads ----------------------------------------------------
