@@ -7,6 +7,7 @@
 #include <linux/sock_diag.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -30,6 +31,13 @@
 #define PEND_MAX (1u << 20)    /* bytes of sends kept while the kernel's send buffer is full */
 #define ERRORS_PER_SECOND 100u /* error records per socket and second; the counters see all */
 #define CTRL_BYTES CMSG_SPACE(sizeof(uint32_t))
+/* A GSO send: at most this many datagrams (the kernel's UDP_MAX_SEGMENTS, 64 before Linux 6.9)
+ * and bytes (one IP packet's worth, its headers aside). */
+#define GSO_SEGMENTS 64u
+#define GSO_BYTES 65000u
+/* Only datagrams that fit any path's MTU unfragmented (1280 - 40 - 8, IPv6's minimum) are cut
+ * by GSO, which refuses a segment above the route's MTU where a plain send would fragment. */
+#define GSO_MAX_SEGMENT 1232u
 
 static ew__srv_io_t *row(const ew__udp_t *u) {
   return &u->srv->prof.per_io[u->io->index];
@@ -274,14 +282,8 @@ static void flush_pend(ew__udp_t *u) {
 /* Sends `n` datagrams in as few sendmmsg calls as the kernel allows. A datagram it refuses with
  * an error is counted and skipped; those it cannot take yet (EAGAIN) wait, copied, for the next
  * write edge, and so does everything after them, in order. */
-static void send_batch(ew__udp_t *u, struct mmsghdr *mm, unsigned n) {
+static void send_plain(ew__udp_t *u, struct mmsghdr *mm, unsigned n) {
   unsigned i = 0;
-  if (u->pend_head != NULL) {
-    for (; i < n; i++)
-      queue(u, &mm[i].msg_hdr);
-    flush_pend(u);
-    return;
-  }
   while (i < n) {
     int r = sendmmsg(u->fd, mm + i, n - i, MSG_DONTWAIT);
     if (r > 0) {
@@ -299,6 +301,91 @@ static void send_batch(ew__udp_t *u, struct mmsghdr *mm, unsigned n) {
     }
     send_failed(u, e);
     i++;
+  }
+}
+
+static bool same_dest(const struct msghdr *a, const struct msghdr *b) {
+  return a->msg_namelen == b->msg_namelen &&
+         (a->msg_namelen == 0 || memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0);
+}
+
+/* As send_plain(), but a run of consecutive datagrams of one size to one destination (a burst
+ * of replies to one peer) leaves as one UDP_SEGMENT (GSO) message: the kernel builds and routes
+ * one packet and cuts it into the datagrams on its way, instead of walking the whole output
+ * path per datagram. The receiver sees the same datagrams. A kernel that refuses GSO turns it
+ * off for the socket and the datagrams go out one by one. */
+static void send_batch(ew__udp_t *u, struct mmsghdr *mm, unsigned n) {
+  if (u->pend_head != NULL) {
+    for (unsigned i = 0; i < n; i++)
+      queue(u, &mm[i].msg_hdr);
+    flush_pend(u);
+    return;
+  }
+  if (u->no_gso || n == 1) {
+    send_plain(u, mm, n);
+    return;
+  }
+  struct mmsghdr gm[BATCH];
+  unsigned first[BATCH + 1];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } ctl[BATCH];
+  unsigned ng = 0;
+  for (unsigned i = 0; i < n;) {
+    size_t seg = mm[i].msg_hdr.msg_iov[0].iov_len;
+    size_t total = seg;
+    unsigned j = i + 1;
+    while (j < n && j - i < GSO_SEGMENTS && seg != 0 && seg <= GSO_MAX_SEGMENT &&
+           mm[j].msg_hdr.msg_iov[0].iov_len == seg && total + seg <= GSO_BYTES &&
+           same_dest(&mm[i].msg_hdr, &mm[j].msg_hdr)) {
+      total += seg;
+      j++;
+    }
+    gm[ng] = mm[i];
+    gm[ng].msg_hdr.msg_iovlen = j - i; /* the run's iovecs are consecutive */
+    if (j - i > 1) {
+      struct cmsghdr *c = &ctl[ng].align;
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t size = (uint16_t)seg;
+      memcpy(CMSG_DATA(c), &size, sizeof size);
+      gm[ng].msg_hdr.msg_control = ctl[ng].buf;
+      gm[ng].msg_hdr.msg_controllen = sizeof ctl[ng].buf;
+    }
+    first[ng++] = i;
+    i = j;
+  }
+  first[ng] = n;
+  unsigned g = 0;
+  while (g < ng) {
+    int r = sendmmsg(u->fd, gm + g, ng - g, MSG_DONTWAIT);
+    if (r > 0) {
+      for (unsigned k = g; k < g + (unsigned)r; k++)
+        for (unsigned d = first[k]; d < first[k + 1]; d++)
+          sent(u, (uint32_t)mm[d].msg_hdr.msg_iov[0].iov_len);
+      g += (unsigned)r;
+      continue;
+    }
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      for (unsigned d = first[g]; d < n; d++)
+        queue(u, &mm[d].msg_hdr);
+      return;
+    }
+    if (first[g + 1] - first[g] > 1 && (e == EINVAL || e == EIO || e == ENOPROTOOPT)) {
+      /* No GSO here (an old kernel, a route through IPsec): one by one from now on. */
+      u->no_gso = true;
+      EW_LOG_DEBUG(u->io->rt, "UDP socket %u: no UDP_SEGMENT (%s); sending datagrams one by one",
+                   u->srv->id, strerror(e));
+      send_plain(u, mm + first[g], n - first[g]);
+      return;
+    }
+    for (unsigned d = first[g]; d < first[g + 1]; d++)
+      send_failed(u, e);
+    g++;
   }
 }
 

@@ -36,6 +36,7 @@ struct ew__udp_s {
   int fd;
   int family; /* AF_INET or AF_INET6: the socket's own */
   bool connected;
+  bool no_gso; /* the kernel refused UDP_SEGMENT once: send datagram by datagram */
   uint32_t flags;
   struct event *ev; /* EV_READ | EV_WRITE | EV_ET | EV_PERSIST, registered once */
   uint32_t max_dgram;
