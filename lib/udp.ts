@@ -346,6 +346,7 @@ export class UdpSocket<M extends Message | Buffer = Message> extends EventEmitte
     if (this.#closing !== null) return this.#closing;
     this.#closing = new Promise<void>((resolve) => (this.#resolveClose = resolve));
     if (this.#state === State.Open) {
+      this.stats(); // the figures as they stand: the native counters go with the socket
       this.#state = State.Closing;
       try {
         this.#host.nrt.udpClose(this.id);

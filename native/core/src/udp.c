@@ -446,8 +446,8 @@ static int receive(ew__udp_t *u) {
   }
   int n;
   do {
-    /* MSG_TRUNC: the length of a datagram larger than its slot is its real one, which only the
-     * log uses; MSG_TRUNC in msg_flags is what marks it. */
+    /* With MSG_TRUNC a datagram larger than its slot reports its real length; MSG_TRUNC in its
+     * msg_flags is what marks it as cut (deliver() drops it). */
     n = recvmmsg(u->fd, u->msgs, u->nslots, MSG_DONTWAIT | MSG_TRUNC, NULL);
   } while (n < 0 && errno == EINTR);
   if (n >= 0) return n;
@@ -459,21 +459,17 @@ static int receive(ew__udp_t *u) {
 
 /* Runs the guard over a fresh batch: one call per run of datagrams from the same source. */
 static void guard_batch(ew__udp_t *u, uint32_t n) {
-  ew__ipkey_t k, next;
-  uint32_t i = 0;
-  ew__ipkey_from_sockaddr(&k, (struct sockaddr *)&u->names[0]);
-  while (i < n) {
-    uint32_t j = i + 1;
-    while (j < n) {
+  uint32_t j;
+  for (uint32_t i = 0; i < n; i = j) {
+    ew__ipkey_t k, next;
+    ew__ipkey_from_sockaddr(&k, (struct sockaddr *)&u->names[i]);
+    for (j = i + 1; j < n; j++) {
       ew__ipkey_from_sockaddr(&next, (struct sockaddr *)&u->names[j]);
       if (memcmp(&next, &k, sizeof k) != 0) break;
-      j++;
     }
     uint32_t pass = ew__guard_datagrams(u->io, u->srv, &k, j - i);
     for (uint32_t m = i; m < j; m++)
       u->pass[m] = m - i < pass;
-    i = j;
-    k = next;
   }
 }
 
