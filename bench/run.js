@@ -470,7 +470,8 @@ async function main() {
       loadCpu: o.loadCpu, ioThreads: o.ioThreads,
       cases: o.caseList.map((c) => c.id), servers: servers.map((s) => s.name),
     },
-    servers: servers.map((s) => ({ name: s.name, display: s.display(o), about: s.about })),
+    // The servers of the kinds that ran: a --cases udp run describes the UDP peers only.
+    servers: servers.filter((s) => o.caseList.some((c) => kindOf(c) === kindOf(s))).map((s) => ({ name: s.name, display: s.display(o), about: s.about })),
     cases: o.caseList,
   };
   const echoCases = o.caseList.filter((c) => kindOf(c) === 'echo');
