@@ -152,8 +152,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   private readonly outMask: number[] = [];
   /** Largest body one out record may carry (per ring). */
   readonly outMax: number[] = [];
-  /** Largest body one in record may carry (per ring). */
-  readonly inMax: number[] = [];
+  /** Largest body one in record may carry (every in ring has the same size): the largest
+   * message a codec that never fragments (lines) can deliver. */
+  readonly inMax: number;
   private readonly slotWord: number[] = [];
   private readonly ioStatsByte: number[] = [];
   /** UDP sockets this thread owns, by id (their DGRAM records name it). */
@@ -189,6 +190,7 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
     this.index = a.index;
     this.nch = a.channels;
     this.portCtlWord = a.portCtl >>> 2;
+    this.inMax = this.u32[(a.inOffsets[0] + RING_OFF_MAX_BODY) >>> 2];
     for (let k = 0; k < this.nch; k++) {
       const inOff = a.inOffsets[k];
       const outOff = a.outOffsets[k];
@@ -197,7 +199,6 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
       this.outData.push(outOff + RING_HEADER_BYTES);
       this.outMask.push(this.u32[(outOff + RING_OFF_CAP) >>> 2] - 1);
       this.outMax.push(this.u32[(outOff + RING_OFF_MAX_BODY) >>> 2]);
-      this.inMax.push(this.u32[(inOff + RING_OFF_MAX_BODY) >>> 2]);
       this.pending.push([]);
       this.pendingHead.push(0);
       this.frags.push(null);
