@@ -529,7 +529,7 @@ async function open(host: ProtocolHost, o: UdpListenOptions | UdpConnectOptions,
   host.checkOpen();
   const framing = o.framing ?? 'frames';
   check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'", framing);
-  const ceiling = Math.min(UDP_MAX_DATAGRAM, host.engine.inMax - DGRAM_PREFIX_BYTES);
+  const ceiling = Math.min(UDP_MAX_DATAGRAM, host.maxRecordBody - DGRAM_PREFIX_BYTES);
   const floor = framing === 'frames' ? FRAME_HEADER_BYTES : 1;
   const maxDatagramBytes = o.maxDatagramBytes ?? ceiling;
   check(Number.isInteger(maxDatagramBytes) && maxDatagramBytes >= floor && maxDatagramBytes <= ceiling, `maxDatagramBytes must be an integer in ${floor}..${ceiling}`, maxDatagramBytes);
@@ -576,7 +576,7 @@ async function open(host: ProtocolHost, o: UdpListenOptions | UdpConnectOptions,
       maxDatagramBytes,
       recvBufferSize: o.recvBufferSize ?? 0,
       sendBufferSize: o.sendBufferSize ?? 0,
-      ownerPort: host.port,
+      ownerPort: host.portIndex,
       limits,
       maxTrackedIps,
     });

@@ -31,7 +31,9 @@ export interface ProtocolHost {
   readonly logger: Logger;
   readonly guard: GuardHost;
   /** This JS thread's port: what the protocol opens reports to it. */
-  readonly port: number;
+  readonly portIndex: number;
+  /** The largest body one record of the in rings carries (engine.inMax). */
+  readonly maxRecordBody: number;
   /** Throws ClosedError(EW_ESHUTDOWN) once the runtime is closing. */
   checkOpen(): void;
   /** A host name or address to a numeric address (dns.lookup), with the errors listen()

@@ -113,8 +113,8 @@ export class ThreadContext implements EngineHost<Connection>, ProtocolHost {
   readonly handles = new Map<number, ProtocolHandle>();
   readonly #role: ThreadRole;
   readonly #closing: () => boolean;
-  /** This thread's port (ProtocolHost): what a protocol opens here reports here. */
-  readonly port: number;
+  /** This thread's port (0: the main thread). */
+  readonly portIndex: number;
   #live = 0;
   #stopped = false;
   // The addon holds these weakly unless the runtime is referenced (listening or connected), so
@@ -129,7 +129,7 @@ export class ThreadContext implements EngineHost<Connection>, ProtocolHost {
     this.#onLog = opts.onLog ?? (() => undefined);
     const closing = opts.closing ?? (() => false);
     this.#closing = closing;
-    this.port = opts.index;
+    this.portIndex = opts.index;
     this.guard = nativeGuard(this.nrt, () => this.#stopped || closing());
     const serving: number[] = [];
     for (let i = 1; i <= opts.workThreads; i++) serving.push(i);
@@ -198,6 +198,10 @@ export class ThreadContext implements EngineHost<Connection>, ProtocolHost {
   }
 
   // ---- ProtocolHost: what protocols' own listen() and connect() hooks use ------------------------
+
+  get maxRecordBody(): number {
+    return this.engine.inMax;
+  }
 
   checkOpen(): void {
     if (this.#stopped || this.#closing()) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
