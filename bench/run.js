@@ -22,6 +22,7 @@ const wrk = require('./lib/wrk');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build-c', 'ew_loadgen');
+const UDPGEN = path.join(ROOT, 'build-c', 'ew_udpgen');
 const NATIVE = path.join(ROOT, 'build-c', 'ew_echo_native');
 const DIST = path.join(ROOT, 'dist', 'index.js');
 const HOST = '127.0.0.1';
@@ -43,6 +44,9 @@ const CASES = [
   // HTTP: wrk (one thread) against servers answering GET / with "Hello, World!".
   { id: 'http', name: 'HTTP GET c=100', kind: 'http', conns: 100, depth: 1 },
   { id: 'http-pipe', name: 'HTTP GET c=100 pipelined 16', kind: 'http', conns: 100, depth: 16 },
+  // UDP: build-c/ew_udpgen (16 connected sockets, 8 datagrams in flight each, every byte
+  // checked) against servers echoing one frame per datagram.
+  { id: 'udp', name: 'UDP echo 64B s=16 d=8', kind: 'udp', conns: 16, depth: 8, size: 64 },
 ];
 
 const SERVERS = [
@@ -108,6 +112,20 @@ const SERVERS = [
     about: 'uWebSockets.js 20 (npm `uws-pack`), one thread, the handler in JavaScript, response corked.',
     command: (port) => [process.execPath, [path.join('bench', 'peers', 'uws-http.mjs'), '--port', String(port)]],
     display: () => 'node bench/peers/uws-http.mjs --port P',
+  },
+  {
+    name: 'evwire-udp',
+    kind: 'udp',
+    about: 'evwire UDP: recvmmsg/sendmmsg on the IO thread, frame headers checked there, the handler in JavaScript.',
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-udp-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads)]],
+    display: (o) => `node bench/peers/evwire-udp-echo.js --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'node-dgram',
+    kind: 'udp',
+    about: 'Node `dgram`, the frame header checked in JavaScript, the datagram sent back as it came.',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'dgram-echo.js'), '--port', String(port)]],
+    display: () => 'node bench/peers/dgram-echo.js --port P',
   },
   {
     name: 'node-http',
@@ -245,6 +263,7 @@ function preflight(o) {
   }
   const need = [];
   if (o.caseList.some((c) => kindOf(c) === 'echo')) need.push([LOADGEN, 'npm run build:c']);
+  if (o.caseList.some((c) => kindOf(c) === 'udp')) need.push([UDPGEN, 'npm run build:c']);
   if (o.caseList.some((c) => kindOf(c) === 'http')) {
     if (!proc.commandExists(WRK)) {
       problems.push('wrk not found');
@@ -287,6 +306,10 @@ function loadgenArgs(c, port, o) {
   if (c.burst) a.push('--burst');
   return a;
 }
+
+// UDP cases: ew_udpgen takes the same options (--conns is its --socks) and prints the same JSON
+// fields, plus the datagrams it counted lost.
+const generatorOf = (c) => (kindOf(c) === 'udp' ? UDPGEN : LOADGEN);
 
 // One GET / before the load: the answer must be 200 "Hello, World!", or the run measures
 // something else. wrk itself counts status and socket errors, not bodies.
@@ -361,7 +384,7 @@ async function measure(c, server, rep, o) {
     }
     const steal0 = proc.readSteal();
     const run = await proc.runBounded({
-      cpu: loadCpu, cmd: LOADGEN, args: loadgenArgs(c, rec.port, o), cwd: ROOT,
+      cpu: loadCpu, cmd: generatorOf(c), args: loadgenArgs(c, rec.port, o), cwd: ROOT,
       timeoutMs: (o.seconds + o.warmup + LOAD_SLACK_S) * 1000,
     });
     const steal1 = proc.readSteal();
@@ -451,15 +474,19 @@ async function main() {
       loadCpu: o.loadCpu, ioThreads: o.ioThreads,
       cases: o.caseList.map((c) => c.id), servers: servers.map((s) => s.name),
     },
-    servers: servers.map((s) => ({ name: s.name, display: s.display(o), about: s.about })),
+    // The servers of the kinds that ran: a --cases udp run describes the UDP peers only.
+    servers: servers.filter((s) => o.caseList.some((c) => kindOf(c) === kindOf(s))).map((s) => ({ name: s.name, display: s.display(o), about: s.about })),
     cases: o.caseList,
   };
   const echoCases = o.caseList.filter((c) => kindOf(c) === 'echo');
   const httpCases = o.caseList.filter((c) => kindOf(c) === 'http');
   const echoServers = servers.filter((s) => kindOf(s) === 'echo');
   const httpServers = servers.filter((s) => kindOf(s) === 'http');
+  const udpCases = o.caseList.filter((c) => kindOf(c) === 'udp');
+  const udpServers = servers.filter((s) => kindOf(s) === 'udp');
   const summary = report.summarize(runs, echoCases, echoServers);
   const httpSummary = report.summarize(runs, httpCases, httpServers);
+  const udpSummary = udpCases.length && udpServers.length ? report.summarize(runs, udpCases, udpServers) : [];
   // The chart sits beside the report, same name with .svg, and the report links it.
   const out = path.resolve(process.cwd(), o.out);
   const svgPath = out.replace(/\.md$/, '') + '.svg';
@@ -467,7 +494,7 @@ async function main() {
   const httpSvgPath = out.replace(/\.md$/, '') + '-http.svg';
   if (httpCases.length && httpServers.length) meta.httpChart = path.basename(httpSvgPath);
   if (!echoCases.length || !echoServers.length) delete meta.chart;
-  const md = report.renderMarkdown(meta, summary, runs, httpCases.length && httpServers.length ? httpSummary : []);
+  const md = report.renderMarkdown(meta, summary, runs, httpCases.length && httpServers.length ? httpSummary : [], udpSummary);
   process.stdout.write(md);
   if (o.write) {
     fs.mkdirSync(path.dirname(out), { recursive: true });

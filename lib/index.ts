@@ -20,6 +20,8 @@ export { Link } from './link';
 export { HttpLink, HttpClientResponse } from './http-client';
 export type { HttpConnectOptions, HttpRequestOptions, HttpLinkEvents, HttpLinkStats } from './http-client';
 export type { ConnectOptions, ReconnectOptions, ReconnectInfo, LinkStats, LinkEvents, LinkFrameInfo } from './link';
+export { UdpSocket } from './udp';
+export type { UdpListenOptions, UdpConnectOptions, UdpSocketOptions, RemoteInfo, UdpStats, UdpSocketEvents } from './udp';
 export { Connection } from './connection';
 export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats } from './connection';
 export {

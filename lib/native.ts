@@ -65,7 +65,40 @@ export interface NativeServerStats {
   timeouts_first: number;
   throttled: number;
   ip_evictions: number;
+  dgrams_out: number;
+  dgram_bytes_out: number;
+  dgram_send_errors: number;
+  dgram_truncated: number;
+  dgram_bad_header: number;
+  dgram_banned: number;
+  dgram_rate: number;
+  dgram_kernel_drops: number;
+  dgram_errors: number;
   trackedIps: number;
+}
+
+/** A UDP socket (ew_udp_opts_t): listening, or connected when `peer` is not ''. */
+export interface NativeUdpOptions {
+  host: string;
+  port: number;
+  peer: string;
+  peerPort: number;
+  framing: number;
+  maxDatagramBytes: number;
+  recvBufferSize: number;
+  sendBufferSize: number;
+  ownerPort: number;
+  limits: Required<Limits>;
+  maxTrackedIps: number;
+}
+
+export interface NativeUdpInfo {
+  id: number;
+  family: 4 | 6;
+  port: number;
+  address: string;
+  /** The IO thread of a connected socket. */
+  io: number;
 }
 
 export interface NativeListenInfo {
@@ -117,6 +150,8 @@ export interface NativeRuntime {
   /** Cleans up after a port whose consumer died; resolves when every IO thread is done. */
   portReset(index: number, reason: number): Promise<void>;
   setAdmit(id: number, on: boolean): void;
+  udpOpen(opts: NativeUdpOptions): NativeUdpInfo;
+  udpClose(id: number): void;
 }
 
 export interface NativeConstants {

@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
 
-// The protocol registry: what `listen({ protocol })` needs to know of each protocol, in one
-// entry. The runtime and the work threads create servers through it, so a new protocol is an
+// The protocol registry: what `listen({ protocol })` and `connect({ protocol })` need to know
+// of each protocol, in one entry. The runtime and the work threads create servers through it, so a new protocol is an
 // entry here (with its server module and, natively, its codec) instead of a branch in each of
 // them (docs/design-notes.md, the layers).
-import { check } from './errors';
+import { InvalidArgumentError, check } from './errors';
 import { HttpServer, type HttpListenOptions } from './http';
 import { connectHttp } from './http-client';
 import type { Engine } from './internal/engine';
+import type { ProtocolHost } from './internal/protocol-host';
 import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './internal/constants';
 import { LinesServer, linesNativeOptions } from './lines';
 import type { ConnectOptions, Link } from './link';
 import { native, type NativeListenOptions } from './native';
 import { Server, type ServerHost } from './server';
+import { connectUdp, listenUdp } from './udp';
 
 /** The options every server object takes (listen() has validated them). */
 export type ServerObjectOptions = ConstructorParameters<typeof Server>[3];
@@ -36,16 +38,17 @@ export interface Protocol {
   nativeOptions(opts: object, ctx: ListenContext): Partial<NativeListenOptions>;
   /** Its server object, on the main thread and on each work thread alike. */
   create(host: ServerHost, engine: Engine, id: number, addr: ConstructorParameters<typeof Server>[2], opts: ServerObjectOptions): Server;
+  /** A protocol whose listen() makes something other than a stream server (UDP) takes
+   * rt.listen() over: it validates its own options and resolves with its own object. */
+  listen?(ctx: ProtocolHost, opts: object): Promise<unknown>;
   /** Its client side (rt.connect), where it has one. */
   connect?(ctx: ConnectContext, opts: object): Promise<unknown>;
 }
 
-/** What a protocol's connect() gets from the calling thread. */
-export interface ConnectContext {
-  /** The largest body one record of the in rings carries (engine.inMax). */
-  readonly maxRecordBody: number;
-  /** The calling thread's engine (a protocol that writes records of its own: HTTP requests). */
-  readonly engine: Engine;
+/** What a protocol's connect() gets from the calling thread (its ThreadContext): what every
+ * protocol hook gets (ProtocolHost: the native side, the engine, the record size, name
+ * resolution, handles), and links. */
+export interface ConnectContext extends ProtocolHost {
   /** Makes a link (outbound connections, lib/link.ts) of native framing `framing`, with the
    * protocol's own native options, delivered to the calling thread; resolves once connected.
    * `setup` gets the link before its first attempt (a protocol that drives it: HttpLink). */
@@ -97,6 +100,19 @@ const PROTOCOLS = new Map<string, Protocol>([
       create: (host, _engine, id, addr, opts) => new LinesServer(host, id, addr, opts),
       // A link of lines: each line is a 'line' event on the link; write() sends bytes.
       connect: (ctx, o) => ctx.openLink({ ...(o as ConnectOptions), protocol: 'tcp', framing: 'raw', lines: true } as ConnectOptions, FRAMING_LINES, linesNativeOptions(o, ctx.maxRecordBody)),
+    },
+  ],
+  [
+    'udp',
+    {
+      fixed: {},
+      nativeFraming: (framing) => (framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES),
+      nativeOptions: () => ({}),
+      create: () => {
+        throw new InvalidArgumentError('EW_EINVAL', "a 'udp' socket is made by rt.listen() or rt.connect(), never as a stream server");
+      },
+      listen: listenUdp,
+      connect: connectUdp,
     },
   ],
 ]);

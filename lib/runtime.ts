@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
-import { lookup } from 'dns/promises';
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
-import { ClosedError, ERROR_CODES, check, fromNative } from './errors';
+import { ClosedError, check, fromNative } from './errors';
 import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN } from './internal/constants';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
 import { ThreadContext, settleWithin, type MetricsText, type ThreadStats } from './internal/thread';
@@ -20,6 +19,9 @@ import { native, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
 import { Server, mergeLimits, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
 import { kDenied, kOnAccept, kUnlistened } from './internal/symbols';
+import { resolveHost } from './internal/resolve';
+import type { Message } from './connection';
+import type { UdpConnectOptions, UdpListenOptions, UdpSocket } from './udp';
 
 export interface RuntimeOptions {
   /** Native IO threads (1..64). Default 1. */
@@ -135,6 +137,12 @@ export interface IoThreadStats {
   bans: number;
   /** Connections refused at accept: banned, or over a connection limit. */
   guardRejects: number;
+  /** Datagrams delivered to JS threads (UDP). */
+  dgramsIn: number;
+  /** Datagrams sent (UDP). */
+  dgramsOut: number;
+  /** Datagrams dropped: too large, bad frame header, banned or over the rate (UDP). */
+  dgramDrops: number;
   /** Loop rounds. */
   loops: number;
 }
@@ -238,6 +246,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         opened: () => this.updateRef(),
         closed: () => this.updateRef(),
         linksChanged: () => this.updateRef(),
+        handlesChanged: () => this.updateRef(),
         unlistened: (serverId) => this.unlistened(serverId),
         admit: (io, idLo, gen, serverId, family, port, address) => this.admit(io, idLo, gen, serverId, family, port, address),
         tasksActive: (on) => {
@@ -349,17 +358,21 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return out;
   }
 
-  /** Opens a server: framed TCP (`protocol: 'tcp'`), HTTP/1.1 (`protocol: 'http'`) or
-   * newline-delimited lines (`protocol: 'lines'`). Host names are resolved first (dns.lookup,
-   * like net.Server.listen). All servers share the runtime's IO threads. */
+  /** Opens a server: framed TCP (`protocol: 'tcp'`), HTTP/1.1 (`protocol: 'http'`),
+   * newline-delimited lines (`protocol: 'lines'`) or a UDP socket (`protocol: 'udp'`,
+   * lib/udp.ts). Host names are resolved first (dns.lookup, like net.Server.listen). All of
+   * them share the runtime's IO threads. */
   listen(opts: ListenOptions): Promise<Server>;
   listen(opts: HttpListenOptions): Promise<HttpServer>;
   listen(opts: LinesListenOptions): Promise<LinesServer>;
-  async listen(o: ListenOptions | HttpListenOptions | LinesListenOptions): Promise<Server | HttpServer | LinesServer> {
+  listen(opts: UdpListenOptions & { framing: 'raw' }): Promise<UdpSocket<Buffer>>;
+  listen(opts: UdpListenOptions): Promise<UdpSocket<Message>>;
+  async listen(o: ListenOptions | HttpListenOptions | LinesListenOptions | UdpListenOptions): Promise<Server | HttpServer | LinesServer | UdpSocket<Message> | UdpSocket<Buffer>> {
     check(typeof o === 'object' && o !== null, 'listen options must be an object', o);
     const proto = protocolOf(o.protocol);
     const opts = o as ListenOptions;
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+    if (proto.listen !== undefined) return (await proto.listen(this.ctx, o)) as UdpSocket<Message>;
     const port = opts.port ?? 0;
     check(Number.isInteger(port) && port >= 0 && port <= 65535, 'port must be an integer in 0..65535', port);
     const L = native.defaults.listen;
@@ -398,13 +411,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let host = '';
     if (opts.host !== undefined && opts.host !== '') {
       check(typeof opts.host === 'string', 'host must be a string', opts.host);
-      try {
-        host = (await lookup(opts.host)).address;
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
-        throw fromNative({ code, message: `${ERROR_CODES[code].message} (getaddrinfo) ${opts.host}`, errno: ERROR_CODES[code].errno, syscall: 'getaddrinfo', address: opts.host });
-      }
+      host = await resolveHost(opts.host);
     }
     if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     let info;
@@ -589,16 +596,20 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * reconnect is off, or when reconnect.maxAttempts is spent; with EW_ECANCELED if the link is
    * closed first. The same `protocol` values as listen() (those with a client side):
    * `protocol: 'http'` gives an HttpLink, whose request() sends HTTP/1.1 requests over a
-   * keep-alive connection that reconnects the same way (docs/http.md, "The client").
+   * keep-alive connection that reconnects the same way (docs/http.md, "The client");
+   * `protocol: 'udp'` a connected UDP socket (lib/udp.ts: send() goes to the peer, 'message'
+   * hears only the peer).
    */
   connect(opts: HttpConnectOptions): Promise<HttpLink>;
+  connect(opts: UdpConnectOptions & { framing: 'raw' }): Promise<UdpSocket<Buffer>>;
+  connect(opts: UdpConnectOptions): Promise<UdpSocket<Message>>;
   connect(opts: ConnectOptions): Promise<Link>;
-  connect(opts: ConnectOptions | HttpConnectOptions): Promise<Link | HttpLink> {
+  connect(opts: ConnectOptions | HttpConnectOptions | UdpConnectOptions): Promise<Link | HttpLink | UdpSocket<Message> | UdpSocket<Buffer>> {
     check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
     const proto = protocolOf(opts.protocol);
     if (this.closing !== null) return Promise.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime is closing'));
     check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
-    return proto.connect(this.ctx, opts) as Promise<Link | HttpLink>;
+    return proto.connect(this.ctx, opts) as Promise<Link | HttpLink | UdpSocket<Message>>;
   }
 
   /** The servers of this runtime that listen or still have open connections. */
@@ -802,7 +813,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private updateRef(): void {
     let listening = false;
     for (const s of this.ctx.servers.values()) if (s.isListening) listening = true;
-    const want = (listening || this.ctx.liveConnections > 0 || this.ctx.links.size > 0 || this.tasksActive) && this.closing === null;
+    const want = (listening || this.ctx.liveConnections > 0 || this.ctx.links.size > 0 || this.ctx.handles.size > 0 || this.tasksActive) && this.closing === null;
     if (want !== this.referenced) {
       this.referenced = want;
       this.nrt.setRef(want);

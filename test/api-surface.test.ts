@@ -38,6 +38,9 @@ const IO_STAT_KEYS: Record<keyof IoThreadStats, true> = {
   kicks: true,
   bans: true,
   guardRejects: true,
+  dgramsIn: true,
+  dgramsOut: true,
+  dgramDrops: true,
   loops: true,
 };
 
@@ -187,7 +190,7 @@ describe('API surface', function () {
       await rejectsWith(Runtime.start({ ioThreads: 0 }), 'EW_EINVAL', 'ioThreads', 'got 0');
       rt = await Runtime.start({ logger: { level: 'silent' } });
       await rejectsWith(rt.listen({ protocol: 'tcp', port: 'abc' as unknown as number }), 'EW_EINVAL', 'port', '"abc"');
-      await rejectsWith(rt.listen({ protocol: 'udp' as 'tcp' }), 'EW_EINVAL', 'protocol', '"udp"');
+      await rejectsWith(rt.listen({ protocol: 'sctp' as 'tcp' }), 'EW_EINVAL', 'protocol', '"sctp"');
       await rejectsWith(rt.listen({ protocol: 'tcp', limits: { windowMs: -1 } }), 'EW_EINVAL', 'limits.windowMs', '-1');
       assert.throws(() => rt!.tasks.define('', () => 1), (e: unknown) => e instanceof InvalidArgumentError && e.message.includes('got ""'));
     });

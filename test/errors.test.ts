@@ -110,7 +110,7 @@ describe('errors', function () {
     const rt = await Runtime.start({ logger: { level: 'silent' } });
     try {
       const badListen: unknown[] = [
-        { protocol: 'udp' },
+        { protocol: 'sctp' },
         { protocol: 'tcp', port: 70000 },
         { protocol: 'tcp', port: -1 },
         { protocol: 'tcp', framing: 'lines' },

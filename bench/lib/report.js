@@ -79,6 +79,7 @@ function summarize(runs, cases, servers) {
         httpVsUws: ratio(get('evwire-http'), get('uws')),
         httpVsNode: ratio(get('evwire-http'), get('node-http')),
         httpLevelVsUws: ratio(get('evwire-http-level'), get('uws')),
+        udpVsDgram: ratio(get('evwire-udp'), get('node-dgram')),
       },
     });
   }
@@ -134,10 +135,10 @@ function reportHeader(L, title, meta) {
   L.push(`# ${title}`, '', `Generated ${meta.date} by:`, '', '```sh', meta.commandLine, '```', '');
 }
 
-function renderMarkdown(meta, summary, runs, http = []) {
+function renderMarkdown(meta, summary, runs, http = [], udp = []) {
   const o = meta.options;
   const L = [];
-  reportHeader(L, 'evwire framed-echo benchmark', meta);
+  reportHeader(L, summary.length || http.length || !udp.length ? 'evwire framed-echo benchmark' : 'evwire UDP echo benchmark', meta);
   L.push(
     `> **Read the ratios, not the absolute figures.** This machine is ${meta.machine.cpus === 2 ? 'a 2-vCPU VM' : `a ${meta.machine.cpus}-CPU machine`} ` +
       'whose CPU time is shared with the rest of the host (see the steal column), so msgs/s moves from run to ' +
@@ -172,9 +173,12 @@ function renderMarkdown(meta, summary, runs, http = []) {
   L.push('');
   L.push(
     `- Pinning: each server runs under \`taskset -c ${o.serverCpu}\` and the load generator ` +
-      `(\`build-c/ew_loadgen\`, one thread) under \`taskset -c ${o.loadCpu}\`, so client and server ` +
-      'do not compete for a CPU. The exception is the 1-connection latency case, where the load ' +
-      `generator shares CPU ${o.serverCpu} with the server, as a client on the same CPU would.`
+      `(${summary.length || !udp.length ? '`build-c/ew_loadgen`' : '`build-c/ew_udpgen`'}, one thread) under \`taskset -c ${o.loadCpu}\`, so client and server ` +
+      'do not compete for a CPU.' +
+      (o.cases.includes('c1')
+        ? ' The exception is the 1-connection latency case, where the load ' +
+          `generator shares CPU ${o.serverCpu} with the server, as a client on the same CPU would.`
+        : '')
   );
   L.push(
     `- Each load run: ${o.warmup} s of unmeasured warmup, then ${o.seconds} s measured. The load ` +
@@ -194,42 +198,45 @@ function renderMarkdown(meta, summary, runs, http = []) {
   );
   L.push(`- evwire IO threads: ${o.ioThreads}.`);
   L.push('');
-  L.push('## Results');
-  if (meta.chart) {
+  // The framed-echo sections, when framed-echo cases ran (a --cases udp run has none).
+  if (summary.length) {
+    L.push('## Results');
+    if (meta.chart) {
+      L.push('');
+      L.push(`![msgs/s per case and server](${meta.chart})`);
+    }
     L.push('');
-    L.push(`![msgs/s per case and server](${meta.chart})`);
-  }
-  L.push('');
-  L.push(
-    'msgs/s is echoed frames per second (median of the valid runs, spread is min–max); MB/s is ' +
-      'body bytes echoed per second; p50 and p99 are round-trip latencies in µs (medians of the ' +
-      'per-run percentiles).'
-  );
-  caseTables(L, summary, 'msgs/s');
-  L.push('');
-  L.push('## Ratios (same run)');
-  L.push('');
-  L.push('Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second. The `-level` columns are the same JavaScript server with level-triggered connections.');
-  L.push('');
-  L.push(
-    table(
-      ['Case', 'evwire-js / node-net-corked', 'evwire-js / node-net', 'evwire-js / evwire-native', 'evwire-js-level / node-net-corked', 'evwire-js-level / evwire-native', 'steal %'],
-      summary.map((c) => [
-        `${c.name}`,
-        fmtR(c.ratios.vsCorked),
-        fmtR(c.ratios.vsNet),
-        fmtR(c.ratios.vsNative),
-        fmtR(c.ratios.levelVsCorked),
-        fmtR(c.ratios.levelVsNative),
-        fmtFixed(c.stealPct, 1),
-      ])
-    )
-  );
-  if (summary.some((c) => c.ratios.w1VsJs !== null || c.ratios.w2VsJs !== null)) {
+    L.push(
+      'msgs/s is echoed frames per second (median of the valid runs, spread is min–max); MB/s is ' +
+        'body bytes echoed per second; p50 and p99 are round-trip latencies in µs (medians of the ' +
+        'per-run percentiles).'
+    );
+    caseTables(L, summary, 'msgs/s');
     L.push('');
-    L.push('Work threads: the same echo handler on 1 or 2 work threads, against evwire-js (the handler on the main thread). The server process is pinned to one CPU, so this measures the cost of the work-thread path, not scaling across cores.');
+    L.push('## Ratios (same run)');
     L.push('');
-    L.push(table(['Case', 'evwire-w1 / evwire-js', 'evwire-w2 / evwire-js'], summary.map((c) => [`${c.name}`, fmtR(c.ratios.w1VsJs), fmtR(c.ratios.w2VsJs)])));
+    L.push('Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second. The `-level` columns are the same JavaScript server with level-triggered connections.');
+    L.push('');
+    L.push(
+      table(
+        ['Case', 'evwire-js / node-net-corked', 'evwire-js / node-net', 'evwire-js / evwire-native', 'evwire-js-level / node-net-corked', 'evwire-js-level / evwire-native', 'steal %'],
+        summary.map((c) => [
+          `${c.name}`,
+          fmtR(c.ratios.vsCorked),
+          fmtR(c.ratios.vsNet),
+          fmtR(c.ratios.vsNative),
+          fmtR(c.ratios.levelVsCorked),
+          fmtR(c.ratios.levelVsNative),
+          fmtFixed(c.stealPct, 1),
+        ])
+      )
+    );
+    if (summary.some((c) => c.ratios.w1VsJs !== null || c.ratios.w2VsJs !== null)) {
+      L.push('');
+      L.push('Work threads: the same echo handler on 1 or 2 work threads, against evwire-js (the handler on the main thread). The server process is pinned to one CPU, so this measures the cost of the work-thread path, not scaling across cores.');
+      L.push('');
+      L.push(table(['Case', 'evwire-w1 / evwire-js', 'evwire-w2 / evwire-js'], summary.map((c) => [`${c.name}`, fmtR(c.ratios.w1VsJs), fmtR(c.ratios.w2VsJs)])));
+    }
   }
   if (http.length) {
     L.push('');
@@ -257,6 +264,23 @@ function renderMarkdown(meta, summary, runs, http = []) {
       )
     );
   }
+  if (udp.length) {
+    L.push('');
+    L.push('## UDP');
+    L.push('');
+    L.push(
+      `\`build-c/ew_udpgen\` (\`taskset -c ${o.loadCpu}\`, one thread, recvmmsg/sendmmsg) keeps DEPTH datagrams in flight on each ` +
+        'of N connected UDP sockets, each datagram one evwire frame (12-byte header, 64-byte body derived from its seq), and ' +
+        `checks every byte of every echo; servers are pinned to CPU ${o.serverCpu} and check each frame header themselves ` +
+        '(evwire on its IO thread, Node in the handler). A datagram not echoed within 200 ms counts as lost and is replaced; ' +
+        'losses cost throughput, a mismatch invalidates the run. msgs/s is datagrams echoed per second (median of the valid runs).'
+    );
+    caseTables(L, udp, 'msgs/s');
+    L.push('');
+    L.push('### UDP ratio (same run)');
+    L.push('');
+    L.push(table(['Case', 'evwire-udp / node-dgram', 'steal %'], udp.map((c) => [c.name, fmtR(c.ratios.udpVsDgram), fmtFixed(c.stealPct, 1)])));
+  }
   const bad = runs.filter((r) => !r.valid);
   if (bad.length) {
     L.push('');
@@ -269,7 +293,7 @@ function renderMarkdown(meta, summary, runs, http = []) {
   L.push('');
   L.push('```sh');
   L.push('npm run build        # addon and dist/');
-  L.push('npm run build:c      # build-c/ew_loadgen and build-c/ew_echo_native');
+  L.push('npm run build:c      # build-c/ew_loadgen, build-c/ew_udpgen and build-c/ew_echo_native');
   L.push('npm run bench        # full matrix, writes bench/RESULTS.md');
   L.push('npm run bench -- --quick --no-write   # a check in under a minute, printed only');
   L.push('```');

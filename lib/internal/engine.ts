@@ -55,9 +55,12 @@ import {
   SHM_PORT_ATTACHED,
   KICK_MESSAGES,
   BAN_MESSAGES,
+  REC_DGRAM,
+  REC_DGRAM_SEND,
+  DGRAM_PREFIX_BYTES,
 } from './constants';
 import type { BanInfo, KickInfo } from '../limits';
-import { kClosed, kData, kDrain, kFault, kGen, kHttpData, kHttpResData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
+import { kClosed, kData, kDgram, kDrain, kFault, kGen, kHttpData, kHttpResData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
@@ -102,6 +105,14 @@ export interface ConnectionSink {
   [kDrain](): void;
   [kKicked](info: KickInfo): void;
   [kClosed](errno: number, sysErrno: number): void;
+}
+
+/** What the engine delivers a UDP socket's DGRAM records to (lib/udp.ts implements it). */
+export interface DgramSink {
+  /** A DGRAM record from IO thread `io`: frame flags, type and seq (0 for raw datagrams), and
+   * its body at byte `off` of the segment, `len` bytes: the address block
+   * (DGRAM_PREFIX_BYTES), then the payload. Valid until the call returns. */
+  [kDgram](io: number, flags: number, type: number, seq: number, off: number, len: number): void;
 }
 
 /** What the engine needs from the runtime that owns it. */
@@ -152,6 +163,8 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   readonly inMax: number;
   private readonly slotWord: number[] = [];
   private readonly ioStatsByte: number[] = [];
+  /** UDP sockets this thread owns, by id (their DGRAM records name it). */
+  readonly dgrams = new Map<number, DgramSink>();
   /** conns[io][slot]: the live connection in that slot, as this thread knows it. */
   readonly conns: (C | undefined)[][] = [];
   private readonly pending: Pending[][] = [];
@@ -290,6 +303,12 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
         if (conn !== undefined && conn[kGen] === u32[w + 3]) {
           this.current = conn;
           conn[kData](kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
+        }
+      } else if (kind === REC_DGRAM) {
+        const sink = this.dgrams.get(u32[w + 2]);
+        if (sink !== undefined) {
+          this.current = undefined;
+          sink[kDgram](k, kf >>> 16, u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
         }
       } else {
         this.control(k, kind, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
@@ -593,6 +612,30 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
     this.pump(k);
   }
 
+  /**
+   * Writes one DGRAM_SEND record for UDP socket `id` into ring `k`: the address block (family
+   * 0: a connected socket's peer; else 4 or 6 with `port`, `scope` and the 16 bytes of `addr`),
+   * then a frame header when `type` is not 0 (raw datagrams have none), then `body`. The caller
+   * has checked that it fits one record. Never drops: what does not fit now waits in order.
+   */
+  sendDgram(k: number, id: number, family: number, port: number, scope: number, addr: Uint8Array | null, type: number, flags: number, seq: number, body: Uint8Array): void {
+    const head = type !== 0 ? FRAME_HEADER_BYTES : 0;
+    const total = DGRAM_PREFIX_BYTES + head + body.length;
+    if (this.pending[k].length === 0) {
+      const r = this.reserve(k, total);
+      if (r >= 0) {
+        this.rawHeader(r, total, REC_DGRAM_SEND, id, 0, 0, 0);
+        writeDgram(this.shm, this.dv, r + REC_HEADER_BYTES, family, port, scope, addr, type, flags, seq, body);
+        this.touched();
+        return;
+      }
+    }
+    const b = Buffer.allocUnsafe(total);
+    writeDgram(b, new DataView(b.buffer, b.byteOffset, b.length), 0, family, port, scope, addr, type, flags, seq, body);
+    this.pending[k].push({ kind: REC_DGRAM_SEND, idLo: id, gen: 0, type: 0, seq: 0, bytes: b, off: 0, owned: true, flags: 0, frag: false });
+    this.pump(k);
+  }
+
   /** Writes raw bytes for `conn` (raw framing). */
   sendRaw(conn: ConnectionSink, bytes: Uint8Array): void {
     const k = conn[kIo];
@@ -747,6 +790,25 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   stat(io: number, index: number): number {
     return Number(this.dv.getBigUint64(this.ioStatsByte[io] + index * 8, true));
   }
+}
+
+/** The body of a DGRAM_SEND record at `at` of `buf` (docs/protocol.md, "Datagrams"). */
+function writeDgram(buf: Uint8Array, dv: DataView, at: number, family: number, port: number, scope: number, addr: Uint8Array | null, type: number, flags: number, seq: number, body: Uint8Array): void {
+  buf[at] = family;
+  buf[at + 1] = 0;
+  dv.setUint16(at + 2, port, true);
+  dv.setUint32(at + 4, scope, true);
+  if (addr !== null) buf.set(addr, at + 8);
+  else buf.fill(0, at + 8, at + DGRAM_PREFIX_BYTES);
+  let p = at + DGRAM_PREFIX_BYTES;
+  if (type !== 0) {
+    dv.setUint32(p, body.length);
+    dv.setUint16(p + 4, type);
+    dv.setUint16(p + 6, flags);
+    dv.setUint32(p + 8, seq);
+    p += FRAME_HEADER_BYTES;
+  }
+  if (body.length !== 0) buf.set(body, p);
 }
 
 function rethrow(err: unknown): never {

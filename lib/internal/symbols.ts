@@ -47,3 +47,11 @@ export const kEmpty = Symbol('evwire.empty');
 /** A protocol that writes its connections through objects of its own (HTTP: HttpResponse):
  * the message send() and write() refuse with, or null. */
 export const kOwnWriter = Symbol('evwire.ownWriter');
+
+// Protocol handles that are not servers (UDP sockets)
+/** A DGRAM record for a UDP socket (engine -> DgramSink). */
+export const kDgram = Symbol('evwire.dgram');
+/** Every native socket of a handle is closed (its UNLISTEN record). */
+export const kNativeClosed = Symbol('evwire.nativeClosed');
+/** The runtime stopped: the handle is closed, whatever it was doing. */
+export const kStopped = Symbol('evwire.stopped');

@@ -9,7 +9,7 @@
 // metrics registry; a work thread reports handler errors and refuses what only the main thread
 // may do) is the thread's ThreadRole.
 import { Connection } from '../connection';
-import { ERROR_CODES, check, errorName, makeError } from '../errors';
+import { ClosedError, ERROR_CODES, check, errorName, makeError } from '../errors';
 import type { BanInfo } from '../limits';
 import type { Logger } from '../log';
 import type { ThreadServerStats } from '../metrics';
@@ -21,7 +21,9 @@ import { Tasks, type TaskTally } from '../tasks';
 import { Engine, type EngineHost } from './engine';
 import { nativeGuard } from './guard';
 import type { ServerDescriptor } from './pool';
-import { kAccepted, kDrainServer, kEmpty, kError, kGen } from './symbols';
+import type { ProtocolHandle } from './protocol-host';
+import { resolveHost } from './resolve';
+import { kAccepted, kDrainServer, kEmpty, kError, kGen, kNativeClosed, kStopped } from './symbols';
 
 // The internal tasks between the threads of one runtime. Their names start with 'evwire:', which
 // the scheduler leaves out of the task tallies and timings (a scrape does not count itself).
@@ -66,6 +68,8 @@ export interface ThreadRole {
   linksChanged?(): void;
   /** Tasks scheduled from here started (true) or stopped (false) awaiting replies. */
   tasksActive?(on: boolean): void;
+  /** A protocol handle (a UDP socket) was added or removed here. */
+  handlesChanged?(): void;
 }
 
 export interface ThreadOptions {
@@ -113,7 +117,11 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   readonly #closedLinks = new Map<number, Link>();
   /** This thread's port (0: the main thread). */
   readonly portIndex: number;
+  /** What protocols opened here that is not a server (UDP sockets), by id. */
+  readonly handles = new Map<number, ProtocolHandle>();
   readonly #role: ThreadRole;
+  readonly #closing: () => boolean;
+  /** This thread's port (0: the main thread). */
   #live = 0;
   #stopped = false;
   // The addon holds these weakly unless the runtime is referenced (listening or connected), so
@@ -124,10 +132,11 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   constructor(opts: ThreadOptions) {
     this.nrt = opts.nrt;
     this.logger = opts.logger;
-    this.portIndex = opts.index;
     this.#role = opts.role;
     this.#onLog = opts.onLog ?? (() => undefined);
     const closing = opts.closing ?? (() => false);
+    this.#closing = closing;
+    this.portIndex = opts.index;
     this.guard = nativeGuard(this.nrt, () => this.#stopped || closing());
     const serving: number[] = [];
     for (let i = 1; i <= opts.workThreads; i++) serving.push(i);
@@ -171,10 +180,6 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
 
   get ioThreads(): number {
     return this.engine.nio;
-  }
-
-  get maxRecordBody(): number {
-    return this.engine.inMax;
   }
 
   /** rt.connect() for a protocol whose client side is a link: validates the options of its
@@ -250,7 +255,33 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
     this.servers.clear();
     for (const l of [...this.links.values()]) l.stopped();
     this.links.clear();
+    for (const h of [...this.handles.values()]) h[kStopped]();
+    this.handles.clear();
     this.tasks.abort();
+  }
+
+  // ---- ProtocolHost: what protocols' own listen() and connect() hooks use ------------------------
+
+  get maxRecordBody(): number {
+    return this.engine.inMax;
+  }
+
+  checkOpen(): void {
+    if (this.#stopped || this.#closing()) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
+  }
+
+  resolve(host: string): Promise<string> {
+    return resolveHost(host);
+  }
+
+  add(handle: ProtocolHandle): void {
+    this.handles.set(handle.id, handle);
+    this.#role.handlesChanged?.();
+  }
+
+  remove(handle: ProtocolHandle): void {
+    if (this.handles.get(handle.id) === handle) this.handles.delete(handle.id);
+    this.#role.handlesChanged?.();
   }
 
   // ---- the internal tasks between threads ----------------------------------------------------
@@ -312,6 +343,12 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   }
 
   unlistened(serverId: number): void {
+    const h = this.handles.get(serverId);
+    if (h !== undefined) {
+      this.handles.delete(serverId);
+      h[kNativeClosed]();
+      return;
+    }
     this.#role.unlistened?.(serverId);
   }
 
@@ -325,7 +362,9 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
 
   /** An address was banned automatically (logged natively, rate-limited). */
   banned(serverId: number, info: BanInfo): void {
-    this.servers.get(serverId)?.emit('ban', info);
+    const server = this.servers.get(serverId);
+    if (server !== undefined) server.emit('ban', info);
+    else this.handles.get(serverId)?.emit('ban', info);
   }
 
   admit(io: number, idLo: number, gen: number, serverId: number, family: number, port: number, address: string): void {

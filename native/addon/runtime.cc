@@ -45,6 +45,8 @@ public:
                            InstanceMethod("shareId", &Runtime::ShareId),
                            InstanceMethod("portReset", &Runtime::PortReset),
                            InstanceMethod("setAdmit", &Runtime::SetAdmit),
+                           InstanceMethod("udpOpen", &Runtime::UdpOpen),
+                           InstanceMethod("udpClose", &Runtime::UdpClose),
                        });
   }
 
@@ -518,6 +520,52 @@ private:
     int err = ew_server_set_admit(rt_, info[0].As<Napi::Number>().Uint32Value(),
                                   info[1].ToBoolean().Value() ? 1 : 0);
     if (err != 0) return Fail(env, err, "setAdmit");
+    return env.Undefined();
+  }
+
+  // udpOpen(opts) -> { id, family, port, address, io }: a UDP socket (ew/udp.h).
+  Napi::Value UdpOpen(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "udp");
+    Napi::Object o = info[0].As<Napi::Object>();
+    ew_udp_opts_t uo;
+    ew_udp_opts_init(&uo);
+    std::string host = o.Get("host").IsString() ? o.Get("host").As<Napi::String>().Utf8Value() : "";
+    std::string peer = o.Get("peer").IsString() ? o.Get("peer").As<Napi::String>().Utf8Value() : "";
+    uo.host = host.c_str();
+    uo.port = static_cast<uint16_t>(U32(o, "port", 0));
+    uo.peer = peer.empty() ? nullptr : peer.c_str();
+    uo.peer_port = static_cast<uint16_t>(U32(o, "peerPort", 0));
+    uo.framing = static_cast<int>(U32(o, "framing", EW_FRAMING_FRAMES));
+    uo.max_datagram = U32(o, "maxDatagramBytes", uo.max_datagram);
+    uo.rcvbuf = U32(o, "recvBufferSize", 0);
+    uo.sndbuf = U32(o, "sendBufferSize", 0);
+    uo.owner_port = U32(o, "ownerPort", 0);
+    if (o.Get("limits").IsObject()) ParseLimits(o.Get("limits").As<Napi::Object>(), &uo.limits);
+    uo.max_tracked_ips = U32(o, "maxTrackedIps", uo.max_tracked_ips);
+    ew_udp_info_t ui;
+    int err = ew_udp_open(rt_, &uo, &ui);
+    if (err != 0) {
+      std::string where = peer.empty() ? host + ":" + std::to_string(uo.port)
+                                       : peer + ":" + std::to_string(uo.peer_port);
+      MakeError(env, err, peer.empty() ? "bind" : "connect", where.c_str())
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("id", ui.id);
+    r.Set("family", ui.family);
+    r.Set("port", ui.port);
+    r.Set("address", ui.address);
+    r.Set("io", ui.io);
+    return r;
+  }
+
+  Napi::Value UdpClose(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "udpClose");
+    int err = ew_udp_close(rt_, info[0].As<Napi::Number>().Uint32Value());
+    if (err != 0) return Fail(env, err, "udpClose");
     return env.Undefined();
   }
 

@@ -99,6 +99,41 @@ static void send_frame(ew_echo_port_t *ep, uint32_t io, uint64_t conn, uint16_t 
   ew_echo_port_send(ep, io, conn, body, len);
 }
 
+void ew_echo_port_dgram(ew_echo_port_t *ep, uint32_t io, uint32_t id, const uint8_t *prefix,
+                        int raw, uint16_t type, uint16_t flags, uint32_t seq, const void *bytes,
+                        uint32_t len) {
+  uint32_t head = raw ? 0 : EW_FRAME_HEADER_BYTES;
+  ew_rec_t *rec = reserve_out(ep, io, EW_DGRAM_PREFIX_BYTES + head + len);
+  rec->kind = EW_REC_DGRAM_SEND;
+  rec->flags = 0;
+  rec->conn = id;
+  rec->type = 0;
+  rec->seq = 0;
+  uint8_t *p = (uint8_t *)(rec + 1);
+  memcpy(p, prefix, EW_DGRAM_PREFIX_BYTES);
+  if (!raw) {
+    ew_frame_header_t h = {.length = len, .type = type, .flags = flags, .seq = seq};
+    ew_frame_encode(p + EW_DGRAM_PREFIX_BYTES, &h);
+  }
+  memcpy(p + EW_DGRAM_PREFIX_BYTES + head, bytes, len);
+}
+
+/* A DGRAM record: a datagram (echoed to its source when asked) or an error report. */
+static void on_dgram(ew_echo_port_t *ep, uint32_t io, const ew_rec_t *rec) {
+  const uint8_t *body = (const uint8_t *)(rec + 1);
+  if (body[EW_DGRAM_OFF_FAMILY] == 0) {
+    atomic_store(&ep->last_dgram_error, (int64_t)rec->seq);
+    atomic_fetch_add(&ep->dgram_errors, 1);
+    return;
+  }
+  atomic_fetch_add_explicit(&ep->dgrams, 1, memory_order_relaxed);
+  if (!ep->dgram_echo) return;
+  /* Frames have a type (never 0); raw datagrams come with type 0. */
+  ew_echo_port_dgram(ep, io, (uint32_t)rec->conn, body, rec->type == 0, (uint16_t)rec->type,
+                     rec->flags & 0xffu, rec->seq, body + EW_DGRAM_PREFIX_BYTES,
+                     rec->len - EW_DGRAM_PREFIX_BYTES);
+}
+
 static ew_echo_partial_t **find_partial(ew_echo_port_t *ep, uint64_t conn) {
   ew_echo_partial_t **pp = &ep->partials;
   while (*pp != NULL && (*pp)->conn != conn)
@@ -172,6 +207,9 @@ static int drain(ew_echo_port_t *ep) {
         break;
       case EW_REC_DATA:
         on_data(ep, conn_io(rec->conn), rec);
+        break;
+      case EW_REC_DGRAM:
+        on_dgram(ep, k, rec);
         break;
       case EW_REC_END:
         atomic_fetch_add(&ep->ends, 1);

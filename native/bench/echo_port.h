@@ -23,12 +23,15 @@ typedef struct ew_echo_port_s {
   _Atomic int stop;
   int raw;             /* echo raw chunks as they are instead of re-framing */
   int end_on_peer_end; /* answer the peer's FIN with ours (Node's allowHalfOpen: false) */
+  int dgram_echo;      /* echo datagrams (DGRAM records) to their source; else only count them */
   ew_ring_consumer_t in[EW_MAX_IO_THREADS];
   ew_ring_producer_t out[EW_MAX_IO_THREADS];
   uint32_t heads[EW_MAX_IO_THREADS];
   ew_echo_partial_t *partials; /* frames arriving as fragments, per connection */
   /* Counters, written by the port thread, read by others after stop or as snapshots. */
   _Atomic uint64_t opened, closed, frames, ends, unlistens, wakeups;
+  _Atomic uint64_t dgrams, dgram_errors;
+  _Atomic int64_t last_dgram_error; /* errno of the last error record (family 0) */
   _Atomic int64_t last_close_reason;
   _Atomic uint64_t last_open_id;
   /* Optional hook called on the port thread for every record before it is handled. */
@@ -45,6 +48,12 @@ void ew_echo_port_stop(ew_echo_port_t *ep);
  * waiting for room if needed. Port thread only (or before start / after stop). */
 void ew_echo_port_send(ew_echo_port_t *ep, uint32_t io, uint64_t conn, const void *bytes,
                        uint32_t len);
+/* Writes one DGRAM_SEND record for UDP socket `id` through IO thread `io`: the address block
+ * `prefix` (EW_DGRAM_PREFIX_BYTES), then a frame header (type, flags, seq) unless `raw`, then
+ * `len` bytes. Port thread only (or before start / after stop). */
+void ew_echo_port_dgram(ew_echo_port_t *ep, uint32_t io, uint32_t id, const uint8_t *prefix,
+                        int raw, uint16_t type, uint16_t flags, uint32_t seq, const void *bytes,
+                        uint32_t len);
 /* Writes a control record (SHUTDOWN, DESTROY, WATCH) for `conn`. Port thread only. */
 void ew_echo_port_command(ew_echo_port_t *ep, uint32_t io, uint16_t kind, uint64_t conn,
                           uint32_t type);

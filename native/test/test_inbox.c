@@ -77,7 +77,10 @@ static void test_pop_empty_and_pending(void) {
   ASSERT_EQ(ew__inbox_pending(&ib), 1);
   ew__inbox_push(&ib, &b.base);
   ASSERT_PTR_EQ(ew__inbox_pop(&ib), &a.base);
+  /* Between two pops the last command is still pending (it is the queue's tail node). */
+  ASSERT_EQ(ew__inbox_pending(&ib), 1);
   ASSERT_PTR_EQ(ew__inbox_pop(&ib), &b.base);
+  ASSERT_EQ(ew__inbox_pending(&ib), 0);
   ASSERT_NULL(ew__inbox_pop(&ib));
   /* Only one eventfd write for the burst while armed. */
   uint64_t v = 0;

@@ -11,5 +11,6 @@
 #include "ew/log.h"
 #include "ew/ring.h"
 #include "ew/runtime.h"
+#include "ew/udp.h"
 
 #endif /* EW_H */

@@ -1077,6 +1077,10 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
     case EW_REC_CONN_OPT:
       if (c != NULL) ew__conn_option(c, rec->type, rec->seq);
       break;
+    case EW_REC_DGRAM_SEND:
+      /* A UDP socket's datagrams (udp.c), with those of the same socket behind it. */
+      budget -= (int)ew__udp_consume(io, cons, rec);
+      continue;
     default:
       EW_LOG_ERROR(io->rt, "port %u: unexpected record kind %u; skipped", port, rec->kind);
       break;

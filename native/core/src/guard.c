@@ -344,6 +344,28 @@ int ew__guard_timeout(ew__conn_t *c, bool progress) {
   return reason;
 }
 
+/* ---- datagrams ----------------------------------------------------------------------------- */
+
+uint32_t ew__guard_datagrams(ew__io_t *io, ew__server_t *srv, const ew__ipkey_t *k, uint32_t n) {
+  ew__srv_io_t *sio = &srv->prof.per_io[io->index];
+  const ew_limits_t *l = &sio->lim;
+  int why;
+  uint32_t pass = ew__iptab_datagrams(&srv->ips, k, l, n, ew__coarse_ms(), &why);
+  if (pass == n) return n;
+  uint32_t dropped = n - pass;
+  EW__STAT(io, dgram_drops) += dropped;
+  if (why == EW__DGRAM_BANNED) {
+    sio->stats[EW_SRV_STAT_dgram_banned] += dropped;
+    return pass;
+  }
+  sio->stats[EW_SRV_STAT_dgram_rate] += dropped;
+  if (why == EW__DGRAM_RATE_BANNED) {
+    sio->stats[EW_SRV_STAT_bans_messages]++;
+    banned(io, srv, k, EW_BAN_MESSAGES, l->ban_ms);
+  }
+  return pass;
+}
+
 /* ---- commands ------------------------------------------------------------------------------ */
 
 void ew__guard_run_limits(ew__io_t *io, ew__cmd_limits_t *cmd) {

@@ -56,6 +56,10 @@ int ew__guard_round(ew__conn_t *c);
  * to close with. */
 int ew__guard_timeout(ew__conn_t *c, bool progress);
 void ew__guard_run_limits(ew__io_t *io, ew__cmd_limits_t *cmd);
+/* `n` datagrams of UDP socket `srv` from `k` arrived on `io`: how many of them pass (the first
+ * ones). The others are counted (banned, or over the rate); going over the rate bans the address
+ * as a connection's messages do (BAN record, log line, every IO thread told). */
+uint32_t ew__guard_datagrams(ew__io_t *io, ew__server_t *srv, const ew__ipkey_t *k, uint32_t n);
 /* A ban command: whether it closes connection `c` (counted), and the log line and release
  * once a thread's `n` connections of the address are closed. */
 bool ew__guard_ban_hits(ew__conn_t *c, const ew__cmd_ban_t *cmd);

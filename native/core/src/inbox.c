@@ -82,6 +82,10 @@ ew__cmd_t *ew__inbox_pop(ew__inbox_t *ib) {
 
 bool ew__inbox_pending(ew__inbox_t *ib) {
   ew__cmd_t *tail = ib->tail;
+  /* The tail is the stub or the next command to pop: between two pops of one drain (a command
+   * that looks at the inbox, as a UDP socket opened by one does) the last command left is the
+   * tail itself, with nothing after it and the head pointing at it. */
+  if (tail != &ib->stub) return true;
   if (atomic_load_explicit(&tail->next, memory_order_acquire) != NULL) return true;
   return tail != atomic_load_explicit(&ib->head, memory_order_acquire);
 }

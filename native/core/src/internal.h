@@ -12,6 +12,7 @@
  *   conn.h       connections (conn.c)
  *   io.h         IO threads, their commands and rings (io.c)
  *   guard.h      protection decisions (guard.c)
+ *   udp.h        UDP sockets on the IO threads (udp.c)
  *   rt.h         the runtime and its ports (runtime.c, port.c) */
 
 #include "base.h"
@@ -22,5 +23,6 @@
 #include "rt.h"
 #include "server.h"
 #include "transport.h"
+#include "udp.h"
 
 #endif /* EW_INTERNAL_H */

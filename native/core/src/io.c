@@ -236,6 +236,12 @@ void ew__io_run_inbox(ew__io_t *io) {
       ew__port_reset_run(io, c->port, c->reason);
       break;
     }
+    case EW__CMD_UDP_OPEN:
+      ew__udp_run_open(io, (ew__cmd_udp_t *)cmd);
+      break;
+    case EW__CMD_UDP_CLOSE:
+      ew__udp_run_close(io, ((ew__cmd_udp_t *)cmd)->srv);
+      break;
     default:
       EW_LOG_ERROR(io->rt, "IO thread %u: unknown command %d", io->index, cmd->kind);
       break;
@@ -381,6 +387,7 @@ static void maybe_trim(ew__io_t *io) {
  * makes a port's kick impossible to miss. */
 static bool has_work(ew__io_t *io) {
   if (ew__inbox_pending(&io->inbox)) return true;
+  if (ew__udp_has_work(io)) return true;
   for (uint32_t j = 0; j < io->rt->nports; j++) {
     ew__io_port_t *ip = &io->ports[j];
     uint32_t tail = atomic_load_explicit(
@@ -406,6 +413,7 @@ static void io_shutdown(ew__io_t *io) {
   for (uint32_t s = 0; s < io->slot_hwm; s++)
     if (io->conns[s] != NULL) ew__conn_free_silently(io->conns[s]);
   ew__dial_drop_all(io);
+  ew__udp_shutdown(io);
   /* Commands that raced with STOP still own file descriptors and references. */
   ew__io_run_inbox(io);
   for (uint32_t j = 0; j < io->rt->nports; j++)
@@ -485,11 +493,12 @@ void *ew__io_main(void *arg) {
     for (uint32_t j = 0; j < rt->nports; j++)
       ew__conn_consume_out(io, j);
     run_ready(io);
+    ew__udp_run(io);
     io_flush(io);
 
     int flags = EVLOOP_ONCE;
     bool slept = false;
-    if (!TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners)) {
+    if (!TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) || ew__udp_ready(io)) {
       flags |= EVLOOP_NONBLOCK;
     } else {
       atomic_store_explicit(io->sleeping, 1, memory_order_seq_cst);

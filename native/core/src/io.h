@@ -20,6 +20,8 @@ enum {
   EW__CMD_PORT_RESET, /* close a dead port's connections and empty its rings */
   EW__CMD_DIAL,       /* start an outbound connection attempt (link.c) */
   EW__CMD_LINK_CLOSE, /* abandon a closed link's attempts (link.c) */
+  EW__CMD_UDP_OPEN,   /* start reading a UDP socket (udp.c) */
+  EW__CMD_UDP_CLOSE,  /* close this thread's socket of a UDP socket */
 };
 
 typedef struct ew__cmd_port_s {
@@ -122,6 +124,7 @@ struct ew__io_s {
   uint64_t trimmed_ms; /* last malloc_trim */
   struct event *throttle_ev;
   bool throttle_armed;
+  LIST_HEAD(, ew__udp_s) udps; /* this thread's UDP sockets (udp.c) */
   struct {
     uint64_t last_ms;
     uint64_t suppressed;

@@ -30,6 +30,7 @@ static uint64_t hash_key(const ew__iptab_t *t, const ew__ipkey_t *k) {
 
 int ew__iptab_init(ew__iptab_t *t, uint32_t max) {
   memset(t, 0, sizeof *t);
+  atomic_init(&t->ever_banned, false);
   if (getrandom(&t->k0, sizeof t->k0, 0) != sizeof t->k0 ||
       getrandom(&t->k1, sizeof t->k1, 0) != sizeof t->k1) {
     struct timespec ts;
@@ -206,6 +207,7 @@ int ew__iptab_admit(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l, 
     ew__bucket_refill(&e->conn_tokens, &e->conn_ms, l->ip_conns_per_sec, l->ip_conn_burst, now);
     if (e->conn_tokens < 1000u) {
       e->ban_until = now + l->ban_ms;
+      atomic_store_explicit(&t->ever_banned, true, memory_order_relaxed);
       rc = l->ban_ms != 0 ? EW__ADMIT_RATE_BANNED : EW__ADMIT_PER_IP;
     } else {
       e->conn_tokens -= 1000u;
@@ -241,6 +243,7 @@ bool ew__iptab_charge(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l
     } else if (l->ban_ms != 0) {
       e->msg_tokens = 0;
       e->ban_until = now + l->ban_ms;
+      atomic_store_explicit(&t->ever_banned, true, memory_order_relaxed);
       banned = true;
     } else {
       e->msg_tokens = 0;
@@ -248,6 +251,38 @@ bool ew__iptab_charge(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l
   }
   pthread_mutex_unlock(&s->mu);
   return banned;
+}
+
+uint32_t ew__iptab_datagrams(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l, uint32_t n,
+                             uint64_t now, int *why) {
+  uint32_t b;
+  ew__ipshard_t *s = shard_of(t, k, &b);
+  uint32_t pass = n;
+  *why = EW__DGRAM_PASS;
+  pthread_mutex_lock(&s->mu);
+  ew__ipent_t *e = touch(t, s, b, k, l->ip_msgs_per_sec != 0, now);
+  if (e == NULL) {
+    /* Unknown and no rate to keep (or no memory for an entry): nothing holds it back. */
+  } else if (e->ban_until > now) {
+    pass = 0;
+    *why = EW__DGRAM_BANNED;
+  } else if (l->ip_msgs_per_sec != 0) {
+    ew__bucket_refill(&e->msg_tokens, &e->msg_ms, l->ip_msgs_per_sec, l->ip_msg_burst, now);
+    uint64_t avail = e->msg_tokens / 1000u;
+    if (avail < n) pass = (uint32_t)avail;
+    e->msg_tokens -= (uint64_t)pass * 1000u;
+    if (pass < n) {
+      *why = EW__DGRAM_RATE;
+      if (l->ban_ms != 0) {
+        e->msg_tokens = 0;
+        e->ban_until = now + l->ban_ms;
+        atomic_store_explicit(&t->ever_banned, true, memory_order_relaxed);
+        *why = EW__DGRAM_RATE_BANNED;
+      }
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return pass;
 }
 
 bool ew__iptab_banned(ew__iptab_t *t, const ew__ipkey_t *k, uint64_t now) {
@@ -265,7 +300,10 @@ int ew__iptab_ban(ew__iptab_t *t, const ew__ipkey_t *k, uint64_t now, uint32_t m
   ew__ipshard_t *s = shard_of(t, k, &b);
   pthread_mutex_lock(&s->mu);
   ew__ipent_t *e = touch(t, s, b, k, true, now);
-  if (e != NULL) e->ban_until = now + ms;
+  if (e != NULL) {
+    e->ban_until = now + ms;
+    atomic_store_explicit(&t->ever_banned, true, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&s->mu);
   return e != NULL ? 0 : EW_ENOMEM;
 }

@@ -15,6 +15,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,9 @@ typedef struct ew__ipshard_s {
 
 typedef struct ew__iptab_s {
   uint64_t k0, k1; /* hash key */
+  /* Set once any address has been banned: until then a UDP socket with no message rate need not
+   * look its sources up at all (udp.c). */
+  _Atomic bool ever_banned;
   ew__ipshard_t sh[EW__IPTAB_SHARDS];
 } ew__iptab_t;
 
@@ -93,6 +97,20 @@ void ew__iptab_release(ew__iptab_t *t, const ew__ipkey_t *k);
 bool ew__iptab_charge(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l, uint32_t n,
                       uint64_t now);
 bool ew__iptab_banned(ew__iptab_t *t, const ew__ipkey_t *k, uint64_t now);
+/* Outcome of ew__iptab_datagrams(). */
+enum {
+  EW__DGRAM_PASS = 0,        /* all of them pass */
+  EW__DGRAM_BANNED = 1,      /* none: the address was banned before them */
+  EW__DGRAM_RATE = 2,        /* the first ones pass; the rest are over ip_msgs_per_sec */
+  EW__DGRAM_RATE_BANNED = 3, /* the same, and that banned the address for l->ban_ms */
+};
+/* `n` datagrams from `k` at `now` (UDP, where every datagram is a message and there is no
+ * connection to close): returns how many of them pass, the first ones, and in *why what became
+ * of the others. An address is created in the table only when a message rate is set (a ban
+ * alone is looked up). One lock per call, so the caller charges a run of datagrams from one
+ * source at once. */
+uint32_t ew__iptab_datagrams(ew__iptab_t *t, const ew__ipkey_t *k, const ew_limits_t *l, uint32_t n,
+                             uint64_t now, int *why);
 /* Bans until now + ms (replacing an earlier ban). Returns 0 or EW_ENOMEM. */
 int ew__iptab_ban(ew__iptab_t *t, const ew__ipkey_t *k, uint64_t now, uint32_t ms);
 /* Returns 0, or EW_ENOENT if the address was not banned. */

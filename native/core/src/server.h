@@ -56,6 +56,7 @@ struct ew__server_s {
   _Atomic uint32_t live;  /* open connections, for max_conns */
   _Atomic int admit;      /* park new connections for a VERDICT (ew_server_set_admit) */
   ew__iptab_t ips;        /* source addresses: per-address limits and bans */
+  bool udp;               /* a UDP socket (udp.c), not a listener */
 };
 
 #define EW__SRV_STAT(c, name) ((c)->sio->stats[EW_SRV_STAT_##name])

@@ -26,7 +26,16 @@
   XX(timeouts_partial, "connections closed by the partial-frame timeout")                          \
   XX(timeouts_first, "connections closed by the first-message timeout")                            \
   XX(throttled, "times a connection's output waited for the response rate")                        \
-  XX(ip_evictions, "tracked addresses forgotten to stay within max_tracked_ips")
+  XX(ip_evictions, "tracked addresses forgotten to stay within max_tracked_ips")                   \
+  XX(dgrams_out, "datagrams sent (UDP)")                                                           \
+  XX(dgram_bytes_out, "payload bytes of the datagrams sent (UDP)")                                 \
+  XX(dgram_send_errors, "datagrams not sent: refused by the kernel, or over the send queue (UDP)") \
+  XX(dgram_truncated, "datagrams dropped: larger than max_datagram (UDP)")                         \
+  XX(dgram_bad_header, "datagrams dropped: not one valid frame (UDP, framing frames)")             \
+  XX(dgram_banned, "datagrams dropped: their source address is banned (UDP)")                      \
+  XX(dgram_rate, "datagrams dropped: their source is over ip_msgs_per_sec (UDP)")                  \
+  XX(dgram_kernel_drops, "datagrams the kernel dropped for a full receive buffer (UDP)")           \
+  XX(dgram_errors, "errors the kernel reported on the socket, ICMP unreachable included (UDP)")
 enum {
 #define XX(name, doc) EW_SRV_STAT_##name,
   EW_SERVER_STATS_MAP(XX)

@@ -58,7 +58,8 @@ enum {
   EW_REC_HTTP_REQ = 7,  /* reserved for the HTTP issue */
   EW_REC_HTTP_RES = 8,  /* IO->JS: a complete HTTP response (client links; body in ew/wire.h),
                          * fragments with EW_REC_F_MORE like HTTP_REQ */
-  EW_REC_DGRAM = 9,     /* reserved for UDP */
+  EW_REC_DGRAM = 9,     /* IO->JS: a datagram of UDP socket `conn` (ew/udp.h); frames: type, seq,
+                         * flags; body: the source (EW_DGRAM_PREFIX_BYTES), then the payload */
   EW_REC_TASK = 10,     /* JS->JS (task rings only): a task; docs/protocol.md has the body */
   EW_REC_REPLY = 11,    /* JS->JS (task rings only): a task's reply */
   EW_REC_LOG = 12,      /* reserved; native logs currently travel through ew_log_cb */
@@ -83,9 +84,10 @@ enum {
                              * seq = the port to bind to, or UINT32_MAX for the server's policy */
   EW_REC_CONN_OPT = 23,     /* JS->IO: a connection option (EW_CONN_OPT_* in type, value in seq),
                              * applied in order with the connection's other records */
-  /* 24: reserved for UDP (DGRAM_SEND). */
-  EW_REC_LINK_FAIL = 25, /* IO->JS (the link's port): a connection attempt of link `type` failed
-                          * with EW_* `seq`; body: u32 sys errno, u32 addresses tried */
+  EW_REC_DGRAM_SEND = 24,   /* JS->IO: a datagram for UDP socket `conn`; body: the destination
+                             * (EW_DGRAM_PREFIX_BYTES), then the payload as it is sent */
+  EW_REC_LINK_FAIL = 25,    /* IO->JS (the link's port): a connection attempt of link `type` failed
+                             * with EW_* `seq`; body: u32 sys errno, u32 addresses tried */
 };
 
 /* CONN_OPT options. Socket options that fail are logged at debug level: the connection goes on

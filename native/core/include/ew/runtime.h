@@ -153,6 +153,9 @@ typedef struct ew_shm_layout_s {
   XX(kicks, "connections closed for a message or byte window over its limit")                      \
   XX(bans, "source addresses banned automatically")                                                \
   XX(guard_rejects, "connections refused at accept: banned, or over a connection limit")           \
+  XX(dgrams_in, "datagrams delivered to ports (UDP)")                                              \
+  XX(dgrams_out, "datagrams sent (UDP)")                                                           \
+  XX(dgram_drops, "datagrams dropped: too large, bad frame header, banned or over the rate (UDP)") \
   XX(loops, "loop rounds")
 enum {
 #define XX(name, doc) EW_STAT_##name,

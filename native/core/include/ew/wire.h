@@ -15,6 +15,7 @@
 #include "ew/frame.h"
 #include "ew/ring.h"
 #include "ew/runtime.h"
+#include "ew/udp.h"
 
 /* HTTP_REQ record body (host byte order):
  *   u8 method (llhttp_method_t), u8 version major, u8 version minor, u8 flags (EW_HTTP_F_*),
@@ -75,6 +76,10 @@
   XX(REC_VERDICT, EW_REC_VERDICT)                                                                  \
   XX(REC_CONN_OPT, EW_REC_CONN_OPT)                                                                \
   XX(REC_LINK_FAIL, EW_REC_LINK_FAIL)                                                              \
+  XX(REC_DGRAM, EW_REC_DGRAM)                                                                      \
+  XX(REC_DGRAM_SEND, EW_REC_DGRAM_SEND)                                                            \
+  XX(DGRAM_PREFIX_BYTES, EW_DGRAM_PREFIX_BYTES)                                                    \
+  XX(UDP_MAX_DATAGRAM, EW_UDP_MAX_DATAGRAM)                                                        \
   XX(REC_F_MORE, EW_REC_F_MORE)                                                                    \
   XX(REC_F_RESPONSE_END, EW_REC_F_RESPONSE_END)                                                    \
   XX(REC_F_REQUEST_START, EW_REC_F_REQUEST_START)                                                  \
