@@ -24,6 +24,8 @@ const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build-c', 'ew_loadgen');
 const UDPGEN = path.join(ROOT, 'build-c', 'ew_udpgen');
 const NATIVE = path.join(ROOT, 'build-c', 'ew_echo_native');
+const EPOLL = path.join(ROOT, 'build-c', 'ew_epoll_echo');
+const BUFFEREVENT = path.join(ROOT, 'build-c', 'ew_bufferevent_echo');
 const DIST = path.join(ROOT, 'dist', 'index.js');
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 10000;
@@ -31,6 +33,10 @@ const STOP_GRACE_MS = 3000;
 // The load generator's own limit is seconds + warmup; the slack covers connection setup,
 // a slow teardown and a loaded machine, and still bounds a hung run.
 const LOAD_SLACK_S = 15;
+// The C reference peers take a --seconds safety bound, so that one left behind by a driver that
+// was killed outright does not hold the server CPU for long: a whole load run, its slack, and a
+// margin for the start and the stop.
+const peerBound = (o) => String(Math.ceil(o.warmup + o.seconds) + LOAD_SLACK_S + 30);
 
 // The default matrix. sameCpu marks the latency case, where the client shares the server's
 // CPU so that the round trip includes no cross-CPU wakeup.
@@ -79,6 +85,18 @@ const SERVERS = [
     about: 'The same core with a C consumer and no JavaScript: the ceiling for evwire-js.',
     command: (port, o) => [NATIVE, ['--port', String(port), '--io-threads', String(o.ioThreads)]],
     display: (o) => `build-c/ew_echo_native --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'c-epoll',
+    about: 'Reference peer, the C limit: one thread, edge-triggered epoll, every byte read written straight back (no framing); unsent bytes wait for EPOLLOUT, a connection over 16 MiB of them is closed.',
+    command: (port, o) => [EPOLL, ['--port', String(port), '--seconds', peerBound(o)]],
+    display: (o) => `build-c/ew_epoll_echo --port P --seconds ${peerBound(o)}`,
+  },
+  {
+    name: 'c-bufferevent',
+    about: "Reference peer: the textbook libevent echo, one thread, evconnlistener and a bufferevent per connection whose read callback moves the input to the output (evbuffer_add_buffer); reading pauses above 1 MiB of output. libevent's defaults, so at most 4 KiB per read (libevent 2.1).",
+    command: (port, o) => [BUFFEREVENT, ['--port', String(port), '--seconds', peerBound(o)]],
+    display: (o) => `build-c/ew_bufferevent_echo --port P --seconds ${peerBound(o)}`,
   },
   {
     name: 'node-net',
@@ -140,12 +158,14 @@ const WRK = 'wrk';
 
 const USAGE = `Usage: node bench/run.js [options]   (or: npm run bench -- [options])
 
-Runs the framed-echo matrix against evwire-js, evwire-native, node-net and
-node-net-corked in one interleaved run and writes a Markdown report.
+Runs the framed-echo matrix against evwire-js (and its variants), evwire-native,
+node-net, node-net-corked and the C reference peers (c-epoll, c-bufferevent), and the
+HTTP cases against evwire-http, uws and node-http, in one interleaved run, and writes a
+Markdown report.
 
   --quick            1 run, 1 s measured, 0.5 s warmup (none for wrk), no 1 MiB case,
                      no -level variants (under a minute)
-  --runs N           repetitions per case and server (default 3)
+  --runs N           repetitions per case and server (default 5)
   --seconds S        measured seconds per load run (default 5)
   --warmup S         unmeasured warmup seconds per load run (default 1)
   --server-cpu N     CPU the servers are pinned to (default 1)
@@ -218,7 +238,7 @@ function parseArgs(argv) {
     return n;
   };
   // Explicit options win over --quick's defaults, whatever their order on the line.
-  o.runs = num('--runs', o.runs ?? (o.quick ? 1 : 3), { int: true, min: 1 });
+  o.runs = num('--runs', o.runs ?? (o.quick ? 1 : 5), { int: true, min: 1 });
   o.seconds = num('--seconds', o.seconds ?? (o.quick ? 1 : 5), { min: 0, strictMin: true });
   o.warmup = num('--warmup', o.warmup ?? (o.quick ? 0.5 : 1), { min: 0 });
   o.serverCpu = num('--server-cpu', o.serverCpu, { int: true, min: 0 });
@@ -275,6 +295,8 @@ function preflight(o) {
     }
   }
   if (o.serverList.some((s) => s.name === 'evwire-native')) need.push([NATIVE, 'npm run build:c']);
+  if (o.serverList.some((s) => s.name === 'c-epoll')) need.push([EPOLL, 'npm run build:c']);
+  if (o.serverList.some((s) => s.name === 'c-bufferevent')) need.push([BUFFEREVENT, 'npm run build:c']);
   if (o.serverList.some((s) => s.name.startsWith('evwire-') && s.name !== 'evwire-native')) need.push([DIST, 'npm run build']);
   for (const [file, fix] of need) {
     if (!fs.existsSync(file)) {
@@ -340,7 +362,8 @@ async function measureHttp(c, rec, o) {
   }
   const seconds = Math.max(1, Math.round(o.seconds));
   const steal0 = proc.readSteal();
-  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds }), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000 });
+  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds }), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000, sampleCpu: true });
+  rec.loadProcPct = run.cpuPct;
   const steal1 = proc.readSteal();
   rec.wallS = run.wallS;
   rec.loadgenExit = { code: run.code, signal: run.signal };
@@ -355,6 +378,22 @@ async function measureHttp(c, rec, o) {
   else rec.valid = true;
 }
 
+// Reads back, right after the load run, the CPUs that every thread of the server process may
+// use: taskset's mask is inherited by every thread the server starts (evwire's IO threads,
+// libuv's and V8's), unless a thread sets its own affinity, which would let an evwire server use
+// a second CPU that Node's single thread does not get. Such a run is invalid.
+function checkConfinement(child, rec, o) {
+  const threads = proc.threadAffinity(child.pid);
+  if (!threads) return null;
+  rec.threads = threads.length;
+  const cpu = String(o.serverCpu);
+  const loose = threads.filter((t) => t.allowed !== cpu || t.lastCpu !== o.serverCpu);
+  rec.threadsConfined = loose.length === 0;
+  if (!loose.length) return null;
+  const t = loose[0];
+  return `${loose.length} of ${threads.length} server threads not confined to CPU ${cpu} (thread ${t.tid} "${t.name}": allowed ${t.allowed}, last ran on ${t.lastCpu})`;
+}
+
 // One measurement: a fresh server, one load run, a stop. Never throws; every failure comes
 // back as an invalid record with its reason, so one bad run cannot lose the others.
 async function measure(c, server, rep, o) {
@@ -362,7 +401,9 @@ async function measure(c, server, rep, o) {
   const rec = {
     caseId: c.id, caseName: c.name, rep, server: server.name, serverCpu: o.serverCpu, loadCpu,
     port: null, valid: false, reason: null, result: null, stealPct: null, wallS: null,
-    loadgenExit: null, serverExit: null,
+    loadgenExit: null, serverExit: null, threads: null, threadsConfined: null,
+    serverProcPct: null, serverCpuBusyPct: null, loadCpuBusyPct: null, loadProcPct: null,
+    serverCpuSoftirqPct: null,
   };
   let child = null;
   try {
@@ -374,20 +415,44 @@ async function measure(c, server, rep, o) {
       rec.reason = `server did not start: ${err.message}`;
       return rec;
     }
+    // CPU use over the load run (warmup included): the server process's own time, and the
+    // user and system time of the server's and the load generator's CPUs, whoever spent it; the
+    // difference is other work on those CPUs (report.js). A server well below 100% did not
+    // limit the rate by itself.
+    const cpu0 = proc.readCpuTicks();
+    const ticks0 = proc.processTicks(child.pid);
+    const t0 = process.hrtime.bigint();
+    const cpuUse = () => {
+      const ticks1 = proc.processTicks(child.pid);
+      const cpu1 = proc.readCpuTicks();
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (ticks0 !== null && ticks1 !== null && wall > 0) rec.serverProcPct = ((ticks1 - ticks0) / proc.clockTicks() / wall) * 100;
+      rec.serverCpuBusyPct = proc.cpuBusyPct(cpu0, cpu1, o.serverCpu);
+      rec.loadCpuBusyPct = loadCpu === o.serverCpu ? null : proc.cpuBusyPct(cpu0, cpu1, loadCpu);
+      rec.serverCpuSoftirqPct = proc.cpuBusyPct(cpu0, cpu1, o.serverCpu, 'softirq');
+    };
     if (kindOf(c) === 'http') {
       await measureHttp(c, rec, o);
+      cpuUse();
+      const loose = child.exitInfo === null ? checkConfinement(child, rec, o) : null;
       if (rec.valid && child.exitInfo !== null) {
         rec.valid = false;
         rec.reason = `server exited during the run (${child.exitInfo.signal || `status ${child.exitInfo.code}`})`;
+      } else if (rec.valid && loose) {
+        rec.valid = false;
+        rec.reason = loose;
       }
       return rec;
     }
     const steal0 = proc.readSteal();
     const run = await proc.runBounded({
       cpu: loadCpu, cmd: generatorOf(c), args: loadgenArgs(c, rec.port, o), cwd: ROOT,
-      timeoutMs: (o.seconds + o.warmup + LOAD_SLACK_S) * 1000,
+      timeoutMs: (o.seconds + o.warmup + LOAD_SLACK_S) * 1000, sampleCpu: true,
     });
+    rec.loadProcPct = run.cpuPct;
     const steal1 = proc.readSteal();
+    cpuUse();
+    const loose = child.exitInfo === null ? checkConfinement(child, rec, o) : null;
     rec.wallS = run.wallS;
     rec.loadgenExit = { code: run.code, signal: run.signal };
     rec.stealPct = proc.stealPct(steal0, steal1, run.wallS);
@@ -408,6 +473,7 @@ async function measure(c, server, rep, o) {
     else if (rec.result.errors || rec.result.mismatches || rec.result.closed) {
       rec.reason = `errors ${rec.result.errors}, mismatches ${rec.result.mismatches}, closed ${rec.result.closed}`;
     } else if (!(rec.result.msgs > 0)) rec.reason = 'no frames echoed';
+    else if (loose) rec.reason = loose;
     else rec.valid = true;
     return rec;
   } catch (err) {

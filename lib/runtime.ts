@@ -604,12 +604,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   connect(opts: UdpConnectOptions & { framing: 'raw' }): Promise<UdpSocket<Buffer>>;
   connect(opts: UdpConnectOptions): Promise<UdpSocket<Message>>;
   connect(opts: ConnectOptions): Promise<Link>;
-  connect(opts: ConnectOptions | HttpConnectOptions | UdpConnectOptions): Promise<Link | HttpLink | UdpSocket<Message> | UdpSocket<Buffer>> {
+  async connect(opts: ConnectOptions | HttpConnectOptions | UdpConnectOptions): Promise<Link | HttpLink | UdpSocket<Message> | UdpSocket<Buffer>> {
+    // Bad options reject, as listen()'s do (the promise is the one place errors come from).
     check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
     const proto = protocolOf(opts.protocol);
-    if (this.closing !== null) return Promise.reject(new ClosedError('EW_ESHUTDOWN', 'the runtime is closing'));
+    if (this.closing !== null) throw new ClosedError('EW_ESHUTDOWN', 'the runtime is closing');
     check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
-    return proto.connect(this.ctx, opts) as Promise<Link | HttpLink | UdpSocket<Message>>;
+    return (await proto.connect(this.ctx, opts)) as Link | HttpLink | UdpSocket<Message>;
   }
 
   /** The servers of this runtime that listen or still have open connections. */

@@ -190,12 +190,12 @@ export class WorkerApi extends EventEmitter<WorkerEvents> {
    */
   connect(opts: HttpConnectOptions): Promise<HttpLink>;
   connect(opts: ConnectOptions): Promise<Link>;
-  connect(opts: ConnectOptions | HttpConnectOptions): Promise<Link | HttpLink> {
+  async connect(opts: ConnectOptions | HttpConnectOptions): Promise<Link | HttpLink> {
     const t = this.#t();
     check(typeof opts === 'object' && opts !== null, 'connect options must be an object', opts);
     const proto = protocolOf(opts.protocol);
     check(proto.connect !== undefined, `protocol '${String(opts.protocol)}' has no client side`, opts.protocol);
-    return proto.connect(t.ctx, opts) as Promise<Link | HttpLink>;
+    return (await proto.connect(t.ctx, opts)) as Link | HttpLink;
   }
 
   /** Server views on this thread (framed, raw and HTTP). */

@@ -235,7 +235,7 @@ describe('links: outbound connections (rt.connect)', function () {
     link.write('c\n');
     await until(() => got.length === 3, 'the echoed lines');
     assert.deepEqual(got, ['echo a', 'echo b', 'echo c']);
-    assert.throws(() => void ctx.rt.connect({ protocol: 'lines', host: '127.0.0.1', port: 1, maxLineBytes: 0 }), /maxLineBytes/);
+    await assert.rejects(ctx.rt.connect({ protocol: 'lines', host: '127.0.0.1', port: 1, maxLineBytes: 0 }), /maxLineBytes/);
     await link.close();
   });
 
@@ -250,7 +250,7 @@ describe('links: outbound connections (rt.connect)', function () {
       [{ protocol: 'smtp', host: 'x', port: 1 }, /protocol/],
     ];
     for (const [o, re] of bad) {
-      assert.throws(() => void ctx.rt.connect(o as never), (e: EvwireError) => e instanceof InvalidArgumentError && re.test(e.message), JSON.stringify(o));
+      await assert.rejects(ctx.rt.connect(o as never), (e: EvwireError) => e instanceof InvalidArgumentError && re.test(e.message), JSON.stringify(o));
     }
   });
 

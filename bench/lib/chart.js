@@ -5,7 +5,7 @@
 // each gets its own scale), one horizontal bar per server in a fixed colour, the median labelled
 // and the spread drawn as a thin line. Plain SVG, no dependency: GitHub and any browser show it.
 
-const COLOURS = ['#1f77b4', '#aec7e8', '#2ca02c', '#d62728', '#ff7f0e', '#9467bd', '#8c564b'];
+const COLOURS = ['#1f77b4', '#aec7e8', '#2ca02c', '#d62728', '#ff7f0e', '#9467bd', '#8c564b', '#7f7f7f', '#bcbd22'];
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -30,14 +30,20 @@ function renderSvg(summary, servers, title) {
   const plotW = W - labelW - 90;
   const colour = Object.fromEntries(servers.map((s, i) => [s, COLOURS[i % COLOURS.length]]));
   const out = [];
-  let y = 56;
-  // Legend.
+  // Legend, wrapped onto as many rows as the names need.
   let lx = 10;
+  let ly = 32;
   const legend = servers.map((s) => {
-    const g = `<rect x="${lx}" y="32" width="12" height="12" fill="${colour[s]}"/><text x="${lx + 16}" y="42" font-size="12">${esc(s)}</text>`;
-    lx += 24 + s.length * 7;
+    const w = 24 + s.length * 7;
+    if (lx > 10 && lx + w > W - 10) {
+      lx = 10;
+      ly += 18;
+    }
+    const g = `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${colour[s]}"/><text x="${lx + 16}" y="${ly + 10}" font-size="12">${esc(s)}</text>`;
+    lx += w;
     return g;
   });
+  let y = ly + 24;
   for (const c of summary) {
     const rows = servers.map((s) => c.perServer.find((p) => p.server === s)).filter(Boolean);
     const max = Math.max(1, ...rows.map((p) => p.maxMsgsPerS ?? p.msgsPerS ?? 0));

@@ -146,10 +146,19 @@ async function stopChild(child, graceMs) {
 }
 
 // Runs a program to completion under taskset with a hard wall-clock limit, collecting its
-// whole stdout (the load generator prints one JSON line) and the tail of its stderr.
-async function runBounded({ cpu, cmd, args, cwd, timeoutMs }) {
+// whole stdout (the load generator prints one JSON line) and the tail of its stderr. With
+// sampleCpu, its CPU time is read every 100 ms while it runs, and cpuPct (its CPU time per
+// second of wall time up to the last reading, all threads) comes back with the result.
+async function runBounded({ cpu, cmd, args, cwd, timeoutMs, sampleCpu = false }) {
   const t0 = process.hrtime.bigint();
   const child = spawnPinned(cpu, cmd, args, { cwd });
+  let last = null;
+  const sampler = sampleCpu
+    ? setInterval(() => {
+        const ticks = processTicks(child.pid);
+        if (ticks !== null) last = { ticks, wallS: Number(process.hrtime.bigint() - t0) / 1e9 };
+      }, 100)
+    : null;
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (s) => {
@@ -167,8 +176,10 @@ async function runBounded({ cpu, cmd, args, cwd, timeoutMs }) {
   }, timeoutMs);
   const info = await child.exited;
   clearTimeout(timer);
+  if (sampler) clearInterval(sampler);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { ...info, timedOut, stdout, stderr: stderrTail(), wallS };
+  const cpuPct = last && last.wallS > 0.5 ? (last.ticks / clockTicks() / last.wallS) * 100 : null;
+  return { ...info, timedOut, stdout, stderr: stderrTail(), wallS, cpuPct };
 }
 
 // Reads the aggregate "cpu" line of /proc/stat and returns its steal jiffies (the 8th value
@@ -179,6 +190,46 @@ function readSteal() {
     const f = first.trim().split(/\s+/);
     if (f[0] !== 'cpu' || f.length < 9) return null;
     return Number(f[8]);
+  } catch {
+    return null;
+  }
+}
+
+// Ticks of every CPU from the cpuN lines of /proc/stat ({ 0: { busy, softirq, total } }): busy
+// is user, nice and system time, the time that processes' utime and stime count; interrupts and
+// softirqs are apart (on loopback the softirq of a send runs on the sender's CPU and counts to
+// no process), and steal is reported on its own. Null where /proc/stat is unreadable.
+function readCpuTicks() {
+  try {
+    const out = {};
+    for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const v = m[2].trim().split(/\s+/).map(Number);
+      // user nice system idle iowait irq softirq steal (guest time is inside user already)
+      const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+      out[m[1]] = { busy: v[0] + v[1] + v[2], softirq: v[5] + v[6], total };
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** Percentage of one CPU's time between two readCpuTicks() values that went to `field`. */
+function cpuBusyPct(t0, t1, cpu, field = 'busy') {
+  const a = t0 && t0[cpu];
+  const b = t1 && t1[cpu];
+  if (!a || !b || b.total <= a.total) return null;
+  return ((b[field] - a[field]) / (b.total - a.total)) * 100;
+}
+
+/** utime + stime of a whole process (all its threads), in clock ticks; null once it is gone. */
+function processTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
   } catch {
     return null;
   }
@@ -216,6 +267,39 @@ function lastJson(stdout) {
 function stealPct(steal0, steal1, wallS) {
   if (steal0 === null || steal1 === null || !(wallS > 0)) return null;
   return ((steal1 - steal0) / (wallS * clockTicks() * os.cpus().length)) * 100;
+}
+
+/**
+ * Every thread of a running process as { tid, name, allowed, lastCpu }: `allowed` is the
+ * thread's Cpus_allowed_list from /proc/<pid>/task/<tid>/status (taskset's mask, which threads
+ * inherit when they are created), `lastCpu` the CPU it last ran on (field 39 of its stat line).
+ * Returns null where /proc cannot be read (the process is gone, or not Linux).
+ */
+function threadAffinity(pid) {
+  let tids;
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const out = [];
+  for (const tid of tids) {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // The name in stat is in brackets and may hold spaces; the fields after it are plain.
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({
+        tid: Number(tid),
+        name: (/^Name:\s*(.*)$/m.exec(status) || [])[1] || '?',
+        allowed: (/^Cpus_allowed_list:\s*(.*)$/m.exec(status) || [])[1] || '?',
+        lastCpu: Number(after[36]),
+      });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
 function commandExists(cmd) {
@@ -268,4 +352,8 @@ module.exports = {
   lastJson,
   commandExists,
   cpuUsable,
+  threadAffinity,
+  readCpuTicks,
+  cpuBusyPct,
+  processTicks,
 };

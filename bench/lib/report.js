@@ -56,42 +56,104 @@ function summarize(runs, cases, servers) {
         p50: median(ok.map((r) => r.result.p50_us)),
         p99: median(ok.map((r) => r.result.p99_us)),
         stealPct: median(rs.map((r) => r.stealPct).filter((x) => x !== null)),
+        serverProcPct: median(ok.map((r) => r.serverProcPct).filter((x) => x !== null && x !== undefined)),
+        serverCpuBusyPct: median(ok.map((r) => r.serverCpuBusyPct).filter((x) => x !== null && x !== undefined)),
+        loadCpuBusyPct: median(ok.map((r) => r.loadCpuBusyPct).filter((x) => x !== null && x !== undefined)),
+        loadProcPct: median(ok.map((r) => r.loadProcPct).filter((x) => x !== null && x !== undefined)),
+        otherSrvPct: median(ok.map((r) => otherWork(r).srv).filter((x) => x !== null)),
+        otherLoadPct: median(ok.map((r) => otherWork(r).load).filter((x) => x !== null)),
+        disturbed: ok.filter(isDisturbed).length,
       });
     }
     const get = (name) => {
       const p = perServer.find((x) => x.server === name);
       return p ? p.msgsPerS : null;
     };
+    const pairs = {
+      vsCorked: ['evwire-js', 'node-net-corked'],
+      vsNet: ['evwire-js', 'node-net'],
+      vsNative: ['evwire-js', 'evwire-native'],
+      levelVsCorked: ['evwire-js-level', 'node-net-corked'],
+      levelVsNative: ['evwire-js-level', 'evwire-native'],
+      w1VsJs: ['evwire-w1', 'evwire-js'],
+      w2VsJs: ['evwire-w2', 'evwire-js'],
+      jsVsEpoll: ['evwire-js', 'c-epoll'],
+      nativeVsEpoll: ['evwire-native', 'c-epoll'],
+      corkedVsEpoll: ['node-net-corked', 'c-epoll'],
+      jsVsBufferevent: ['evwire-js', 'c-bufferevent'],
+      nativeVsBufferevent: ['evwire-native', 'c-bufferevent'],
+      httpVsUws: ['evwire-http', 'uws'],
+      httpVsNode: ['evwire-http', 'node-http'],
+      httpLevelVsUws: ['evwire-http-level', 'uws'],
+      udpVsDgram: ['evwire-udp', 'node-dgram'],
+    };
+    const ratios = {};
+    const ratioSpreads = {};
+    for (const [key, [a, b]] of Object.entries(pairs)) {
+      ratios[key] = ratio(get(a), get(b));
+      ratioSpreads[key] = pairedSpread(caseRuns, a, b);
+    }
     out.push({
       caseId: c.id,
       name: c.name,
       loadCpu: caseRuns.length ? caseRuns[0].loadCpu : null,
       stealPct: median(steals),
       perServer,
-      ratios: {
-        vsCorked: ratio(get('evwire-js'), get('node-net-corked')),
-        vsNet: ratio(get('evwire-js'), get('node-net')),
-        vsNative: ratio(get('evwire-js'), get('evwire-native')),
-        levelVsCorked: ratio(get('evwire-js-level'), get('node-net-corked')),
-        levelVsNative: ratio(get('evwire-js-level'), get('evwire-native')),
-        w1VsJs: ratio(get('evwire-w1'), get('evwire-js')),
-        w2VsJs: ratio(get('evwire-w2'), get('evwire-js')),
-        httpVsUws: ratio(get('evwire-http'), get('uws')),
-        httpVsNode: ratio(get('evwire-http'), get('node-http')),
-        httpLevelVsUws: ratio(get('evwire-http-level'), get('uws')),
-        udpVsDgram: ratio(get('evwire-udp'), get('node-dgram')),
-      },
+      ratios,
+      ratioSpreads,
     });
   }
   return out;
+}
+
+// User and system time on the server's and the load generator's CPUs that neither of them used
+// (other processes: other people's builds and tests on a shared VM), in percentage points of
+// each CPU; null where a figure is missing (the c1 case shares one CPU, so only srv there).
+function otherWork(r) {
+  const pick = (busy, own) => (busy === null || busy === undefined || own === null || own === undefined ? null : Math.max(0, busy - own));
+  if (r.loadCpu === r.serverCpu) {
+    // One CPU for both: what neither the server nor the load generator used.
+    const both = r.serverProcPct === null || r.serverProcPct === undefined || r.loadProcPct === null || r.loadProcPct === undefined ? null : r.serverProcPct + r.loadProcPct;
+    return { srv: pick(r.serverCpuBusyPct, both), load: null };
+  }
+  return { srv: pick(r.serverCpuBusyPct, r.serverProcPct), load: pick(r.loadCpuBusyPct, r.loadProcPct) };
+}
+
+// A run is disturbed when other work took more than DISTURBED_PCT points of either CPU: the
+// figure is kept (it is valid), counted and listed, so that a reader can discount it.
+const DISTURBED_PCT = 10;
+function isDisturbed(r) {
+  const w = otherWork(r);
+  return (w.srv !== null && w.srv > DISTURBED_PCT) || (w.load !== null && w.load > DISTURBED_PCT);
 }
 
 function ratio(a, b) {
   return a === null || b === null || !b ? null : a / b;
 }
 
+// The spread of a ratio: a / b within each repetition where both runs were valid (the two ran
+// minutes apart at most, in the same rotation), as { min, max, n }; null without a pair.
+function pairedSpread(caseRuns, a, b) {
+  const xs = [];
+  for (const ra of caseRuns) {
+    if (ra.server !== a || !ra.valid) continue;
+    const rb = caseRuns.find((r) => r.server === b && r.rep === ra.rep && r.valid);
+    if (rb && rb.result.msgs_per_s > 0) xs.push(ra.result.msgs_per_s / rb.result.msgs_per_s);
+  }
+  return xs.length ? { min: Math.min(...xs), max: Math.max(...xs), n: xs.length } : null;
+}
+
 function fmtR(x) {
   return x === null ? 'n/a' : `${x.toFixed(2)}×`;
+}
+
+// A ratio of medians with the min–max of the per-repetition ratios after it, where there are
+// two or more.
+function fmtRS(c, key) {
+  const x = c.ratios[key];
+  const sp = c.ratioSpreads && c.ratioSpreads[key];
+  if (x === null || !sp || sp.n < 2) return fmtR(x);
+  return `${fmtR(x)} (${sp.min.toFixed(2)}–${sp.max.toFixed(2)})`;
 }
 
 function table(header, rows) {
@@ -111,7 +173,7 @@ function caseTables(L, summary, rate) {
     L.push('');
     L.push(
       table(
-        ['Server', rate, 'spread', 'MB/s', 'p50 µs', 'p99 µs', 'steal %', 'invalid'],
+        ['Server', rate, 'spread', 'MB/s', 'p50 µs', 'p99 µs', 'server %', 'loadgen %', 'other srv/load %', 'steal %', 'disturbed', 'invalid'],
         c.perServer.map((p) => [
           `\`${p.server}\``,
           fmtInt(p.msgsPerS),
@@ -119,7 +181,11 @@ function caseTables(L, summary, rate) {
           fmtMB(p.mbPerS),
           fmtUs(p.p50),
           fmtUs(p.p99),
+          fmtFixed(p.serverProcPct, 0),
+          fmtFixed(p.loadProcPct, 0),
+          `${fmtFixed(p.otherSrvPct, 0)}/${fmtFixed(p.otherLoadPct, 0)}`,
           fmtFixed(p.stealPct, 1),
+          `${p.disturbed}/${p.valid}`,
           `${p.invalid}/${p.runs}`,
         ])
       )
@@ -180,6 +246,19 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
           `generator shares CPU ${o.serverCpu} with the server, as a client on the same CPU would.`
         : '')
   );
+  const checked = runs.filter((r) => r.threadsConfined !== null && r.threadsConfined !== undefined);
+  if (checked.length) {
+    const most = {};
+    for (const r of checked) most[r.server] = Math.max(most[r.server] || 0, r.threads);
+    const confined = checked.filter((r) => r.threadsConfined).length;
+    L.push(
+      '- Threads: after each load run, every thread of the server process was read back from ' +
+        '`/proc/<pid>/task` (its `Cpus_allowed_list` and the CPU it last ran on). ' +
+        `${confined} of ${checked.length} runs had all their threads confined to CPU ${o.serverCpu}` +
+        `${confined < checked.length ? ' (the others are invalid)' : ''}, so an evwire server's IO thread and JavaScript thread share one CPU as Node's single thread has one. ` +
+        `Threads per server process, at most: ${Object.entries(most).map(([k, v]) => `${k} ${v}`).join(', ')}.`
+    );
+  }
   L.push(
     `- Each load run: ${o.warmup} s of unmeasured warmup, then ${o.seconds} s measured. The load ` +
       'generator verifies every echoed byte; a run with any error, mismatch, closed connection, ' +
@@ -209,33 +288,57 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
     L.push(
       'msgs/s is echoed frames per second (median of the valid runs, spread is min–max); MB/s is ' +
         'body bytes echoed per second; p50 and p99 are round-trip latencies in µs (medians of the ' +
-        'per-run percentiles).'
+        'per-run percentiles). Over each load run (warmup included), medians again: server % is the ' +
+        "server process's CPU time (all its threads) per second of wall time, loadgen % the load " +
+        "generator's; other srv/load % is the rest of the user and system time of the server's and " +
+        "the load generator's CPUs (/proc/stat): other processes, such as other people's builds and " +
+        'tests on a shared VM, which steal does not show. A server well below 100% did not set the rate by itself; a loadgen near ' +
+        `100% did. A run with more than ${DISTURBED_PCT} points of other work on either CPU counts as ` +
+        'disturbed: it stays in the medians and is listed below.'
     );
     caseTables(L, summary, 'msgs/s');
     L.push('');
     L.push('## Ratios (same run)');
     L.push('');
-    L.push('Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second. The `-level` columns are the same JavaScript server with level-triggered connections.');
+    L.push(
+      'Ratios of median msgs/s, above 1× meaning evwire-js echoed more frames per second. The `-level` columns are the same JavaScript server with level-triggered connections. ' +
+        'In brackets, the min–max of the ratio taken within each repetition (the two servers ran back to back in the same rotation): where it straddles 1×, the run did not separate the two.'
+    );
     L.push('');
     L.push(
       table(
         ['Case', 'evwire-js / node-net-corked', 'evwire-js / node-net', 'evwire-js / evwire-native', 'evwire-js-level / node-net-corked', 'evwire-js-level / evwire-native', 'steal %'],
         summary.map((c) => [
           `${c.name}`,
-          fmtR(c.ratios.vsCorked),
-          fmtR(c.ratios.vsNet),
-          fmtR(c.ratios.vsNative),
-          fmtR(c.ratios.levelVsCorked),
-          fmtR(c.ratios.levelVsNative),
+          fmtRS(c, 'vsCorked'),
+          fmtRS(c, 'vsNet'),
+          fmtRS(c, 'vsNative'),
+          fmtRS(c, 'levelVsCorked'),
+          fmtRS(c, 'levelVsNative'),
           fmtFixed(c.stealPct, 1),
         ])
       )
     );
+    const refKeys = ['jsVsEpoll', 'nativeVsEpoll', 'corkedVsEpoll', 'jsVsBufferevent', 'nativeVsBufferevent'];
+    if (summary.some((c) => refKeys.some((k) => c.ratios[k] !== null))) {
+      L.push('');
+      L.push(
+        'Against the C reference peers (`c-epoll`, `c-bufferevent`): how close each server comes to a plain one-thread C echo on the same CPU. ' +
+          'These peers echo bytes without parsing frames, so they are limits, not like-for-like servers.'
+      );
+      L.push('');
+      L.push(
+        table(
+          ['Case', 'evwire-js / c-epoll', 'evwire-native / c-epoll', 'node-net-corked / c-epoll', 'evwire-js / c-bufferevent', 'evwire-native / c-bufferevent'],
+          summary.map((c) => [`${c.name}`, ...refKeys.map((k) => fmtRS(c, k))])
+        )
+      );
+    }
     if (summary.some((c) => c.ratios.w1VsJs !== null || c.ratios.w2VsJs !== null)) {
       L.push('');
       L.push('Work threads: the same echo handler on 1 or 2 work threads, against evwire-js (the handler on the main thread). The server process is pinned to one CPU, so this measures the cost of the work-thread path, not scaling across cores.');
       L.push('');
-      L.push(table(['Case', 'evwire-w1 / evwire-js', 'evwire-w2 / evwire-js'], summary.map((c) => [`${c.name}`, fmtR(c.ratios.w1VsJs), fmtR(c.ratios.w2VsJs)])));
+      L.push(table(['Case', 'evwire-w1 / evwire-js', 'evwire-w2 / evwire-js'], summary.map((c) => [`${c.name}`, fmtRS(c, 'w1VsJs'), fmtRS(c, 'w2VsJs')])));
     }
   }
   if (http.length) {
@@ -260,9 +363,21 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
     L.push(
       table(
         ['Case', 'evwire-http / uws', 'evwire-http / node-http', 'evwire-http-level / uws', 'steal %'],
-        http.map((c) => [c.name, fmtR(c.ratios.httpVsUws), fmtR(c.ratios.httpVsNode), fmtR(c.ratios.httpLevelVsUws), fmtFixed(c.stealPct, 1)])
+        http.map((c) => [c.name, fmtRS(c, 'httpVsUws'), fmtRS(c, 'httpVsNode'), fmtRS(c, 'httpLevelVsUws'), fmtFixed(c.stealPct, 1)])
       )
     );
+  }
+  const disturbed = runs.filter((r) => r.valid && isDisturbed(r));
+  if (disturbed.length) {
+    L.push('');
+    L.push('## Disturbed runs');
+    L.push('');
+    L.push(`Valid runs during which other work took more than ${DISTURBED_PCT} points of the server's or the load generator's CPU (kept in the medians):`);
+    L.push('');
+    for (const r of disturbed) {
+      const w = otherWork(r);
+      L.push(`- ${r.caseId} run ${r.rep} \`${r.server}\`: ${fmtInt(r.result.msgs_per_s)} msgs/s; other work ${fmtFixed(w.srv, 0)}% of the server CPU, ${fmtFixed(w.load, 0)}% of the load CPU; server ${fmtFixed(r.serverProcPct, 0)}%`);
+    }
   }
   if (udp.length) {
     L.push('');
@@ -279,7 +394,7 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
     L.push('');
     L.push('### UDP ratio (same run)');
     L.push('');
-    L.push(table(['Case', 'evwire-udp / node-dgram', 'steal %'], udp.map((c) => [c.name, fmtR(c.ratios.udpVsDgram), fmtFixed(c.stealPct, 1)])));
+    L.push(table(['Case', 'evwire-udp / node-dgram', 'steal %'], udp.map((c) => [c.name, fmtRS(c, 'udpVsDgram'), fmtFixed(c.stealPct, 1)])));
   }
   const bad = runs.filter((r) => !r.valid);
   if (bad.length) {
@@ -293,7 +408,7 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
   L.push('');
   L.push('```sh');
   L.push('npm run build        # addon and dist/');
-  L.push('npm run build:c      # build-c/ew_loadgen, build-c/ew_udpgen and build-c/ew_echo_native');
+  L.push('npm run build:c      # build-c/ew_loadgen, ew_udpgen, ew_echo_native, ew_epoll_echo, ew_bufferevent_echo');
   L.push('npm run bench        # full matrix, writes bench/RESULTS.md');
   L.push('npm run bench -- --quick --no-write   # a check in under a minute, printed only');
   L.push('```');
