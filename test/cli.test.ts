@@ -258,6 +258,16 @@ describe('cli', function () {
       assert.deepStrictEqual(await res.json(), { ok: true, session: 2 });
       const bad = await fetch(`http://127.0.0.1:${h.httpPort as number}/login`, { method: 'POST', body: JSON.stringify({ user: 'cy', token: 'x' }) });
       assert.strictEqual(bad.status, 401);
+      // The gateway's reports reach the UDP stats sink (once a second): the counts include the logins.
+      const deadline = Date.now() + 10000;
+      let seen: { service: string; logins: number; backendUp: boolean } | undefined;
+      while (seen === undefined && Date.now() < deadline) {
+        const sink = (await (await fetch(`http://127.0.0.1:${h.httpPort as number}/sink`)).json()) as Record<string, { service: string; logins: number; backendUp: boolean }>;
+        seen = Object.values(sink).find((x) => x.service === 'gateway' && x.logins >= 2);
+        if (seen === undefined) await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.ok(seen !== undefined, 'a gateway report at the stats sink within 10 s');
+      assert.strictEqual(seen.backendUp, true);
     });
 
     it('the client prints readable lines and keeps seq and flags', async () => {

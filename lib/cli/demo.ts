@@ -4,7 +4,8 @@
 // `evwire demo`: two services in one process. A backend service (framed TCP on 127.0.0.1)
 // answers logins; the gateway clients talk to (framed TCP, and HTTP with --http-port) echoes
 // every frame back with its type, seq and flags, except a Login, which it forwards to the backend
-// over a link (rt.connect) and answers with the backend's LoginReply. Logs are pino-pretty on a
+// over a link (rt.connect) and answers with the backend's LoginReply. Once a second the gateway
+// reports its counters to a stats sink over UDP (127.0.0.1), all local. Logs are pino-pretty on a
 // terminal, JSON lines otherwise; the first lines say where it listens and the exact client
 // command to try.
 import { createLogger, demo, ERROR_CODES, EvwireError, LOG_LEVELS, messageTypeId, Runtime, SystemError, type Link, type Logger } from '../index';
@@ -34,7 +35,8 @@ Options (environment variable in brackets):
   --port N         framed TCP port, 0: any free port [EVWIRE_PORT] (default 7000)
   --host H         name or address to listen on [EVWIRE_HOST] (default localhost)
   --http-port N    also serve HTTP on port N: GET / (hello), GET /stats, GET /metrics, POST /echo,
-                   POST /login (JSON {user, token}, answered by the backend)
+                   POST /login (JSON {user, token}, answered by the backend), GET /sink (the
+                   last report each sender sent the UDP stats sink)
                    [EVWIRE_HTTP_PORT] (default: no HTTP)
   --backend-port N the backend service's port on 127.0.0.1, 0: any free port
                    [EVWIRE_BACKEND_PORT] (default 0)
@@ -99,12 +101,32 @@ export async function runDemo(argv: readonly string[], out: (s: string) => void)
     const calls = backendCalls(link);
     link.on('reconnecting', ({ attempt, delayMs, error }) => rt.logger.warn({ attempt, delayMs, code: error.code }, 'gateway: backend unreachable, retrying'));
 
+    // The stats sink: a UDP socket that keeps the last report each sender sent (GET /sink).
+    const sink = await rt.listen({ protocol: 'udp', host: '127.0.0.1', port: 0, framing: 'raw' });
+    const reports = new Map<string, unknown>();
+    sink.on('message', (datagram, rinfo) => {
+      try {
+        reports.set(`${rinfo.address}:${rinfo.port}`, JSON.parse(datagram.toString()));
+      } catch {
+        rt.logger.debug({ from: rinfo.address }, 'stats sink: not JSON; ignored');
+      }
+    });
+    const reporter = await rt.connect({ protocol: 'udp', host: '127.0.0.1', port: sink.address().port, framing: 'raw' });
+    const counts = { connections: 0, frames: 0, logins: 0 };
+    const report = setInterval(() => {
+      reporter.send(Buffer.from(JSON.stringify({ service: 'gateway', at: new Date().toISOString(), ...counts, backendUp: link.connected })));
+    }, 1000);
+    report.unref(); // once the runtime is closed, send() returns false and the process may exit
+
     const server = await where(host, portNo, () => rt.listen({ protocol: 'tcp', host, port: portNo }));
     server.on('connection', (conn) => {
+      counts.connections++;
       const peer = `${conn.remoteAddress}:${conn.remotePort}`;
       rt.logger.info({ conn: conn.id, peer }, `connection from ${peer}`);
       conn.on('message', (msg) => {
+        counts.frames++;
         if (msg.type === LOGIN) {
+          counts.logins++;
           // Forwarded to the backend; its reply goes back with the client's seq and flags.
           const seq = msg.seq;
           const flags = msg.flags;
@@ -128,6 +150,7 @@ export async function runDemo(argv: readonly string[], out: (s: string) => void)
       http.get('/stats', (_req, res) => res.json(rt.stats()));
       http.metrics('/metrics');
       http.post('/echo', async (req, res) => res.end(await req.body()));
+      http.get('/sink', (_req, res) => res.json(Object.fromEntries(reports)));
       http.post('/login', async (req, res) => {
         const body = (await req.json()) as { user?: unknown; token?: unknown };
         const reply = await calls.login({ user: String(body.user ?? ''), token: String(body.token ?? '') });
