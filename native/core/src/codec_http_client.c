@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 evwire contributors
+#include "hparse.h"
 #include "internal.h"
 
 #include <ew/wire.h>
@@ -223,27 +224,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
-/* Notes the options close and keep-alive of a Connection value: a comma-separated list of
- * tokens with optional whitespace around each (RFC 9110 7.6.1), compared without case. */
-static void connection_options(hc_t *h, const char *v, uint32_t n) {
-  uint32_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-      i++;
-    uint32_t start = i;
-    while (i < n && v[i] != ',')
-      i++;
-    uint32_t end = i;
-    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-      end--;
-    uint32_t len = end - start;
-    if (len == 5 && strncasecmp(v + start, "close", 5) == 0)
-      h->conn_close = true;
-    else if (len == 10 && strncasecmp(v + start, "keep-alive", 10) == 0)
-      h->conn_keep = true;
-  }
-}
-
 static int on_header_value_complete(llhttp_t *p) {
   hc_t *h = hc_of(p);
   if (h->last_cb == CB_FIELD) h->last_cb = CB_VALUE; /* an empty value: no on_header_value */
@@ -259,7 +239,8 @@ static int on_header_value_complete(llhttp_t *p) {
   put32(h->buf + h->entry_at + 4, vl);
   uint32_t nl = get32(h->buf + h->entry_at);
   if (!h->in_body && nl == 10 && memcmp(h->buf + h->entry_at + 8, "connection", 10) == 0)
-    connection_options(h, (const char *)h->buf + h->entry_at + 8 + nl, vl);
+    ew__http_connection_options((const char *)h->buf + h->entry_at + 8 + nl, vl, &h->conn_close,
+                                &h->conn_keep);
   return 0;
 }
 

@@ -183,9 +183,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
-/* Notes the options close and keep-alive of a Connection value: a comma-separated list of
- * tokens with optional whitespace around each (RFC 9110 7.6.1), compared without case. */
-static void connection_options(ew__hparse_t *hp, const char *v, uint32_t n) {
+void ew__http_connection_options(const char *v, uint32_t n, bool *close, bool *keep) {
   uint32_t i = 0;
   while (i < n) {
     while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -198,9 +196,9 @@ static void connection_options(ew__hparse_t *hp, const char *v, uint32_t n) {
       end--;
     uint32_t len = end - start;
     if (len == 5 && strncasecmp(v + start, "close", 5) == 0)
-      hp->conn_close = true;
+      *close = true;
     else if (len == 10 && strncasecmp(v + start, "keep-alive", 10) == 0)
-      hp->conn_keep = true;
+      *keep = true;
   }
 }
 
@@ -226,7 +224,7 @@ static int on_header_value_complete(llhttp_t *p) {
   if (nl == 6 && vl == 12 && name_is(hp, "expect", 6)) {
     if (strncasecmp(v, "100-continue", 12) == 0) hp->expect_continue = true;
   } else if (nl == 10 && name_is(hp, "connection", 10)) {
-    connection_options(hp, v, vl);
+    ew__http_connection_options(v, vl, &hp->conn_close, &hp->conn_keep);
   }
   return 0;
 }

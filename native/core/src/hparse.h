@@ -93,6 +93,11 @@ typedef struct ew__hparse_s {
 
 enum { EW__HPARSE_MORE = 0, EW__HPARSE_DONE = 1, EW__HPARSE_ERROR = -1 };
 
+/* Notes the options close and keep-alive of a Connection header value: a comma-separated list
+ * of tokens with optional whitespace around each (RFC 9110 7.6.1), compared without case. The
+ * request parser and the response codec (codec_http_client.c) both read them so. */
+void ew__http_connection_options(const char *v, uint32_t n, bool *close, bool *keep);
+
 /* Prepares `hp` for a connection's first request. `lim` must outlive it. Returns 0 or
  * EW_ENOMEM. */
 int ew__hparse_init(ew__hparse_t *hp, const ew_http_limits_t *lim, const ew__hparse_ops_t *ops,
