@@ -37,7 +37,7 @@ import {
 
 /** How a link reconnects after its connection drops or an attempt fails. */
 export interface ReconnectOptions {
-  /** The wait before the first retry. Default 100. */
+  /** The wait before the first retry (0 counts as 1). Default 100. */
   initialDelayMs?: number;
   /** The longest wait. Default 10000. */
   maxDelayMs?: number;
@@ -48,7 +48,9 @@ export interface ReconnectOptions {
    * Default 'full'. */
   jitter?: 'full' | 'none';
   /** Attempts in a row (the first included) before the link gives up and closes; Infinity
-   * never does. Default Infinity. */
+   * never does. Default Infinity. The count (and the backoff) starts again only after a
+   * connection that stayed up at least 1 s (or initialDelayMs, if longer): a server that
+   * accepts and closes at once meets growing waits. */
   maxAttempts?: number;
 }
 
@@ -222,7 +224,8 @@ export function linkOptions(o: ConnectOptions, conn: { highWatermark: number; lo
 /** The wait before attempt `attempt` (2, 3, ...): initial * factor^(attempt-2), capped, then
  * jittered. */
 export function backoffDelay(r: Required<ReconnectOptions>, attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, Math.max(0, attempt - 2)));
+  // At least 1 ms, so that initialDelayMs 0 still backs off instead of retrying in a loop.
+  const base = Math.min(r.maxDelayMs, Math.max(1, r.initialDelayMs) * Math.pow(r.factor, Math.max(0, attempt - 2)));
   return Math.round(r.jitter === 'full' ? random() * base : base);
 }
 
@@ -254,6 +257,8 @@ export class Link extends EventEmitter<LinkEvents> {
   #queuedBytes = 0;
   #stats = { connects: 0, failedAttempts: 0, queueRefused: 0, messagesIn: 0, messagesOut: 0 };
   #first: { resolve: (l: Link) => void; reject: (e: EvwireError) => void } | null = null;
+  /** When the connection now up came up (Date.now()). */
+  #upSince = 0;
   #closeError: EvwireError | null = null;
   #destroying = false;
 
@@ -320,7 +325,9 @@ export class Link extends EventEmitter<LinkEvents> {
   send(type: number, body?: Uint8Array | string, opts?: SendOptions): boolean;
   send<T, I>(cls: MessageClass<T, I>, message: I, opts?: SendOptions): boolean;
   send(type: number | MessageClass<unknown, unknown>, body?: unknown, opts?: SendOptions): boolean {
-    if (this.#conn !== null) {
+    // A connection that is ending (the peer's FIN, answered) takes nothing more: the message
+    // is queued for the next one, as while down.
+    if (this.#conn !== null && !this.#conn.ended) {
       const ok = this.#conn.send(type as number, body as Uint8Array, opts);
       this.#stats.messagesOut++;
       return ok;
@@ -348,7 +355,7 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** Raw framing: writes bytes, queued while down as send() is. */
   write(bytes: Uint8Array | string): boolean {
-    if (this.#conn !== null) {
+    if (this.#conn !== null && !this.#conn.ended) {
       const ok = this.#conn.write(bytes);
       this.#stats.messagesOut++;
       return ok;
@@ -466,7 +473,7 @@ export class Link extends EventEmitter<LinkEvents> {
     }
     this.#state = State.Open;
     this.#conn = conn;
-    this.#attempt = 0;
+    this.#upSince = Date.now();
     this.#stats.connects++;
     conn.on('drain', () => this.emit('drain'));
     conn.on('end', () => this.emit('end'));
@@ -489,6 +496,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #finishing: Promise<void> | null = null;
 
   #finish(err: EvwireError | null, hard: boolean): Promise<void> {
+    if (this.#state === State.Closed) return this.#finishing ?? Promise.resolve();
     if (hard && this.#conn !== null && !this.#destroying) {
       this.#destroying = true;
       this.#conn.destroy();
@@ -593,6 +601,10 @@ export class Link extends EventEmitter<LinkEvents> {
         return;
       }
       this.#state = State.Connecting;
+      // The backoff starts again only after a connection that stayed up a while: a server that
+      // accepts and closes at once (overloaded, or refusing this client) gets growing waits and
+      // counts against maxAttempts, instead of a reconnect every initialDelayMs for ever.
+      if (Date.now() - this.#upSince >= Math.max(1000, this.#o.reconnect?.initialDelayMs ?? 0)) this.#attempt = 0;
       const err = reason.error ?? makeError(reason.code === 'EW_OK' ? 'EW_ECLOSED' : reason.code, `the connection to ${this.#o.host}:${this.#o.port} closed (${reason.code})`);
       this.#retryOrFinish(err);
     });

@@ -147,7 +147,9 @@ describe('links: outbound connections (rt.connect)', function () {
       assert.equal(link.connected, false);
       sendBatch(50); // queued: the link is down
       assert.equal(link.stats().queued, 50);
-      await tick(120); // some refused attempts, with growing waits
+      // Some refused attempts, with growing waits (waited for, not timed: a loaded machine is slow).
+      const waitsBefore = delays.length;
+      await until(() => delays.length >= waitsBefore + 3, `round ${round}: three reconnect waits`);
       const connected = once(link, 'connect');
       await b.start();
       await connected;
@@ -171,6 +173,38 @@ describe('links: outbound connections (rt.connect)', function () {
     const second = delays.filter((d) => d.attempt === 3);
     assert.ok(second.every((d) => d.delayMs === 40 && d.error.code === 'EW_ECONNREFUSED'), JSON.stringify(second.map((d) => [d.delayMs, d.error.code])));
     await link.close();
+  });
+
+  it('backs off against a server that accepts and closes at once, and queues what is sent while the connection ends', async () => {
+    let accepted = 0;
+    const server = net.createServer((s) => {
+      accepted++;
+      s.end(); // our FIN at once: the link's connection answers it and closes
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const link = await ctx.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, reconnect: { initialDelayMs: 10, maxDelayMs: 10000, jitter: 'none' } });
+      const waits: number[] = [];
+      link.on('reconnecting', (i) => waits.push(i.delayMs));
+      // The peer's FIN is answered; a send meanwhile waits for the next connection.
+      await once(link, 'end');
+      assert.equal(link.send(3, 'after end'), true);
+      assert.equal(link.stats().queued, 1);
+      await until(() => waits.length >= 4, 'four reconnect waits');
+      // Short-lived connections do not reset the backoff: the waits grow.
+      assert.deepEqual(waits.slice(0, 4), [10, 20, 40, 80]);
+      assert.ok(accepted >= 4);
+      link.destroy();
+      await once(link, 'close');
+      // Closing again emits nothing more.
+      let closes = 0;
+      link.on('close', () => closes++);
+      await link.close();
+      assert.equal(closes, 0);
+    } finally {
+      server.close();
+    }
   });
 
   it('bounds the queue while down: send() turns false at the bound, and the count says what was refused', async () => {

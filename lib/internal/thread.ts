@@ -186,7 +186,11 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
    * connections as listen() does, opens the native link (its connections are delivered to this
    * thread) and starts it. */
   openLink(o: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>, setup?: (link: Link) => void): Promise<Link> {
-    if (this.#stopped) return Promise.reject(makeError('EW_ESHUTDOWN', 'the runtime is closing'));
+    try {
+      this.checkOpen(); // not once the runtime is closing: its drain would not wait for the link
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const L = native.defaults.listen;
     const maxFrameBytes = o.maxFrameBytes ?? L.maxFrameBytes;
     check(Number.isInteger(maxFrameBytes) && maxFrameBytes >= 0 && maxFrameBytes <= 0xffffffff, 'maxFrameBytes must be a u32', maxFrameBytes);
@@ -315,14 +319,16 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
   open(io: number, slot: number, gen: number, serverId: number, family: number, port: number, address: string): Connection | undefined {
     const link = this.links.get(serverId) ?? this.#closedLinks.get(serverId);
     if (link !== undefined) {
+      // A link's connection is not an accepted one: no 'connection' event anywhere; the
+      // thread's process reference follows it (linksChanged).
       const conn = new Connection(this.engine, link, io, slot, gen, family, address, port);
       this.#live++;
       conn.once('close', () => {
         this.#live--;
-        this.#role.closed?.(conn);
+        this.#role.linksChanged?.();
       });
       link.opened(conn);
-      this.#role.opened?.(conn);
+      this.#role.linksChanged?.();
       return conn;
     }
     const server = this.servers.get(serverId);

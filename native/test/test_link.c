@@ -187,5 +187,42 @@ static void test_bad_arguments_and_close(void) {
   ew_runtime_release(f.rt);
 }
 
+/* An attempt that connects but that the IO thread cannot take (its only slot is in use) fails
+ * like any other: LINK_FAIL with EW_ELIMIT, never silence. */
+static void test_connected_but_no_slot(void) {
+  static fixture_t f;
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.io_threads = 1;
+  o.max_conns_per_thread = 1;
+  o.log_level = EW_LOG_LEVEL_ERROR;
+  ASSERT_OK(ew_runtime_start(&o, &f.rt));
+  f.ep.on_record = on_record;
+  f.ep.end_on_peer_end = 1;
+  ASSERT_OK(ew_echo_port_start(&f.ep, f.rt, 0));
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  ASSERT_OK(ew_link_open(f.rt, &lo, &f.link));
+  atomic_store(&fails, 0);
+  int l;
+  uint16_t port = listener(AF_INET, 8, &l);
+  const char *addrs[] = {"127.0.0.1"};
+  ASSERT_OK(ew_link_connect(f.rt, f.link, addrs, 1, port, 3000, 0));
+  int p1 = accept(l, NULL, NULL);
+  WAIT_FOR(atomic_load(&f.ep.opened) == 1);
+  ASSERT_OK(ew_link_connect(f.rt, f.link, addrs, 1, port, 3000, 0));
+  int p2 = accept(l, NULL, NULL);
+  WAIT_FOR(atomic_load(&fails) == 1);
+  ASSERT_EQ(atomic_load(&last_fail), EW_ELIMIT);
+  ASSERT_EQ(atomic_load(&f.ep.opened), 1);
+  ASSERT_EQ(tcp_wait_closed(p2), 0); /* the refused socket was closed */
+  close(p2);
+  close(p1);
+  WAIT_FOR(atomic_load(&f.ep.closed) == 1);
+  close(l);
+  stop(&f);
+}
+
 EW_TEST_MAIN(EW_TEST(test_connects_trying_every_address), EW_TEST(test_refused),
-             EW_TEST(test_timeout), EW_TEST(test_bad_arguments_and_close))
+             EW_TEST(test_timeout), EW_TEST(test_bad_arguments_and_close),
+             EW_TEST(test_connected_but_no_slot))

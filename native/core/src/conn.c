@@ -270,8 +270,8 @@ static void reject(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
   prof->release(prof);
 }
 
-void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
-                    const struct sockaddr *addr, socklen_t addrlen) {
+int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
+                   const struct sockaddr *addr, socklen_t addrlen) {
   /* The connection uses `srv` (admission, per-address counts) on the strength of the profile's
    * reference, which for an accepted connection is its server's. */
   assert(srv == NULL || prof == &srv->prof);
@@ -284,7 +284,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv
   if (port == UINT32_MAX || (parked && !atomic_load(rt->ports[port].attached))) {
     EW_LOG_WARN(rt, "server %u: no port is attached to take connections; refusing", prof->id);
     reject(io, fd, prof, srv, addr);
-    return;
+    return EW_ESTATE;
   }
   uint32_t slot = slot_alloc(io);
   if (slot == UINT32_MAX) {
@@ -296,7 +296,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv
                   rt->o.max_conns_per_thread);
     }
     reject(io, fd, prof, srv, addr);
-    return;
+    return EW_ELIMIT;
   }
   ew__conn_t *c = calloc(1, sizeof *c);
   if (c != NULL) {
@@ -322,7 +322,7 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv
     io->conns[slot] = NULL;
     slot_release(io, slot);
     reject(io, fd, prof, srv, addr);
-    return;
+    return EW_ENOMEM;
   }
   if (prof->no_delay) {
     int one = 1;
@@ -360,11 +360,12 @@ void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv
   int err = c->codec->init(c);
   if (err != 0) {
     ew__conn_close(c, err, 0);
-    return;
+    return 0; /* announced, then closed: the port heard of it */
   }
   /* Registering an fd that already has data queued reports it at once, so nothing that arrived
    * before this point is missed. */
   if (event_add(c->ev, NULL) != 0) ew__conn_close(c, EW_ENOMEM, 0);
+  return 0;
 }
 
 /* Admission (docs/workers.md): the owner port answered a parked connection. Admitted, it is

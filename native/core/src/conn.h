@@ -101,9 +101,11 @@ static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, 
 /* Makes a connection of `fd` (peer `addr`, a connected non-blocking socket) run by `prof`,
  * whose reference it takes over; `srv` is the listener that accepted it (admission, per-address
  * limits: then prof is &srv->prof), NULL for none. The caller has counted it in io->live
- * (the acceptor's pick_thread, or ew__io_adopt). */
-void ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
-                    const struct sockaddr *addr, socklen_t addrlen);
+ * (the acceptor's pick_thread, or ew__io_adopt). Returns 0 once the port has heard of it (OPEN or
+ * ADMIT), or the EW_* reason it was refused for (EW_ELIMIT: no slot, EW_ESTATE: no port to take
+ * it, EW_ENOMEM): the socket is closed and the profile's reference released. */
+int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
+                   const struct sockaddr *addr, socklen_t addrlen);
 void ew__conn_pump(ew__conn_t *c);
 void ew__conn_close(ew__conn_t *c, int reason, int sys_errno);
 void ew__conn_free_silently(ew__conn_t *c);

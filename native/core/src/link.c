@@ -203,6 +203,18 @@ static void dial_fail(ew__dial_t *d) {
   dial_free(d);
 }
 
+/* A socket connected to itself: on loopback the kernel may pick the peer's port as the source
+ * port of a connect to a port nobody listens on (a backend that is down), and the socket then
+ * talks to itself. Taken as refused (as Go's net package does). */
+static bool self_connected(int fd) {
+  struct sockaddr_storage a, b;
+  socklen_t al = sizeof a, bl = sizeof b;
+  if (getsockname(fd, (struct sockaddr *)&a, &al) != 0 ||
+      getpeername(fd, (struct sockaddr *)&b, &bl) != 0)
+    return false;
+  return al == bl && memcmp(&a, &b, al) == 0;
+}
+
 static void dial_connected(ew__dial_t *d) {
   ew__io_t *io = d->io;
   ew__link_t *l = d->link;
@@ -215,11 +227,22 @@ static void dial_connected(ew__dial_t *d) {
     return;
   }
   d->fd = -1;
-  /* The attempt's reference to the link becomes the connection's. */
-  atomic_fetch_add(&l->refs, 1);
+  uint32_t port = l->port, id = l->prof.id;
+  /* The attempt's reference to the link becomes the connection's; one more keeps the link
+   * while a refusal is reported. */
+  atomic_fetch_add(&l->refs, 2);
   dial_free(d);
   atomic_fetch_add_explicit(&io->live, 1, memory_order_relaxed);
-  ew__conn_adopt(io, fd, &l->prof, NULL, (struct sockaddr *)&peer, len);
+  int err = ew__conn_adopt(io, fd, &l->prof, NULL, (struct sockaddr *)&peer, len);
+  if (err != 0 && !atomic_load(&l->closed)) {
+    /* Connected, but this IO thread could not take it (no slot, no port, no memory): the
+     * attempt failed, and the link hears so, as for any failed attempt. */
+    struct {
+      uint32_t sys_errno, tried;
+    } body = {0, 1};
+    ew__io_push_ctrl(io, port, EW_REC_LINK_FAIL, 0, id, (uint32_t)err, &body, sizeof body);
+  }
+  ew__link_unref(l);
 }
 
 static void dial_next(ew__dial_t *d);
@@ -235,6 +258,7 @@ static void on_dial(evutil_socket_t fd, short what, void *arg) {
     int e = 0;
     socklen_t el = sizeof e;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0) e = errno;
+    if (e == 0 && self_connected(fd)) e = ECONNREFUSED;
     if (e == 0) {
       dial_connected(d);
       return;
@@ -277,10 +301,13 @@ static void dial_next(ew__dial_t *d) {
       continue;
     }
     d->fd = fd;
-    if (connect(fd, (const struct sockaddr *)sa, d->lens[d->idx]) == 0) {
+    int rc = connect(fd, (const struct sockaddr *)sa, d->lens[d->idx]);
+    int ce = errno;
+    if (rc == 0 && !self_connected(fd)) {
       dial_connected(d);
       return;
     }
+    errno = rc == 0 ? ECONNREFUSED : ce;
     if (errno == EINPROGRESS) {
       d->ev = event_new(io->base, fd, EV_WRITE, on_dial, d);
       struct timeval tv = {.tv_sec = share / 1000, .tv_usec = (share % 1000) * 1000};
