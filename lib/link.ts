@@ -431,9 +431,20 @@ export class Link extends EventEmitter<LinkEvents> {
     const h = this.#o.host;
     if (net.isIP(h) !== 0) return [h];
     try {
-      const all = await lookup(h, { all: true });
+      // The name's resolution counts against connectTimeoutMs too.
+      const ms = this.#o.connectTimeoutMs;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const all = await (ms === 0
+        ? lookup(h, { all: true })
+        : Promise.race([
+            lookup(h, { all: true }),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(makeError('EW_ETIMEDOUT', `${h} did not resolve within connectTimeoutMs (${ms} ms)`, { syscall: 'getaddrinfo' })), ms);
+            }),
+          ]).finally(() => clearTimeout(timer)));
       return all.slice(0, 16).map((a) => a.address);
     } catch (err) {
+      if (err instanceof Error && (err as EvwireError).code === 'EW_ETIMEDOUT') throw err;
       const e = err as NodeJS.ErrnoException;
       const code = e.code === 'ENOTFOUND' ? 'EW_EAI_NONAME' : e.code === 'EAI_AGAIN' ? 'EW_EAI_AGAIN' : 'EW_EAI_OTHER';
       throw makeError(code, `${ERROR_CODES[code].message} (getaddrinfo) ${h}`, { syscall: 'getaddrinfo' });

@@ -19,6 +19,7 @@ import {
   REC_DRAIN,
   REC_ACCEPT_ERROR,
   REC_LINK_FAIL,
+  REC_DESTROY,
   REC_END,
   REC_FAULT,
   REC_F_RESPONSE_END,
@@ -375,6 +376,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
       this.openLocalAddress = nul + 3 <= end ? this.shm.toString('latin1', nul + 3, end) : '';
       const conn = this.host.open(k, slot, gen, serverId, family, port, address);
       if (conn !== undefined) this.conns[k][slot] = conn;
+      // Nobody here takes it (its server or link is gone): closed natively at once, never left
+      // open without an owner.
+      else if (!this.stopped) this.bodyless(k, REC_DESTROY, idLo, gen, 0, 0);
       return;
     }
     if (kind === REC_UNLISTEN) {
