@@ -77,6 +77,14 @@ extern const ew__codec_t ew__codec_http;
 extern const ew__codec_t ew__codec_lines;
 extern const ew__codec_t ew__codec_http_client;
 
+/* Ops that several codecs share: state zeroed at init (inline state only), nothing to free,
+ * a flood kick answered as a protocol fault (FAULT with EW_EFLOOD), and "always idle" for a
+ * graceful close (a codec that owes nothing between messages). */
+int ew__codec_init_zero(ew__conn_t *c);
+void ew__codec_free_none(ew__conn_t *c);
+int ew__codec_kick_fault(ew__conn_t *c);
+bool ew__codec_drain_idle(ew__conn_t *c);
+
 /* The codec of a framing (EW_FRAMING_*), or NULL if there is none. */
 const ew__codec_t *ew__codec_for(int framing);
 

@@ -24,15 +24,6 @@ static inline const frames_state_t *cst(const ew__conn_t *c) {
   return (const frames_state_t *)(const void *)c->cs.bytes;
 }
 
-static int frames_init(ew__conn_t *c) {
-  memset(&c->cs, 0, sizeof c->cs);
-  return 0;
-}
-
-static void frames_free(ew__conn_t *c) {
-  (void)c;
-}
-
 /* Moves every complete frame (or full-size fragment) from the input buffer into the port's
  * ring. */
 static int frames_deliver(ew__conn_t *c) {
@@ -155,26 +146,16 @@ static bool frames_eof(ew__conn_t *c) {
   return true;
 }
 
-static int frames_kick(ew__conn_t *c) {
-  ew__conn_fault(c, EW_EFLOOD);
-  return -1;
-}
-
-static bool frames_drain(ew__conn_t *c) {
-  (void)c;
-  return true;
-}
-
 const ew__codec_t ew__codec_frames = {
     .name = "frames",
     .flags = 0,
-    .init = frames_init,
-    .free = frames_free,
+    .init = ew__codec_init_zero,
+    .free = ew__codec_free_none,
     .deliver = frames_deliver,
     .eof = frames_eof,
     .partial = frames_partial,
     .timeout = NULL, /* the guard's idle, first-message and partial-frame timeouts */
     .sent = NULL,
-    .kick = frames_kick,
-    .drain = frames_drain,
+    .kick = ew__codec_kick_fault,
+    .drain = ew__codec_drain_idle,
 };

@@ -95,16 +95,6 @@ static void put16(uint8_t *p, uint16_t v) {
   memcpy(p, &v, 2);
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-  memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
 static bool owed_no_body(const hc_t *h, uint32_t i) {
   i %= MAX_OWED;
   return (h->no_body[i / 64] >> (i % 64)) & 1u;
@@ -117,31 +107,11 @@ static int fail(hc_t *h, int err) {
 }
 
 static int grow(hc_t *h, uint32_t more) {
-  if (more > UINT32_MAX - h->len) return -1;
-  if (h->len + more <= h->cap) return 0;
-  uint32_t cap = h->cap ? h->cap : 1024;
-  while (cap < h->len + more) {
-    if (cap > UINT32_MAX / 2) return -1;
-    cap *= 2;
-  }
-  uint8_t *b = realloc(h->buf, cap);
-  if (b == NULL) return -1;
-  h->buf = b;
-  h->cap = cap;
-  return 0;
+  return ew__hbuf_grow(&h->buf, &h->cap, h->len, more);
 }
 
 static int append(hc_t *h, const char *at, size_t n) {
-  if (grow(h, (uint32_t)n) != 0) return -1;
-  memcpy(h->buf + h->len, at, n);
-  h->len += (uint32_t)n;
-  return 0;
-}
-
-/* tchar (RFC 9110 5.6.2). */
-static bool is_tchar(unsigned char ch) {
-  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-         (ch != 0 && ch < 128 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+  return ew__hbuf_append(&h->buf, &h->len, &h->cap, at, n);
 }
 
 /* ---- llhttp callbacks ---------------------------------------------------------------------- */
@@ -188,20 +158,16 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   if (grow(h, (uint32_t)n) != 0) return fail(h, EW_ENOMEM);
   /* Names are lower-cased once here, so JavaScript never has to; llhttp has checked that they
    * are tokens, and so does this loop, whatever llhttp's version or leniency. */
-  uint8_t *to = h->buf + h->len;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)at[i];
-    if (!is_tchar(ch)) return fail(h, EW_EPROTO_HTTP);
-    to[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
-  }
+  if (ew__http_lower_token(h->buf + h->len, at, n) != 0) return fail(h, EW_EPROTO_HTTP);
   h->len += (uint32_t)n;
-  put32(h->buf + h->entry_at, get32(h->buf + h->entry_at) + (uint32_t)n);
+  ew__hput32(h->buf + h->entry_at, ew__hget32(h->buf + h->entry_at) + (uint32_t)n);
   return 0;
 }
 
 static int on_header_field_complete(llhttp_t *p) {
   hc_t *h = hc_of(p);
-  return h->last_cb == CB_FIELD && get32(h->buf + h->entry_at) != 0 ? 0 : fail(h, EW_EPROTO_HTTP);
+  return h->last_cb == CB_FIELD && ew__hget32(h->buf + h->entry_at) != 0 ? 0
+                                                                         : fail(h, EW_EPROTO_HTTP);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
@@ -220,7 +186,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
    * replace a fold: no CR or LF ever reaches a header value in JavaScript. */
   for (uint32_t i = from; i < h->len; i++)
     if (h->buf[i] == '\r' || h->buf[i] == '\n') h->buf[i] = ' ';
-  put32(h->buf + h->entry_at + 4, get32(h->buf + h->entry_at + 4) + (uint32_t)n);
+  ew__hput32(h->buf + h->entry_at + 4, ew__hget32(h->buf + h->entry_at + 4) + (uint32_t)n);
   return 0;
 }
 
@@ -231,13 +197,13 @@ static int on_header_value_complete(llhttp_t *p) {
   h->last_cb = CB_VALUE_DONE;
   /* Whitespace around a value is not part of it (RFC 9110 5.5); llhttp drops the leading kind
    * only. The value is the last thing in the buffer, so trimming is a shorter length. */
-  uint32_t vl = get32(h->buf + h->entry_at + 4);
+  uint32_t vl = ew__hget32(h->buf + h->entry_at + 4);
   while (vl > 0 && (h->buf[h->len - 1] == ' ' || h->buf[h->len - 1] == '\t')) {
     vl--;
     h->len--;
   }
-  put32(h->buf + h->entry_at + 4, vl);
-  uint32_t nl = get32(h->buf + h->entry_at);
+  ew__hput32(h->buf + h->entry_at + 4, vl);
+  uint32_t nl = ew__hget32(h->buf + h->entry_at);
   if (!h->in_body && nl == 10 && memcmp(h->buf + h->entry_at + 8, "connection", 10) == 0)
     ew__http_connection_options((const char *)h->buf + h->entry_at + 8 + nl, vl, &h->conn_close,
                                 &h->conn_keep);
@@ -303,12 +269,12 @@ static int on_message_complete(llhttp_t *p) {
   put16(b, (uint16_t)llhttp_get_status_code(p));
   b[2] = llhttp_get_http_major(p);
   b[3] = llhttp_get_http_minor(p);
-  put32(b + 4, h->keep ? EW_HTTP_RES_F_KEEP_ALIVE : 0);
-  put32(b + 8, h->reason_len);
-  put32(b + 12, h->header_count);
-  put32(b + 16, h->header_section);
-  put32(b + 20, h->body_len);
-  put32(b + 24, h->trailer_count);
+  ew__hput32(b + 4, h->keep ? EW_HTTP_RES_F_KEEP_ALIVE : 0);
+  ew__hput32(b + 8, h->reason_len);
+  ew__hput32(b + 12, h->header_count);
+  ew__hput32(b + 16, h->header_section);
+  ew__hput32(b + 20, h->body_len);
+  ew__hput32(b + 24, h->trailer_count);
   h->answered++;
   h->done = true;
   return HPE_PAUSED;
@@ -318,6 +284,7 @@ static llhttp_settings_t settings;
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void init_settings(void) {
+  ew__http_tokens_init();
   llhttp_settings_init(&settings);
   settings.on_message_begin = on_message_begin;
   settings.on_status = on_status;

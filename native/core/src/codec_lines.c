@@ -32,15 +32,6 @@ static uint32_t max_line(const ew__conn_t *c) {
   return max < max_body ? max : max_body;
 }
 
-static int lines_init(ew__conn_t *c) {
-  memset(&c->cs, 0, sizeof c->cs);
-  return 0;
-}
-
-static void lines_free(ew__conn_t *c) {
-  (void)c;
-}
-
 /* The byte at offset `at` of the input (which holds more than `at` bytes). */
 static uint8_t byte_at(ew__conn_t *c, size_t at) {
   struct evbuffer_ptr p;
@@ -194,26 +185,16 @@ static bool lines_eof(ew__conn_t *c) {
   return false;
 }
 
-static int lines_kick(ew__conn_t *c) {
-  ew__conn_fault(c, EW_EFLOOD);
-  return -1;
-}
-
-static bool lines_drain(ew__conn_t *c) {
-  (void)c;
-  return true;
-}
-
 const ew__codec_t ew__codec_lines = {
     .name = "lines",
     .flags = 0,
-    .init = lines_init,
-    .free = lines_free,
+    .init = ew__codec_init_zero,
+    .free = ew__codec_free_none,
     .deliver = lines_deliver,
     .eof = lines_eof,
     .partial = lines_partial,
     .timeout = NULL, /* the guard's idle, first-message and partial-message timeouts */
     .sent = NULL,
-    .kick = lines_kick,
-    .drain = lines_drain,
+    .kick = ew__codec_kick_fault,
+    .drain = ew__codec_drain_idle,
 };

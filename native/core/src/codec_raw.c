@@ -6,15 +6,6 @@
  * and seq 0). Each record counts as one message against the window. Nothing is ever partial,
  * so a FIN is always a clean END. */
 
-static int raw_init(ew__conn_t *c) {
-  (void)c;
-  return 0;
-}
-
-static void raw_free(ew__conn_t *c) {
-  (void)c;
-}
-
 static int raw_deliver(ew__conn_t *c) {
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
@@ -55,26 +46,16 @@ static bool raw_partial(const ew__conn_t *c) {
   return false;
 }
 
-static int raw_kick(ew__conn_t *c) {
-  ew__conn_fault(c, EW_EFLOOD);
-  return -1;
-}
-
-static bool raw_drain(ew__conn_t *c) {
-  (void)c;
-  return true;
-}
-
 const ew__codec_t ew__codec_raw = {
     .name = "raw",
     .flags = 0,
-    .init = raw_init,
-    .free = raw_free,
+    .init = ew__codec_init_zero,
+    .free = ew__codec_free_none,
     .deliver = raw_deliver,
     .eof = raw_eof,
     .partial = raw_partial,
     .timeout = NULL, /* the guard's idle and first-message timeouts */
     .sent = NULL,
-    .kick = raw_kick,
-    .drain = raw_drain,
+    .kick = ew__codec_kick_fault,
+    .drain = ew__codec_drain_idle,
 };

@@ -25,41 +25,51 @@ enum {
   SC_DONE,     /* the head is over (body, or the request is complete) */
 };
 
-static int grow(ew__hparse_t *hp, uint32_t more) {
-  if (more > UINT32_MAX - hp->len) return -1;
-  if (hp->len + more <= hp->cap) return 0;
-  uint32_t cap = hp->cap ? hp->cap : 1024;
-  while (cap < hp->len + more) {
-    if (cap > UINT32_MAX / 2) return -1;
-    cap *= 2;
+/* Inlined into the request parser's callbacks; exported below for the response codec. */
+static inline int hbuf_grow(uint8_t **buf, uint32_t *cap, uint32_t len, uint32_t more) {
+  if (more > UINT32_MAX - len) return -1;
+  if (len + more <= *cap) return 0;
+  uint32_t n = *cap ? *cap : 1024;
+  while (n < len + more) {
+    if (n > UINT32_MAX / 2) return -1;
+    n *= 2;
   }
-  uint8_t *b = realloc(hp->buf, cap);
+  uint8_t *b = realloc(*buf, n);
   if (b == NULL) return -1;
-  hp->buf = b;
-  hp->cap = cap;
+  *buf = b;
+  *cap = n;
   return 0;
+}
+
+static inline int hbuf_append(uint8_t **buf, uint32_t *len, uint32_t *cap, const void *at,
+                              size_t n) {
+  if (hbuf_grow(buf, cap, *len, (uint32_t)n) != 0) return -1;
+  memcpy(*buf + *len, at, n);
+  *len += (uint32_t)n;
+  return 0;
+}
+
+int ew__hbuf_grow(uint8_t **buf, uint32_t *cap, uint32_t len, uint32_t more) {
+  return hbuf_grow(buf, cap, len, more);
+}
+
+int ew__hbuf_append(uint8_t **buf, uint32_t *len, uint32_t *cap, const void *at, size_t n) {
+  return hbuf_append(buf, len, cap, at, n);
+}
+
+static int grow(ew__hparse_t *hp, uint32_t more) {
+  return hbuf_grow(&hp->buf, &hp->cap, hp->len, more);
 }
 
 static int append(ew__hparse_t *hp, const char *at, size_t n) {
-  if (grow(hp, (uint32_t)n) != 0) return -1;
-  memcpy(hp->buf + hp->len, at, n);
-  hp->len += (uint32_t)n;
-  return 0;
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-  memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
+  return hbuf_append(&hp->buf, &hp->len, &hp->cap, at, n);
 }
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
  * / DIGIT / ALPHA (RFC 9110 5.6.2), mapped to its lower case; 0 for a byte that is no tchar. */
 static uint8_t token_lower[256];
+
+static pthread_once_t tokens_once = PTHREAD_ONCE_INIT;
 
 static void init_tokens(void) {
   for (unsigned ch = 1; ch < 256; ch++) {
@@ -67,6 +77,24 @@ static void init_tokens(void) {
                (ch < 128 && strchr("!#$%&'*+-.^_`|~", (int)ch) != NULL);
     token_lower[ch] = !tok ? 0 : (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : (uint8_t)ch;
   }
+}
+
+void ew__http_tokens_init(void) {
+  pthread_once(&tokens_once, init_tokens);
+}
+
+/* Inlined into the request parser's header callback, which runs per header line. */
+static inline int lower_token(uint8_t *to, const char *at, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint8_t lc = token_lower[(unsigned char)at[i]];
+    if (lc == 0) return -1;
+    to[i] = lc;
+  }
+  return 0;
+}
+
+int ew__http_lower_token(uint8_t *to, const char *at, size_t n) {
+  return lower_token(to, at, n);
 }
 
 static ew__hparse_t *hp_of(llhttp_t *p) {
@@ -123,19 +151,15 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   /* Names are case-insensitive: lower-cased once here, so JavaScript never has to. They must be
    * tokens (RFC 9110 5.1): RFC 9112 5.1 says a server must reject anything else with 400, since
    * proxies disagree on what such a name means. */
-  uint8_t *to = hp->buf + hp->len;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t lc = token_lower[(unsigned char)at[i]];
-    if (lc == 0) return fail(hp, 400);
-    to[i] = lc;
-  }
+  if (lower_token(hp->buf + hp->len, at, n) != 0) return fail(hp, 400);
   hp->len += (uint32_t)n;
-  put32(hp->buf + hp->entry_at, get32(hp->buf + hp->entry_at) + (uint32_t)n);
+  ew__hput32(hp->buf + hp->entry_at, ew__hget32(hp->buf + hp->entry_at) + (uint32_t)n);
   return 0;
 }
 
 static bool name_is(const ew__hparse_t *hp, const char *name, uint32_t len) {
-  return get32(hp->buf + hp->entry_at) == len && memcmp(hp->buf + hp->entry_at + 8, name, len) == 0;
+  return ew__hget32(hp->buf + hp->entry_at) == len &&
+         memcmp(hp->buf + hp->entry_at + 8, name, len) == 0;
 }
 
 /* A field that may not come as a trailer (EW__HPARSE_FORBIDDEN_TRAILERS). */
@@ -145,7 +169,7 @@ static bool forbidden_trailer(const ew__hparse_t *hp) {
       EW__HPARSE_FORBIDDEN_TRAILERS(XX)
 #undef XX
   };
-  uint32_t nl = get32(hp->buf + hp->entry_at);
+  uint32_t nl = ew__hget32(hp->buf + hp->entry_at);
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (nl == strlen(names[i]) && memcmp(hp->buf + hp->entry_at + 8, names[i], nl) == 0)
       return true;
@@ -154,7 +178,7 @@ static bool forbidden_trailer(const ew__hparse_t *hp) {
 
 static int on_header_field_complete(llhttp_t *p) {
   ew__hparse_t *hp = hp_of(p);
-  if (hp->last_cb != CB_FIELD || get32(hp->buf + hp->entry_at) == 0) return fail(hp, 400);
+  if (hp->last_cb != CB_FIELD || ew__hget32(hp->buf + hp->entry_at) == 0) return fail(hp, 400);
   if (hp->in_body) return forbidden_trailer(hp) ? fail(hp, 400) : 0;
   if (name_is(hp, "host", 4))
     hp->hosts++;
@@ -179,7 +203,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
       (memchr(at, '\r', n) != NULL || memchr(at, '\n', n) != NULL || memchr(at, 0, n) != NULL))
     return fail(hp, 400);
   if (append(hp, at, n) != 0) return fail(hp, 400);
-  put32(hp->buf + hp->entry_at + 4, get32(hp->buf + hp->entry_at + 4) + (uint32_t)n);
+  ew__hput32(hp->buf + hp->entry_at + 4, ew__hget32(hp->buf + hp->entry_at + 4) + (uint32_t)n);
   return 0;
 }
 
@@ -212,14 +236,14 @@ static int on_header_value_complete(llhttp_t *p) {
   hp->last_cb = CB_VALUE_DONE;
   /* Whitespace around a value is not part of it (RFC 9110 5.5); llhttp drops the leading kind
    * only. The value is the last thing in the buffer, so trimming is a shorter length. */
-  uint32_t vl = get32(hp->buf + hp->entry_at + 4);
+  uint32_t vl = ew__hget32(hp->buf + hp->entry_at + 4);
   while (vl > 0 && (hp->buf[hp->len - 1] == ' ' || hp->buf[hp->len - 1] == '\t')) {
     vl--;
     hp->len--;
   }
-  put32(hp->buf + hp->entry_at + 4, vl);
+  ew__hput32(hp->buf + hp->entry_at + 4, vl);
   if (hp->in_body) return 0;
-  uint32_t nl = get32(hp->buf + hp->entry_at);
+  uint32_t nl = ew__hget32(hp->buf + hp->entry_at);
   const char *v = (const char *)hp->buf + hp->entry_at + 8 + nl;
   if (nl == 6 && vl == 12 && name_is(hp, "expect", 6)) {
     if (strncasecmp(v, "100-continue", 12) == 0) hp->expect_continue = true;
@@ -299,11 +323,11 @@ static int on_message_complete(llhttp_t *p) {
    * decision, and it reads the options as the handler will see them. */
   bool http11 = llhttp_get_http_minor(p) >= 1;
   b[3] = !hp->conn_close && (http11 || hp->conn_keep) ? EW_HTTP_F_KEEP_ALIVE : 0;
-  put32(b + 4, hp->header_count);
-  put32(b + 8, hp->url_len);
-  put32(b + 12, hp->body_len);
-  put32(b + 16, hp->header_section);
-  put32(b + 20, hp->trailer_count);
+  ew__hput32(b + 4, hp->header_count);
+  ew__hput32(b + 8, hp->url_len);
+  ew__hput32(b + 12, hp->body_len);
+  ew__hput32(b + 16, hp->header_section);
+  ew__hput32(b + 20, hp->trailer_count);
   hp->done = true;
   hp->begun = false;
   /* Pause after every request: it is taken (or the connection waits for ring room) before the
@@ -315,7 +339,7 @@ static llhttp_settings_t settings;
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void init_settings(void) {
-  init_tokens();
+  ew__http_tokens_init();
   llhttp_settings_init(&settings);
   settings.on_message_begin = on_message_begin;
   settings.on_url = on_url;

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The HTTP_REQ record's layout and flags (EW_HTTP_REQ_FIXED, EW_HTTP_F_*) are in ew/wire.h. */
 
@@ -92,6 +93,28 @@ typedef struct ew__hparse_s {
 } ew__hparse_t;
 
 enum { EW__HPARSE_MORE = 0, EW__HPARSE_DONE = 1, EW__HPARSE_ERROR = -1 };
+
+/* The record an HTTP parser builds (HTTP_REQ here, HTTP_RES in codec_http_client.c) grows in one
+ * buffer: room for `more` bytes after `len` (doubling from 1 KiB), and an append. 0, or -1 when
+ * it would pass 4 GiB or memory runs out. */
+int ew__hbuf_grow(uint8_t **buf, uint32_t *cap, uint32_t len, uint32_t more);
+int ew__hbuf_append(uint8_t **buf, uint32_t *len, uint32_t *cap, const void *at, size_t n);
+
+/* The record's u32 fields, in host byte order at any alignment. */
+static inline void ew__hput32(uint8_t *p, uint32_t v) {
+  memcpy(p, &v, 4);
+}
+static inline uint32_t ew__hget32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* A header name: each byte must be a tchar (RFC 9110 5.6.2); it is written to `to` in lower
+ * case. 0, or -1 at a byte that is no tchar. ew__http_tokens_init() must have run (once, any
+ * thread; the parsers' settings set-up does it). */
+void ew__http_tokens_init(void);
+int ew__http_lower_token(uint8_t *to, const char *at, size_t n);
 
 /* Notes the options close and keep-alive of a Connection header value: a comma-separated list
  * of tokens with optional whitespace around each (RFC 9110 7.6.1), compared without case. The

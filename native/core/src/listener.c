@@ -222,16 +222,7 @@ int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_info_t *inf
 }
 
 int ew_unlisten(ew_runtime_t *rt, uint32_t id) {
-  ew__server_t *srv = NULL;
-  pthread_mutex_lock(&rt->lock);
-  for (uint32_t i = 0; i < rt->nservers; i++) {
-    if (rt->servers[i] != NULL && rt->servers[i]->id == id) {
-      srv = rt->servers[i];
-      rt->servers[i] = rt->servers[--rt->nservers];
-      break;
-    }
-  }
-  pthread_mutex_unlock(&rt->lock);
+  ew__server_t *srv = ew__server_take(rt, id, false);
   if (srv == NULL) return EW_ENOENT;
   if (atomic_load(&rt->state) != EW__RT_RUNNING) {
     ew__server_unref(srv);

@@ -110,3 +110,18 @@ int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on) {
   ew__server_unref(srv);
   return 0;
 }
+
+ew__server_t *ew__server_take(ew_runtime_t *rt, uint32_t id, bool udp_only) {
+  ew__server_t *srv = NULL;
+  pthread_mutex_lock(&rt->lock);
+  for (uint32_t i = 0; i < rt->nservers; i++) {
+    ew__server_t *s = rt->servers[i];
+    if (s != NULL && s->id == id && (!udp_only || s->udp)) {
+      srv = s;
+      rt->servers[i] = rt->servers[--rt->nservers];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&rt->lock);
+  return srv;
+}

@@ -93,6 +93,9 @@ void ew__dial_drop_all(ew__io_t *io);
 
 /* Creates a server from listen options (one reference: the caller's). 0 or EW_ENOMEM. */
 int ew__server_new(ew_runtime_t *rt, const ew_listen_opts_t *o, ew__server_t **out);
+/* Takes server `id` out of the runtime's table (only a UDP socket's with `udp_only`): the
+ * caller now holds the table's reference. NULL if there is none. */
+ew__server_t *ew__server_take(ew_runtime_t *rt, uint32_t id, bool udp_only);
 /* Finds a listening server by id and takes a reference, or NULL. */
 ew__server_t *ew__server_find(ew_runtime_t *rt, uint32_t id);
 

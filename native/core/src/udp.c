@@ -928,16 +928,7 @@ int ew_udp_open(ew_runtime_t *rt, const ew_udp_opts_t *o, ew_udp_info_t *info) {
 }
 
 int ew_udp_close(ew_runtime_t *rt, uint32_t id) {
-  ew__server_t *srv = NULL;
-  pthread_mutex_lock(&rt->lock);
-  for (uint32_t i = 0; i < rt->nservers; i++) {
-    if (rt->servers[i] != NULL && rt->servers[i]->id == id && rt->servers[i]->udp) {
-      srv = rt->servers[i];
-      rt->servers[i] = rt->servers[--rt->nservers];
-      break;
-    }
-  }
-  pthread_mutex_unlock(&rt->lock);
+  ew__server_t *srv = ew__server_take(rt, id, true);
   if (srv == NULL) return EW_ENOENT;
   if (atomic_load(&rt->state) != EW__RT_RUNNING) {
     ew__server_unref(srv);
