@@ -8,10 +8,34 @@
 #include <errno.h>
 #include <sched.h>
 
+#include <poll.h>
+#include <sys/syscall.h>
+
 static ew_runtime_t *rt;
 static ew_echo_port_t ep;
-/* Every test runs twice: edge-triggered connections, then level-triggered. */
+/* Every test runs three times: edge-triggered connections, then level-triggered, then
+ * edge-triggered with the IO loop inline (no IO thread: a driver thread of the test is its
+ * owner, as the JavaScript thread is in Node). */
 static int level_triggered;
+static int inline_io;
+static pthread_t driver;
+
+/* The owner's side of inline mode, as the addon does it with libuv: poll the fd with the next
+ * timer as the timeout, run a round, stop polling on EW_INLINE_STOPPING. */
+static void *drive_inline(void *arg) {
+  ew_runtime_t *r = arg;
+  int fd = ew_runtime_inline_fd(r);
+  for (;;) {
+    int32_t next;
+    int ret = ew_runtime_inline_run(r, &next);
+    if (ret == EW_INLINE_STOPPED) break;
+    if (ret == EW_INLINE_STOPPING || ret == EW_INLINE_MORE) continue;
+    ASSERT_EQ(ret, EW_INLINE_IDLE);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    poll(&p, 1, next);
+  }
+  return NULL;
+}
 /* The echo port's record hook for the next start(). */
 static void (*next_on_record)(ew_echo_port_t *ep, const ew_rec_t *rec);
 
@@ -23,7 +47,15 @@ static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   o.out_ring_bytes = 1u << 16;
   o.log_level = EW_LOG_LEVEL_ERROR;
   o.level_triggered = level_triggered;
+  if (inline_io) {
+    o.io_threads = 1;
+    o.inline_io = 1;
+  }
   ASSERT_OK(ew_runtime_start(&o, &rt));
+  if (inline_io) {
+    ASSERT_GE(ew_runtime_inline_fd(rt), 0);
+    ASSERT_OK(pthread_create(&driver, NULL, drive_inline, rt));
+  }
   memset(&ep, 0, sizeof ep);
   ep.end_on_peer_end = 1;
   ep.on_record = next_on_record;
@@ -42,6 +74,11 @@ static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
 
 static void stop(void) {
   ew_echo_port_stop(&ep);
+  if (inline_io) {
+    /* The driver runs the loop to its end; the release then has nothing left to close. */
+    ASSERT_OK(ew_runtime_stop(rt, NULL, NULL));
+    pthread_join(driver, NULL);
+  }
   ew_runtime_release(rt);
   rt = NULL;
 }
@@ -344,6 +381,75 @@ static void test_graceful_shutdown_lingers(void) {
   stop();
 }
 
+static void count_stop(void *arg) {
+  atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+/* Inline mode's own API: options, the fd, and a runtime dropped without its loop run to the
+ * end (the release closes it on the caller's thread: no fd, no connection left). */
+static void test_inline_api(void) {
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.log_level = EW_LOG_LEVEL_ERROR;
+  o.inline_io = 1;
+  o.io_threads = 2;
+  ASSERT_EQ(ew_runtime_start(&o, &rt), EW_EINVAL);
+  o.inline_io = 0;
+  o.io_threads = 1;
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  int32_t next = 7;
+  ASSERT_EQ(ew_runtime_inline_fd(rt), -1);
+  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_ESTATE);
+  ASSERT_EQ(next, -1);
+  ew_runtime_release(rt);
+
+  int fds0 = count_fds();
+  int threads0 = settled_threads();
+  o.inline_io = 1;
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  ASSERT_EQ(count_threads(), threads0); /* no IO thread */
+  int tid = 0, cpu = 7;
+  ASSERT_OK(ew_runtime_thread_info(rt, 0, &tid, &cpu));
+  ASSERT_EQ(tid, (int)syscall(SYS_gettid));
+  ASSERT_EQ(cpu, -1);
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  /* The listen command is waiting: the fd says so. */
+  struct pollfd p = {.fd = ew_runtime_inline_fd(rt), .events = POLLIN};
+  ASSERT_EQ(poll(&p, 1, 1000), 1);
+  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  int fd = tcp_connect(info.port);
+  ASSERT_EQ(poll(&p, 1, 1000), 1); /* the connection to accept */
+  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  _Atomic int stopped = 0;
+  ASSERT_OK(ew_runtime_stop(rt, count_stop, (void *)&stopped));
+  ASSERT_EQ(poll(&p, 1, 1000), 1); /* the stop command */
+  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_STOPPING);
+  ASSERT_EQ(atomic_load(&stopped), 0);
+  ew_runtime_release(rt); /* closes the loop here */
+  rt = NULL;
+  ASSERT_EQ(atomic_load(&stopped), 1);
+  ASSERT_EQ(tcp_wait_closed(fd), 0);
+  close(fd);
+  ASSERT_EQ(count_fds(), fds0);
+
+  /* Released while running, never told to stop. */
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  fd = tcp_connect(info.port);
+  ASSERT_EQ(poll(&p, 1, 1000), 1);
+  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  ew_runtime_release(rt);
+  rt = NULL;
+  ASSERT_EQ(tcp_wait_closed(fd), 0);
+  close(fd);
+  ASSERT_EQ(count_fds(), fds0);
+}
+
 int main(int argc, char **argv) {
   static const ew_test_t tests[] = {EW_TEST(test_echo_sizes),
                                     EW_TEST(test_pipelined_batch),
@@ -359,5 +465,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
   }
-  return 0;
+  level_triggered = 0;
+  inline_io = 1;
+  fprintf(stderr, "## inline IO loop\n");
+  if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
+  static const ew_test_t inline_tests[] = {EW_TEST(test_inline_api)};
+  return ew_test_main(argc, argv, inline_tests, 1);
 }

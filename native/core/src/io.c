@@ -3,7 +3,9 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -469,6 +471,151 @@ static int io_setup(ew__io_t *io) {
   return 0;
 }
 
+/* One round of the loop's own work, between two looks at the sockets: commands, records from
+ * the ports, the connections ready to read, UDP, and publishing. false once told to stop. */
+static bool io_round(ew__io_t *io) {
+  ew_runtime_t *rt = io->rt;
+  EW__STAT(io, loops)++;
+  ew__io_run_inbox(io);
+  if (io->stopping) return false;
+  for (uint32_t j = 0; j < rt->nports; j++)
+    ew__conn_consume_out(io, j);
+  run_ready(io);
+  ew__udp_run(io);
+  io_flush(io);
+  return true;
+}
+
+/* Whether the next look at the sockets must not wait: connections or listeners left with
+ * work by their read budget, or work that arrived without an epoll event. Otherwise the
+ * thread is marked sleeping first, which is what makes a port's kick impossible to miss. */
+static bool io_busy(ew__io_t *io) {
+  if (!TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) || ew__udp_ready(io))
+    return true;
+  atomic_store_explicit(io->sleeping, 1, memory_order_seq_cst);
+  atomic_thread_fence(memory_order_seq_cst);
+  return has_work(io);
+}
+
+/* ---- inline mode ----------------------------------------------------------------------------- */
+
+/* libevent 2.1 does not say which epoll fd a base uses. The kernel does: /proc/self/fdinfo of
+ * an epoll fd lists the fds registered in it ("tfd: N"), and the inbox eventfd, registered
+ * just before, is in exactly one of them. Read once at start. */
+static int find_epoll_fd(int watched) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL) return -1;
+  int found = -1;
+  struct dirent *e;
+  while (found < 0 && (e = readdir(d)) != NULL) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || end == e->d_name || fd < 0 || fd > INT32_MAX) continue;
+    char path[64], link[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n <= 0) continue;
+    link[n] = '\0';
+    if (strcmp(link, "anon_inode:[eventpoll]") != 0) continue;
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%ld", fd);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) continue;
+    char line[256];
+    while (fgets(line, sizeof line, f) != NULL) {
+      int tfd;
+      if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == watched) {
+        found = (int)fd;
+        break;
+      }
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return found;
+}
+
+int ew__io_inline_setup(ew__io_t *io) {
+  io->tid = (int)syscall(SYS_gettid);
+  io->cpu = -1; /* the owner's thread is the owner's to pin */
+  io->start_err = io_setup(io);
+  if (io->start_err == 0) {
+    io->inline_fd = find_epoll_fd(io->inbox.efd);
+    if (io->inline_fd < 0) {
+      EW_LOG_ERROR(io->rt, "inline IO: cannot find the event loop's epoll fd in /proc/self");
+      io->start_err = EW_ENOSYS;
+    }
+  }
+  if (io->start_err != 0) io_shutdown(io);
+  return io->start_err;
+}
+
+static void inline_close(ew__io_t *io) {
+  io_shutdown(io);
+  io->inline_fd = -1;
+  ew__runtime_thread_exited(io->rt);
+}
+
+void ew__io_inline_finish(ew__io_t *io) {
+  if (io->base == NULL) return;
+  ew__io_t *saved = ew__tls_io;
+  ew__tls_io = io;
+  io->stopping = true;
+  inline_close(io);
+  ew__tls_io = saved;
+}
+
+/* Milliseconds until the loop's next timer: the timeout sweep, the response-rate tick and the
+ * connection attempts' deadlines are the only timers an IO loop arms. */
+static int32_t inline_next_ms(ew__io_t *io) {
+  struct timeval now, tv;
+  int64_t best = -1;
+  event_base_gettimeofday_cached(io->base, &now);
+  struct event *evs[2] = {io->tick_armed ? io->tick_ev : NULL,
+                          io->throttle_armed ? io->throttle_ev : NULL};
+  for (int i = 0; i < 2; i++) {
+    if (evs[i] == NULL || !event_pending(evs[i], EV_TIMEOUT, &tv)) continue;
+    int64_t ms = ((int64_t)tv.tv_sec - now.tv_sec) * 1000 + (tv.tv_usec - now.tv_usec + 999) / 1000;
+    if (best < 0 || ms < best) best = ms;
+  }
+  int64_t dial = ew__dial_next_ms(io, &now);
+  if (dial >= 0 && (best < 0 || dial < best)) best = dial;
+  if (best < 0) return -1;
+  return best < 1 ? 1 : best > INT32_MAX ? INT32_MAX : (int32_t)best;
+}
+
+int ew_runtime_inline_fd(const ew_runtime_t *rt) {
+  return rt->nio == 1 && rt->io[0].inline_io ? rt->io[0].inline_fd : -1;
+}
+
+int ew_runtime_inline_run(ew_runtime_t *rt, int32_t *next_ms) {
+  *next_ms = -1;
+  if (rt->nio != 1 || !rt->io[0].inline_io) return EW_ESTATE;
+  ew__io_t *io = &rt->io[0];
+  if (io->base == NULL) return EW_INLINE_STOPPED;
+  ew__io_t *saved = ew__tls_io;
+  ew__tls_io = io;
+  int ret;
+  if (io->stopping) {
+    /* The owner stopped polling the fd after EW_INLINE_STOPPING: close everything now. */
+    inline_close(io);
+    ret = EW_INLINE_STOPPED;
+  } else {
+    atomic_store_explicit(io->sleeping, 0, memory_order_relaxed);
+    event_base_loop(io->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    if (!io_round(io)) {
+      ret = EW_INLINE_STOPPING;
+    } else {
+      /* The sleeping mark stays set until the next round: while the owner runs its own
+       * work, other threads' kicks go through the inbox eventfd. */
+      ret = io_busy(io) ? EW_INLINE_MORE : EW_INLINE_IDLE;
+      if (ret == EW_INLINE_IDLE) maybe_trim(io);
+      *next_ms = inline_next_ms(io);
+    }
+  }
+  ew__tls_io = saved;
+  return ret;
+}
+
 void *ew__io_main(void *arg) {
   ew__io_t *io = arg;
   ew_runtime_t *rt = io->rt;
@@ -487,28 +634,14 @@ void *ew__io_main(void *arg) {
   }
 
   while (!io->stopping) {
-    EW__STAT(io, loops)++;
-    ew__io_run_inbox(io);
-    if (io->stopping) break;
-    for (uint32_t j = 0; j < rt->nports; j++)
-      ew__conn_consume_out(io, j);
-    run_ready(io);
-    ew__udp_run(io);
-    io_flush(io);
-
+    if (!io_round(io)) break;
     int flags = EVLOOP_ONCE;
     bool slept = false;
-    if (!TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) || ew__udp_ready(io)) {
+    if (io_busy(io)) {
       flags |= EVLOOP_NONBLOCK;
     } else {
-      atomic_store_explicit(io->sleeping, 1, memory_order_seq_cst);
-      atomic_thread_fence(memory_order_seq_cst);
-      if (has_work(io)) {
-        flags |= EVLOOP_NONBLOCK;
-      } else {
-        slept = true;
-        maybe_trim(io);
-      }
+      slept = true;
+      maybe_trim(io);
     }
     event_base_loop(io->base, flags);
     atomic_store_explicit(io->sleeping, 0, memory_order_relaxed);

@@ -88,6 +88,8 @@ struct ew__io_s {
   uint32_t index;
   pthread_t thread;
   bool thread_started;
+  bool inline_io; /* run by its owner thread through ew_runtime_inline_run(), not a thread */
+  int inline_fd;  /* inline: libevent's epoll fd (-1 otherwise) */
   int tid;
   int cpu;
   int start_err;
@@ -144,6 +146,10 @@ static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, 
 }
 
 void *ew__io_main(void *arg);
+/* Inline mode: builds the loop on the calling thread (ew_runtime_start). 0 or an EW_* error. */
+int ew__io_inline_setup(ew__io_t *io);
+/* Inline mode: closes the loop on the calling thread if it is still open (join, release). */
+void ew__io_inline_finish(ew__io_t *io);
 /* Wakes an IO thread that may be blocked in epoll (inbox eventfd). Any thread. */
 void ew__io_wake(ew__io_t *io);
 /* Runs the commands waiting in the thread's inbox (the IO thread itself). */

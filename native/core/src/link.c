@@ -327,6 +327,19 @@ static void dial_next(ew__dial_t *d) {
   dial_fail(d);
 }
 
+int64_t ew__dial_next_ms(ew__io_t *io, const struct timeval *now) {
+  int64_t best = -1;
+  ew__dial_t *d;
+  TAILQ_FOREACH(d, &io->dials, link_q) {
+    struct timeval tv;
+    if (d->ev == NULL || !event_pending(d->ev, EV_TIMEOUT, &tv)) continue;
+    int64_t ms =
+        ((int64_t)tv.tv_sec - now->tv_sec) * 1000 + (tv.tv_usec - now->tv_usec + 999) / 1000;
+    if (best < 0 || ms < best) best = ms;
+  }
+  return best;
+}
+
 static void dial_run(ew__io_t *io, ew__dial_t *d) {
   TAILQ_INSERT_TAIL(&io->dials, d, link_q);
   if (io->stopping) {

@@ -45,6 +45,7 @@ static uint64_t align_up(uint64_t v, uint64_t a) {
 
 static int validate(const ew_runtime_opts_t *o) {
   if (o->io_threads < 1 || o->io_threads > EW_MAX_IO_THREADS) return EW_EINVAL;
+  if (o->inline_io && o->io_threads != 1) return EW_EINVAL;
   if (o->ports < 1 || o->ports > EW_MAX_PORTS) return EW_EINVAL;
   if (!is_pow2(o->in_ring_bytes) || o->in_ring_bytes < EW_RING_MIN_CAP ||
       o->in_ring_bytes > EW_RING_MAX_CAP)
@@ -220,6 +221,8 @@ static int init_io(ew_runtime_t *rt, uint32_t k) {
   io->cpu = rt->cpus[k];
   io->reserve_fd = -1;
   io->inbox.efd = -1;
+  io->inline_fd = -1;
+  io->inline_io = rt->o.inline_io != 0;
   io->ctl = rt->shm + rt->layout.io_ctl + (size_t)k * EW_SHM_IO_CTL_BYTES;
   io->sleeping = (_Atomic uint32_t *)(io->ctl + EW_SHM_IO_SLEEPING);
   io->stats = (uint64_t *)(io->ctl + EW_SHM_IO_STATS);
@@ -326,6 +329,12 @@ int ew_runtime_start_experiment(const ew_runtime_opts_t *o, const ew_experiment_
     if ((err = init_io(rt, k)) != 0) goto fail;
   }
 
+  if (rt->o.inline_io) {
+    /* No thread: the loop is built here and run by this thread (ew_runtime_inline_run). */
+    if ((err = ew__io_inline_setup(&rt->io[0])) != 0) goto fail;
+    *out = rt;
+    return 0;
+  }
   /* Parallel start: every thread builds its event_base at the same time and start() waits for
    * all of them; serial start (an experiment) waits for each before creating the next. */
   for (uint32_t k = 0; k < rt->nio; k++) {
@@ -387,6 +396,9 @@ void ew__runtime_thread_exited(ew_runtime_t *rt) {
 /* Joins the IO threads and closes their inbox eventfds at once: the memory lives on while
  * JavaScript holds the segment, but no file descriptor should wait for a garbage collection. */
 static void join_threads(ew_runtime_t *rt) {
+  /* Inline: the loop closes here, on the owner's thread, if its owner did not run it to the
+   * end (outside the lock: the stop callback may take it). */
+  if (rt->nio == 1 && rt->io[0].inline_io) ew__io_inline_finish(&rt->io[0]);
   pthread_mutex_lock(&rt->lock);
   for (uint32_t k = 0; k < rt->nio; k++) {
     if (rt->io[k].thread_started) pthread_join(rt->io[k].thread, NULL);

@@ -90,6 +90,9 @@ void ew__link_unref(ew__link_t *l);
 void ew__link_command(ew__io_t *io, ew__cmd_t *cmd);
 /* Frees the attempts still in flight on a stopping IO thread. */
 void ew__dial_drop_all(ew__io_t *io);
+/* Milliseconds from `now` (libevent's cached time) to the earliest attempt's deadline on this
+ * thread, or -1 when no attempt waits with one (inline mode's next timer). */
+int64_t ew__dial_next_ms(ew__io_t *io, const struct timeval *now);
 
 /* Creates a server from listen options (one reference: the caller's). 0 or EW_ENOMEM. */
 int ew__server_new(ew_runtime_t *rt, const ew_listen_opts_t *o, ew__server_t **out);

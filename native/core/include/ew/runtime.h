@@ -51,6 +51,9 @@ typedef struct ew_runtime_opts_s {
   uint32_t read_budget;          /* bytes read per connection per loop round; 0 = until EAGAIN */
   int level_triggered;           /* 1: level-triggered connections (read until a short read;
                                   * write interest only while blocked); 0: edge-triggered */
+  int inline_io;                 /* 1: no IO thread; the one IO loop (io_threads must be 1)
+                                  * runs on the caller's thread, driven through
+                                  * ew_runtime_inline_fd() and ew_runtime_inline_run() */
   int log_level;                 /* EW_LOG_LEVEL_*; lines below it are not even formatted */
   ew_log_cb log_cb;              /* NULL: lines go to stderr */
   void *log_arg;
@@ -90,6 +93,33 @@ EW_EXTERN void ew_runtime_set_log_level(ew_runtime_t *rt, int level);
 EW_EXTERN void *ew_runtime_shm(ew_runtime_t *rt, size_t *bytes);
 EW_EXTERN uint32_t ew_runtime_io_threads(const ew_runtime_t *rt);
 EW_EXTERN uint32_t ew_runtime_ports(const ew_runtime_t *rt);
+
+/* ---- inline mode (opts.inline_io) ----------------------------------------------------------
+ * The IO loop is not a thread: the thread that started the runtime (its owner) runs it, one
+ * round at a time, from its own event loop. Everything else is unchanged: the same rings, the
+ * same commands; other threads' ports kick the loop through its inbox eventfd, which makes the
+ * inline fd readable. All of these are for the owner thread only. */
+
+/* ew_runtime_inline_run's answers. */
+enum {
+  EW_INLINE_IDLE = 0,     /* nothing left to do: wait for the fd or the timeout */
+  EW_INLINE_MORE = 1,     /* work is left (read budgets, commands): run again soon, after the
+                           * owner's other work */
+  EW_INLINE_STOPPING = 2, /* the loop was told to stop: stop polling the fd (it is about to be
+                           * closed), then run once more to close everything */
+  EW_INLINE_STOPPED = 3,  /* the loop is closed; the stop callback has run */
+};
+
+/* A file descriptor that turns readable when the loop has work (a socket's event, a command,
+ * a kick); poll it level-triggered for reading. -1 when the runtime is not inline. */
+EW_EXTERN int ew_runtime_inline_fd(const ew_runtime_t *rt);
+
+/* Runs one round of the loop without blocking: socket events and expired timers, commands,
+ * records from the ports (sends go out now), reads within the read budgets, and publishing to
+ * the ports (whose wake callbacks run on this thread, inside this call). *next_ms gets the
+ * milliseconds until the loop's next timer (-1: none). Returns an EW_INLINE_* answer, or
+ * EW_ESTATE when the runtime is not inline. */
+EW_EXTERN int ew_runtime_inline_run(ew_runtime_t *rt, int32_t *next_ms);
 
 /* Where IO thread `io` runs: its kernel thread id and the CPU it is pinned to (-1 = not
  * pinned). Returns 0 or EW_EINVAL. */
