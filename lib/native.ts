@@ -15,6 +15,8 @@ export interface NativeAttach {
   shm: Buffer;
   ctl: ArrayBuffer;
   ioThreads: number;
+  /** The one IO loop runs inline on this thread (the runtime's owner). */
+  inline: boolean;
   /** Ports (JS threads) of the runtime, this one's index, and its channels: the IO threads'
    * rings first, then (with task rings) one per port. */
   ports: number;
@@ -110,6 +112,8 @@ export interface NativeListenInfo {
 
 export interface NativeRuntimeOptions {
   ioThreads: number;
+  /** Run the one IO loop on this thread, driven from libuv (ioThreads must be 1). */
+  inlineIo: boolean;
   ports: number;
   affinity: 'auto' | 'off' | number[];
   inRingBytes: number;

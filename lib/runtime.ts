@@ -24,8 +24,11 @@ import type { Message } from './connection';
 import type { UdpConnectOptions, UdpListenOptions, UdpSocket } from './udp';
 
 export interface RuntimeOptions {
-  /** Native IO threads (1..64). Default 1. */
-  ioThreads?: number;
+  /** Native IO threads (1..64); 0 runs the one IO loop inline on the JavaScript thread (no IO
+   * thread, no hand-off: a handler's sends leave in the same turn); 'auto' picks inline when
+   * this process may use only one CPU (affinity mask or cgroup CPU quota) and one IO thread
+   * otherwise. Default 1. */
+  ioThreads?: number | 'auto';
   /** CPU pinning of the IO threads: 'auto' (one core each, from the CPUs this process may use),
    * a list of CPUs (IO thread k runs on cpus[k % length]), or 'off' (default). */
   affinity?: 'auto' | 'off' | readonly number[];
@@ -187,6 +190,22 @@ function allowedCpus(): number[] | null {
   return out;
 }
 
+/** The CPUs this process may use: its affinity mask, bounded by a cgroup v2 CPU quota
+ * (cpu.max "quota period"), rounded up. */
+export function usableCpus(): number {
+  let n = allowedCpus()?.length ?? os.availableParallelism();
+  try {
+    const cg = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'latin1'));
+    if (cg !== null) {
+      const [quota, period] = fs.readFileSync(`/sys/fs/cgroup${cg[1].trim()}/cpu.max`, 'latin1').trim().split(/\s+/);
+      if (quota !== 'max' && Number(period) > 0) n = Math.min(n, Math.max(1, Math.ceil(Number(quota) / Number(period))));
+    }
+  } catch {
+    // No cgroup v2 file: the affinity mask is the bound.
+  }
+  return n;
+}
+
 /** [0, 1, 2, 5] as "CPUs 0-2, 5". */
 function cpuList(cpus: number[]): string {
   const parts: string[] = [];
@@ -265,8 +284,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
     check(typeof opts === 'object' && opts !== null, 'options must be an object', opts);
     const D = native.defaults.runtime;
-    const ioThreads = opts.ioThreads ?? D.ioThreads;
-    check(Number.isInteger(ioThreads) && ioThreads >= 1 && ioThreads <= 64, 'ioThreads must be an integer in 1..64', ioThreads);
+    const io = opts.ioThreads ?? D.ioThreads;
+    check(io === 'auto' || (Number.isInteger(io) && io >= 0 && io <= 64), "ioThreads must be an integer in 0..64 or 'auto'", io);
+    const inlineIo = io === 'auto' ? usableCpus() < 2 : io === 0;
+    const ioThreads = inlineIo ? 1 : (io as number);
     const affinity = opts.affinity ?? 'off';
     if (Array.isArray(affinity)) {
       check(affinity.length > 0, 'affinity list must not be empty');
@@ -303,6 +324,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       nrt = new native.NativeRuntime({
         ioThreads,
+        inlineIo,
         ports: w.count + 1,
         taskRingBytes: w.count > 0 ? taskRingBytes : 0,
         affinity: Array.isArray(affinity) ? [...affinity] : (affinity as 'auto' | 'off'),
@@ -640,8 +662,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.registry;
   }
 
+  /** IO loops: the IO threads, or 1 when the loop runs inline (see inlineIo). */
   get ioThreads(): number {
     return this.ctx.engine.nio;
+  }
+
+  /** Whether the IO loop runs inline on this thread (ioThreads 0, or 'auto' on one CPU). */
+  get inlineIo(): boolean {
+    return this.ctx.engine.inline;
   }
 
   // ---- the main thread's part of the engine hooks (its ThreadRole), and the ServerHost ----------

@@ -8,7 +8,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { EvwireError, InvalidArgumentError, Runtime, type IoThreadStats } from '../dist/index';
-import { FrameReader, connect, frame, until } from './helpers';
+import { FrameReader, connect, frame, ioLoops, until } from './helpers';
 
 // What a user meets first on the API's surface: one naming rule for statistics, published types
 // without internals, one form of a peer's address, and errors that are EvwireErrors naming the
@@ -81,13 +81,13 @@ describe('API surface', function () {
     s.write(frame(1, 'x'));
     await r.waitFrames(1);
     const stats = rt.stats();
-    assert.equal(stats.length, 2);
+    assert.equal(stats.length, ioLoops(2));
     for (const t of stats) {
       assert.deepEqual(Object.keys(t).sort(), Object.keys(IO_STAT_KEYS).sort());
       for (const v of Object.values(t)) assert.equal(typeof v, 'number');
     }
-    assert.equal(stats[0].accepted + stats[1].accepted, 1);
-    assert.equal(stats[0].framesIn + stats[1].framesIn, 1);
+    assert.equal(stats.reduce((a, t) => a + t.accepted, 0), 1);
+    assert.equal(stats.reduce((a, t) => a + t.framesIn, 0), 1);
   });
 
   it('conn.stats() counts messages out: frames, raw chunks and HTTP responses', async () => {
@@ -187,7 +187,7 @@ describe('API surface', function () {
 
   describe('errors are EvwireErrors that name the offending value', () => {
     it('an option out of range', async () => {
-      await rejectsWith(Runtime.start({ ioThreads: 0 }), 'EW_EINVAL', 'ioThreads', 'got 0');
+      await rejectsWith(Runtime.start({ ioThreads: 65 }), 'EW_EINVAL', 'ioThreads', 'got 65');
       rt = await Runtime.start({ logger: { level: 'silent' } });
       await rejectsWith(rt.listen({ protocol: 'tcp', port: 'abc' as unknown as number }), 'EW_EINVAL', 'port', '"abc"');
       await rejectsWith(rt.listen({ protocol: 'sctp' as 'tcp' }), 'EW_EINVAL', 'protocol', '"sctp"');

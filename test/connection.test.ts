@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import { once } from 'events';
 import type * as net from 'net';
 import { type Connection, type ListenOptions, type Server } from '../dist/index';
-import { closed, connect, frame, FrameReader, until, useRuntime } from './helpers';
+import { closed, connect, frame, FrameReader, inlineIo, until, useRuntime } from './helpers';
 
 describe('connection', function () {
   const env = useRuntime({ ioThreads: 2, logger: { level: 'silent' } });
@@ -153,7 +153,8 @@ describe('connection', function () {
     await closing;
   });
 
-  it('least-connections and reusePort spread connections over IO threads', async () => {
+  it('least-connections and reusePort spread connections over IO threads', async function () {
+    if (inlineIo) this.skip(); // one IO loop: nothing to spread over
     for (const opts of [{ distribution: 'least-connections' as const }, { reusePort: true }, {}]) {
       const server = await env.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, ...opts });
       const threads: number[] = [0, 0];

@@ -93,7 +93,8 @@ describe('errors', function () {
 
   it('arguments are validated in TypeScript with InvalidArgumentError (EW_EINVAL)', async () => {
     const bad: unknown[] = [
-      { ioThreads: 0 },
+      { ioThreads: -1 },
+      { ioThreads: 'inline' },
       { ioThreads: 65 },
       { ioThreads: 1.5 },
       { affinity: [] },

@@ -131,6 +131,15 @@ export interface EchoServer {
 }
 
 /** A runtime with one echoing server (type, seq and flags preserved). */
+/** The suite's inline pass (npm run test:js:inline, test/inline-mode.ts): every runtime runs its
+ * IO loop on the JavaScript thread, so there is one IO loop whatever count a test asks for. */
+export const inlineIo = process.env.EVWIRE_TEST_INLINE === '1';
+
+/** The IO loops a runtime started with `n` IO threads has in this pass. */
+export function ioLoops(n: number): number {
+  return inlineIo ? 1 : n;
+}
+
 export async function echoServer(rtOpts: RuntimeOptions = {}, listen: Partial<ListenOptions> = {}): Promise<EchoServer> {
   const rt = await Runtime.start({ logger: { level: 'warn' }, ...rtOpts });
   const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, ...listen });

@@ -6,7 +6,7 @@ import * as net from 'net';
 import * as os from 'os';
 import { once } from 'events';
 import { Runtime } from '../dist/index';
-import { FrameReader, frame } from './helpers';
+import { FrameReader, frame, ioLoops } from './helpers';
 
 async function echoVia(port: number, host: string): Promise<void> {
   const s = net.connect({ port, host });
@@ -78,6 +78,6 @@ describe('listen', function () {
       await auto.close();
     }
     const off = rt.threads();
-    assert.deepEqual(off.map((t) => t.cpu), [-1, -1]);
+    assert.deepEqual(off.map((t) => t.cpu), ioLoops(2) === 2 ? [-1, -1] : [-1]);
   });
 });

@@ -7,7 +7,7 @@ import * as net from 'net';
 import * as path from 'path';
 import * as readline from 'readline';
 import { ClosedError, InvalidArgumentError, Runtime, type CloseReason, type Connection, type HttpResponse, type HttpServer } from '../dist/index';
-import { FrameReader, closed, connect, frame, until } from './helpers';
+import { FrameReader, closed, connect, frame, inlineIo, until } from './helpers';
 import { ResponseReader } from './http-reader';
 
 // Graceful shutdown: server.close() with Node's semantics, closeIdleConnections /
@@ -358,7 +358,9 @@ describe('shutdown', function () {
   });
 
   for (const how of ['rt.close()', 'server.close()'] as const) {
-    it(`${how}: a request the IO thread has read but JavaScript has not dispatched yet is served, then the connection closes`, async () => {
+    it(`${how}: a request the IO thread has read but JavaScript has not dispatched yet is served, then the connection closes`, async function () {
+      // Inline, nothing reads while JavaScript is busy: the state this test builds cannot exist.
+      if (inlineIo) this.skip();
       const { server, port, hello } = await httpServer();
       const p = await peer(port);
       assert.equal((await get(p, '/hello')).status, 200); // the connection is known and idle

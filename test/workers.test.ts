@@ -8,7 +8,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { Writable } from 'stream';
 import { ClosedError, InvalidArgumentError, Runtime, TimeoutError, createLogger, demo, taskType, type Server, type WorkerExitInfo } from '../dist/index';
-import { FrameReader, closed, connect, frame, pattern, tick, until } from './helpers';
+import { FrameReader, closed, connect, frame, ioLoops, pattern, tick, until } from './helpers';
 
 // Work threads, the scheduler and buddy tasks (docs/workers.md), with real worker_threads, real
 // sockets and the real rings. The work threads run test/fixtures/work-thread.ts: type-1 frames
@@ -84,7 +84,7 @@ describe('work threads', function () {
     }
     assert.deepEqual([...owners].sort(), [1, 2], 'both work threads served connections');
     const stats = rt.stats();
-    assert.ok(stats[0].accepted > 0 && stats[1].accepted > 0, 'both IO threads accepted connections');
+    if (ioLoops(2) === 2) assert.ok(stats[0].accepted > 0 && stats[1].accepted > 0, 'both IO threads accepted connections');
     const conns = rt.threadConnections();
     assert.equal(conns[0], 0, 'the main thread holds no connection when work threads serve');
     assert.equal(conns[1] + conns[2], N);

@@ -133,6 +133,8 @@ export interface EngineHost<C extends ConnectionSink = ConnectionSink> {
 
 export class Engine<C extends ConnectionSink = ConnectionSink> {
   readonly nio: number;
+  /** The IO loop runs inline on this thread. */
+  readonly inline: boolean;
   /** Ports (JS threads) of the runtime and this thread's index among them. */
   readonly nports: number;
   readonly index: number;
@@ -186,6 +188,7 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
     private readonly host: EngineHost<C>,
   ) {
     this.nio = a.ioThreads;
+    this.inline = a.inline === true;
     this.shm = a.shm;
     const ab = a.shm.buffer as ArrayBuffer;
     if (a.shm.byteOffset !== 0) throw new Error('evwire: the shared segment must start its ArrayBuffer');

@@ -80,6 +80,11 @@ public:
     opts.max_conns_per_thread = U32(o, "maxConnsPerThread", opts.max_conns_per_thread);
     opts.read_budget = U32(o, "readBudget", opts.read_budget);
     opts.level_triggered = Bool(o, "levelTriggered", false) ? 1 : 0;
+    inline_ = Bool(o, "inlineIo", false);
+    if (inline_) {
+      opts.inline_io = 1;
+      opts.io_threads = 1;
+    }
     opts.log_level = static_cast<int>(U32(o, "logLevel", EW_LOG_LEVEL_INFO));
     std::vector<int> cpus;
     Napi::Value aff = o.Get("affinity");
@@ -156,9 +161,11 @@ private:
       ctl_[k * kCtlStride + kCtlOutHead] = out_[k].head_cache;
       ctl_[k * kCtlStride + kCtlOutTail] = out_[k].tail;
     }
+    js_thread_ = pthread_self();
     int err = ew_port_attach(port_, WakePort, this);
     if (err != 0) return Fail(env, err, "attach");
     attached_ = true;
+    if (inline_) StartInline(loop);
     // From here on JS is idle in the event loop, which for the ring protocol means asleep: say
     // so, or the first records would never wake us.
     uint32_t heads[kMaxChannels];
@@ -181,6 +188,7 @@ private:
     r.Set("shm", shm_buf);
     r.Set("ctl", ctl_ref_.Value());
     r.Set("ioThreads", nio_);
+    r.Set("inline", inline_);
     r.Set("ports", nports_);
     r.Set("index", index);
     r.Set("channels", nch_);
@@ -204,6 +212,7 @@ private:
   // Publishes the out rings JS wrote since the last call and refreshes its view of their heads.
   Napi::Value Flush(const Napi::CallbackInfo &info) {
     if (attached_) PublishOut();
+    WakeLater();
     return info.Env().Undefined();
   }
 
@@ -216,6 +225,7 @@ private:
     uint32_t len = info[1].As<Napi::Number>().Uint32Value();
     if (k >= nch_) return Napi::Boolean::New(env, false);
     PublishOut();
+    WakeLater();
     bool fits = ew_ring_wait_space(&out_[k], len) != 0;
     ctl_[k * kCtlStride + kCtlOutHead] = out_[k].head_cache;
     return Napi::Boolean::New(env, fits);
@@ -616,9 +626,17 @@ private:
 
   void PublishOut() {
     for (uint32_t k = 0; k < nch_; k++) {
+      out_[k].tail = ctl_[k * kCtlStride + kCtlOutTail];
+      if (!ew_ring_publish(&out_[k])) continue;
+      // Inline: the loop runs right here instead of being woken.
+      if (inline_ && k < nio_)
+        step_due_ = true;
+      else
+        Signal(k);
+    }
+    if (step_due_) Step();
+    for (uint32_t k = 0; k < nch_; k++) {
       uint32_t *c = ctl_ + k * kCtlStride;
-      out_[k].tail = c[kCtlOutTail];
-      if (ew_ring_publish(&out_[k])) Signal(k);
       // Acquire: JS may reuse the space only after the IO thread is done reading it.
       out_[k].head_cache =
           __atomic_load_n(reinterpret_cast<uint32_t *>(reinterpret_cast<uint8_t *>(out_[k].ring) +
@@ -633,8 +651,11 @@ private:
       in_[k].head = ctl_[k * kCtlStride + kCtlInHead];
       if (!ew_ring_release(&in_[k])) continue;
       // The producer waits for space. An IO thread is kicked (it checks space every round); a
-      // JS thread may be running rather than asleep, so it is woken outright.
-      if (k < nio_)
+      // JS thread may be running rather than asleep, so it is woken outright. The inline loop
+      // runs after this.
+      if (inline_ && k < nio_)
+        step_due_ = true;
+      else if (k < nio_)
         ew_port_kick(port_, k);
       else
         ew_port_wake(port_, k - nio_);
@@ -668,6 +689,7 @@ private:
     if (!attached_) return; // JS disposed us inside the callback
     PublishOut();
     ReleaseIn();
+    if (step_due_) Step();
     uint32_t heads[kMaxChannels];
     for (uint32_t k = 0; k < nch_; k++)
       heads[k] = ctl_[k * kCtlStride + kCtlInHead];
@@ -719,9 +741,102 @@ private:
     }
   }
 
-  // THREAD: IO threads (ew__port_wake). Only uv_async_send, which is thread-safe.
+  // THREAD: IO threads (ew__port_wake). Only uv_async_send, which is thread-safe. Inline, the
+  // loop's round runs on this very thread: the wake is noted, and the drain follows the round.
   static void WakePort(void *arg) {
-    uv_async_send(static_cast<Runtime *>(arg)->async_);
+    Runtime *self = static_cast<Runtime *>(arg);
+    if (self->inline_ && pthread_equal(pthread_self(), self->js_thread_) && self->stepping_) {
+      self->self_wake_ = true;
+      return;
+    }
+    uv_async_send(self->async_);
+  }
+
+  // ---- inline mode: the IO loop on this thread, driven from libuv -----------------------------
+
+  // The loop's fd in libuv's poll set, and a timer for the loop's own timers. Neither keeps
+  // the process alive: the async handle's reference (setRef) says whether the runtime does.
+  void StartInline(uv_loop_t *loop) {
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    if (uv_poll_init(loop, poll_, ew_runtime_inline_fd(rt_)) != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      return;
+    }
+    uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
+    uv_poll_start(poll_, UV_READABLE, OnPoll);
+    timer_ = new uv_timer_t;
+    timer_->data = this;
+    uv_timer_init(loop, timer_);
+    uv_unref(reinterpret_cast<uv_handle_t *>(timer_));
+    // Commands posted before the poll started (none are lost: the fd stays readable).
+    uv_timer_start(timer_, OnTimer, 0, 0);
+  }
+
+  // Before the loop's fd is closed (libuv must not poll a closed fd).
+  void StopInline() {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t *>(poll_),
+               [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+      poll_ = nullptr;
+    }
+    if (timer_ != nullptr) {
+      uv_timer_stop(timer_);
+      uv_close(reinterpret_cast<uv_handle_t *>(timer_),
+               [](uv_handle_t *h) { delete reinterpret_cast<uv_timer_t *>(h); });
+      timer_ = nullptr;
+    }
+  }
+
+  // One round of the inline loop: what JS published goes out, what arrived is read.
+  void Step() {
+    step_due_ = false;
+    if (!inline_ || rt_ == nullptr || stepping_ || poll_ == nullptr) return;
+    stepping_ = true;
+    int32_t next = -1;
+    int r = ew_runtime_inline_run(rt_, &next);
+    if (r == EW_INLINE_STOPPING) {
+      StopInline();
+      r = ew_runtime_inline_run(rt_, &next);
+    }
+    stepping_ = false;
+    if (r == EW_INLINE_STOPPED || r < 0) {
+      StopInline();
+      return;
+    }
+    if (r == EW_INLINE_MORE)
+      uv_timer_start(timer_, OnTimer, 0, 0);
+    else if (next >= 0)
+      uv_timer_start(timer_, OnTimer, static_cast<uint64_t>(next), 0);
+    else
+      uv_timer_stop(timer_);
+  }
+
+  // A round run from a JS call (flush, space) woke this port: drain on the next loop turn,
+  // not inside the caller.
+  void WakeLater() {
+    if (!self_wake_) return;
+    self_wake_ = false;
+    uv_async_send(async_);
+  }
+
+  static void RunInline(Runtime *self) {
+    Napi::HandleScope scope(self->env_);
+    self->Step();
+    if (self->self_wake_ && self->attached_) {
+      self->self_wake_ = false;
+      self->Drain();
+    }
+  }
+
+  static void OnPoll(uv_poll_t *h, int, int) {
+    RunInline(static_cast<Runtime *>(h->data));
+  }
+
+  static void OnTimer(uv_timer_t *h) {
+    RunInline(static_cast<Runtime *>(h->data));
   }
 
   // THREAD: the last IO thread to exit.
@@ -745,6 +860,7 @@ private:
       napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
       cleanup_hook_ = false;
     }
+    StopInline(); // the join below closes an inline loop here, fd included
     if (owner_) {
       if (share_id_ != 0) UnshareRuntime(share_id_);
       ew_runtime_stop(rt_, nullptr, nullptr); // EW_ESTATE if already stopping: fine
@@ -798,6 +914,14 @@ private:
   bool strong_ = false;
   LogSink *sink_ = nullptr;
   uv_async_t *async_ = nullptr;
+  // Inline mode (owner only): the IO loop runs on this thread.
+  bool inline_ = false;
+  uv_poll_t *poll_ = nullptr;
+  uv_timer_t *timer_ = nullptr;
+  pthread_t js_thread_{};
+  bool stepping_ = false;  // inside ew_runtime_inline_run
+  bool self_wake_ = false; // the round woke this port
+  bool step_due_ = false;  // JS published to the loop or released its space
   Napi::AsyncContext *async_ctx_ = nullptr;
   Napi::FunctionReference on_wake_;
   Napi::FunctionReference on_log_;
