@@ -63,6 +63,12 @@ const SERVERS = [
     display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads}`,
   },
   {
+    name: 'evwire-js-inline',
+    about: 'evwire-js with the IO loop inline on the JavaScript thread (`ioThreads: 0`): no IO thread, no hand-off.',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', '0']],
+    display: () => 'node bench/peers/evwire-echo.js --port P --io-threads 0',
+  },
+  {
     name: 'evwire-js-level',
     about: "evwire-js with level-triggered connections (`triggering: 'level'`).",
     command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--triggering', 'level']],
@@ -116,6 +122,13 @@ const SERVERS = [
     about: 'evwire HTTP: llhttp on the IO thread, the handler in JavaScript.',
     command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads)]],
     display: (o) => `node bench/peers/evwire-http.js --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'evwire-http-inline',
+    kind: 'http',
+    about: 'evwire-http with the IO loop inline on the JavaScript thread (`ioThreads: 0`).',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', '0']],
+    display: () => 'node bench/peers/evwire-http.js --port P --io-threads 0',
   },
   {
     name: 'evwire-http-level',

@@ -75,6 +75,11 @@ function summarize(runs, cases, servers) {
       vsNative: ['evwire-js', 'evwire-native'],
       levelVsCorked: ['evwire-js-level', 'node-net-corked'],
       levelVsNative: ['evwire-js-level', 'evwire-native'],
+      inlineVsCorked: ['evwire-js-inline', 'node-net-corked'],
+      inlineVsJs: ['evwire-js-inline', 'evwire-js'],
+      inlineVsEpoll: ['evwire-js-inline', 'c-epoll'],
+      inlineVsBufferevent: ['evwire-js-inline', 'c-bufferevent'],
+      httpInlineVsUws: ['evwire-http-inline', 'uws'],
       w1VsJs: ['evwire-w1', 'evwire-js'],
       w2VsJs: ['evwire-w2', 'evwire-js'],
       jsVsEpoll: ['evwire-js', 'c-epoll'],
@@ -334,6 +339,18 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
         )
       );
     }
+    const inlineKeys = ['inlineVsCorked', 'inlineVsJs', 'inlineVsEpoll', 'inlineVsBufferevent'];
+    if (summary.some((c) => inlineKeys.some((k) => c.ratios[k] !== null))) {
+      L.push('');
+      L.push('Inline: `evwire-js-inline` is evwire-js with `ioThreads: 0`, the IO loop run on the JavaScript thread (no IO thread, no hand-off between threads).');
+      L.push('');
+      L.push(
+        table(
+          ['Case', 'evwire-js-inline / node-net-corked', 'evwire-js-inline / evwire-js', 'evwire-js-inline / c-epoll', 'evwire-js-inline / c-bufferevent'],
+          summary.map((c) => [`${c.name}`, ...inlineKeys.map((k) => fmtRS(c, k))])
+        )
+      );
+    }
     if (summary.some((c) => c.ratios.w1VsJs !== null || c.ratios.w2VsJs !== null)) {
       L.push('');
       L.push('Work threads: the same echo handler on 1 or 2 work threads, against evwire-js (the handler on the main thread). The server process is pinned to one CPU, so this measures the cost of the work-thread path, not scaling across cores.');
@@ -362,8 +379,8 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
     L.push('');
     L.push(
       table(
-        ['Case', 'evwire-http / uws', 'evwire-http / node-http', 'evwire-http-level / uws', 'steal %'],
-        http.map((c) => [c.name, fmtRS(c, 'httpVsUws'), fmtRS(c, 'httpVsNode'), fmtRS(c, 'httpLevelVsUws'), fmtFixed(c.stealPct, 1)])
+        ['Case', 'evwire-http / uws', 'evwire-http / node-http', 'evwire-http-level / uws', 'evwire-http-inline / uws', 'steal %'],
+        http.map((c) => [c.name, fmtRS(c, 'httpVsUws'), fmtRS(c, 'httpVsNode'), fmtRS(c, 'httpLevelVsUws'), fmtRS(c, 'httpInlineVsUws'), fmtFixed(c.stealPct, 1)])
       )
     );
   }

@@ -634,7 +634,7 @@ private:
       else
         Signal(k);
     }
-    if (step_due_) Step();
+    if (step_due_) Step(EW_INLINE_NO_POLL);
     for (uint32_t k = 0; k < nch_; k++) {
       uint32_t *c = ctl_ + k * kCtlStride;
       // Acquire: JS may reuse the space only after the IO thread is done reading it.
@@ -689,7 +689,7 @@ private:
     if (!attached_) return; // JS disposed us inside the callback
     PublishOut();
     ReleaseIn();
-    if (step_due_) Step();
+    if (step_due_) Step(EW_INLINE_NO_POLL);
     uint32_t heads[kMaxChannels];
     for (uint32_t k = 0; k < nch_; k++)
       heads[k] = ctl_[k * kCtlStride + kCtlInHead];
@@ -790,16 +790,17 @@ private:
     }
   }
 
-  // One round of the inline loop: what JS published goes out, what arrived is read.
-  void Step() {
+  // One round of the inline loop: what JS published goes out, what arrived is read. After a
+  // publish the sockets are not looked at (EW_INLINE_NO_POLL): the poll handle sees them.
+  void Step(int flags) {
     step_due_ = false;
     if (!inline_ || rt_ == nullptr || stepping_ || poll_ == nullptr) return;
     stepping_ = true;
     int32_t next = -1;
-    int r = ew_runtime_inline_run(rt_, &next);
+    int r = ew_runtime_inline_run(rt_, flags, &next);
     if (r == EW_INLINE_STOPPING) {
       StopInline();
-      r = ew_runtime_inline_run(rt_, &next);
+      r = ew_runtime_inline_run(rt_, 0, &next);
     }
     stepping_ = false;
     if (r == EW_INLINE_STOPPED || r < 0) {
@@ -824,7 +825,7 @@ private:
 
   static void RunInline(Runtime *self) {
     Napi::HandleScope scope(self->env_);
-    self->Step();
+    self->Step(0);
     if (self->self_wake_ && self->attached_) {
       self->self_wake_ = false;
       self->Drain();

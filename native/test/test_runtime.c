@@ -27,7 +27,7 @@ static void *drive_inline(void *arg) {
   int fd = ew_runtime_inline_fd(r);
   for (;;) {
     int32_t next;
-    int ret = ew_runtime_inline_run(r, &next);
+    int ret = ew_runtime_inline_run(r, 0, &next);
     if (ret == EW_INLINE_STOPPED) break;
     if (ret == EW_INLINE_STOPPING || ret == EW_INLINE_MORE) continue;
     ASSERT_EQ(ret, EW_INLINE_IDLE);
@@ -399,7 +399,7 @@ static void test_inline_api(void) {
   ASSERT_OK(ew_runtime_start(&o, &rt));
   int32_t next = 7;
   ASSERT_EQ(ew_runtime_inline_fd(rt), -1);
-  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_ESTATE);
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_ESTATE);
   ASSERT_EQ(next, -1);
   ew_runtime_release(rt);
 
@@ -420,14 +420,14 @@ static void test_inline_api(void) {
   /* The listen command is waiting: the fd says so. */
   struct pollfd p = {.fd = ew_runtime_inline_fd(rt), .events = POLLIN};
   ASSERT_EQ(poll(&p, 1, 1000), 1);
-  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_IDLE);
   int fd = tcp_connect(info.port);
   ASSERT_EQ(poll(&p, 1, 1000), 1); /* the connection to accept */
-  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_IDLE);
   _Atomic int stopped = 0;
   ASSERT_OK(ew_runtime_stop(rt, count_stop, (void *)&stopped));
   ASSERT_EQ(poll(&p, 1, 1000), 1); /* the stop command */
-  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_STOPPING);
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_STOPPING);
   ASSERT_EQ(atomic_load(&stopped), 0);
   ew_runtime_release(rt); /* closes the loop here */
   rt = NULL;
@@ -439,10 +439,10 @@ static void test_inline_api(void) {
   /* Released while running, never told to stop. */
   ASSERT_OK(ew_runtime_start(&o, &rt));
   ASSERT_OK(ew_listen(rt, &lo, &info));
-  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_IDLE);
   fd = tcp_connect(info.port);
   ASSERT_EQ(poll(&p, 1, 1000), 1);
-  ASSERT_EQ(ew_runtime_inline_run(rt, &next), EW_INLINE_IDLE);
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_IDLE);
   ew_runtime_release(rt);
   rt = NULL;
   ASSERT_EQ(tcp_wait_closed(fd), 0);

@@ -587,7 +587,7 @@ int ew_runtime_inline_fd(const ew_runtime_t *rt) {
   return rt->nio == 1 && rt->io[0].inline_io ? rt->io[0].inline_fd : -1;
 }
 
-int ew_runtime_inline_run(ew_runtime_t *rt, int32_t *next_ms) {
+int ew_runtime_inline_run(ew_runtime_t *rt, int flags, int32_t *next_ms) {
   *next_ms = -1;
   if (rt->nio != 1 || !rt->io[0].inline_io) return EW_ESTATE;
   ew__io_t *io = &rt->io[0];
@@ -601,7 +601,7 @@ int ew_runtime_inline_run(ew_runtime_t *rt, int32_t *next_ms) {
     ret = EW_INLINE_STOPPED;
   } else {
     atomic_store_explicit(io->sleeping, 0, memory_order_relaxed);
-    event_base_loop(io->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    if (!(flags & EW_INLINE_NO_POLL)) event_base_loop(io->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     if (!io_round(io)) {
       ret = EW_INLINE_STOPPING;
     } else {

@@ -114,12 +114,19 @@ enum {
  * a kick); poll it level-triggered for reading. -1 when the runtime is not inline. */
 EW_EXTERN int ew_runtime_inline_fd(const ew_runtime_t *rt);
 
-/* Runs one round of the loop without blocking: socket events and expired timers, commands,
- * records from the ports (sends go out now), reads within the read budgets, and publishing to
- * the ports (whose wake callbacks run on this thread, inside this call). *next_ms gets the
- * milliseconds until the loop's next timer (-1: none). Returns an EW_INLINE_* answer, or
- * EW_ESTATE when the runtime is not inline. */
-EW_EXTERN int ew_runtime_inline_run(ew_runtime_t *rt, int32_t *next_ms);
+/* ew_runtime_inline_run's flags. */
+enum {
+  /* Skip the look at the sockets and timers (one epoll_wait): for a round run because the
+   * owner published records, when the fd's readiness is the owner's poll to see anyway. */
+  EW_INLINE_NO_POLL = 1,
+};
+
+/* Runs one round of the loop without blocking: socket events and expired timers (unless
+ * EW_INLINE_NO_POLL), commands, records from the ports (sends go out now), reads within the
+ * read budgets, and publishing to the ports (whose wake callbacks run on this thread, inside
+ * this call). *next_ms gets the milliseconds until the loop's next timer (-1: none). Returns
+ * an EW_INLINE_* answer, or EW_ESTATE when the runtime is not inline. */
+EW_EXTERN int ew_runtime_inline_run(ew_runtime_t *rt, int flags, int32_t *next_ms);
 
 /* Where IO thread `io` runs: its kernel thread id and the CPU it is pinned to (-1 = not
  * pinned). Returns 0 or EW_EINVAL. */
