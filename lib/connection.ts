@@ -19,7 +19,7 @@ import {
   REC_HTTP_RES,
   REC_SHUTDOWN,
   REC_WATCH,
-} from './internal/constants';
+} from './gen/wire';
 import { requireTypeId, type MessageClass } from './messages';
 import type { KickInfo, Limits } from './limits';
 import type { TaskType } from './messages';

@@ -16,7 +16,7 @@ import * as net from 'net';
 import type { CloseReason, Connection } from './connection';
 import { ERROR_CODES, ProtocolError, check, makeError, type EvwireError } from './errors';
 import type { Engine } from './internal/engine';
-import { FRAMING_HTTP_CLIENT, HTTP_RES_F_KEEP_ALIVE, REC_F_NO_BODY, REC_F_REQUEST_START } from './internal/constants';
+import { FRAMING_HTTP_CLIENT, HTTP_RES_F_KEEP_ALIVE, REC_F_NO_BODY, REC_F_REQUEST_START } from './gen/wire';
 import { readResponseRecord } from './internal/http-record';
 import { kDestroyWith, kHttpResponse, kMaxBuffered, kWrote } from './internal/symbols';
 import type { ConnectOptions, Link, ReconnectInfo } from './link';

@@ -11,7 +11,7 @@ import type { Connection } from './connection';
 import { ERROR_CODES, InvalidArgumentError, check } from './errors';
 import type { Engine } from './internal/engine';
 import { F_KEEP_ALIVE, F_LAST, readRequestRecord } from './internal/http-record';
-import { CONN_OPT_CLOSE_IF_IDLE } from './internal/constants';
+import { CONN_OPT_CLOSE_IF_IDLE } from './gen/wire';
 import { kCloseIdle, kDestroyWith, kDrainConn, kHttp, kHttpRequest, kOwnWriter, kWrote } from './internal/symbols';
 import { native } from './native';
 import { Server, type DrainMode, type ServerHost, type ServerStats } from './server';

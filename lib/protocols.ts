@@ -10,7 +10,7 @@ import { HttpServer, type HttpListenOptions } from './http';
 import { connectHttp } from './http-client';
 import type { Engine } from './internal/engine';
 import type { ProtocolHost } from './internal/protocol-host';
-import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './internal/constants';
+import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './gen/wire';
 import { LinesServer, linesNativeOptions } from './lines';
 import type { ConnectOptions, Link } from './link';
 import { native, type NativeListenOptions } from './native';

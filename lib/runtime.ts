@@ -4,7 +4,7 @@ import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import { ClosedError, check, fromNative } from './errors';
-import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN } from './internal/constants';
+import { BIND_LEAST_BACKLOG, BIND_LEAST_CONNS, BIND_ROUND_ROBIN, DIST_LEAST_CONNS, DIST_ROUND_ROBIN } from './gen/wire';
 import { WorkerPool, type ServerDescriptor, type WorkersOptions } from './internal/pool';
 import { ThreadContext, settleWithin, type MetricsText, type ThreadStats } from './internal/thread';
 import type { Tasks } from './tasks';

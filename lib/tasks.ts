@@ -19,7 +19,7 @@ import * as v8 from 'v8';
 import type { Connection } from './connection';
 import { ClosedError, ERROR_CODES, InvalidArgumentError, TimeoutError, check, makeError } from './errors';
 import type { Engine } from './internal/engine';
-import { REC_REPLY, REC_TASK } from './internal/constants';
+import { REC_REPLY, REC_TASK } from './gen/wire';
 import type { Logger } from './log';
 import type { MessageClass } from './messages';
 

@@ -11,7 +11,7 @@ import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { Message, SendOptions } from './connection';
 import { ERROR_CODES, InvalidArgumentError, check, errorName, fromNative, makeError, type EvwireError } from './errors';
-import { DGRAM_PREFIX_BYTES, FRAME_FLAGS_KNOWN, FRAME_HEADER_BYTES, FRAMING_FRAMES, FRAMING_RAW, UDP_MAX_DATAGRAM } from './internal/constants';
+import { DGRAM_PREFIX_BYTES, FRAME_FLAGS_KNOWN, FRAME_HEADER_BYTES, FRAMING_FRAMES, FRAMING_RAW, UDP_MAX_DATAGRAM } from './gen/wire';
 import type { DgramSink, Engine } from './internal/engine';
 import type { ProtocolHandle, ProtocolHost } from './internal/protocol-host';
 import { kDgram, kNativeClosed, kStopped } from './internal/symbols';

@@ -59,7 +59,7 @@ import {
   REC_DGRAM,
   REC_DGRAM_SEND,
   DGRAM_PREFIX_BYTES,
-} from './constants';
+} from '../gen/wire';
 import type { BanInfo, KickInfo } from '../limits';
 import { kClosed, kData, kDgram, kDrain, kFault, kGen, kHttpData, kHttpResData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
 

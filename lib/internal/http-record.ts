@@ -9,8 +9,8 @@ import { Buffer } from 'buffer';
 import { ProtocolError } from '../errors';
 
 /** Bytes of the fixed part, and the flags (EW_HTTP_REQ_FIXED, EW_HTTP_F_* in ew/wire.h). */
-export { HTTP_REQ_FIXED as REQ_FIXED, HTTP_F_KEEP_ALIVE as F_KEEP_ALIVE, HTTP_F_LAST as F_LAST, HTTP_F_CONTINUED as F_CONTINUED } from './constants';
-import { HTTP_REQ_FIXED as REQ_FIXED, HTTP_RES_FIXED as RES_FIXED } from './constants';
+export { HTTP_REQ_FIXED as REQ_FIXED, HTTP_F_KEEP_ALIVE as F_KEEP_ALIVE, HTTP_F_LAST as F_LAST, HTTP_F_CONTINUED as F_CONTINUED } from '../gen/wire';
+import { HTTP_REQ_FIXED as REQ_FIXED, HTTP_RES_FIXED as RES_FIXED } from '../gen/wire';
 
 export interface RequestRecord {
   method: number;
