@@ -387,12 +387,20 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /**
    * Closes the link: no more attempts; a connection up is ended gracefully (what was sent is
-   * written, then our FIN). What is still queued is dropped. 'close' follows (with null).
-   * Resolves once it has. Idempotent.
+   * written, then our FIN), and closed once the peer has closed its side too, or at
+   * `timeoutMs` (default 5000; 0: wait for the peer however long it takes), whichever comes
+   * first. What is still queued is dropped. 'close' follows (with null). Resolves once it has.
+   * Idempotent (a second call's timeout is ignored).
    */
-  close(): Promise<void> {
+  close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('EW_EINVAL', `close: options must be an object, got ${String(opts)}`);
+    const ms = opts.timeoutMs ?? 5000;
+    if (!Number.isInteger(ms) || ms < 0 || ms > 0x7fffffff) throw new InvalidArgumentError('EW_EINVAL', `close: timeoutMs must be an integer in 0..2^31-1, got ${String(ms)}`);
+    this.#closeTimeoutMs = ms;
     return this.#finish(null, false);
   }
+
+  #closeTimeoutMs = 5000;
 
   /** As close(), but a connection up is closed at once, its queued output discarded. */
   destroy(): void {
@@ -532,8 +540,17 @@ export class Link extends EventEmitter<LinkEvents> {
         });
         return;
       }
-      this.once('close', () => resolve());
-      if (!hard) this.#conn.end();
+      const conn = this.#conn;
+      let bound: ReturnType<typeof setTimeout> | null = null;
+      this.once('close', () => {
+        if (bound !== null) clearTimeout(bound);
+        resolve();
+      });
+      if (!hard) {
+        conn.end();
+        // A peer that never closes its side would hold the link (and its caller) for ever.
+        if (this.#closeTimeoutMs > 0) bound = setTimeout(() => conn.destroy(), this.#closeTimeoutMs);
+      }
     });
     return this.#finishing;
   }

@@ -126,6 +126,37 @@ describe('links: outbound connections (rt.connect)', function () {
     }
   });
 
+  it('close() ends gracefully, and is bounded by timeoutMs when the peer never closes its side', async () => {
+    const sockets: net.Socket[] = [];
+    let ended = 0;
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.on('data', () => undefined);
+      s.on('end', () => ended++); // and never ends its own side
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const link = await ctx.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port, reconnect: false });
+      assert.throws(() => void link.close({ timeoutMs: -1 }), InvalidArgumentError);
+      assert.equal(link.closed, false);
+      const closing = link.close({ timeoutMs: 200 });
+      await until(() => ended === 1, 'our FIN to reach the peer');
+      await closing; // resolves although the peer never closed
+      assert.equal(link.closed, true);
+      // A well-behaved peer: the close completes with its FIN, long before the bound.
+      const b = await backend(true);
+      const good = await ctx.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: b.port });
+      await good.close({ timeoutMs: 0 });
+      assert.equal(good.closed, true);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
   it('survives a backend killed and restarted three times: what is sent up arrives once, in order; what is sent while down is queued and follows the reconnect', async () => {
     const b = await backend();
     const link = await ctx.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: b.port, reconnect: { initialDelayMs: 20, maxDelayMs: 160, factor: 2, jitter: 'none' } });
