@@ -69,6 +69,12 @@ const SERVERS = [
     display: () => 'node bench/peers/evwire-echo.js --port P --io-threads 0',
   },
   {
+    name: 'evwire-js-inline-level',
+    about: 'evwire-js-inline with level-triggered connections.',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', '0', '--triggering', 'level']],
+    display: () => 'node bench/peers/evwire-echo.js --port P --io-threads 0 --triggering level',
+  },
+  {
     name: 'evwire-js-level',
     about: "evwire-js with level-triggered connections (`triggering: 'level'`).",
     command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--triggering', 'level']],
