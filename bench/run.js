@@ -64,15 +64,15 @@ const SERVERS = [
   },
   {
     name: 'evwire-js-inline',
-    about: 'evwire-js with the IO loop inline on the JavaScript thread (`ioThreads: 0`): no IO thread, no hand-off.',
+    about: 'evwire-js with the IO loop inline on the JavaScript thread (`ioThreads: 0`, level-triggered connections, its default): no IO thread, no hand-off.',
     command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', '0']],
     display: () => 'node bench/peers/evwire-echo.js --port P --io-threads 0',
   },
   {
-    name: 'evwire-js-inline-level',
-    about: 'evwire-js-inline with level-triggered connections.',
-    command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', '0', '--triggering', 'level']],
-    display: () => 'node bench/peers/evwire-echo.js --port P --io-threads 0 --triggering level',
+    name: 'evwire-js-inline-edge',
+    about: 'evwire-js-inline with edge-triggered connections (inline defaults to level-triggered).',
+    command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', '0', '--triggering', 'edge']],
+    display: () => 'node bench/peers/evwire-echo.js --port P --io-threads 0 --triggering edge',
   },
   {
     name: 'evwire-js-level',

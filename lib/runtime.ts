@@ -41,9 +41,10 @@ export interface RuntimeOptions {
   /** Bytes read from one connection per loop round before the others get their turn (0 =
    * until the socket is drained). Default 64 KiB. */
   readBudget?: number;
-  /** How connections are watched: 'edge' (EPOLLET, read until EAGAIN; the default) or
-   * 'level' (read until a short read; write interest only while output is blocked). Both are
-   * complete; docs/experiments.md compares them. */
+  /** How connections are watched: 'edge' (EPOLLET, read until EAGAIN; the default with IO
+   * threads) or 'level' (read until a short read; write interest only while output is blocked;
+   * the default inline, where the read to EAGAIN is a syscall on the JavaScript thread's time:
+   * bench/README.md). Both are complete; docs/experiments.md compares them. */
   triggering?: 'edge' | 'level';
   /** A pino logger (made with createLogger() for the `always` level), or options for one. */
   logger?: Logger | LoggerOptions;
@@ -307,7 +308,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     check(Number.isInteger(maxConns) && maxConns >= 1 && maxConns <= 1 << 24, 'maxConnectionsPerThread must be in 1..2^24', maxConns);
     const readBudget = opts.readBudget ?? D.readBudget;
     check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32', readBudget);
-    const triggering = opts.triggering ?? (D.levelTriggered ? 'level' : 'edge');
+    const triggering = opts.triggering ?? (D.levelTriggered || inlineIo ? 'level' : 'edge');
     check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'", triggering);
     const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
     const w = opts.workers ?? { count: 0 };

@@ -77,6 +77,7 @@ function summarize(runs, cases, servers) {
       levelVsNative: ['evwire-js-level', 'evwire-native'],
       inlineVsCorked: ['evwire-js-inline', 'node-net-corked'],
       inlineVsJs: ['evwire-js-inline', 'evwire-js'],
+      inlineVsEdge: ['evwire-js-inline', 'evwire-js-inline-edge'],
       inlineVsEpoll: ['evwire-js-inline', 'c-epoll'],
       inlineVsBufferevent: ['evwire-js-inline', 'c-bufferevent'],
       httpInlineVsUws: ['evwire-http-inline', 'uws'],
@@ -339,14 +340,14 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
         )
       );
     }
-    const inlineKeys = ['inlineVsCorked', 'inlineVsJs', 'inlineVsEpoll', 'inlineVsBufferevent'];
+    const inlineKeys = ['inlineVsCorked', 'inlineVsJs', 'inlineVsEdge', 'inlineVsEpoll', 'inlineVsBufferevent'];
     if (summary.some((c) => inlineKeys.some((k) => c.ratios[k] !== null))) {
       L.push('');
-      L.push('Inline: `evwire-js-inline` is evwire-js with `ioThreads: 0`, the IO loop run on the JavaScript thread (no IO thread, no hand-off between threads).');
+      L.push('Inline: `evwire-js-inline` is evwire-js with `ioThreads: 0`, the IO loop run on the JavaScript thread (no IO thread, no hand-off between threads), with level-triggered connections, its default; `evwire-js-inline-edge` is the same with edge-triggered ones.');
       L.push('');
       L.push(
         table(
-          ['Case', 'evwire-js-inline / node-net-corked', 'evwire-js-inline / evwire-js', 'evwire-js-inline / c-epoll', 'evwire-js-inline / c-bufferevent'],
+          ['Case', 'evwire-js-inline / node-net-corked', 'evwire-js-inline / evwire-js', 'evwire-js-inline / evwire-js-inline-edge', 'evwire-js-inline / c-epoll', 'evwire-js-inline / c-bufferevent'],
           summary.map((c) => [`${c.name}`, ...inlineKeys.map((k) => fmtRS(c, k))])
         )
       );

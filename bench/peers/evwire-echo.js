@@ -25,7 +25,7 @@ async function main() {
     readBudget: opt('read-budget', undefined) === undefined ? undefined : Number(opt('read-budget')),
     inRingBytes: ring === undefined ? undefined : Number(ring),
     outRingBytes: ring === undefined ? undefined : Number(ring),
-    triggering: opt('triggering', 'edge'),
+    triggering: opt('triggering', undefined), // the runtime's default: edge with IO threads, level inline
     logger: { level: 'warn' },
     workers: { count: Number(opt('workers', '0')), module: path.join(__dirname, 'evwire-echo-worker.js') },
   });

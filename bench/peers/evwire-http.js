@@ -16,11 +16,11 @@ const opt = (name, def) => {
 
 async function main() {
   const ioThreads = Number(opt('io-threads', '1'));
-  const rt = await Runtime.start({ ioThreads, affinity: opt('affinity', 'off'), triggering: opt('triggering', 'edge'), logger: { level: 'warn' } });
+  const rt = await Runtime.start({ ioThreads, affinity: opt('affinity', 'off'), triggering: opt('triggering', undefined), logger: { level: 'warn' } });
   const http = await rt.listen({ protocol: 'http', host: opt('host', '127.0.0.1'), port: Number(opt('port', '0')) });
   // Requests and connections per IO thread (the IO thread index is in the connection id).
-  const perIo = new Array(ioThreads).fill(0);
-  const connsPerIo = new Array(ioThreads).fill(0);
+  const perIo = new Array(Math.max(1, ioThreads)).fill(0); // ioThreads 0: one loop, inline
+  const connsPerIo = new Array(Math.max(1, ioThreads)).fill(0);
   http.on('connection', (conn) => connsPerIo[conn.ioThread]++);
   const hello = Buffer.from('Hello, World!');
   http.get('/', (req, res) => {

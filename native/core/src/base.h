@@ -36,6 +36,11 @@ typedef struct ew__cmd_ban_s ew__cmd_ban_t;
 typedef struct ew__link_s ew__link_t;
 typedef struct ew__dial_s ew__dial_t;
 
+/* ---- memory (mem.c) ------------------------------------------------------------------------ */
+
+/* Frees the calling thread's cache of libevent blocks (an IO loop that ends). */
+void ew__mem_thread_flush(void);
+
 /* ---- logging ---------------------------------------------------------------------------- */
 
 void ew__log(ew_runtime_t *rt, int level, const char *fmt, ...)

@@ -551,6 +551,7 @@ int ew__io_inline_setup(ew__io_t *io) {
 
 static void inline_close(ew__io_t *io) {
   io_shutdown(io);
+  ew__mem_thread_flush();
   io->inline_fd = -1;
   ew__runtime_thread_exited(io->rt);
 }
@@ -649,6 +650,7 @@ void *ew__io_main(void *arg) {
   }
 
   io_shutdown(io);
+  ew__mem_thread_flush();
   ew__tls_io = NULL;
   ew__runtime_thread_exited(rt);
   return NULL;
