@@ -27,7 +27,7 @@ export interface RuntimeOptions {
   /** Native IO threads (1..64); 0 runs the one IO loop inline on the JavaScript thread (no IO
    * thread, no hand-off: a handler's sends leave in the same turn); 'auto' picks inline when
    * this process may use only one CPU (affinity mask or cgroup CPU quota) and one IO thread
-   * otherwise. Default 1. */
+   * otherwise. Default 'auto'. */
   ioThreads?: number | 'auto';
   /** CPU pinning of the IO threads: 'auto' (one core each, from the CPUs this process may use),
    * a list of CPUs (IO thread k runs on cpus[k % length]), or 'off' (default). */
@@ -285,7 +285,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
     check(typeof opts === 'object' && opts !== null, 'options must be an object', opts);
     const D = native.defaults.runtime;
-    const io = opts.ioThreads ?? D.ioThreads;
+    const io = opts.ioThreads ?? 'auto';
     check(io === 'auto' || (Number.isInteger(io) && io >= 0 && io <= 64), "ioThreads must be an integer in 0..64 or 'auto'", io);
     const inlineIo = io === 'auto' ? usableCpus() < 2 : io === 0;
     const ioThreads = inlineIo ? 1 : (io as number);

@@ -44,6 +44,9 @@ describe('inline IO loop (ioThreads: 0)', function () {
       Runtime.start({ ioThreads: 'auto', logger: { level: 'silent' } }).then(async (rt) => { console.log(rt.inlineIo); await rt.close(); });`;
     const one = await run('taskset', ['-c', '0', process.execPath, '-e', script]);
     assert.equal(one.stdout.trim(), 'true');
+    // 'auto' is the default.
+    const byDefault = await run('taskset', ['-c', '0', process.execPath, '-e', script.replace("ioThreads: 'auto', ", '')]);
+    assert.equal(byDefault.stdout.trim(), 'true');
     const cpus = fs.readFileSync('/proc/self/status', 'latin1').match(/^Cpus_allowed_list:\s*(.+)$/m)?.[1] ?? '';
     if (cpus === '0') this.skip(); // this machine has one CPU: 'auto' is inline either way
     const all = await run(process.execPath, ['-e', script]);
