@@ -1203,8 +1203,9 @@ static _Atomic int reset_calls;
 static _Atomic int reset_tid;
 
 static void on_reset(void *arg) {
-  atomic_fetch_add((_Atomic int *)arg, 1);
+  /* The thread id first: the test reads it as soon as it sees the count. */
   atomic_store(&reset_tid, (int)syscall(SYS_gettid));
+  atomic_fetch_add((_Atomic int *)arg, 1);
 }
 
 static void test_port_reset(void) {
