@@ -381,6 +381,17 @@ static void test_graceful_shutdown_lingers(void) {
   stop();
 }
 
+static void no_wake(void *arg) {
+  (void)arg;
+}
+
+/* 0 once the peer has closed (EOF), without blocking; -1 otherwise. */
+static int tcp_wait_closed_nb(int fd) {
+  uint8_t b;
+  ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
+  return r == 0 ? 0 : -1;
+}
+
 static void count_stop(void *arg) {
   atomic_fetch_add((_Atomic int *)arg, 1);
 }
@@ -436,8 +447,42 @@ static void test_inline_api(void) {
   close(fd);
   ASSERT_EQ(count_fds(), fds0);
 
+  /* A timer that is overdue, because the owner ran no round that looked at the sockets and
+   * timers, is due now (0 ms), never reported as no timer at all (-1): the idle timeout's sweep
+   * is overdue here, and a round without a poll must still ask to be run. */
+  ASSERT_OK(ew_runtime_start(&o, &rt));
+  p.fd = ew_runtime_inline_fd(rt);
+  /* A port must be attached for connections to be taken (no consumer reads it here). */
+  ASSERT_OK(ew_port_attach(ew_runtime_port(rt, 0), no_wake, NULL));
+  lo.limits.idle_timeout_ms = 30;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_IDLE);
+  fd = tcp_connect(info.port);
+  /* Until the connection is adopted and its idle timeout armed. */
+  for (int i = 0; i < 100 && next < 0; i++) {
+    poll(&p, 1, 10);
+    ew_runtime_inline_run(rt, 0, &next);
+  }
+  ASSERT_GE(next, 0); /* the sweep is armed */
+  usleep(120 * 1000);
+  ASSERT_EQ(ew_runtime_inline_run(rt, EW_INLINE_NO_POLL, &next), EW_INLINE_IDLE);
+  ASSERT_GE(next, 0);
+  ASSERT_LE(next, 1);
+  /* Run as asked: the connection closes at its idle timeout. */
+  for (int i = 0; i < 100 && tcp_wait_closed_nb(fd) != 0; i++) {
+    poll(&p, 1, next < 0 ? 10 : next);
+    ew_runtime_inline_run(rt, 0, &next);
+  }
+  ASSERT_EQ(tcp_wait_closed_nb(fd), 0);
+  close(fd);
+  lo.limits.idle_timeout_ms = 0;
+  ew_port_detach(ew_runtime_port(rt, 0));
+  ew_runtime_release(rt);
+  rt = NULL;
+
   /* Released while running, never told to stop. */
   ASSERT_OK(ew_runtime_start(&o, &rt));
+  p.fd = ew_runtime_inline_fd(rt);
   ASSERT_OK(ew_listen(rt, &lo, &info));
   ASSERT_EQ(ew_runtime_inline_run(rt, 0, &next), EW_INLINE_IDLE);
   fd = tcp_connect(info.port);

@@ -576,6 +576,7 @@ static int32_t inline_next_ms(ew__io_t *io) {
   for (int i = 0; i < 2; i++) {
     if (evs[i] == NULL || !event_pending(evs[i], EV_TIMEOUT, &tv)) continue;
     int64_t ms = ((int64_t)tv.tv_sec - now.tv_sec) * 1000 + (tv.tv_usec - now.tv_usec + 999) / 1000;
+    if (ms < 0) ms = 0; /* overdue (not run yet): due now, and -1 means "no timer" */
     if (best < 0 || ms < best) best = ms;
   }
   int64_t dial = ew__dial_next_ms(io, &now);

@@ -335,6 +335,7 @@ int64_t ew__dial_next_ms(ew__io_t *io, const struct timeval *now) {
     if (d->ev == NULL || !event_pending(d->ev, EV_TIMEOUT, &tv)) continue;
     int64_t ms =
         ((int64_t)tv.tv_sec - now->tv_sec) * 1000 + (tv.tv_usec - now->tv_usec + 999) / 1000;
+    if (ms < 0) ms = 0; /* overdue: due now (-1 means "none") */
     if (best < 0 || ms < best) best = ms;
   }
   return best;
