@@ -396,11 +396,8 @@ export class Link extends EventEmitter<LinkEvents> {
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('EW_EINVAL', `close: options must be an object, got ${String(opts)}`);
     const ms = opts.timeoutMs ?? 5000;
     if (!Number.isInteger(ms) || ms < 0 || ms > 0x7fffffff) throw new InvalidArgumentError('EW_EINVAL', `close: timeoutMs must be an integer in 0..2^31-1, got ${String(ms)}`);
-    this.#closeTimeoutMs = ms;
-    return this.#finish(null, false);
+    return this.#finish(null, false, ms);
   }
-
-  #closeTimeoutMs = 5000;
 
   /** As close(), but a connection up is closed at once, its queued output discarded. */
   destroy(): void {
@@ -514,7 +511,8 @@ export class Link extends EventEmitter<LinkEvents> {
 
   #finishing: Promise<void> | null = null;
 
-  #finish(err: EvwireError | null, hard: boolean): Promise<void> {
+  /** `closeMs`: a graceful end's bound (close()), 0 for none. */
+  #finish(err: EvwireError | null, hard: boolean, closeMs = 0): Promise<void> {
     if (this.#state === State.Closed) return this.#finishing ?? Promise.resolve();
     if (hard && this.#conn !== null && !this.#destroying) {
       this.#destroying = true;
@@ -549,7 +547,7 @@ export class Link extends EventEmitter<LinkEvents> {
       if (!hard) {
         conn.end();
         // A peer that never closes its side would hold the link (and its caller) for ever.
-        if (this.#closeTimeoutMs > 0) bound = setTimeout(() => conn.destroy(), this.#closeTimeoutMs);
+        if (closeMs > 0) bound = setTimeout(() => conn.destroy(), closeMs);
       }
     });
     return this.#finishing;

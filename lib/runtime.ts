@@ -193,7 +193,7 @@ function allowedCpus(): number[] | null {
 
 /** The CPUs this process may use: its affinity mask, bounded by a cgroup v2 CPU quota
  * (cpu.max "quota period"), rounded up. */
-export function usableCpus(): number {
+function usableCpus(): number {
   let n = allowedCpus()?.length ?? os.availableParallelism();
   try {
     const cg = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'latin1'));

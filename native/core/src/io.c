@@ -565,22 +565,26 @@ void ew__io_inline_finish(ew__io_t *io) {
   ew__tls_io = saved;
 }
 
+int64_t ew__event_due_ms(const struct event *ev, const struct timeval *now) {
+  struct timeval tv;
+  if (ev == NULL || !event_pending(ev, EV_TIMEOUT, &tv)) return -1;
+  int64_t ms = ((int64_t)tv.tv_sec - now->tv_sec) * 1000 + (tv.tv_usec - now->tv_usec + 999) / 1000;
+  return ms < 0 ? 0 : ms; /* overdue (not run yet) is due now; -1 means "no timer" */
+}
+
+/* The earlier of two due times, -1 standing for "none". */
+static int64_t earlier(int64_t a, int64_t b) {
+  return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 /* Milliseconds until the loop's next timer: the timeout sweep, the response-rate tick and the
  * connection attempts' deadlines are the only timers an IO loop arms. */
 static int32_t inline_next_ms(ew__io_t *io) {
-  struct timeval now, tv;
-  int64_t best = -1;
+  struct timeval now;
   event_base_gettimeofday_cached(io->base, &now);
-  struct event *evs[2] = {io->tick_armed ? io->tick_ev : NULL,
-                          io->throttle_armed ? io->throttle_ev : NULL};
-  for (int i = 0; i < 2; i++) {
-    if (evs[i] == NULL || !event_pending(evs[i], EV_TIMEOUT, &tv)) continue;
-    int64_t ms = ((int64_t)tv.tv_sec - now.tv_sec) * 1000 + (tv.tv_usec - now.tv_usec + 999) / 1000;
-    if (ms < 0) ms = 0; /* overdue (not run yet): due now, and -1 means "no timer" */
-    if (best < 0 || ms < best) best = ms;
-  }
-  int64_t dial = ew__dial_next_ms(io, &now);
-  if (dial >= 0 && (best < 0 || dial < best)) best = dial;
+  int64_t best = io->tick_armed ? ew__event_due_ms(io->tick_ev, &now) : -1;
+  if (io->throttle_armed) best = earlier(best, ew__event_due_ms(io->throttle_ev, &now));
+  best = earlier(best, ew__dial_next_ms(io, &now));
   if (best < 0) return -1;
   return best < 1 ? 1 : best > INT32_MAX ? INT32_MAX : (int32_t)best;
 }

@@ -146,6 +146,9 @@ static inline void ew__slot_store64(ew__io_t *io, uint32_t slot, uint32_t word, 
 }
 
 void *ew__io_main(void *arg);
+/* Milliseconds from `now` (libevent's clock, event_base_gettimeofday_cached) until `ev`'s
+ * timeout; 0 when it is overdue but has not run yet; -1 when no timeout is pending. */
+int64_t ew__event_due_ms(const struct event *ev, const struct timeval *now);
 /* Inline mode: builds the loop on the calling thread (ew_runtime_start). 0 or an EW_* error. */
 int ew__io_inline_setup(ew__io_t *io);
 /* Inline mode: closes the loop on the calling thread if it is still open (join, release). */

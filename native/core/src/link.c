@@ -331,12 +331,8 @@ int64_t ew__dial_next_ms(ew__io_t *io, const struct timeval *now) {
   int64_t best = -1;
   ew__dial_t *d;
   TAILQ_FOREACH(d, &io->dials, link_q) {
-    struct timeval tv;
-    if (d->ev == NULL || !event_pending(d->ev, EV_TIMEOUT, &tv)) continue;
-    int64_t ms =
-        ((int64_t)tv.tv_sec - now->tv_sec) * 1000 + (tv.tv_usec - now->tv_usec + 999) / 1000;
-    if (ms < 0) ms = 0; /* overdue: due now (-1 means "none") */
-    if (best < 0 || ms < best) best = ms;
+    int64_t ms = ew__event_due_ms(d->ev, now);
+    if (ms >= 0 && (best < 0 || ms < best)) best = ms;
   }
   return best;
 }
