@@ -14,6 +14,8 @@
     "evwire_bench%": "<!(node -p \"process.env.EVWIRE_BENCH_ADDON !== '0' && require('fs').existsSync('native/bench/addon/bench_addon.cc') ? 1 : 0\")",
     # What both addons are compiled and linked with.
     "addon_include_dirs": [
+      # Node's OpenSSL headers first (native/openssl.js): the addon links no OpenSSL.
+      "<!(node native/openssl.js include)",
       "<!(node -p \"require('node-addon-api').include_dir\")",
       "native/core/include",
       "native/core/src",

@@ -10,6 +10,7 @@ import {
   CONN_OPT_NODELAY,
   CONN_OPT_PAUSE,
   FRAME_FLAGS_KNOWN,
+  FRAME_FLAG_ENCRYPTED,
   REC_DATA,
   REC_DESTROY,
   REC_END,
@@ -250,7 +251,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (opts !== undefined) {
       if (opts.flags !== undefined) {
         flags = opts.flags;
-        if (flags !== (flags & FRAME_FLAGS_KNOWN)) throw invalid('frame flags must be within 0x7 (encrypted, reply, error)');
+        if (flags !== (flags & FRAME_FLAGS_KNOWN & ~FRAME_FLAG_ENCRYPTED)) throw invalid('frame flags must be within 0x6 (reply, error): the encrypted flag is set by message encryption, not by send()');
       }
       if (opts.seq !== undefined) {
         seq = opts.seq;
@@ -466,6 +467,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#state === State.Closed) return 0;
     const w = this.#engine.written(this[kIo], this[kSlot], this[kGen]);
     return w < 0 ? 0 : (this.#sent - w) >>> 0;
+  }
+
+  /** True once message encryption's handshake finished (docs/encryption.md): every frame in
+   * either direction is encrypted from then on. Read without a native call from the word the
+   * IO thread publishes; false on a connection without encryption, and once closed. */
+  get encrypted(): boolean {
+    if (this.#state === State.Closed) return false;
+    return this.#engine.encrypted(this[kIo], this[kSlot], this[kGen]);
   }
 
   /** True once 'close' has been emitted. */

@@ -91,6 +91,10 @@ export const ERROR_CODES: Readonly<Record<string, ErrorInfo>> = Object.freeze({
   EW_EAI_OTHER: sys(-3023, 'name resolution failed'),
   EW_EHTTP_RES_HEADERS: { errno: -3024, category: 'ProtocolError', message: 'HTTP response head above maxHeaderBytes or maxHeaders' },
   EW_EHTTP_RES_BODY: { errno: -3025, category: 'ProtocolError', message: 'HTTP response body above maxBodyBytes' },
+  EW_EPROTO_CRYPTO: { errno: -3026, category: 'ProtocolError', message: 'an encrypted frame did not verify' },
+  EW_EPROTO_HANDSHAKE: { errno: -3027, category: 'ProtocolError', message: 'message-encryption handshake failed' },
+  EW_EPROTO_PLAINTEXT: { errno: -3028, category: 'ProtocolError', message: 'plaintext frame where encryption is required, or the reverse' },
+  EW_ETIMEOUT_HANDSHAKE: { errno: -3029, category: 'TimeoutError', message: 'message-encryption handshake not finished in time' },
 });
 
 const BY_ERRNO = new Map<number, string>(Object.entries(ERROR_CODES).map(([code, i]) => [i.errno, code]));

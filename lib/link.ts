@@ -14,6 +14,7 @@ import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { Buffer } from 'buffer';
 import type { CloseReason, Connection, Message, SendOptions } from './connection';
+import type { EncryptionOptions } from './encryption';
 import { ERROR_CODES, InvalidArgumentError, check, errorName, makeError, type EvwireError } from './errors';
 import type { KickInfo, Limits } from './limits';
 import { requireTypeId, type MessageClass } from './messages';
@@ -86,6 +87,9 @@ export interface ConnectOptions {
   allowHalfOpen?: boolean;
   decodeErrorPolicy?: 'close' | 'drop';
   limits?: Limits;
+  /** Message encryption (docs/encryption.md): mode 'required' and the server's public key to
+   * pin. Sends wait in the IO thread until the handshake finished. Default off. */
+  encryption?: EncryptionOptions;
 }
 
 /** Why the link is retrying: the attempt number to come, the wait before it, what failed. */

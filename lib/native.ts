@@ -30,6 +30,17 @@ export interface NativeAttach {
   slotsStride: number;
 }
 
+/** Message encryption as listen and linkOpen take it (runtime.cc, ParseCrypt; lib/encryption.ts
+ * validates and converts the keys). */
+export interface NativeEncryption {
+  mode: number;
+  ciphers: number[];
+  ed25519?: Buffer;
+  rsa?: Buffer;
+  rekeyAfterBytes: number;
+  handshakeTimeoutMs: number;
+}
+
 export interface NativeListenOptions extends HttpLimits {
   host: string;
   port: number;
@@ -48,6 +59,7 @@ export interface NativeListenOptions extends HttpLimits {
   admit: boolean;
   limits: Required<Limits>;
   maxTrackedIps: number;
+  encryption?: NativeEncryption;
 }
 
 /** Per-server counters (EW_SERVER_STATS_MAP) and the number of addresses tracked. */
@@ -92,6 +104,7 @@ export interface NativeUdpOptions {
   ownerPort: number;
   limits: Required<Limits>;
   maxTrackedIps: number;
+  encryption?: NativeEncryption;
 }
 
 export interface NativeUdpInfo {

@@ -5,6 +5,7 @@
 // of each protocol, in one entry. The runtime and the work threads create servers through it, so a new protocol is an
 // entry here (with its server module and, natively, its codec) instead of a branch in each of
 // them (docs/design-notes.md, the layers).
+import { encryptionNative, type EncryptionOptions } from './encryption';
 import { InvalidArgumentError, check } from './errors';
 import { HttpServer, type HttpListenOptions } from './http';
 import { connectHttp } from './http-client';
@@ -14,7 +15,7 @@ import { FRAMING_FRAMES, FRAMING_HTTP, FRAMING_LINES, FRAMING_RAW } from './gen/
 import { LinesServer, linesNativeOptions } from './lines';
 import type { ConnectOptions, Link } from './link';
 import { native, type NativeListenOptions } from './native';
-import { Server, type ServerHost } from './server';
+import { Server, type ListenOptions, type ServerHost } from './server';
 import { connectUdp, listenUdp } from './udp';
 
 /** The options every server object takes (listen() has validated them). */
@@ -55,6 +56,14 @@ export interface ConnectContext extends ProtocolHost {
   openLink(opts: ConnectOptions, framing: number, nativeOptions: Partial<NativeListenOptions>, setup?: (link: Link) => void): Promise<Link>;
 }
 
+/** Message encryption (lib/encryption.ts) of a framed TCP server or link. */
+function tcpEncryption(o: { encryption?: EncryptionOptions; framing?: 'frames' | 'raw' }, client: boolean): Partial<NativeListenOptions> {
+  const encryption = encryptionNative(o.encryption, client);
+  if (encryption === null) return {};
+  check((o.framing ?? 'frames') === 'frames', "encryption protects frames: it needs framing: 'frames'", o.framing);
+  return { encryption };
+}
+
 const HTTP_LIMIT_KEYS = ['maxHeaderBytes', 'maxHeaders', 'maxUrlBytes', 'maxBodyBytes', 'headerTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxRequestsPerConnection', 'responseTimeoutMs'] as const;
 
 const PROTOCOLS = new Map<string, Protocol>([
@@ -63,11 +72,11 @@ const PROTOCOLS = new Map<string, Protocol>([
     {
       fixed: {},
       nativeFraming: (framing) => (framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES),
-      nativeOptions: () => ({}),
+      nativeOptions: (o) => tcpEncryption(o as ListenOptions, false),
       create: (host, _engine, id, addr, opts) => new Server(host, id, addr, opts),
       connect: (ctx, o) => {
         const co = o as ConnectOptions;
-        return ctx.openLink(co, co.framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES, {});
+        return ctx.openLink(co, co.framing === 'raw' ? FRAMING_RAW : FRAMING_FRAMES, tcpEncryption(co, true));
       },
     },
   ],

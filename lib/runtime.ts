@@ -149,6 +149,10 @@ export interface IoThreadStats {
   dgramDrops: number;
   /** Loop rounds. */
   loops: number;
+  /** Message-encryption handshakes finished (docs/encryption.md). */
+  handshakes: number;
+  /** Connections closed for a failed handshake or a record that did not verify. */
+  cryptoFailures: number;
 }
 
 /** The native counter names in camelCase (bytes_in: bytesIn), in the native order. */

@@ -3,6 +3,7 @@
 import type { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
 import type { Connection, Message } from './connection';
+import type { EncryptionOptions } from './encryption';
 import { ERROR_CODES, check, InvalidArgumentError, type EvwireError } from './errors';
 import { requireTypeId, type MessageClass } from './messages';
 import type { Logger } from './log';
@@ -133,6 +134,8 @@ export interface ListenOptions {
   /** Source addresses tracked for per-address limits and bans; the least recently seen is
    * forgotten beyond this. Default 65536. */
   maxTrackedIps?: number;
+  /** Message encryption of the frames' bodies (docs/encryption.md). Default off. */
+  encryption?: EncryptionOptions;
   /** An accept hook, the same as calling server.onAccept(fn) right after listen (but in force
    * from the first connection). */
   onAccept?: AcceptHook;

@@ -11,7 +11,7 @@ import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { Message, SendOptions } from './connection';
 import { ERROR_CODES, InvalidArgumentError, check, errorName, fromNative, makeError, type EvwireError } from './errors';
-import { DGRAM_PREFIX_BYTES, FRAME_FLAGS_KNOWN, FRAME_HEADER_BYTES, FRAMING_FRAMES, FRAMING_RAW, UDP_MAX_DATAGRAM } from './gen/wire';
+import { DGRAM_PREFIX_BYTES, FRAME_FLAGS_KNOWN, FRAME_FLAG_ENCRYPTED, FRAME_HEADER_BYTES, FRAMING_FRAMES, FRAMING_RAW, UDP_MAX_DATAGRAM } from './gen/wire';
 import type { DgramSink, Engine } from './internal/engine';
 import type { ProtocolHandle, ProtocolHost } from './internal/protocol-host';
 import { kDgram, kNativeClosed, kStopped } from './internal/symbols';
@@ -258,7 +258,7 @@ export class UdpSocket<M extends Message | Buffer = Message> extends EventEmitte
       if (opts !== undefined && opts !== null) {
         if (opts.flags !== undefined) {
           flags = opts.flags;
-          if (flags !== (flags & FRAME_FLAGS_KNOWN)) throw invalid('frame flags must be within 0x7 (encrypted, reply, error)');
+          if (flags !== (flags & FRAME_FLAGS_KNOWN & ~FRAME_FLAG_ENCRYPTED)) throw invalid('frame flags must be within 0x6 (reply, error): the encrypted flag is set by message encryption, not by send()');
         }
         if (opts.seq !== undefined) {
           seq = opts.seq;

@@ -89,8 +89,23 @@ exports.roundTrip = async function roundTrip(evwire, how) {
   if (got.readUInt16BE(4) !== 7 || got.readUInt32BE(8) !== 42 || !got.subarray(12).equals(body)) throw new Error(`bad echo: ${got.toString('hex')}`);
   console.log(`echo through ${how}: ok`);
 };
+// Message encryption: the IO thread calls the OpenSSL of this node (no libcrypto of its own).
+exports.sealedRoundTrip = async function sealedRoundTrip(evwire) {
+  const { generateKeyPairSync } = require('crypto');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const rt = await evwire.Runtime.start({ logger: { level: 'silent' } });
+  const server = await rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, encryption: { mode: 'required', keys: { ed25519: privateKey } } });
+  server.on('connection', (c) => c.on('message', (m) => c.send(m.type, m.body, { seq: m.seq })));
+  const link = await rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: server.address().port, encryption: { mode: 'required', keys: { ed25519: publicKey } } });
+  const got = new Promise((resolve) => link.once('message', resolve));
+  link.send(7, Buffer.from('sealed'));
+  const m = await got;
+  await rt.close();
+  if (Buffer.from(m.body).toString() !== 'sealed') throw new Error('bad sealed echo');
+  console.log('sealed echo through the installed package: ok');
+};
 JS
-echo "require('./echo.js').roundTrip(require('evwire'), 'require').catch((e) => { console.error(e); process.exit(1); });" >"$app/cjs.js"
+echo "const e = require('./echo.js'); e.roundTrip(require('evwire'), 'require').then(() => e.sealedRoundTrip(require('evwire'))).catch((err) => { console.error(err); process.exit(1); });" >"$app/cjs.js"
 cat >"$app/esm.mjs" <<'JS'
 import { Runtime } from 'evwire';
 import echo from './echo.js';
@@ -106,14 +121,23 @@ for f in /usr/lib/*/libevent*.so* /usr/lib/libevent*.so* /usr/local/lib/libevent
   hidden=$((hidden + 1))
 done
 echo "test-package: $hidden libevent shared object(s) hidden"
+# And every OpenSSL one: the addon must take node's own OpenSSL (DESIGN §14), never a system copy.
+hidden=0
+for f in /usr/lib/*/libcrypto.so* /usr/lib/*/libssl.so* /usr/local/lib/libcrypto.so* /usr/local/lib/libssl.so*; do
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  mount --bind /dev/null "$f"
+  hidden=$((hidden + 1))
+done
+echo "test-package: $hidden OpenSSL shared object(s) hidden"
 cd "$APP"
 PATH="$BIN" npm install --no-audit --no-fund --prefer-offline --loglevel=error "$TGZ"
 addon=$(ls node_modules/evwire/prebuilds/*/evwire.node)
 [ ! -e node_modules/evwire/build ] || { echo "test-package: FAIL: the install compiled (build/ exists)" >&2; exit 1; }
 if ldd "$addon" | grep -q libevent; then echo "test-package: FAIL: $addon links libevent" >&2; exit 1; fi
+if ldd "$addon" | grep -Eq 'libcrypto|libssl'; then echo "test-package: FAIL: $addon links an OpenSSL of its own" >&2; exit 1; fi
 PATH="$BIN" node cjs.js
 PATH="$BIN" node esm.mjs
 SH
 if [ "$(id -u)" = 0 ]; then ns=(unshare --mount --propagation private); else ns=(unshare --mount --map-root-user --propagation private); fi
 APP="$app" BIN="$bin" TGZ="$tgz" "${ns[@]}" bash "$tmp/inside.sh"
-say "installed with no compiler and no libevent; require and import both echo"
+say "installed with no compiler, no libevent and no system OpenSSL; require and import both echo, and a sealed echo runs"

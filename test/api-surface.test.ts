@@ -42,6 +42,8 @@ const IO_STAT_KEYS: Record<keyof IoThreadStats, true> = {
   dgramsOut: true,
   dgramDrops: true,
   loops: true,
+  handshakes: true,
+  cryptoFailures: true,
 };
 
 /** Compiles test/types/<config> (a consumer project of the published types) with tsc. */

@@ -28,7 +28,7 @@ describe(`echo (${triggering}-triggered)`, function () {
   /** Sends frames of the given sizes and checks every byte, type and seq of the echoes. */
   async function roundTrip(sizes: number[], seed: number): Promise<void> {
     const { s, r } = await client();
-    const sent = sizes.map((n, i) => ({ type: 1 + (i % 65535), seq: i + 1, flags: i % 8, body: pattern(n, seed + i) }));
+    const sent = sizes.map((n, i) => ({ type: 1 + (i % 65535), seq: i + 1, flags: (i % 4) << 1, body: pattern(n, seed + i) }));
     // One big write: the server sees them pipelined, in whatever pieces the kernel makes.
     s.write(Buffer.concat(sent.map((f) => frame(f.type, f.body, f.seq, f.flags))));
     const got = await r.waitFrames(sent.length);

@@ -111,7 +111,7 @@ describe('UDP', function () {
           const fill = (): void => {
             while (outstanding.size < WINDOW && sent < per) {
               const i = s * per + sent++;
-              const f = frame(1 + (i % 65535), pattern(i % 200, i), i, i % 8);
+              const f = frame(1 + (i % 65535), pattern(i % 200, i), i, (i % 4) << 1);
               outstanding.set(i, f);
               c.send(f, port, '127.0.0.1');
             }

@@ -38,6 +38,8 @@ import {
   SHM_SLOT_BYTES,
   SHM_SLOT_BYTES_IN,
   SHM_SLOT_BYTES_OUT,
+  SHM_SLOT_STATE,
+  SLOT_STATE_ENCRYPTED,
   SHM_SLOT_MSGS_IN,
   SHM_SLOT_WIN_BYTES,
   SHM_SLOT_WIN_MSGS,
@@ -751,6 +753,13 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   written(io: number, slot: number, gen: number): number {
     const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
     return this.u32[w] === gen ? this.u32[w + 1] : -1;
+  }
+
+  /** Whether message encryption's handshake finished for the connection in (io, slot) of
+   * generation `gen`. */
+  encrypted(io: number, slot: number, gen: number): boolean {
+    const w = this.slotWord[io] + slot * (SHM_SLOT_BYTES >>> 2);
+    return this.u32[w] === gen && (this.u32[w + SHM_SLOT_STATE] & SLOT_STATE_ENCRYPTED) !== 0;
   }
 
   /** A number that changes whenever the connection in (io, slot) reads or writes a byte (bytes

@@ -264,6 +264,33 @@ private:
     lo->http.response_timeout_ms = U32(o, "responseTimeoutMs", lo->http.response_timeout_ms);
     if (o.Get("limits").IsObject()) ParseLimits(o.Get("limits").As<Napi::Object>(), &lo->limits);
     lo->max_tracked_ips = U32(o, "maxTrackedIps", lo->max_tracked_ips);
+    if (o.Get("encryption").IsObject())
+      ParseCrypt(o.Get("encryption").As<Napi::Object>(), &lo->crypt);
+  }
+
+  // Message encryption, validated by TypeScript (lib/encryption.ts): the key bytes point into
+  // the caller's Buffers, which outlive the listen or linkOpen call that copies them.
+  static void ParseCrypt(Napi::Object o, ew_crypt_opts_t *c) {
+    c->mode = static_cast<int>(U32(o, "mode", EW_CRYPT_OFF));
+    if (o.Get("ciphers").IsArray()) {
+      Napi::Array a = o.Get("ciphers").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length() && i < sizeof c->ciphers; i++)
+        c->ciphers[i] = static_cast<uint8_t>(a.Get(i).As<Napi::Number>().Uint32Value());
+    }
+    if (o.Get("ed25519").IsBuffer()) {
+      Napi::Buffer<uint8_t> b = o.Get("ed25519").As<Napi::Buffer<uint8_t>>();
+      if (b.Length() == sizeof c->ed25519) {
+        memcpy(c->ed25519, b.Data(), sizeof c->ed25519);
+        c->has_ed25519 = 1;
+      }
+    }
+    if (o.Get("rsa").IsBuffer()) {
+      Napi::Buffer<uint8_t> b = o.Get("rsa").As<Napi::Buffer<uint8_t>>();
+      c->rsa_der = b.Data();
+      c->rsa_der_len = static_cast<uint32_t>(b.Length());
+    }
+    c->rekey_after_bytes = U64(o, "rekeyAfterBytes", 0);
+    c->handshake_timeout_ms = U32(o, "handshakeTimeoutMs", 0);
   }
 
   Napi::Value Listen(const Napi::CallbackInfo &info) {

@@ -11,10 +11,11 @@
  *   - the decoded fields equal an independent big-endian reading of the same 12 bytes (`out` is
  *     filled even on error, as frame.h promises);
  *   - the result is exactly what frame.h specifies, in its order: EW_EPROTO_LENGTH when the length
- *     is above the maximum, else EW_EPROTO_FLAGS for an unknown flag bit, else EW_EPROTO_TYPE for
- *     type 0, else 0; any other code is a failure;
+ *     is above the maximum, else EW_EPROTO_FLAGS for an unknown flag bit, else
+ *     EW_EPROTO_PLAINTEXT for the encrypted flag (message encryption's own codec reads those),
+ *     else EW_EPROTO_TYPE for type 0, else 0; any other code is a failure;
  *   - on success, ew_frame_encode() of the decoded header gives back the same 12 bytes, and the
- *     header satisfies length <= max and flags within EW_FRAME_FLAGS_KNOWN.
+ *     header satisfies length <= max and flags within EW_FRAME_FLAGS_KNOWN, encrypted clear.
  *
  * The stream walk splits the input the way a connection does: decode a header, stop on an error
  * or when the body is not all there (a truncated frame), else skip the body. Each header and body
@@ -59,14 +60,18 @@ static int check_header(const uint8_t *p, uint32_t max, ew_frame_header_t *h) {
     want = EW_EPROTO_LENGTH;
   else if (h->flags & ~EW_FRAME_FLAGS_KNOWN)
     want = EW_EPROTO_FLAGS;
+  else if (h->flags & EW_FRAME_FLAG_ENCRYPTED)
+    want = EW_EPROTO_PLAINTEXT;
   else if (h->type == 0)
     want = EW_EPROTO_TYPE;
   CHECK(r == want);
-  CHECK(r == 0 || r == EW_EPROTO_LENGTH || r == EW_EPROTO_FLAGS || r == EW_EPROTO_TYPE);
+  CHECK(r == 0 || r == EW_EPROTO_LENGTH || r == EW_EPROTO_FLAGS || r == EW_EPROTO_PLAINTEXT ||
+        r == EW_EPROTO_TYPE);
 
   if (r == 0) {
     CHECK(h->length <= max);
     CHECK((h->flags & ~EW_FRAME_FLAGS_KNOWN) == 0);
+    CHECK((h->flags & EW_FRAME_FLAG_ENCRYPTED) == 0);
     CHECK(h->type != 0);
     uint8_t again[EW_FRAME_HEADER_BYTES];
     memset(again, 0x5A, sizeof again);

@@ -72,7 +72,7 @@ static void start(fixture_t *f, const ew_listen_opts_t *lo) {
   f->ep.raw = lo->framing == EW_FRAMING_RAW;
   f->ep.end_on_peer_end = 1;
   ASSERT_OK(ew_echo_port_start(&f->ep, f->rt, 0));
-  ASSERT_OK(ew__profile_init(&f->prof, lo, ew_runtime_io_threads(f->rt)));
+  ASSERT_OK(ew__profile_init(&f->prof, lo, ew_runtime_io_threads(f->rt), false));
   f->prof.id = 4242;
   f->prof.release = count_release;
   atomic_store(&released, 0);

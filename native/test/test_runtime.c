@@ -119,7 +119,7 @@ static void test_pipelined_batch(void) {
   static uint8_t out[N * (EW_FRAME_HEADER_BYTES + LEN)], in[sizeof out];
   for (int i = 0; i < N; i++) {
     uint8_t *f = out + i * (EW_FRAME_HEADER_BYTES + LEN);
-    frame_header(f, LEN, 9, 1, (uint32_t)i);
+    frame_header(f, LEN, 9, EW_FRAME_FLAG_REPLY, (uint32_t)i);
     memset(f + EW_FRAME_HEADER_BYTES, i & 0xff, LEN);
   }
   tcp_write_all(fd, out, sizeof out);

@@ -37,7 +37,7 @@ static void send_to(int fd, uint16_t port, const void *buf, size_t n) {
 
 /* A frame of `len` body bytes derived from `i`, so that any mix-up shows. */
 static size_t make_frame(uint8_t *out, uint32_t i, uint32_t len) {
-  frame_header(out, len, (uint16_t)(1 + i % 1000), (uint16_t)(i % 8), i);
+  frame_header(out, len, (uint16_t)(1 + i % 1000), (uint16_t)((i % 4) << 1), i); /* reply, error */
   for (uint32_t j = 0; j < len; j++)
     out[EW_FRAME_HEADER_BYTES + j] = (uint8_t)(i * 31 + j);
   return EW_FRAME_HEADER_BYTES + len;

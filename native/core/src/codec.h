@@ -21,9 +21,14 @@
  * validates the framing against the registry. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
+#include "ew/frame.h"
 
 typedef struct ew__conn_s ew__conn_t;
+struct evbuffer;
 
 enum {
   /* The codec runs the connection's timers itself (tprog and tidle): the guard's idle,
@@ -69,6 +74,14 @@ typedef struct ew__codec_s {
    * HTTP client: which request each response answers, EW_REC_F_REQUEST_START); NULL for the
    * others. It must not close the connection. */
   void (*outgoing)(ew__conn_t *c, uint32_t flags);
+  /* A codec that transforms what JavaScript sends (message encryption) takes the bytes of
+   * SEND records here, `n` pieces of ring memory, instead of their going out as they are: it
+   * appends what is to be written to c->out (the connection flushes it), or holds it. Returns
+   * 0, or -1 if it closed the connection. NULL for the others (zero copy). */
+  int (*seal)(ew__conn_t *c, const struct iovec *iov, int n);
+  /* With seal: the bytes it holds back (not yet in c->out), which count as queued output for
+   * the watermarks, the hard cap and a graceful end. */
+  size_t (*held)(const ew__conn_t *c);
 } ew__codec_t;
 
 extern const ew__codec_t ew__codec_frames;
@@ -76,6 +89,16 @@ extern const ew__codec_t ew__codec_raw;
 extern const ew__codec_t ew__codec_http;
 extern const ew__codec_t ew__codec_lines;
 extern const ew__codec_t ew__codec_http_client;
+extern const ew__codec_t ew__codec_frames_crypt;
+
+/* The frames codec's state and its delivery from any buffer: the frames codec delivers from the
+ * connection's input, the encrypting one from the frames it has decrypted. */
+typedef struct ew__frames_state_s {
+  ew_frame_header_t hdr; /* the header of the frame being received, once it is read */
+  uint32_t delivered;    /* body bytes of that frame already delivered as fragments */
+  uint32_t have_hdr;     /* hdr is valid */
+} ew__frames_state_t;
+int ew__frames_deliver(ew__conn_t *c, struct evbuffer *in, ew__frames_state_t *s);
 
 /* Ops that several codecs share: state zeroed at init (inline state only), nothing to free,
  * a flood kick answered as a protocol fault (FAULT with EW_EFLOOD), and "always idle" for a

@@ -8,12 +8,7 @@
  * each frame becomes one DATA record, or several flagged EW_REC_F_MORE when it is larger than a
  * record carries. A bad header is a protocol error (FAULT), and so is a FIN inside a frame. */
 
-/* The header of the frame being received, once it is read. */
-typedef struct frames_state_s {
-  ew_frame_header_t hdr;
-  uint32_t delivered; /* body bytes of that frame already delivered as fragments */
-  uint32_t have_hdr;  /* hdr is valid */
-} frames_state_t;
+typedef ew__frames_state_t frames_state_t;
 _Static_assert(sizeof(frames_state_t) <= sizeof(ew__codec_state_t), "frames state fits inline");
 
 static inline frames_state_t *st(ew__conn_t *c) {
@@ -24,16 +19,14 @@ static inline const frames_state_t *cst(const ew__conn_t *c) {
   return (const frames_state_t *)(const void *)c->cs.bytes;
 }
 
-/* Moves every complete frame (or full-size fragment) from the input buffer into the port's
- * ring. */
-static int frames_deliver(ew__conn_t *c) {
+/* Moves every complete frame (or full-size fragment) from `in` into the port's ring. */
+int ew__frames_deliver(ew__conn_t *c, struct evbuffer *in, ew__frames_state_t *s) {
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
-  frames_state_t *s = st(c);
   uint32_t max_body = ip->prod.max_body;
   uint32_t max_frame = c->prof->max_frame_bytes;
   for (;;) {
-    size_t avail = evbuffer_get_length(c->in);
+    size_t avail = evbuffer_get_length(in);
     if (avail == 0) return 0;
     if (ip->ovf_head != NULL) {
       /* An OPEN or CLOSE is waiting for room: data must not overtake it. */
@@ -46,7 +39,7 @@ static int frames_deliver(ew__conn_t *c) {
        * Anything unusual (a frame across chunks, a fragment, a bad header) falls through to the
        * general path below, which handles it. */
       struct evbuffer_iovec v;
-      if (evbuffer_peek(c->in, -1, NULL, &v, 1) >= 1) {
+      if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1) {
         const uint8_t *p = v.iov_base;
         size_t n = v.iov_len, used = 0;
         uint32_t frames = 0, allow = ew__guard_allowance(c);
@@ -70,7 +63,7 @@ static int frames_deliver(ew__conn_t *c) {
           frames++;
         }
         if (used != 0) {
-          evbuffer_drain(c->in, used);
+          evbuffer_drain(in, used);
           EW__STAT(io, frames_in) += frames;
           ew__guard_delivered(c, frames);
           ip->dirty = true;
@@ -83,7 +76,7 @@ static int frames_deliver(ew__conn_t *c) {
       }
       if (avail < EW_FRAME_HEADER_BYTES) return 0;
       uint8_t h[EW_FRAME_HEADER_BYTES];
-      evbuffer_copyout(c->in, h, sizeof h);
+      evbuffer_copyout(in, h, sizeof h);
       int err = ew_frame_decode(h, max_frame, &s->hdr);
       if (err != 0) {
         EW_LOG_DEBUG(io->rt, "connection %llu: bad frame header (length %u type %u flags 0x%x)",
@@ -91,7 +84,7 @@ static int frames_deliver(ew__conn_t *c) {
         ew__conn_fault(c, err);
         return -1;
       }
-      evbuffer_drain(c->in, EW_FRAME_HEADER_BYTES);
+      evbuffer_drain(in, EW_FRAME_HEADER_BYTES);
       avail -= EW_FRAME_HEADER_BYTES;
       s->have_hdr = 1;
       s->delivered = 0;
@@ -123,7 +116,7 @@ static int frames_deliver(ew__conn_t *c) {
     rec->conn = c->id;
     rec->type = s->hdr.type;
     rec->seq = s->hdr.seq;
-    if (chunk) evbuffer_remove(c->in, rec + 1, chunk);
+    if (chunk) evbuffer_remove(in, rec + 1, chunk);
     ip->dirty = true;
     if (whole) {
       ew__guard_delivered(c, 1);
@@ -133,6 +126,10 @@ static int frames_deliver(ew__conn_t *c) {
       s->delivered += chunk;
     }
   }
+}
+
+static int frames_deliver(ew__conn_t *c) {
+  return ew__frames_deliver(c, c->in, st(c));
 }
 
 static bool frames_partial(const ew__conn_t *c) {

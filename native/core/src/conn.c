@@ -170,6 +170,7 @@ static uint32_t pick_port(ew__io_t *io, const ew__profile_t *p) {
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
+static int flush_out(ew__conn_t *c);
 static void ready_push(ew__conn_t *c);
 static void on_read_lt(evutil_socket_t fd, short what, void *arg);
 static void on_write_lt(evutil_socket_t fd, short what, void *arg);
@@ -369,7 +370,12 @@ int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
   }
   /* Registering an fd that already has data queued reports it at once, so nothing that arrived
    * before this point is missed. */
-  if (event_add(c->ev, NULL) != 0) ew__conn_close(c, EW_ENOMEM, 0);
+  if (event_add(c->ev, NULL) != 0) {
+    ew__conn_close(c, EW_ENOMEM, 0);
+    return 0;
+  }
+  /* A codec that speaks first (message encryption's ClientHello) queued its greeting. */
+  if (evbuffer_get_length(c->out) > 0) flush_out(c);
   return 0;
 }
 
@@ -638,8 +644,26 @@ void ew__conn_pump(ew__conn_t *c) {
 
 /* ---- outbound ------------------------------------------------------------------------------ */
 
+/* Bytes the codec holds back from the output buffer (message encryption before its keys). */
+static size_t held(const ew__conn_t *c) {
+  return c->codec->held != NULL ? c->codec->held(c) : 0;
+}
+
 static void account_written(ew__conn_t *c, size_t n) {
-  c->written += (uint32_t)n;
+  if (c->codec->seal == NULL) {
+    c->written += (uint32_t)n;
+  } else {
+    /* JavaScript counts what it sent in its own bytes, and a sealing codec writes others: what
+     * is written of them is what it handed over less what still waits, before (held) or after
+     * (the output buffer) sealing. The estimate lags by the sealing overhead of what waits, so
+     * backpressure errs early, and is exact whenever the output is flushed. */
+    uint64_t q = evbuffer_get_length(c->out) + held(c);
+    uint64_t w = c->pt_in > q ? c->pt_in - q : 0;
+    if (w > c->pt_written) {
+      c->written += (uint32_t)(w - c->pt_written);
+      c->pt_written = w;
+    }
+  }
   c->bytes_out += n;
   ew__slot_store(c->io, c->slot, EW_SHM_SLOT_WRITTEN, c->written);
   ew__slot_store64(c->io, c->slot, EW_SHM_SLOT_BYTES_OUT, c->bytes_out);
@@ -648,7 +672,7 @@ static void account_written(ew__conn_t *c, size_t n) {
 
 /* Returns 0, or -1 if the connection was closed. */
 static int after_output(ew__conn_t *c) {
-  size_t queued = evbuffer_get_length(c->out);
+  size_t queued = evbuffer_get_length(c->out) + held(c);
   if (queued > c->prof->max_buffered) {
     EW__STAT(c->io, slow_closes)++;
     ew__conn_close(c, EW_ESLOW, 0);
@@ -712,6 +736,11 @@ static int flush_out(ew__conn_t *c) {
   else
     ew__guard_unthrottle(c);
   return after_output(c);
+}
+
+int ew__conn_flush(ew__conn_t *c) {
+  if (c->flags & C_WBLOCKED) return after_output(c); /* the write edge flushes */
+  return flush_out(c);
 }
 
 /* The response rate's tick: one turn for every waiting connection, in order; one that still
@@ -891,7 +920,7 @@ int ew__conn_end_with(ew__conn_t *c, int reason) {
     return -1;
   }
   c->flags |= C_END_PENDING | C_LOCAL_END;
-  if (evbuffer_get_length(c->out) == 0) return do_shutdown(c);
+  if (evbuffer_get_length(c->out) == 0 && held(c) == 0) return do_shutdown(c);
   return 0;
 }
 
@@ -1059,6 +1088,11 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
       EW__STAT(io, send_records) += (uint64_t)n;
       if (c == NULL || (c->flags & (C_END_PENDING | C_WR_SHUT))) {
         EW__STAT(io, stale_sends) += (uint64_t)n;
+        continue;
+      }
+      if (c->codec->seal != NULL) {
+        c->pt_in += total;
+        if (c->codec->seal(c, iov, n) == 0) ew__conn_flush(c);
         continue;
       }
       if (write_iov(c, iov, n, total) == 0 && ends != 0 && c->codec->sent != NULL)

@@ -81,6 +81,8 @@ struct ew__conn_s {
   uint64_t msgs_charged; /* messages already charged to the address's bucket */
   uint64_t bytes_total;
   uint64_t bytes_out;
+  uint64_t pt_in;       /* a sealing codec's: SEND bytes handed to it */
+  uint64_t pt_written;  /* ... and of those, counted as written */
   uint64_t send_tokens; /* response rate, thousandths of a byte */
   uint64_t send_ms;
   TAILQ_ENTRY(ew__conn_s) throttle_link;
@@ -109,6 +111,9 @@ int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
 void ew__conn_pump(ew__conn_t *c);
 void ew__conn_close(ew__conn_t *c, int reason, int sys_errno);
 void ew__conn_free_silently(ew__conn_t *c);
+/* Writes what the output buffer holds (a sealing codec appended to it), unless the connection
+ * waits for a write edge. 0, or -1 if closed. */
+int ew__conn_flush(ew__conn_t *c);
 /* Writes `len` bytes (copied if the kernel does not take them at once). 0, or -1 if closed. */
 int ew__conn_write(ew__conn_t *c, const void *bytes, size_t len);
 /* Flushes, sends FIN and closes with `reason` (the HTTP layer's native answers). 0 or -1. */

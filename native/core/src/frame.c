@@ -31,7 +31,11 @@ int ew_frame_decode(const uint8_t *p, uint32_t max_frame_bytes, ew_frame_header_
   /* The length is checked first: garbage input almost always shows up as an absurd length, and
    * that is the most useful reason to report. */
   if (out->length > max_frame_bytes) return EW_EPROTO_LENGTH;
-  if (out->flags & ~EW_FRAME_FLAGS_KNOWN) return EW_EPROTO_FLAGS;
+  /* One test on the way through: bit 0 (encrypted) belongs to message encryption, whose codec
+   * reads its frames itself (codec_crypt.c); a frame that carries it here came where
+   * encryption is off. */
+  if (out->flags & (~EW_FRAME_FLAGS_KNOWN | EW_FRAME_FLAG_ENCRYPTED))
+    return (out->flags & ~EW_FRAME_FLAGS_KNOWN) ? EW_EPROTO_FLAGS : EW_EPROTO_PLAINTEXT;
   if (out->type == 0) return EW_EPROTO_TYPE;
   return 0;
 }

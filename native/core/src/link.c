@@ -59,7 +59,7 @@ int ew_link_open(ew_runtime_t *rt, const ew_listen_opts_t *o, uint32_t *id) {
     return EW_EINVAL;
   ew__link_t *l = calloc(1, sizeof *l);
   if (l == NULL) return EW_ENOMEM;
-  int err = ew__profile_init(&l->prof, o, rt->nio);
+  int err = ew__profile_init(&l->prof, o, rt->nio, true);
   if (err != 0) {
     free(l);
     return err;

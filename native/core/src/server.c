@@ -13,9 +13,18 @@
 
 /* ---- profiles ------------------------------------------------------------------------------ */
 
-int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio) {
+int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio, bool client) {
   p->codec = ew__codec_for(o->framing);
   if (p->codec == NULL) return EW_EINVAL;
+  p->crypt = NULL;
+  if (o->crypt.mode != EW_CRYPT_OFF) {
+    /* Message encryption is the frames codec's: a framed connection with it runs the
+     * encrypting codec, which delivers through the frames codec. */
+    if (o->framing != EW_FRAMING_FRAMES) return EW_EINVAL;
+    int err = ew__crypt_cfg_new(&o->crypt, client, &p->crypt);
+    if (err != 0) return err;
+    p->codec = &ew__codec_frames_crypt;
+  }
   p->max_frame_bytes = o->max_frame_bytes;
   p->low_watermark = o->low_watermark;
   p->max_buffered = o->max_buffered;
@@ -24,7 +33,11 @@ int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio) 
   p->bind_ports = o->bind_ports;
   p->http = o->http;
   p->per_io = aligned_alloc(64, (size_t)nio * sizeof *p->per_io);
-  if (p->per_io == NULL) return EW_ENOMEM;
+  if (p->per_io == NULL) {
+    ew__crypt_cfg_free(p->crypt);
+    p->crypt = NULL;
+    return EW_ENOMEM;
+  }
   memset(p->per_io, 0, (size_t)nio * sizeof *p->per_io);
   for (uint32_t k = 0; k < nio; k++)
     p->per_io[k].lim = o->limits;
@@ -34,10 +47,12 @@ int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio) 
 void ew__profile_destroy(ew__profile_t *p) {
   free(p->per_io);
   p->per_io = NULL;
+  ew__crypt_cfg_free(p->crypt);
+  p->crypt = NULL;
 }
 
 static int server_init(ew__server_t *srv, uint32_t nio) {
-  int err = ew__profile_init(&srv->prof, &srv->o, nio);
+  int err = ew__profile_init(&srv->prof, &srv->o, nio, false);
   if (err != 0) return err;
   uint32_t max = srv->o.max_tracked_ips != 0 ? srv->o.max_tracked_ips : 65536;
   if (ew__iptab_init(&srv->ips, max) != 0) {
@@ -80,6 +95,8 @@ int ew__server_new(ew_runtime_t *rt, const ew_listen_opts_t *o, ew__server_t **o
   atomic_store(&srv->refs, 1);
   atomic_store(&srv->admit, o->admit ? 1 : 0);
   int err = server_init(srv, rt->nio);
+  srv->o.crypt.rsa_der = NULL; /* the profile keeps its own copy of the key */
+  srv->o.crypt.rsa_der_len = 0;
   if (err != 0) {
     free(srv);
     return err;

@@ -34,14 +34,19 @@ struct ew__profile_s {
   int bind;                          /* EW_BIND_* */
   uint64_t bind_ports;               /* ports that may take its connections; 0 = all */
   ew_http_limits_t http;             /* the HTTP codec's limits */
+  ew__crypt_cfg_t *crypt;            /* message encryption (framed only); NULL: off */
   ew__srv_io_t *per_io;              /* one row per IO thread */
   void (*release)(ew__profile_t *p); /* drops a connection's reference */
 };
 
-/* Sets up a profile's fields from listen options and its rows (one per IO thread). 0 or
- * EW_ENOMEM. */
-int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio);
+/* Sets up a profile's fields from listen options and its rows (one per IO thread); `client`:
+ * a link's (message encryption's role). 0, EW_EINVAL (bad keys or options) or EW_ENOMEM. */
+int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio, bool client);
 void ew__profile_destroy(ew__profile_t *p);
+/* A profile's message-encryption settings (codec_crypt.c): keys parsed once, shared by its
+ * connections read-only. 0, EW_EINVAL (bad options or keys) or EW_ENOMEM. */
+int ew__crypt_cfg_new(const ew_crypt_opts_t *o, bool client, ew__crypt_cfg_t **out);
+void ew__crypt_cfg_free(ew__crypt_cfg_t *g);
 
 struct ew__server_s {
   ew__profile_t prof; /* its connections' profile (release: ew__server_unref) */

@@ -77,7 +77,11 @@
   XX(EAI_FAIL, -3022, "permanent failure in name resolution")                                      \
   XX(EAI_OTHER, -3023, "name resolution failed")                                                   \
   XX(EHTTP_RES_HEADERS, -3024, "HTTP response head above maxHeaderBytes or maxHeaders")            \
-  XX(EHTTP_RES_BODY, -3025, "HTTP response body above maxBodyBytes")
+  XX(EHTTP_RES_BODY, -3025, "HTTP response body above maxBodyBytes")                               \
+  XX(EPROTO_CRYPTO, -3026, "an encrypted frame did not verify")                                    \
+  XX(EPROTO_HANDSHAKE, -3027, "message-encryption handshake failed")                               \
+  XX(EPROTO_PLAINTEXT, -3028, "plaintext frame where encryption is required, or the reverse")      \
+  XX(ETIMEOUT_HANDSHAKE, -3029, "message-encryption handshake not finished in time")
 
 typedef enum {
   EW_OK = 0,

@@ -25,8 +25,9 @@ typedef struct ew_frame_header_s {
 
 /* Decodes the 12 bytes at `p` into `out` and validates them against `max_frame_bytes`.
  * Any thread; `p` must hold EW_FRAME_HEADER_BYTES bytes. Returns 0, EW_EPROTO_LENGTH (length
- * above the maximum), EW_EPROTO_FLAGS (unknown flag bits) or EW_EPROTO_TYPE (type 0). `out` is
- * filled even on error so that the caller can log what it saw. */
+ * above the maximum), EW_EPROTO_FLAGS (unknown flag bits), EW_EPROTO_PLAINTEXT (the encrypted
+ * flag: message encryption reads its frames itself, docs/encryption.md) or EW_EPROTO_TYPE (type
+ * 0). `out` is filled even on error so that the caller can log what it saw. */
 EW_EXTERN int ew_frame_decode(const uint8_t *p, uint32_t max_frame_bytes, ew_frame_header_t *out);
 
 /* Encodes `h` as 12 big-endian bytes at `p`. Any thread; no validation. */

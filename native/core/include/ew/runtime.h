@@ -29,6 +29,14 @@ enum { EW_FRAMING_FRAMES = 0, EW_FRAMING_RAW = 1, EW_FRAMING_HTTP = 2, EW_FRAMIN
  * parsed natively into HTTP_RES records (ew/wire.h); the max_header_bytes, max_headers and
  * max_body_bytes of `http` bound each response. */
 enum { EW_FRAMING_HTTP_CLIENT = 4 };
+/* Message encryption (docs/encryption.md) of framed connections: modes and cipher ids (the
+ * ids are the wire's). */
+enum { EW_CRYPT_OFF = 0, EW_CRYPT_OPTIONAL = 1, EW_CRYPT_REQUIRED = 2 };
+enum {
+  EW_CIPHER_AES_256_GCM = 1,
+  EW_CIPHER_CHACHA20_POLY1305 = 2,
+  EW_CIPHER_AES_256_CBC_HMAC = 3, /* legacy, for compatibility only */
+};
 
 #define EW_MAX_IO_THREADS 64u
 #define EW_MAX_PORTS 64u
@@ -159,6 +167,9 @@ typedef struct ew_shm_layout_s {
 /* u32 word: the port the connection is bound to: written before its OPEN, UINT32_MAX while
  * parked and once closed */
 #define EW_SHM_SLOT_PORT 14u
+/* u32 word: EW_SLOT_STATE_* bits, written by the IO thread */
+#define EW_SHM_SLOT_STATE 15u
+#define EW_SLOT_STATE_ENCRYPTED 1u /* message encryption's handshake finished */
 /* Port control line (EW_SHM_PORT_CTL_BYTES per port), u32 words at these byte offsets. */
 #define EW_SHM_PORT_SLEEPING 0u /* the consumer is about to block */
 /* attachments so far: a record stamped with an older epoch was meant for a consumer that is
@@ -193,7 +204,9 @@ typedef struct ew_shm_layout_s {
   XX(dgrams_in, "datagrams delivered to ports (UDP)")                                              \
   XX(dgrams_out, "datagrams sent (UDP)")                                                           \
   XX(dgram_drops, "datagrams dropped: too large, bad frame header, banned or over the rate (UDP)") \
-  XX(loops, "loop rounds")
+  XX(loops, "loop rounds")                                                                         \
+  XX(handshakes, "message-encryption handshakes finished")                                         \
+  XX(crypto_failures, "connections closed for a failed handshake or a record that did not verify")
 enum {
 #define XX(name, doc) EW_STAT_##name,
   EW_IO_STATS_MAP(XX)
@@ -244,6 +257,20 @@ typedef struct ew_limits_s {
   uint32_t first_msg_timeout_ms; /* no complete message since the accept: EW_ETIMEOUT_FIRST */
 } ew_limits_t;
 
+/* Message encryption of a framed server or link (framing EW_FRAMING_FRAMES). A server holds
+ * private keys, a link the public keys it pins. The key bytes are copied by ew_listen and
+ * ew_link_open. */
+typedef struct ew_crypt_opts_s {
+  int mode;               /* EW_CRYPT_*; a link: _OFF or _REQUIRED */
+  uint8_t ciphers[8];     /* EW_CIPHER_* in order of preference, 0 ends the list */
+  int has_ed25519;        /* ed25519 holds a key */
+  uint8_t ed25519[32];    /* server: the private key's seed; link: the public key */
+  const uint8_t *rsa_der; /* server: PKCS#8 private key; link: SubjectPublicKeyInfo; NULL: none */
+  uint32_t rsa_der_len;
+  uint64_t rekey_after_bytes;    /* plaintext bytes per key and direction; 0 = 1 GiB */
+  uint32_t handshake_timeout_ms; /* 0 = none */
+} ew_crypt_opts_t;
+
 typedef struct ew_listen_opts_s {
   const char *host;         /* literal address or name; NULL/"" = all interfaces (dual stack) */
   uint16_t port;            /* 0 = any; ew_listen_info_t says which */
@@ -263,6 +290,7 @@ typedef struct ew_listen_opts_s {
   ew_http_limits_t http;    /* EW_FRAMING_HTTP (and the response limits of _HTTP_CLIENT) */
   ew_limits_t limits;       /* protection; ew_limits_init()'s defaults */
   uint32_t max_tracked_ips; /* source addresses remembered (least recently seen evicted) */
+  ew_crypt_opts_t crypt;    /* message encryption; mode EW_CRYPT_OFF by default */
 } ew_listen_opts_t;
 
 typedef struct ew_listen_info_s {

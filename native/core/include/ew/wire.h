@@ -95,6 +95,7 @@
   XX(BAN_CONNECTIONS, EW_BAN_CONNECTIONS)                                                          \
   XX(FRAME_HEADER_BYTES, EW_FRAME_HEADER_BYTES)                                                    \
   XX(FRAME_FLAGS_KNOWN, EW_FRAME_FLAGS_KNOWN)                                                      \
+  XX(FRAME_FLAG_ENCRYPTED, EW_FRAME_FLAG_ENCRYPTED)                                                \
   XX(SHM_IO_CTL_BYTES, EW_SHM_IO_CTL_BYTES)                                                        \
   XX(SHM_IO_STATS, EW_SHM_IO_STATS)                                                                \
   XX(SHM_SLOT_BYTES, EW_SHM_SLOT_BYTES)                                                            \
@@ -107,6 +108,8 @@
   XX(SHM_SLOT_WIN_START, EW_SHM_SLOT_WIN_START)                                                    \
   XX(SHM_SLOT_BYTES_OUT, EW_SHM_SLOT_BYTES_OUT)                                                    \
   XX(SHM_SLOT_PORT, EW_SHM_SLOT_PORT)                                                              \
+  XX(SHM_SLOT_STATE, EW_SHM_SLOT_STATE)                                                            \
+  XX(SLOT_STATE_ENCRYPTED, EW_SLOT_STATE_ENCRYPTED)                                                \
   XX(SHM_PORT_CTL_BYTES, EW_SHM_PORT_CTL_BYTES)                                                    \
   XX(SHM_PORT_EPOCH, EW_SHM_PORT_EPOCH)                                                            \
   XX(SHM_PORT_CONNS, EW_SHM_PORT_CONNS)                                                            \
@@ -121,6 +124,12 @@
   XX(FRAMING_HTTP, EW_FRAMING_HTTP)                                                                \
   XX(FRAMING_LINES, EW_FRAMING_LINES)                                                              \
   XX(FRAMING_HTTP_CLIENT, EW_FRAMING_HTTP_CLIENT)                                                  \
+  XX(CRYPT_OFF, EW_CRYPT_OFF)                                                                      \
+  XX(CRYPT_OPTIONAL, EW_CRYPT_OPTIONAL)                                                            \
+  XX(CRYPT_REQUIRED, EW_CRYPT_REQUIRED)                                                            \
+  XX(CIPHER_AES_256_GCM, EW_CIPHER_AES_256_GCM)                                                    \
+  XX(CIPHER_CHACHA20_POLY1305, EW_CIPHER_CHACHA20_POLY1305)                                        \
+  XX(CIPHER_AES_256_CBC_HMAC, EW_CIPHER_AES_256_CBC_HMAC)                                          \
   XX(HTTP_REQ_FIXED, EW_HTTP_REQ_FIXED)                                                            \
   XX(HTTP_F_KEEP_ALIVE, EW_HTTP_F_KEEP_ALIVE)                                                      \
   XX(HTTP_F_LAST, EW_HTTP_F_LAST)                                                                  \
