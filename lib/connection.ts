@@ -14,6 +14,9 @@ import {
   REC_DATA,
   REC_DESTROY,
   REC_END,
+  SECURE_PEER_CERT,
+  SECURE_REUSED,
+  SECURE_TLS,
   REC_FAULT,
   REC_F_MORE,
   REC_HTTP_REQ,
@@ -38,6 +41,7 @@ import {
   kHttpData,
   kHttpRequest,
   kHttpResData,
+  kSecure,
   kHttpResponse,
   kIdLo,
   kIo,
@@ -99,7 +103,27 @@ export interface ConnectionStats {
   window: { messages: number; bytes: number; ageMs: number };
 }
 
+/** What a TLS or message-encryption handshake agreed (conn.secure, the 'secure' event). */
+export interface SecureInfo {
+  /** 'tls' (docs/tls.md) or 'encryption' (docs/encryption.md). */
+  kind: 'tls' | 'encryption';
+  /** 'TLSv1.3', 'TLSv1.2', or 'evwire-v1' for message encryption. */
+  protocol: string;
+  /** The cipher suite ('TLS_AES_256_GCM_SHA384') or cipher ('aes-256-gcm'). */
+  cipher: string;
+  /** The ALPN protocol agreed, or null. */
+  alpn: string | null;
+  /** The server name the client asked for (SNI), or null. */
+  servername: string | null;
+  /** A resumed TLS session. */
+  sessionReused: boolean;
+  /** The peer presented a certificate that verified (a link: the server's; a server that
+   * asks: the client's). */
+  authorized: boolean;
+}
+
 export interface ConnectionEvents {
+  secure: [info: SecureInfo];
   kicked: [info: KickInfo];
   message: [msg: Message];
   data: [chunk: Buffer];
@@ -174,6 +198,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #state = State.Open;
   #sent = 0;
   #seenWritten = 0;
+  #secure: SecureInfo | null = null;
   #needDrain = false;
   #frags: Buffer[] | null = null;
   #reason: CloseReason | null = null;
@@ -475,6 +500,27 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   get encrypted(): boolean {
     if (this.#state === State.Closed) return false;
     return this.#engine.encrypted(this[kIo], this[kSlot], this[kGen]);
+  }
+
+  /** What the TLS or message-encryption handshake agreed, once it finished ('secure'); null
+   * before, and on a connection with neither. */
+  get secure(): SecureInfo | null {
+    return this.#secure;
+  }
+
+  /** @internal The handshake finished (a SECURE record). */
+  [kSecure](flags: number, texts: string): void {
+    const [protocol = '', cipher = '', alpn = '', servername = ''] = texts.split('\0');
+    this.#secure = {
+      kind: (flags & SECURE_TLS) !== 0 ? 'tls' : 'encryption',
+      protocol,
+      cipher,
+      alpn: alpn === '' ? null : alpn,
+      servername: servername === '' ? null : servername,
+      sessionReused: (flags & SECURE_REUSED) !== 0,
+      authorized: (flags & SECURE_PEER_CERT) !== 0,
+    };
+    if (this.#state !== State.Closed) this.emit('secure', this.#secure);
   }
 
   /** True once 'close' has been emitted. */

@@ -94,7 +94,12 @@ export const ERROR_CODES: Readonly<Record<string, ErrorInfo>> = Object.freeze({
   EW_EPROTO_CRYPTO: { errno: -3026, category: 'ProtocolError', message: 'an encrypted frame did not verify' },
   EW_EPROTO_HANDSHAKE: { errno: -3027, category: 'ProtocolError', message: 'message-encryption handshake failed' },
   EW_EPROTO_PLAINTEXT: { errno: -3028, category: 'ProtocolError', message: 'plaintext frame where encryption is required, or the reverse' },
-  EW_ETIMEOUT_HANDSHAKE: { errno: -3029, category: 'TimeoutError', message: 'message-encryption handshake not finished in time' },
+  EW_ETIMEOUT_HANDSHAKE: { errno: -3029, category: 'TimeoutError', message: 'encryption or TLS handshake not finished in time' },
+  EW_ETLS_HANDSHAKE: { errno: -3030, category: 'ProtocolError', message: 'TLS handshake failed' },
+  EW_ETLS_CERT: { errno: -3031, category: 'ProtocolError', message: 'TLS peer certificate missing or not valid' },
+  EW_ETLS_VERSION: { errno: -3032, category: 'ProtocolError', message: 'TLS version below the minimum' },
+  EW_ETLS_PLAINTEXT: { errno: -3033, category: 'ProtocolError', message: 'not TLS: a plaintext client on a TLS port' },
+  EW_ETLS: { errno: -3034, category: 'ProtocolError', message: 'TLS error after the handshake' },
 });
 
 const BY_ERRNO = new Map<number, string>(Object.entries(ERROR_CODES).map(([code, i]) => [i.errno, code]));

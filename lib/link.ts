@@ -15,6 +15,7 @@ import * as net from 'net';
 import type { Buffer } from 'buffer';
 import type { CloseReason, Connection, Message, SendOptions } from './connection';
 import type { EncryptionOptions } from './encryption';
+import type { TlsClientOptions } from './tls';
 import { ERROR_CODES, InvalidArgumentError, check, errorName, makeError, type EvwireError } from './errors';
 import type { KickInfo, Limits } from './limits';
 import { requireTypeId, type MessageClass } from './messages';
@@ -90,6 +91,9 @@ export interface ConnectOptions {
   /** Message encryption (docs/encryption.md): mode 'required' and the server's public key to
    * pin. Sends wait in the IO thread until the handshake finished. Default off. */
   encryption?: EncryptionOptions;
+  /** TLS (docs/tls.md): true for the defaults (the system's CAs, the host as server name), or
+   * the options. Default off. */
+  tls?: TlsClientOptions | boolean;
 }
 
 /** Why the link is retrying: the attempt number to come, the wait before it, what failed. */

@@ -41,6 +41,20 @@ export interface NativeEncryption {
   handshakeTimeoutMs: number;
 }
 
+/** TLS as listen, linkOpen and setTls take it (runtime.cc, ParseTls; lib/tls.ts validates). */
+export interface NativeTls {
+  cert?: string;
+  key?: string;
+  ca?: string;
+  requestCert?: boolean;
+  rejectUnauthorized?: boolean;
+  minVersion: number;
+  alpn?: Buffer;
+  servername?: string;
+  sni?: { name: string; cert: string; key: string }[];
+  handshakeTimeoutMs: number;
+}
+
 export interface NativeListenOptions extends HttpLimits {
   host: string;
   port: number;
@@ -60,6 +74,7 @@ export interface NativeListenOptions extends HttpLimits {
   limits: Required<Limits>;
   maxTrackedIps: number;
   encryption?: NativeEncryption;
+  tls?: NativeTls;
 }
 
 /** Per-server counters (EW_SERVER_STATS_MAP) and the number of addresses tracked. */
@@ -167,6 +182,7 @@ export interface NativeRuntime {
   /** Cleans up after a port whose consumer died; resolves when every IO thread is done. */
   portReset(index: number, reason: number): Promise<void>;
   setAdmit(id: number, on: boolean): void;
+  setTls(id: number, tls: NativeTls): void;
   udpOpen(opts: NativeUdpOptions): NativeUdpInfo;
   udpClose(id: number): void;
 }

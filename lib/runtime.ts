@@ -18,6 +18,7 @@ import { addTallies, addThreadStats, collectMetrics, serverRows, type MetricsOpt
 import { native, type NativeRuntime } from './native';
 import type { Registry } from 'prom-client';
 import { Server, mergeLimits, type BindPolicy, type GuardHost, type Limits, type ListenOptions, type PeerInfo } from './server';
+import { tlsServerNative, type TlsServerOptions } from './tls';
 import { kDenied, kOnAccept, kUnlistened } from './internal/symbols';
 import { resolveHost } from './internal/resolve';
 import type { Message } from './connection';
@@ -151,6 +152,10 @@ export interface IoThreadStats {
   loops: number;
   /** Message-encryption handshakes finished (docs/encryption.md). */
   handshakes: number;
+  /** TLS handshakes finished (docs/tls.md). */
+  tlsHandshakes: number;
+  /** Connections closed for a TLS error: handshake, certificate, version, plaintext, timeout. */
+  tlsFailures: number;
   /** Connections closed for a failed handshake or a record that did not verify. */
   cryptoFailures: number;
 }
@@ -408,6 +413,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const framing = proto.fixed.framing ?? opts.framing ?? 'frames';
     check(framing === 'frames' || framing === 'raw', "framing must be 'frames' or 'raw'", framing);
     const protoOptions = proto.nativeOptions(o, { maxRecordBody: this.ctx.engine.inMax });
+    const tls = tlsServerNative((o as { tls?: TlsServerOptions }).tls);
     const distribution = opts.distribution ?? (L.leastConnections ? 'least-connections' : 'round-robin');
     check(distribution === 'round-robin' || distribution === 'least-connections', "distribution must be 'round-robin' or 'least-connections'", distribution);
     const maxFrameBytes = opts.maxFrameBytes ?? L.maxFrameBytes;
@@ -462,6 +468,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         limits,
         maxTrackedIps,
         ...protoOptions,
+        ...(tls !== null ? { tls } : {}),
       });
     } catch (err) {
       throw fromNative(err);

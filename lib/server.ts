@@ -7,7 +7,8 @@ import type { EncryptionOptions } from './encryption';
 import { ERROR_CODES, check, InvalidArgumentError, type EvwireError } from './errors';
 import { requireTypeId, type MessageClass } from './messages';
 import type { Logger } from './log';
-import type { NativeServerStats } from './native';
+import type { NativeServerStats, NativeTls } from './native';
+import { tlsServerNative, type TlsServerOptions } from './tls';
 import * as net from 'net';
 import {
   kAccepted,
@@ -136,6 +137,8 @@ export interface ListenOptions {
   maxTrackedIps?: number;
   /** Message encryption of the frames' bodies (docs/encryption.md). Default off. */
   encryption?: EncryptionOptions;
+  /** TLS (docs/tls.md): the IO threads terminate it under any protocol (HTTP: HTTPS). */
+  tls?: TlsServerOptions;
   /** An accept hook, the same as calling server.onAccept(fn) right after listen (but in force
    * from the first connection). */
   onAccept?: AcceptHook;
@@ -243,6 +246,7 @@ export interface ServerHost {
 /** @internal The native protection calls, errors already translated. */
 export interface GuardHost {
   setLimits(id: number, limits: Required<Limits>): void;
+  setTls(id: number, tls: NativeTls): void;
   stats(id: number): NativeServerStats | null;
   banAdd(id: number, address: string, ms: number): void;
   banRemove(id: number, address: string): boolean;
@@ -452,6 +456,16 @@ export class Server extends EventEmitter<ServerEvents> {
    * thread applies them before its next read; counters keep running, and a timeout already
    * running keeps its deadline until it restarts. Throws InvalidArgumentError for a bad value.
    */
+  /** Replaces the TLS certificates, keys and settings (the same shape as listen's `tls`) for
+   * the connections accepted from now on; open connections keep theirs. A certificate reload
+   * without a restart. InvalidArgumentError (EW_EINVAL) for options that do not load (the old
+   * ones stay), or on a server without TLS. */
+  setTls(tls: TlsServerOptions): void {
+    const t = tlsServerNative(tls);
+    check(t !== null, 'setTls needs the tls options', tls);
+    this.#host.guard.setTls(this.id, t);
+  }
+
   setLimits(change: Limits): void {
     const next = mergeLimits(this.#limits, change);
     this.#host.guard.setLimits(this.id, next);

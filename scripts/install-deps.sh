@@ -17,6 +17,10 @@
 #   dpkg-dev         dpkg-source, which unpacks libevent's Debian source package (below)
 #   python3-prometheus-client   the reference parser of Prometheus' text format: test/metrics.test.ts
 #                    parses what evwire serves with it
+#   libssl3          OpenSSL 3's shared libraries for the C tests and benchmarks, which run without
+#                    node (the addon uses node's own OpenSSL and links none; no libssl-dev needed:
+#                    the headers are Node's)
+#   openssl          the command line: test/tls.test.ts drives servers with openssl s_client
 # Then scripts/fetch-llhttp.sh brings llhttp 9 (Debian 13's libllhttp-dev) into deps/llhttp, and
 # scripts/build-libevent.sh builds a position-independent static libevent from Debian's source
 # package into deps/libevent, which the addon links (so the addon, and a prebuilt binary made
@@ -24,7 +28,7 @@
 set -euo pipefail
 [ "${DEBUG:-0}" = 1 ] && set -x
 
-packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev python3-prometheus-client clang-format-14)
+packages=(libevent-dev build-essential cmake pkg-config python3 util-linux node-llhttp curl clang-14 libclang-rt-14-dev dpkg-dev python3-prometheus-client clang-format-14 libssl3 openssl)
 
 # shellcheck source=scripts/lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"

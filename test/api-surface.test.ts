@@ -43,6 +43,8 @@ const IO_STAT_KEYS: Record<keyof IoThreadStats, true> = {
   dgramDrops: true,
   loops: true,
   handshakes: true,
+  tlsHandshakes: true,
+  tlsFailures: true,
   cryptoFailures: true,
 };
 

@@ -17,6 +17,7 @@ import {
   REC_CLOSE,
   REC_DATA,
   REC_DRAIN,
+  REC_SECURE,
   REC_ACCEPT_ERROR,
   REC_LINK_FAIL,
   REC_DESTROY,
@@ -63,7 +64,7 @@ import {
   DGRAM_PREFIX_BYTES,
 } from '../gen/wire';
 import type { BanInfo, KickInfo } from '../limits';
-import { kClosed, kData, kDgram, kDrain, kFault, kGen, kHttpData, kHttpResData, kIdLo, kIo, kKicked, kPeerEnd } from './symbols';
+import { kClosed, kData, kDgram, kDrain, kFault, kGen, kHttpData, kHttpResData, kIdLo, kIo, kKicked, kPeerEnd, kSecure } from './symbols';
 
 /** A record that did not fit in its out ring yet; kept in order until it does. */
 interface Pending {
@@ -104,6 +105,9 @@ export interface ConnectionSink {
   /** An HTTP_RES record or fragment (HTTP client links). */
   [kHttpResData](flags: number, off: number, len: number): void;
   [kPeerEnd](): void;
+  /** The TLS or message-encryption handshake finished: SECURE_* flags and the record's texts
+   * (protocol, cipher, ALPN, server name, NUL-separated). */
+  [kSecure](flags: number, texts: string): void;
   [kFault](errno: number): void;
   [kDrain](): void;
   [kKicked](info: KickInfo): void;
@@ -432,6 +436,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
         break;
       case REC_DRAIN:
         conn[kDrain]();
+        break;
+      case REC_SECURE:
+        conn[kSecure](type, this.shm.toString('latin1', off, off + len));
         break;
       case REC_FAULT:
         conn[kFault](type | 0);

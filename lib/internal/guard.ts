@@ -4,7 +4,7 @@
 // The native protection calls of a server (server.setLimits, stats, bans), errors translated.
 // The main thread and work threads use the same ones: the C calls are safe from any JS thread.
 import { ClosedError, fromNative } from '../errors';
-import type { NativeRuntime } from '../native';
+import type { NativeRuntime, NativeTls } from '../native';
 import type { BanEntry, GuardHost, Limits } from '../server';
 
 export function nativeGuard(nrt: NativeRuntime, closing: () => boolean): GuardHost {
@@ -18,6 +18,7 @@ export function nativeGuard(nrt: NativeRuntime, closing: () => boolean): GuardHo
   };
   return {
     setLimits: (id: number, limits: Required<Limits>): void => call(() => nrt.setLimits(id, limits)),
+    setTls: (id: number, tls: NativeTls): void => call(() => nrt.setTls(id, tls)),
     stats: (id: number) => {
       try {
         return nrt.serverStats(id);

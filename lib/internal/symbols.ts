@@ -20,6 +20,7 @@ export const kHttp = Symbol('evwire.http');
 export const kWrote = Symbol('evwire.wrote');
 export const kEndWith = Symbol('evwire.endWith');
 export const kHttpResData = Symbol('evwire.httpResData');
+export const kSecure = Symbol('evwire.secure');
 
 // Server
 export const kRaw = Symbol('evwire.raw');

@@ -18,6 +18,7 @@ import { native, type NativeListenOptions, type NativeRuntime } from '../native'
 import { protocolOf, type ConnectContext } from '../protocols';
 import { mergeLimits, serversStopped, type GuardHost, type Server, type ServerHost } from '../server';
 import { Tasks, type TaskTally } from '../tasks';
+import { tlsClientNative } from '../tls';
 import { Engine, type EngineHost } from './engine';
 import { nativeGuard } from './guard';
 import type { ServerDescriptor } from './pool';
@@ -205,9 +206,10 @@ export class ThreadContext implements EngineHost<Connection>, ConnectContext, Li
     const lo = linkOptions(o, { highWatermark, lowWatermark, maxBufferedBytes, limits });
     const noDelay = o.noDelay ?? L.noDelay;
     check(typeof noDelay === 'boolean', 'noDelay must be a boolean', noDelay);
+    const tls = tlsClientNative(o.tls, o.host);
     let id: number;
     try {
-      id = this.nrt.linkOpen({ framing, maxFrameBytes, highWatermark, lowWatermark, maxBufferedBytes, noDelay, ownerPort: this.portIndex, limits, ...nativeOptions });
+      id = this.nrt.linkOpen({ framing, maxFrameBytes, highWatermark, lowWatermark, maxBufferedBytes, noDelay, ownerPort: this.portIndex, limits, ...nativeOptions, ...(tls !== null ? { tls } : {}) });
     } catch (err) {
       return Promise.reject(err);
     }

@@ -45,6 +45,7 @@ public:
                            InstanceMethod("shareId", &Runtime::ShareId),
                            InstanceMethod("portReset", &Runtime::PortReset),
                            InstanceMethod("setAdmit", &Runtime::SetAdmit),
+                           InstanceMethod("setTls", &Runtime::SetTls),
                            InstanceMethod("udpOpen", &Runtime::UdpOpen),
                            InstanceMethod("udpClose", &Runtime::UdpClose),
                        });
@@ -233,7 +234,56 @@ private:
 
   // The options of ew_listen_opts_t a connection runs by (and the listener's), from the object
   // listen() and connect() pass; the host and port are the caller's.
-  static void ParseConnOpts(Napi::Object o, ew_listen_opts_t *lo) {
+  // TLS options' text, kept alive until the native call that copies it returns.
+  struct TlsHold {
+    std::string cert, key, ca, servername, alpn;
+    std::vector<std::string> names, certs, keys;
+    std::vector<ew_tls_sni_t> sni;
+  };
+
+  static const char *Text(Napi::Object o, const char *key, std::string *keep) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsString()) return nullptr;
+    *keep = v.As<Napi::String>().Utf8Value();
+    return keep->c_str();
+  }
+
+  // TLS, validated by TypeScript (lib/tls.ts): PEM text, ALPN in wire format.
+  static void ParseTls(Napi::Object o, ew_tls_opts_t *t, TlsHold *h) {
+    t->enabled = 1;
+    t->cert = Text(o, "cert", &h->cert);
+    t->key = Text(o, "key", &h->key);
+    t->ca = Text(o, "ca", &h->ca);
+    t->servername = Text(o, "servername", &h->servername);
+    t->request_cert = Bool(o, "requestCert", false) ? 1 : 0;
+    t->reject_unauthorized = Bool(o, "rejectUnauthorized", true) ? 1 : 0;
+    t->min_version = static_cast<int>(U32(o, "minVersion", EW_TLS_V1_2));
+    t->handshake_timeout_ms = U32(o, "handshakeTimeoutMs", 0);
+    if (o.Get("alpn").IsBuffer()) {
+      Napi::Buffer<uint8_t> b = o.Get("alpn").As<Napi::Buffer<uint8_t>>();
+      h->alpn.assign(reinterpret_cast<const char *>(b.Data()), b.Length());
+      t->alpn = reinterpret_cast<const uint8_t *>(h->alpn.data());
+      t->alpn_len = static_cast<uint32_t>(h->alpn.size());
+    }
+    if (o.Get("sni").IsArray()) {
+      Napi::Array a = o.Get("sni").As<Napi::Array>();
+      uint32_t n = a.Length();
+      h->names.resize(n);
+      h->certs.resize(n);
+      h->keys.resize(n);
+      h->sni.resize(n);
+      for (uint32_t i = 0; i < n; i++) {
+        Napi::Object e = a.Get(i).As<Napi::Object>();
+        h->sni[i].name = Text(e, "name", &h->names[i]);
+        h->sni[i].cert = Text(e, "cert", &h->certs[i]);
+        h->sni[i].key = Text(e, "key", &h->keys[i]);
+      }
+      t->sni = h->sni.data();
+      t->nsni = n;
+    }
+  }
+
+  static void ParseConnOpts(Napi::Object o, ew_listen_opts_t *lo, TlsHold *tls) {
     lo->backlog = static_cast<int>(U32(o, "backlog", 511));
     lo->reuse_port = Bool(o, "reusePort", false) ? 1 : 0;
     lo->distribution = static_cast<int>(U32(o, "distribution", EW_DIST_ROUND_ROBIN));
@@ -266,6 +316,7 @@ private:
     lo->max_tracked_ips = U32(o, "maxTrackedIps", lo->max_tracked_ips);
     if (o.Get("encryption").IsObject())
       ParseCrypt(o.Get("encryption").As<Napi::Object>(), &lo->crypt);
+    if (o.Get("tls").IsObject()) ParseTls(o.Get("tls").As<Napi::Object>(), &lo->tls, tls);
   }
 
   // Message encryption, validated by TypeScript (lib/encryption.ts): the key bytes point into
@@ -302,7 +353,8 @@ private:
     std::string host = o.Get("host").IsString() ? o.Get("host").As<Napi::String>().Utf8Value() : "";
     lo.host = host.c_str();
     lo.port = static_cast<uint16_t>(U32(o, "port", 0));
-    ParseConnOpts(o, &lo);
+    TlsHold tls;
+    ParseConnOpts(o, &lo, &tls);
     ew_listen_info_t li;
     int err = ew_listen(rt_, &lo, &li);
     if (err != 0) {
@@ -324,7 +376,8 @@ private:
     if (rt_ == nullptr) return Fail(env, EW_ESTATE, "linkOpen");
     ew_listen_opts_t lo;
     ew_listen_opts_init(&lo);
-    ParseConnOpts(info[0].As<Napi::Object>(), &lo);
+    TlsHold tls;
+    ParseConnOpts(info[0].As<Napi::Object>(), &lo, &tls);
     uint32_t id = 0;
     int err = ew_link_open(rt_, &lo, &id);
     if (err != 0) return Fail(env, err, "linkOpen");
@@ -549,6 +602,19 @@ private:
       d.Reject(MakeError(env, err, "portReset").Value());
     }
     return d.Promise();
+  }
+
+  // setTls(id, tls): new certificates and settings for the connections accepted from now on.
+  Napi::Value SetTls(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (rt_ == nullptr) return Fail(env, EW_ESTATE, "setTls");
+    ew_tls_opts_t t;
+    memset(&t, 0, sizeof t);
+    TlsHold hold;
+    ParseTls(info[1].As<Napi::Object>(), &t, &hold);
+    int err = ew_server_set_tls(rt_, info[0].As<Napi::Number>().Uint32Value(), &t);
+    if (err != 0) return Fail(env, err, "setTls");
+    return env.Undefined();
   }
 
   Napi::Value SetAdmit(const Napi::CallbackInfo &info) {

@@ -30,6 +30,7 @@ typedef struct ew__io_s ew__io_t;
 typedef struct ew__server_s ew__server_t;
 typedef struct ew__profile_s ew__profile_t;
 typedef struct ew__crypt_cfg_s ew__crypt_cfg_t;
+typedef struct ew__tls_cfg_s ew__tls_cfg_t;
 typedef struct ew__listener_s ew__listener_t;
 typedef struct ew__conn_s ew__conn_t;
 typedef struct ew__ctrl_s ew__ctrl_t;

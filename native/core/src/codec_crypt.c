@@ -4,6 +4,7 @@
 
 #include "crypt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,12 @@ static int keys_ready(ew__conn_t *c) {
   if (s->timer != NULL) evtimer_del(s->timer);
   EW__STAT(c->io, handshakes)++;
   ew__slot_store(c->io, c->slot, EW_SHM_SLOT_STATE, EW_SLOT_STATE_ENCRYPTED);
+  /* SECURE, as TLS sends it: protocol, cipher, no ALPN, no server name. */
+  static const char *const names[] = {"", "aes-256-gcm", "chacha20-poly1305",
+                                      "aes-256-cbc-hmac-sha256"};
+  char body[64];
+  int n = snprintf(body, sizeof body, "evwire-v1%c%s%c%c", 0, names[s->tx.cipher], 0, 0);
+  ew__io_push_ctrl(c->io, c->port, EW_REC_SECURE, c->id, 0, 0, body, (uint32_t)n + 1);
   if (seal_held(c) != 0) {
     ew__conn_close(c, EW_ENOMEM, 0);
     return -1;

@@ -171,6 +171,14 @@ static uint32_t pick_port(ew__io_t *io, const ew__profile_t *p) {
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static int flush_out(ew__conn_t *c);
+
+static size_t tpending(const ew__conn_t *c);
+
+/* The close reason of a failed read or write: the transport's own (TLS) for EPROTO. */
+static int sys_reason(const ew__conn_t *c, int e) {
+  if (e == EPROTO && c->transport->reason != NULL) return c->transport->reason(c);
+  return ew_translate_sys_error(e);
+}
 static void ready_push(ew__conn_t *c);
 static void on_read_lt(evutil_socket_t fd, short what, void *arg);
 static void on_write_lt(evutil_socket_t fd, short what, void *arg);
@@ -341,7 +349,7 @@ int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
     ew__slot_store(io, slot, w, 0);
   c->io = io;
   c->codec = prof->codec;
-  c->transport = &ew__transport_socket;
+  c->transport = prof->tls != NULL ? &ew__transport_tls : &ew__transport_socket;
   c->prof = prof;
   c->srv = srv;
   c->fd = fd;
@@ -363,7 +371,8 @@ int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
   EW__STAT(io, accepted)++;
   EW__STAT(io, live) = atomic_load_explicit(&io->live, memory_order_relaxed);
   ew__guard_adopted(c, addr);
-  int err = c->codec->init(c);
+  int err = c->transport->open != NULL ? c->transport->open(c) : 0;
+  if (err == 0) err = c->codec->init(c);
   if (err != 0) {
     ew__conn_close(c, err, 0);
     return 0; /* announced, then closed: the port heard of it */
@@ -374,8 +383,8 @@ int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
     ew__conn_close(c, EW_ENOMEM, 0);
     return 0;
   }
-  /* A codec that speaks first (message encryption's ClientHello) queued its greeting. */
-  if (evbuffer_get_length(c->out) > 0) flush_out(c);
+  /* A codec or transport that speaks first (a ClientHello) queued its greeting. */
+  if (evbuffer_get_length(c->out) > 0 || tpending(c) > 0) flush_out(c);
   return 0;
 }
 
@@ -549,6 +558,36 @@ static void on_eof(ew__conn_t *c) {
   if (c->flags & C_WR_SHUT) ew__conn_close(c, (c->flags & C_LOCAL_END) ? 0 : EW_EOF, 0);
 }
 
+/* Bytes the transport holds for the socket (TLS records not yet sent). */
+static size_t tpending(const ew__conn_t *c) {
+  return c->transport->pending != NULL ? c->transport->pending(c) : 0;
+}
+
+/* Whether the transport takes application bytes now (not during a TLS handshake). */
+static bool twritable(const ew__conn_t *c) {
+  return c->transport->writable == NULL || c->transport->writable(c);
+}
+
+/* The transport holds output the socket did not take: wait for a write edge. */
+static void twait_edge(ew__conn_t *c) {
+  if (tpending(c) > 0 && !(c->flags & C_WBLOCKED)) {
+    c->flags |= C_WBLOCKED;
+    write_interest(c, true);
+  }
+}
+
+/* After a read of a transport with state (TLS): what the handshake wrote and the socket did
+ * not take waits for a write edge, and output held back during the handshake goes out once
+ * it is over. Returns false if the connection closed. */
+static bool after_tread(ew__conn_t *c) {
+  twait_edge(c);
+  if ((c->flags & C_TWAIT) && twritable(c)) {
+    c->flags &= ~C_TWAIT;
+    if (flush_out(c) < 0) return false;
+  }
+  return true;
+}
+
 /* Reads and delivers. Returns true when the connection is certainly still open (it stopped on
  * EAGAIN, its budget or a full ring), false when it may have been closed. */
 static bool pump(ew__conn_t *c) {
@@ -585,6 +624,10 @@ static bool pump(ew__conn_t *c) {
       niov++;
     }
     ssize_t r = c->transport->readv(c, iov, niov);
+    if (c->transport->open != NULL && !after_tread(c)) {
+      if (r > 0) evbuffer_commit_space(c->in, v, 0);
+      return false;
+    }
     if (r < 0) {
       int e = errno;
       evbuffer_commit_space(c->in, v, 0);
@@ -592,7 +635,7 @@ static bool pump(ew__conn_t *c) {
         c->flags &= ~C_READABLE;
         return true;
       }
-      ew__conn_close(c, ew_translate_sys_error(e), e);
+      ew__conn_close(c, sys_reason(c, e), e);
       return false;
     }
     if (r == 0) {
@@ -621,6 +664,9 @@ static bool pump(ew__conn_t *c) {
        * makes the next poll round fair. */
       if ((size_t)r < asked || (budget != 0 && got >= budget)) {
         c->flags &= ~C_READABLE;
+        /* Input the transport already took from the socket (TLS records) will not be
+         * reported again by the poll: it goes on the ready list instead. */
+        if (c->transport->buffered != NULL && c->transport->buffered(c)) ready_push(c);
         return true;
       }
       continue;
@@ -672,7 +718,7 @@ static void account_written(ew__conn_t *c, size_t n) {
 
 /* Returns 0, or -1 if the connection was closed. */
 static int after_output(ew__conn_t *c) {
-  size_t queued = evbuffer_get_length(c->out) + held(c);
+  size_t queued = evbuffer_get_length(c->out) + held(c) + tpending(c);
   if (queued > c->prof->max_buffered) {
     EW__STAT(c->io, slow_closes)++;
     ew__conn_close(c, EW_ESLOW, 0);
@@ -690,6 +736,23 @@ static int after_output(ew__conn_t *c) {
  * the connection's tokens are spent: then it waits on the throttle tick. Returns 0 or -1
  * (closed). */
 static int flush_out(ew__conn_t *c) {
+  /* What the transport made (TLS records, a handshake flight) goes before anything else. */
+  if (tpending(c) > 0 && c->transport->flush(c) != 0) {
+    int e = errno;
+    if (e == EAGAIN) {
+      c->flags |= C_WBLOCKED;
+      write_interest(c, true);
+      return after_output(c);
+    }
+    ew__conn_close(c, ew_translate_sys_error(e), e);
+    return -1;
+  }
+  if (!twritable(c)) {
+    /* A TLS handshake in progress: the read that finishes it flushes (C_TWAIT). */
+    if (evbuffer_get_length(c->out) > 0) c->flags |= C_TWAIT;
+    if (!(c->flags & C_WBLOCKED)) write_interest(c, false);
+    return after_output(c);
+  }
   bool limited = ew__guard_limited(c);
   while (evbuffer_get_length(c->out) > 0) {
     size_t allow = limited ? ew__guard_send_allow(c) : SIZE_MAX;
@@ -718,13 +781,13 @@ static int flush_out(ew__conn_t *c) {
         write_interest(c, true);
         return after_output(c);
       }
-      ew__conn_close(c, ew_translate_sys_error(e), e);
+      ew__conn_close(c, sys_reason(c, e), e);
       return -1;
     }
     evbuffer_drain(c->out, (size_t)w);
     account_written(c, (size_t)w);
     if (limited) ew__guard_sent(c, (size_t)w);
-    if ((size_t)w < total) {
+    if ((size_t)w < total || tpending(c) > 0) {
       c->flags |= C_WBLOCKED;
       write_interest(c, true);
       break;
@@ -762,12 +825,14 @@ void ew__conn_on_throttle(ew__io_t *io) {
 static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
   size_t done = 0;
   bool limited = ew__guard_limited(c);
-  if (!limited && evbuffer_get_length(c->out) == 0 && !(c->flags & C_WBLOCKED)) {
+  bool writable = twritable(c);
+  if (!writable) c->flags |= C_TWAIT; /* buffered until the TLS handshake finishes */
+  if (!limited && writable && evbuffer_get_length(c->out) == 0 && !(c->flags & C_WBLOCKED)) {
     ssize_t w = c->transport->writev(c, iov, n);
     if (w < 0) {
       int e = errno;
       if (e != EAGAIN) {
-        ew__conn_close(c, ew_translate_sys_error(e), e);
+        ew__conn_close(c, sys_reason(c, e), e);
         return -1;
       }
       w = 0;
@@ -777,6 +842,8 @@ static int write_iov(ew__conn_t *c, struct iovec *iov, int n, size_t total) {
     if (done < total) {
       c->flags |= C_WBLOCKED;
       write_interest(c, true);
+    } else {
+      twait_edge(c);
     }
   }
   if (done < total) {
@@ -896,7 +963,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   if (what & EV_READ) c->flags |= C_READABLE;
   if (what & EV_WRITE) {
     c->flags &= ~C_WBLOCKED;
-    if (evbuffer_get_length(c->out) > 0 && flush_out(c) < 0) return;
+    if ((evbuffer_get_length(c->out) > 0 || tpending(c) > 0) && flush_out(c) < 0) return;
   }
   if (c->flags & C_LINGER) {
     if (c->flags & C_READABLE) linger_read(c);
@@ -920,7 +987,7 @@ int ew__conn_end_with(ew__conn_t *c, int reason) {
     return -1;
   }
   c->flags |= C_END_PENDING | C_LOCAL_END;
-  if (evbuffer_get_length(c->out) == 0 && held(c) == 0) return do_shutdown(c);
+  if (evbuffer_get_length(c->out) == 0 && held(c) == 0 && tpending(c) == 0) return do_shutdown(c);
   return 0;
 }
 
@@ -982,7 +1049,7 @@ static void on_write_lt(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   ew__conn_t *c = arg;
   c->flags &= ~C_WBLOCKED;
-  if (evbuffer_get_length(c->out) > 0)
+  if (evbuffer_get_length(c->out) > 0 || tpending(c) > 0)
     flush_out(c);
   else
     write_interest(c, false);

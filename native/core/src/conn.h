@@ -33,6 +33,7 @@ enum {
                               until the peer's FIN, a byte cap or tidle (lingering close) */
   C_PAUSED = 1u << 21,     /* conn.pause(): the socket is not read, and the timeouts that wait on
                               the peer do not run, until resume() */
+  C_TWAIT = 1u << 22,      /* output waits for the transport to become writable (TLS handshake) */
 };
 
 /* Codec state: small codecs keep theirs inline (frames: the header being received), others
@@ -61,6 +62,7 @@ struct ew__conn_s {
   uint32_t close_body_len;
   uint64_t id;
   ew__codec_state_t cs;
+  void *ts;          /* the transport's state (TLS), NULL for a plain socket */
   struct event *ev;  /* edge-triggered: read+write; level-triggered: read */
   struct event *wev; /* level-triggered only: write, registered while output is blocked */
   struct evbuffer *in;

@@ -25,6 +25,15 @@ int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio, 
     if (err != 0) return err;
     p->codec = &ew__codec_frames_crypt;
   }
+  p->tls = NULL;
+  if (o->tls.enabled) {
+    int err = ew__tls_cfg_new(&o->tls, client, &p->tls);
+    if (err != 0) {
+      ew__crypt_cfg_free(p->crypt);
+      p->crypt = NULL;
+      return err;
+    }
+  }
   p->max_frame_bytes = o->max_frame_bytes;
   p->low_watermark = o->low_watermark;
   p->max_buffered = o->max_buffered;
@@ -36,6 +45,8 @@ int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio, 
   if (p->per_io == NULL) {
     ew__crypt_cfg_free(p->crypt);
     p->crypt = NULL;
+    ew__tls_cfg_free(p->tls);
+    p->tls = NULL;
     return EW_ENOMEM;
   }
   memset(p->per_io, 0, (size_t)nio * sizeof *p->per_io);
@@ -49,6 +60,8 @@ void ew__profile_destroy(ew__profile_t *p) {
   p->per_io = NULL;
   ew__crypt_cfg_free(p->crypt);
   p->crypt = NULL;
+  ew__tls_cfg_free(p->tls);
+  p->tls = NULL;
 }
 
 static int server_init(ew__server_t *srv, uint32_t nio) {
@@ -97,6 +110,7 @@ int ew__server_new(ew_runtime_t *rt, const ew_listen_opts_t *o, ew__server_t **o
   int err = server_init(srv, rt->nio);
   srv->o.crypt.rsa_der = NULL; /* the profile keeps its own copy of the key */
   srv->o.crypt.rsa_der_len = 0;
+  memset(&srv->o.tls, 0, sizeof srv->o.tls); /* and its own TLS contexts */
   if (err != 0) {
     free(srv);
     return err;
@@ -118,6 +132,15 @@ ew__server_t *ew__server_find(ew_runtime_t *rt, uint32_t id) {
   }
   pthread_mutex_unlock(&rt->lock);
   return srv;
+}
+
+int ew_server_set_tls(ew_runtime_t *rt, uint32_t id, const ew_tls_opts_t *o) {
+  if (o == NULL || !o->enabled) return EW_EINVAL;
+  ew__server_t *srv = ew__server_find(rt, id);
+  if (srv == NULL) return EW_ENOENT;
+  int err = srv->prof.tls != NULL ? ew__tls_cfg_set(srv->prof.tls, o) : EW_EINVAL;
+  ew__server_unref(srv);
+  return err;
 }
 
 int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on) {

@@ -35,6 +35,7 @@ struct ew__profile_s {
   uint64_t bind_ports;               /* ports that may take its connections; 0 = all */
   ew_http_limits_t http;             /* the HTTP codec's limits */
   ew__crypt_cfg_t *crypt;            /* message encryption (framed only); NULL: off */
+  ew__tls_cfg_t *tls;                /* TLS; NULL: a plain socket */
   ew__srv_io_t *per_io;              /* one row per IO thread */
   void (*release)(ew__profile_t *p); /* drops a connection's reference */
 };
@@ -47,6 +48,12 @@ void ew__profile_destroy(ew__profile_t *p);
  * connections read-only. 0, EW_EINVAL (bad options or keys) or EW_ENOMEM. */
 int ew__crypt_cfg_new(const ew_crypt_opts_t *o, bool client, ew__crypt_cfg_t **out);
 void ew__crypt_cfg_free(ew__crypt_cfg_t *g);
+/* A profile's TLS settings (tls.c): contexts built once, shared by its connections; a server's
+ * can be replaced (ew__tls_cfg_set) while connections use the old ones. 0, EW_EINVAL (a
+ * certificate or key that does not load, bad options) or EW_ENOMEM. */
+int ew__tls_cfg_new(const ew_tls_opts_t *o, bool client, ew__tls_cfg_t **out);
+int ew__tls_cfg_set(ew__tls_cfg_t *g, const ew_tls_opts_t *o);
+void ew__tls_cfg_free(ew__tls_cfg_t *g);
 
 struct ew__server_s {
   ew__profile_t prof; /* its connections' profile (release: ew__server_unref) */

@@ -10,6 +10,7 @@
  * its codec knowing. Writes take an iovec array so that SEND records leave straight from ring
  * memory (zero copy): a transport that must transform the bytes (TLS) copies them itself. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -29,9 +30,30 @@ typedef struct ew__transport_s {
   int (*shutdown)(ew__conn_t *c);
   /* Releases the transport and closes the descriptor. */
   void (*close)(ew__conn_t *c);
+  /* The rest is for a transport with state of its own (TLS); NULL in the plain socket's table.
+   *
+   * Sets the transport up on an adopted connection, before its codec (TLS: its session, on the
+   * server or the client side; a client queues its first flight, which leaves once the socket
+   * is watched). 0 or an EW_* error. */
+  int (*open)(ew__conn_t *c);
+  /* Bytes it holds for the socket (TLS records made and not yet sent): they count as queued
+   * output, and the connection waits for a write edge while there are any. */
+  size_t (*pending)(const ew__conn_t *c);
+  /* Sends what it holds: 0 once all is out, or -1 with errno (EAGAIN: the socket is full). */
+  int (*flush)(ew__conn_t *c);
+  /* False while it cannot take application bytes (a TLS handshake in progress): writes wait in
+   * the output buffer until a read finds it writable. */
+  bool (*writable)(const ew__conn_t *c);
+  /* True while it holds input already taken from the socket (a read budget stopped early):
+   * level-triggered polling would not report the socket again for it. */
+  bool (*buffered)(const ew__conn_t *c);
+  /* The EW_* reason of a failure that readv or writev reported as EPROTO. */
+  int (*reason)(const ew__conn_t *c);
 } ew__transport_t;
 
 /* A plain TCP socket: readv, sendmsg(MSG_NOSIGNAL), shutdown(SHUT_WR), close. */
 extern const ew__transport_t ew__transport_socket;
+/* TLS over the socket (tls.c): OpenSSL through a memory BIO pair, the socket calls ours. */
+extern const ew__transport_t ew__transport_tls;
 
 #endif /* EW_TRANSPORT_H */

@@ -81,7 +81,12 @@
   XX(EPROTO_CRYPTO, -3026, "an encrypted frame did not verify")                                    \
   XX(EPROTO_HANDSHAKE, -3027, "message-encryption handshake failed")                               \
   XX(EPROTO_PLAINTEXT, -3028, "plaintext frame where encryption is required, or the reverse")      \
-  XX(ETIMEOUT_HANDSHAKE, -3029, "message-encryption handshake not finished in time")
+  XX(ETIMEOUT_HANDSHAKE, -3029, "encryption or TLS handshake not finished in time")                \
+  XX(ETLS_HANDSHAKE, -3030, "TLS handshake failed")                                                \
+  XX(ETLS_CERT, -3031, "TLS peer certificate missing or not valid")                                \
+  XX(ETLS_VERSION, -3032, "TLS version below the minimum")                                         \
+  XX(ETLS_PLAINTEXT, -3033, "not TLS: a plaintext client on a TLS port")                           \
+  XX(ETLS, -3034, "TLS error after the handshake")
 
 typedef enum {
   EW_OK = 0,

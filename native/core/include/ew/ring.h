@@ -88,7 +88,15 @@ enum {
                              * (EW_DGRAM_PREFIX_BYTES), then the payload as it is sent */
   EW_REC_LINK_FAIL = 25,    /* IO->JS (the link's port): a connection attempt of link `type` failed
                              * with EW_* `seq`; body: u32 sys errno, u32 addresses tried */
+  EW_REC_SECURE = 26,       /* IO->JS: the connection's TLS or message-encryption handshake
+                             * finished; type = EW_SECURE_* flags; body: NUL-terminated texts:
+                             * protocol, cipher, ALPN protocol, server name */
 };
+
+/* SECURE record flags. */
+#define EW_SECURE_TLS 1u       /* TLS (else message encryption) */
+#define EW_SECURE_REUSED 2u    /* a resumed TLS session */
+#define EW_SECURE_PEER_CERT 4u /* the peer presented a certificate that verified */
 
 /* CONN_OPT options. Socket options that fail are logged at debug level: the connection goes on
  * as it was, as Node's setNoDelay and setKeepAlive do. */

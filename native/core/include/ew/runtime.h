@@ -206,6 +206,8 @@ typedef struct ew_shm_layout_s {
   XX(dgram_drops, "datagrams dropped: too large, bad frame header, banned or over the rate (UDP)") \
   XX(loops, "loop rounds")                                                                         \
   XX(handshakes, "message-encryption handshakes finished")                                         \
+  XX(tls_handshakes, "TLS handshakes finished")                                                    \
+  XX(tls_failures, "connections closed for a TLS error: handshake, certificate, version, timeout") \
   XX(crypto_failures, "connections closed for a failed handshake or a record that did not verify")
 enum {
 #define XX(name, doc) EW_STAT_##name,
@@ -271,6 +273,34 @@ typedef struct ew_crypt_opts_s {
   uint32_t handshake_timeout_ms; /* 0 = none */
 } ew_crypt_opts_t;
 
+/* TLS (docs/tls.md) of a server or link, on its IO threads with OpenSSL through memory BIOs.
+ * Certificates and keys are PEM text (a chain: the leaf first); every byte is copied by
+ * ew_listen, ew_link_open and ew_server_set_tls. */
+enum { EW_TLS_V1_2 = 12, EW_TLS_V1_3 = 13 };
+typedef struct ew_tls_sni_s {
+  const char *name; /* a host name the client asks for (SNI), exact, case-insensitive */
+  const char *cert; /* PEM chain */
+  const char *key;  /* PEM private key */
+} ew_tls_sni_t;
+
+typedef struct ew_tls_opts_s {
+  int enabled;
+  const char *cert;        /* server: PEM chain (required); link: a client certificate (optional) */
+  const char *key;         /* its PEM private key */
+  const char *ca;          /* PEM certificates trusted for the peer; NULL: the system's (links) */
+  int request_cert;        /* server: ask the client for a certificate */
+  int reject_unauthorized; /* server: refuse a client without a valid certificate (with
+                              request_cert); link: refuse a server that does not verify */
+  int min_version;         /* EW_TLS_V1_2 (default) or EW_TLS_V1_3 */
+  const uint8_t *alpn;     /* protocols, wire format (length-prefixed names), in preference order */
+  uint32_t alpn_len;
+  const char *servername;  /* link: the name sent (SNI) and verified; NULL: none sent, the
+                              address is verified */
+  const ew_tls_sni_t *sni; /* server: more certificates, by name */
+  uint32_t nsni;
+  uint32_t handshake_timeout_ms; /* 0: none */
+} ew_tls_opts_t;
+
 typedef struct ew_listen_opts_s {
   const char *host;         /* literal address or name; NULL/"" = all interfaces (dual stack) */
   uint16_t port;            /* 0 = any; ew_listen_info_t says which */
@@ -291,6 +321,7 @@ typedef struct ew_listen_opts_s {
   ew_limits_t limits;       /* protection; ew_limits_init()'s defaults */
   uint32_t max_tracked_ips; /* source addresses remembered (least recently seen evicted) */
   ew_crypt_opts_t crypt;    /* message encryption; mode EW_CRYPT_OFF by default */
+  ew_tls_opts_t tls;        /* TLS; enabled 0 by default */
 } ew_listen_opts_t;
 
 typedef struct ew_listen_info_s {
@@ -317,6 +348,12 @@ EW_EXTERN int ew_listen(ew_runtime_t *rt, const ew_listen_opts_t *o, ew_listen_i
 /* Turns admission (ew_listen_opts_t.admit) on or off for connections accepted from now on.
  * Any thread but an IO thread. Returns 0 or EW_ENOENT. */
 EW_EXTERN int ew_server_set_admit(ew_runtime_t *rt, uint32_t id, int on);
+
+/* Replaces server `id`'s TLS certificates, keys and settings for the connections accepted
+ * from now on (those open keep theirs): a certificate reload without a restart. Any thread but
+ * an IO thread. Returns 0, EW_ENOENT (no such server), EW_EINVAL (the server has no TLS, or a
+ * certificate or key does not load) or EW_ENOMEM; on error the old settings stay. */
+EW_EXTERN int ew_server_set_tls(ew_runtime_t *rt, uint32_t id, const ew_tls_opts_t *o);
 
 /* Stops accepting on server `id`; open connections stay. When every listening socket is closed
  * the owner port receives an EW_REC_UNLISTEN record. Returns 0, or EW_ENOENT for an unknown or

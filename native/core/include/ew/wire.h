@@ -76,6 +76,12 @@
   XX(REC_VERDICT, EW_REC_VERDICT)                                                                  \
   XX(REC_CONN_OPT, EW_REC_CONN_OPT)                                                                \
   XX(REC_LINK_FAIL, EW_REC_LINK_FAIL)                                                              \
+  XX(REC_SECURE, EW_REC_SECURE)                                                                    \
+  XX(SECURE_TLS, EW_SECURE_TLS)                                                                    \
+  XX(SECURE_REUSED, EW_SECURE_REUSED)                                                              \
+  XX(SECURE_PEER_CERT, EW_SECURE_PEER_CERT)                                                        \
+  XX(TLS_V1_2, EW_TLS_V1_2)                                                                        \
+  XX(TLS_V1_3, EW_TLS_V1_3)                                                                        \
   XX(REC_DGRAM, EW_REC_DGRAM)                                                                      \
   XX(REC_DGRAM_SEND, EW_REC_DGRAM_SEND)                                                            \
   XX(DGRAM_PREFIX_BYTES, EW_DGRAM_PREFIX_BYTES)                                                    \
