@@ -5,6 +5,7 @@
 // threads and arrive complete (method, URL, lower-cased headers, body); limits, malformed
 // requests and timeouts were already answered natively. Here: routing, the request and response
 // objects, and pipelining: responses leave in request order whatever order handlers finish in.
+import type { TlsServerOptions } from './tls';
 import { Buffer } from 'buffer';
 import { EventEmitter } from 'events';
 import type { Connection } from './connection';
@@ -19,6 +20,8 @@ import { Server, type DrainMode, type ServerHost, type ServerStats } from './ser
 /** What listen({ protocol: 'http' }) takes. */
 export interface HttpListenOptions extends HttpLimits {
   protocol: 'http';
+  /** TLS: HTTPS (docs/tls.md). */
+  tls?: TlsServerOptions;
   host?: string;
   port?: number;
   backlog?: number;

@@ -23,7 +23,9 @@ export type { ConnectOptions, ReconnectOptions, ReconnectInfo, LinkStats, LinkEv
 export { UdpSocket } from './udp';
 export type { UdpListenOptions, UdpConnectOptions, UdpSocketOptions, RemoteInfo, UdpStats, UdpSocketEvents } from './udp';
 export { Connection } from './connection';
-export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats } from './connection';
+export type { Message, SendOptions, CloseReason, ConnectionEvents, ConnectionStats, SecureInfo } from './connection';
+export type { EncryptionOptions, CipherName, KeyInput } from './encryption';
+export type { TlsServerOptions, TlsClientOptions, Pem } from './tls';
 export {
   EvwireError,
   SystemError,

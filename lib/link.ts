@@ -182,6 +182,8 @@ export interface LinkOptions {
   lowWatermark: number;
   maxBufferedBytes: number;
   limits: Required<Limits>;
+  /** TLS or message encryption: a connection is up once its handshake finished. */
+  secure: boolean;
 }
 
 function integer(v: unknown, name: string, min: number, max: number): number {
@@ -226,6 +228,7 @@ export function linkOptions(o: ConnectOptions, conn: { highWatermark: number; lo
     allowHalfOpen: o.allowHalfOpen ?? false,
     decodeErrorPolicy,
     ...conn,
+    secure: (o.tls !== undefined && o.tls !== false) || (o.encryption?.mode ?? 'off') !== 'off',
   };
 }
 
@@ -259,6 +262,8 @@ export class Link extends EventEmitter<LinkEvents> {
   readonly #handlers = new Map<number, LinkHandler>();
   #state = State.Connecting;
   #conn: Connection | null = null;
+  /** A connection whose TLS or encryption handshake is under way: not up yet. */
+  #handshaking: Connection | null = null;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #queue: Queued[] = [];
@@ -495,6 +500,22 @@ export class Link extends EventEmitter<LinkEvents> {
       conn.destroy();
       return;
     }
+    if (this.#o.secure && conn.secure === null) {
+      // Up once the handshake finished: a server that fails it (a certificate that does not
+      // verify) is a failed attempt, which connect() and the reconnect policy see as such;
+      // what is sent meanwhile waits in the link's queue.
+      this.#handshaking = conn;
+      conn.once('secure', () => {
+        if (this.#handshaking !== conn) return;
+        this.#handshaking = null;
+        this.#up(conn);
+      });
+      return;
+    }
+    this.#up(conn);
+  }
+
+  #up(conn: Connection): void {
     this.#state = State.Open;
     this.#conn = conn;
     this.#upSince = Date.now();
@@ -522,6 +543,10 @@ export class Link extends EventEmitter<LinkEvents> {
   /** `closeMs`: a graceful end's bound (close()), 0 for none. */
   #finish(err: EvwireError | null, hard: boolean, closeMs = 0): Promise<void> {
     if (this.#state === State.Closed) return this.#finishing ?? Promise.resolve();
+    if (this.#handshaking !== null) {
+      this.#handshaking.destroy();
+      this.#handshaking = null;
+    }
     if (hard && this.#conn !== null && !this.#destroying) {
       this.#destroying = true;
       this.#conn.destroy();
@@ -623,6 +648,16 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** @internal The connection is gone: reconnect, or finish. */
   [kConnectionClosed](conn: Connection): void {
+    if (conn === this.#handshaking) {
+      // The handshake failed (or the server went away during it): a failed attempt.
+      this.#handshaking = null;
+      const reason = conn.closeReason!;
+      process.nextTick(() => {
+        if (this.#state !== State.Connecting) return;
+        this.#failed(reason.error ?? makeError(reason.code === 'EW_OK' ? 'EW_ECLOSED' : reason.code, `the handshake with ${this.#o.host}:${this.#o.port} failed (${reason.code})`));
+      });
+      return;
+    }
     if (conn !== this.#conn) return;
     this.#conn = null;
     const reason = conn.closeReason!;

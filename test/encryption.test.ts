@@ -393,16 +393,15 @@ describe('message encryption', function () {
       await link.close();
     });
 
-    it('a server that is not the one pinned: the connection closes with EW_EPROTO_HANDSHAKE, nothing sent in the clear', async () => {
+    it('a server that is not the one pinned: connect() rejects with EW_EPROTO_HANDSHAKE; with reconnect on, it retries', async () => {
       const other = crypto.generateKeyPairSync('ed25519');
       const server = await ref.RefServer.listen({ ciphers: [ref.CIPHER_AES_GCM], ed25519: other.privateKey });
       try {
-        const link = await t.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: server.port, reconnect: false, encryption: { mode: 'required', keys: { ed25519: edPub } } });
-        link.send(1, Buffer.from('secret'));
-        const [reason] = (await once(link, 'disconnect')) as [CloseReason];
-        assert.equal(reason.code, 'EW_EPROTO_HANDSHAKE');
+        await assert.rejects(t.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: server.port, reconnect: false, encryption: { mode: 'required', keys: { ed25519: edPub } } }), (err: Error & { code?: string }) => err.code === 'EW_EPROTO_HANDSHAKE');
         assert.equal(server.connections[0].received.length, 0);
-        await link.close();
+        const pending = t.rt.connect({ protocol: 'tcp', host: '127.0.0.1', port: server.port, reconnect: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 }, encryption: { mode: 'required', keys: { ed25519: edPub } } });
+        await assert.rejects(pending, (err: Error & { code?: string }) => err.code === 'EW_EPROTO_HANDSHAKE');
+        assert.equal(server.connections.length, 4, 'one attempt, then three more');
       } finally {
         await server.close();
       }

@@ -98,7 +98,6 @@ typedef struct crypt_s {
   bool keys;              /* tx and rx are set up */
   struct evbuffer *plain; /* opened frames on their way to the ring */
   struct evbuffer *hold;  /* outbound plaintext: before the keys, or a frame not yet whole */
-  struct event *timer;    /* the handshake timeout */
   ew__dir_t tx, rx;
   /* A client's handshake, until the ServerHello. */
   EVP_PKEY *eph;
@@ -122,8 +121,7 @@ static void hdr(uint8_t *p, uint32_t len, uint16_t type, uint16_t flags, uint32_
 
 /* The connection failed: `reason`, counted; the port hears FAULT as for any protocol error. */
 static int fail(ew__conn_t *c, int reason) {
-  crypt_t *s = cs(c);
-  if (s->timer != NULL) evtimer_del(s->timer);
+  ew__conn_handshake_done(c);
   EW__STAT(c->io, crypto_failures)++;
   EW_LOG_DEBUG(c->io->rt, "connection %llu: message encryption: %s", (unsigned long long)c->id,
                ew_strerror(reason));
@@ -192,7 +190,7 @@ static int keys_ready(ew__conn_t *c) {
   crypt_t *s = cs(c);
   s->state = ST_OPEN;
   s->keys = true;
-  if (s->timer != NULL) evtimer_del(s->timer);
+  ew__conn_handshake_done(c);
   EW__STAT(c->io, handshakes)++;
   ew__slot_store(c->io, c->slot, EW_SHM_SLOT_STATE, EW_SLOT_STATE_ENCRYPTED);
   /* SECURE, as TLS sends it: protocol, cipher, no ALPN, no server name. */
@@ -355,15 +353,6 @@ static void forget_hello(crypt_t *s) {
   memset(s->secret, 0, sizeof s->secret);
 }
 
-static void on_timeout(evutil_socket_t fd, short what, void *arg) {
-  (void)fd;
-  (void)what;
-  ew__conn_t *c = arg;
-  EW__STAT(c->io, crypto_failures)++;
-  EW__STAT(c->io, timeouts)++;
-  ew__conn_close(c, EW_ETIMEOUT_HANDSHAKE, 0);
-}
-
 static int crypt_init(ew__conn_t *c) {
   crypt_t *s = calloc(1, sizeof *s);
   if (s == NULL) return EW_ENOMEM;
@@ -372,12 +361,7 @@ static int crypt_init(ew__conn_t *c) {
   s->plain = evbuffer_new();
   s->hold = evbuffer_new();
   if (s->plain == NULL || s->hold == NULL) return EW_ENOMEM;
-  if (s->cfg->handshake_timeout_ms != 0) {
-    s->timer = evtimer_new(c->io->base, on_timeout, c);
-    struct timeval tv = {.tv_sec = s->cfg->handshake_timeout_ms / 1000,
-                         .tv_usec = (s->cfg->handshake_timeout_ms % 1000) * 1000};
-    if (s->timer == NULL || evtimer_add(s->timer, &tv) != 0) return EW_ENOMEM;
-  }
+  ew__conn_handshake_arm(c, s->cfg->handshake_timeout_ms);
   s->state = ST_HELLO;
   return s->cfg->client ? client_hello(c) : 0;
 }
@@ -385,7 +369,6 @@ static int crypt_init(ew__conn_t *c) {
 static void crypt_free(ew__conn_t *c) {
   crypt_t *s = cs(c);
   if (s == NULL) return;
-  if (s->timer != NULL) event_free(s->timer);
   if (s->plain != NULL) evbuffer_free(s->plain);
   if (s->hold != NULL) evbuffer_free(s->hold);
   if (s->keys) {
@@ -424,7 +407,7 @@ static int take_frame(ew__conn_t *c) {
         /* Optional, and the client speaks plaintext: frames for life, and what JavaScript
          * sent meanwhile goes out as it is. */
         s->state = ST_PLAIN;
-        if (s->timer != NULL) evtimer_del(s->timer);
+        ew__conn_handshake_done(c);
         if (evbuffer_add_buffer(c->out, s->hold) != 0) {
           ew__conn_close(c, EW_ENOMEM, 0);
           return -1;
@@ -554,7 +537,7 @@ const ew__codec_t ew__codec_frames_crypt = {
     .deliver = crypt_deliver,
     .eof = crypt_eof,
     .partial = crypt_partial,
-    .timeout = NULL, /* the guard's, as for frames; the handshake has its own timer */
+    .timeout = NULL, /* the guard's, as for frames; the handshake's deadline is thand */
     .sent = NULL,
     .kick = ew__codec_kick_fault,
     .drain = ew__codec_drain_idle,

@@ -96,6 +96,7 @@ static void conn_release(ew__conn_t *c) {
   ew__slot_store(io, c->slot, EW_SHM_SLOT_PORT, UINT32_MAX);
   ew__tnode_disarm(&c->tprog);
   ew__tnode_disarm(&c->tidle);
+  ew__tnode_disarm(&c->thand);
   ew__guard_released(c);
   c->codec->free(c);
   event_free(c->ev);
@@ -523,6 +524,24 @@ static bool linger_read(ew__conn_t *c) {
   return false;
 }
 
+void ew__conn_handshake_arm(ew__conn_t *c, uint32_t ms) {
+  c->thand.tag = 3;
+  if (ms != 0) ew__io_arm(c->io, &c->thand, ms);
+}
+
+void ew__conn_handshake_done(ew__conn_t *c) {
+  ew__tnode_disarm(&c->thand);
+}
+
+void ew__conn_handshake_timeout(ew__conn_t *c) {
+  EW__STAT(c->io, timeouts)++;
+  if (c->ts != NULL)
+    EW__STAT(c->io, tls_failures)++;
+  else
+    EW__STAT(c->io, crypto_failures)++;
+  ew__conn_close(c, EW_ETIMEOUT_HANDSHAKE, 0);
+}
+
 void ew__conn_linger_timeout(ew__conn_t *c) {
   ew__conn_close(c, linger_reason(c), 0);
 }
@@ -663,10 +682,13 @@ static bool pump(ew__conn_t *c) {
        * again if anything (data, FIN, reset) is left; so is a spent budget, which is what
        * makes the next poll round fair. */
       if ((size_t)r < asked || (budget != 0 && got >= budget)) {
-        c->flags &= ~C_READABLE;
         /* Input the transport already took from the socket (TLS records) will not be
-         * reported again by the poll: it goes on the ready list instead. */
-        if (c->transport->buffered != NULL && c->transport->buffered(c)) ready_push(c);
+         * reported again by the poll: the connection stays readable, on the ready list. */
+        if (c->transport->buffered != NULL && c->transport->buffered(c)) {
+          ready_push(c);
+          return true;
+        }
+        c->flags &= ~C_READABLE;
         return true;
       }
       continue;

@@ -71,6 +71,7 @@ struct ew__conn_s {
   TAILQ_ENTRY(ew__conn_s) blocked_link;
   ew__tnode_t tprog; /* progress timeout: the codec's (HTTP headers or body) or the guard's */
   ew__tnode_t tidle; /* idle timeout: the codec's (HTTP keep-alive) or idle_timeout_ms */
+  ew__tnode_t thand; /* the TLS or message-encryption handshake's deadline */
   /* Protection (guard.c). */
   const ew_limits_t *lim; /* this thread's copy of the server's limits */
   ew__srv_io_t *sio;      /* this thread's row of the server */
@@ -123,6 +124,12 @@ int ew__conn_end_with(ew__conn_t *c, int reason);
 /* The codec's guard check of one more message (ew__guard_msg) with the kick carried out:
  * 0 to deliver it, -1 if the connection was kicked (it reads no more). */
 int ew__conn_msg(ew__conn_t *c);
+/* A handshake (the TLS transport's, message encryption's) must finish within `ms` (0: no
+ * limit): else the connection closes with EW_ETIMEOUT_HANDSHAKE. _done stops the clock. */
+void ew__conn_handshake_arm(ew__conn_t *c, uint32_t ms);
+void ew__conn_handshake_done(ew__conn_t *c);
+/* thand expired (io.c's sweep). */
+void ew__conn_handshake_timeout(ew__conn_t *c);
 /* tidle of a lingering connection expired: it closes. */
 void ew__conn_linger_timeout(ew__conn_t *c);
 /* Stops reading for good and drops unread input (a protocol error being answered). */

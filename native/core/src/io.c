@@ -328,6 +328,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     ew__tnode_t *n;
     while ((n = ew__tlist_expired(l, now)) != NULL) {
       ew__tnode_disarm(n);
+      if (n->tag == 3) {
+        /* A handshake's deadline (tls.c, codec_crypt.c). */
+        ew__conn_handshake_timeout((ew__conn_t *)((char *)n - offsetof(ew__conn_t, thand)));
+        continue;
+      }
       ew__conn_t *c = n->tag == 1 ? (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tprog))
                                   : (ew__conn_t *)((char *)n - offsetof(ew__conn_t, tidle));
       if (c->flags & C_LINGER)

@@ -309,24 +309,14 @@ typedef struct tls_s {
   SSL *ssl;
   BIO *net; /* our end of the pair; OpenSSL's end belongs to ssl */
   gen_t *gen;
-  struct event *timer; /* the handshake timeout */
-  int reason;          /* the EW_* reason of a failure reported as EPROTO */
-  bool done;           /* the handshake finished */
-  bool fed;            /* a byte came from the socket */
-  bool plaintext;      /* a server's first byte was not a TLS handshake record */
+  int reason;     /* the EW_* reason of a failure reported as EPROTO */
+  bool done;      /* the handshake finished */
+  bool fed;       /* a byte came from the socket */
+  bool plaintext; /* a server's first byte was not a TLS handshake record */
 } tls_t;
 
 static inline tls_t *ts(const ew__conn_t *c) {
   return c->ts;
-}
-
-static void on_timeout(evutil_socket_t fd, short what, void *arg) {
-  (void)fd;
-  (void)what;
-  ew__conn_t *c = arg;
-  EW__STAT(c->io, tls_failures)++;
-  EW__STAT(c->io, timeouts)++;
-  ew__conn_close(c, EW_ETIMEOUT_HANDSHAKE, 0);
 }
 
 static int tls_open(ew__conn_t *c) {
@@ -367,12 +357,8 @@ static int tls_open(ew__conn_t *c) {
   SSL_SESSION_free(sess);
   ERR_clear_error();
   if (!ok) return EW_ENOMEM;
-  if (s->gen->timeout_ms != 0) {
-    s->timer = evtimer_new(c->io->base, on_timeout, c);
-    struct timeval tv = {.tv_sec = s->gen->timeout_ms / 1000,
-                         .tv_usec = (s->gen->timeout_ms % 1000) * 1000};
-    if (s->timer == NULL || evtimer_add(s->timer, &tv) != 0) return EW_ENOMEM;
-  }
+  /* On the thread's timeout lists, as every connection timeout: a sweep, no libevent timer. */
+  ew__conn_handshake_arm(c, s->gen->timeout_ms);
   return 0;
 }
 
@@ -454,7 +440,7 @@ static int classify(ew__conn_t *c) {
 static void finished(ew__conn_t *c) {
   tls_t *s = ts(c);
   s->done = true;
-  if (s->timer != NULL) evtimer_del(s->timer);
+  ew__conn_handshake_done(c);
   EW__STAT(c->io, tls_handshakes)++;
   uint32_t flags = EW_SECURE_TLS;
   if (SSL_session_reused(s->ssl)) flags |= EW_SECURE_REUSED;
@@ -464,7 +450,9 @@ static void finished(ew__conn_t *c) {
   unsigned int alen = 0;
   SSL_get0_alpn_selected(s->ssl, &alpn, &alen);
   const char *name = SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
-  const char *texts[] = {SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl)};
+  /* The cipher suite by its IANA name (as Node's getCipher().standardName). */
+  const char *texts[] = {SSL_get_version(s->ssl),
+                         SSL_CIPHER_standard_name(SSL_get_current_cipher(s->ssl))};
   char body[256];
   size_t n = 0;
   for (int i = 0; i < 2; i++) {
@@ -591,7 +579,6 @@ static int tls_shutdown(ew__conn_t *c) {
 static void tls_close(ew__conn_t *c) {
   tls_t *s = ts(c);
   if (s != NULL) {
-    if (s->timer != NULL) event_free(s->timer);
     SSL_free(s->ssl); /* and OpenSSL's end of the pair */
     BIO_free(s->net);
     gen_unref(s->gen);
