@@ -50,6 +50,10 @@ const CASES = [
   // HTTP: wrk (one thread) against servers answering GET / with "Hello, World!".
   { id: 'http', name: 'HTTP GET c=100', kind: 'http', conns: 100, depth: 1 },
   { id: 'http-pipe', name: 'HTTP GET c=100 pipelined 16', kind: 'http', conns: 100, depth: 16 },
+  // HTTPS: the same, over TLS 1.3 (test/fixtures/tls, an ECDSA P-256 certificate), each server
+  // terminating TLS itself (evwire on its IO thread, uWS.js SSLApp, Node https).
+  { id: 'https', name: 'HTTPS GET c=100', kind: 'http', tls: true, conns: 100, depth: 1 },
+  { id: 'https-pipe', name: 'HTTPS GET c=100 pipelined 16', kind: 'http', tls: true, conns: 100, depth: 16 },
   // UDP: build-c/ew_udpgen (16 connected sockets, 8 datagrams in flight each, every byte
   // checked) against servers echoing one frame per datagram.
   { id: 'udp', name: 'UDP echo 64B s=16 d=8', kind: 'udp', conns: 16, depth: 8, size: 64 },
@@ -126,28 +130,28 @@ const SERVERS = [
     name: 'evwire-http',
     kind: 'http',
     about: 'evwire HTTP: llhttp on the IO thread, the handler in JavaScript.',
-    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads)]],
+    command: (port, o, c) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads), ...tlsArgs(c)]],
     display: (o) => `node bench/peers/evwire-http.js --port P --io-threads ${o.ioThreads}`,
   },
   {
     name: 'evwire-http-inline',
     kind: 'http',
     about: 'evwire-http with the IO loop inline on the JavaScript thread (`ioThreads: 0`).',
-    command: (port) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', '0']],
+    command: (port, _o, c) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', '0', ...tlsArgs(c)]],
     display: () => 'node bench/peers/evwire-http.js --port P --io-threads 0',
   },
   {
     name: 'evwire-http-level',
     kind: 'http',
     about: "evwire-http with level-triggered connections (`triggering: 'level'`).",
-    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--triggering', 'level']],
+    command: (port, o, c) => [process.execPath, [path.join('bench', 'peers', 'evwire-http.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--triggering', 'level', ...tlsArgs(c)]],
     display: (o) => `node bench/peers/evwire-http.js --port P --io-threads ${o.ioThreads} --triggering level`,
   },
   {
     name: 'uws',
     kind: 'http',
-    about: 'uWebSockets.js 20 (npm `uws-pack`), one thread, the handler in JavaScript, response corked.',
-    command: (port) => [process.execPath, [path.join('bench', 'peers', 'uws-http.mjs'), '--port', String(port)]],
+    about: 'uWebSockets.js 20 (npm `uws-pack`), one thread, the handler in JavaScript, response corked; HTTPS cases: its SSLApp.',
+    command: (port, _o, c) => [process.execPath, [path.join('bench', 'peers', 'uws-http.mjs'), '--port', String(port), ...tlsArgs(c)]],
     display: () => 'node bench/peers/uws-http.mjs --port P',
   },
   {
@@ -167,12 +171,15 @@ const SERVERS = [
   {
     name: 'node-http',
     kind: 'http',
-    about: 'Node `http`.',
-    command: (port) => [process.execPath, [path.join('bench', 'peers', 'node-http.js'), '--port', String(port)]],
+    about: 'Node `http`; HTTPS cases: Node `https`.',
+    command: (port, _o, c) => [process.execPath, [path.join('bench', 'peers', 'node-http.js'), '--port', String(port), ...tlsArgs(c)]],
     display: () => 'node bench/peers/node-http.js --port P',
   },
 ];
 const kindOf = (x) => x.kind || 'echo';
+// The HTTPS cases' certificate and key (test-only), handed to each HTTP server.
+const TLS_DIR = path.join('test', 'fixtures', 'tls');
+const tlsArgs = (c) => (c && c.tls ? ['--tls', TLS_DIR] : []);
 const WRK = 'wrk';
 
 const USAGE = `Usage: node bench/run.js [options]   (or: npm run bench -- [options])
@@ -354,9 +361,10 @@ const generatorOf = (c) => (kindOf(c) === 'udp' ? UDPGEN : LOADGEN);
 
 // One GET / before the load: the answer must be 200 "Hello, World!", or the run measures
 // something else. wrk itself counts status and socket errors, not bodies.
-function checkHello(port) {
+function checkHello(port, tls) {
   return new Promise((resolve) => {
-    const req = require('http').get({ host: HOST, port, path: '/', agent: false, timeout: 5000 }, (res) => {
+    const get = tls ? require('https').get : require('http').get;
+    const req = get({ host: HOST, port, path: '/', agent: false, timeout: 5000, rejectUnauthorized: false }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => {
@@ -370,18 +378,18 @@ function checkHello(port) {
 }
 
 async function measureHttp(c, rec, o) {
-  const bad = await checkHello(rec.port);
+  const bad = await checkHello(rec.port, c.tls === true);
   if (bad) {
     rec.reason = bad;
     return;
   }
   // wrk takes whole seconds: a warmup under 1 s (--quick) is skipped rather than doubled.
   if (o.warmup >= 1) {
-    await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds: Math.max(1, Math.round(o.warmup)) }), cwd: ROOT, timeoutMs: (o.warmup + LOAD_SLACK_S) * 1000 });
+    await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds: Math.max(1, Math.round(o.warmup)), tls: c.tls === true }), cwd: ROOT, timeoutMs: (o.warmup + LOAD_SLACK_S) * 1000 });
   }
   const seconds = Math.max(1, Math.round(o.seconds));
   const steal0 = proc.readSteal();
-  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds }), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000, sampleCpu: true });
+  const run = await proc.runBounded({ cpu: rec.loadCpu, cmd: WRK, args: wrk.args({ host: HOST, port: rec.port, conns: c.conns, depth: c.depth, seconds, tls: c.tls === true }), cwd: ROOT, timeoutMs: (seconds + LOAD_SLACK_S) * 1000, sampleCpu: true });
   rec.loadProcPct = run.cpuPct;
   const steal1 = proc.readSteal();
   rec.wallS = run.wallS;
@@ -427,7 +435,7 @@ async function measure(c, server, rep, o) {
   let child = null;
   try {
     rec.port = await proc.freePort(HOST);
-    const [cmd, args] = server.command(rec.port, o);
+    const [cmd, args] = server.command(rec.port, o, c);
     try {
       child = await proc.startServer({ cpu: o.serverCpu, cmd, args, cwd: ROOT, port: rec.port, readyTimeoutMs: READY_TIMEOUT_MS });
     } catch (err) {

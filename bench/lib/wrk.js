@@ -8,9 +8,10 @@ const { lastJson } = require('./proc');
 
 const SCRIPT = path.join('bench', 'wrk', 'evwire.lua');
 
-/** wrk's arguments: one thread, `conns` keep-alive connections, `depth` GET / per write. */
-function args({ host, port, conns, depth = 1, seconds }) {
-  return ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT, `http://${host}:${port}/`, '--', String(depth)];
+/** wrk's arguments: one thread, `conns` keep-alive connections, `depth` GET / per write;
+ * `tls`: https (wrk's OpenSSL, one handshake per connection). */
+function args({ host, port, conns, depth = 1, seconds, tls = false }) {
+  return ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT, `${tls ? 'https' : 'http'}://${host}:${port}/`, '--', String(depth)];
 }
 
 /** wrk's result in ew_loadgen's shape (msgs = requests), or null. `errors` counts socket
