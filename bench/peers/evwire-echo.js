@@ -4,9 +4,12 @@
 // evwire echo server with a JavaScript handler, the peer the benchmarks drive.
 //   node bench/peers/evwire-echo.js --port P [--io-threads N] [--affinity auto|off|0,1]
 //        [--read-budget BYTES] [--ring-bytes BYTES] [--triggering edge|level] [--workers N]
+//        [--encryption CIPHER]   message encryption required (test/fixtures/crypto's Ed25519 key)
+//        [--tls DIR]             TLS with DIR/server.pem and DIR/server.key
 // With --workers N the echo runs on N work threads (bench/peers/evwire-echo-worker.js) and the
 // main thread only starts them.
 // Prints "listening <address> <port>" once ready; exits on SIGTERM/SIGINT.
+const fs = require('fs');
 const path = require('path');
 const { Runtime } = require('../../dist/index.js');
 
@@ -34,6 +37,8 @@ async function main() {
     host: opt('host', '127.0.0.1'),
     port: Number(opt('port', '0')),
     maxFrameBytes: 16 << 20,
+    encryption: opt('encryption', null) === null ? undefined : { mode: 'required', cipher: opt('encryption'), keys: { ed25519: fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'crypto', 'ed25519.pem')) } },
+    tls: opt('tls', null) === null ? undefined : { cert: fs.readFileSync(path.join(opt('tls'), 'server.pem')), key: fs.readFileSync(path.join(opt('tls'), 'server.key')) },
   });
   server.on('connection', (conn) => {
     conn.on('message', (msg) => conn.send(msg.type, msg.body, { seq: msg.seq, flags: msg.flags }));

@@ -351,6 +351,7 @@ int ew__conn_adopt(ew__io_t *io, int fd, ew__profile_t *prof, ew__server_t *srv,
   c->io = io;
   c->codec = prof->codec;
   c->transport = prof->tls != NULL ? &ew__transport_tls : &ew__transport_socket;
+  if (c->codec->seal != NULL || c->transport->open != NULL) c->flags |= C_LAYERED;
   c->prof = prof;
   c->srv = srv;
   c->fd = fd;
@@ -579,12 +580,12 @@ static void on_eof(ew__conn_t *c) {
 
 /* Bytes the transport holds for the socket (TLS records not yet sent). */
 static size_t tpending(const ew__conn_t *c) {
-  return c->transport->pending != NULL ? c->transport->pending(c) : 0;
+  return (c->flags & C_LAYERED) && c->transport->pending != NULL ? c->transport->pending(c) : 0;
 }
 
 /* Whether the transport takes application bytes now (not during a TLS handshake). */
 static bool twritable(const ew__conn_t *c) {
-  return c->transport->writable == NULL || c->transport->writable(c);
+  return !(c->flags & C_LAYERED) || c->transport->writable == NULL || c->transport->writable(c);
 }
 
 /* The transport holds output the socket did not take: wait for a write edge. */
@@ -643,7 +644,7 @@ static bool pump(ew__conn_t *c) {
       niov++;
     }
     ssize_t r = c->transport->readv(c, iov, niov);
-    if (c->transport->open != NULL && !after_tread(c)) {
+    if ((c->flags & C_LAYERED) && !after_tread(c)) {
       if (r > 0) evbuffer_commit_space(c->in, v, 0);
       return false;
     }
@@ -714,11 +715,11 @@ void ew__conn_pump(ew__conn_t *c) {
 
 /* Bytes the codec holds back from the output buffer (message encryption before its keys). */
 static size_t held(const ew__conn_t *c) {
-  return c->codec->held != NULL ? c->codec->held(c) : 0;
+  return (c->flags & C_LAYERED) && c->codec->held != NULL ? c->codec->held(c) : 0;
 }
 
 static void account_written(ew__conn_t *c, size_t n) {
-  if (c->codec->seal == NULL) {
+  if (!(c->flags & C_LAYERED) || c->codec->seal == NULL) {
     c->written += (uint32_t)n;
   } else {
     /* JavaScript counts what it sent in its own bytes, and a sealing codec writes others: what
@@ -1179,7 +1180,7 @@ void ew__conn_consume_out(ew__io_t *io, uint32_t port) {
         EW__STAT(io, stale_sends) += (uint64_t)n;
         continue;
       }
-      if (c->codec->seal != NULL) {
+      if ((c->flags & C_LAYERED) && c->codec->seal != NULL) {
         c->pt_in += total;
         if (c->codec->seal(c, iov, n) == 0) ew__conn_flush(c);
         continue;

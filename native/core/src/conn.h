@@ -34,6 +34,8 @@ enum {
   C_PAUSED = 1u << 21,     /* conn.pause(): the socket is not read, and the timeouts that wait on
                               the peer do not run, until resume() */
   C_TWAIT = 1u << 22,      /* output waits for the transport to become writable (TLS handshake) */
+  C_LAYERED = 1u << 23,    /* its codec seals (message encryption) or its transport keeps state
+                              (TLS): output accounting asks them; one test for the plain path */
 };
 
 /* Codec state: small codecs keep theirs inline (frames: the header being received), others

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -51,20 +52,39 @@ int ew__sha256(const struct iovec *parts, int n, uint8_t out[32]) {
   return ok ? 0 : FAIL(EW_ENOMEM);
 }
 
-int ew__hmac_sha256(const uint8_t *key, size_t keylen, const struct iovec *parts, int n,
-                    uint8_t out[32]) {
-  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  EVP_MAC_CTX *m = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+/* HMAC is fetched from the provider once per process (a fetch costs microseconds). */
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hmac(void) {
+  hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* A new HMAC-SHA256 context keyed with `key`, or NULL. */
+static EVP_MAC_CTX *hmac_keyed(const uint8_t *key, size_t keylen) {
+  pthread_once(&hmac_once, fetch_hmac);
+  EVP_MAC_CTX *m = hmac_alg != NULL ? EVP_MAC_CTX_new(hmac_alg) : NULL;
   OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
                     OSSL_PARAM_construct_end()};
-  int ok = m != NULL && EVP_MAC_init(m, key, keylen, p) == 1;
+  if (m != NULL && EVP_MAC_init(m, key, keylen, p) == 1) return m;
+  EVP_MAC_CTX_free(m);
+  return NULL;
+}
+
+/* Feeds `parts` to `m` (consumed) and writes the MAC. */
+static int hmac_finish(EVP_MAC_CTX *m, const struct iovec *parts, int n, uint8_t out[32]) {
+  int ok = m != NULL;
   for (int i = 0; ok && i < n; i++)
     ok = EVP_MAC_update(m, parts[i].iov_base, parts[i].iov_len) == 1;
   size_t len = 0;
   ok = ok && EVP_MAC_final(m, out, &len, 32) == 1 && len == 32;
   EVP_MAC_CTX_free(m);
-  EVP_MAC_free(mac);
   return ok ? 0 : FAIL(EW_ENOMEM);
+}
+
+int ew__hmac_sha256(const uint8_t *key, size_t keylen, const struct iovec *parts, int n,
+                    uint8_t out[32]) {
+  return hmac_finish(hmac_keyed(key, keylen), parts, n, out);
 }
 
 /* HKDF through OpenSSL's KDF, one mode at a time, as the page writes them. */
@@ -269,6 +289,11 @@ int ew__dir_set_keys(ew__dir_t *d, int cipher, const uint8_t key[32], const uint
   d->bytes = 0;
   if (d->ctx == NULL && (d->ctx = EVP_CIPHER_CTX_new()) == NULL) return FAIL(EW_ENOMEM);
   if (EVP_CipherInit_ex(d->ctx, evp, NULL, d->key, NULL, encrypt) != 1) return FAIL(EW_ENOMEM);
+  if (legacy) {
+    /* The MAC key's HMAC state, made once per key: each record copies it. */
+    EVP_MAC_CTX_free(d->mac);
+    if ((d->mac = hmac_keyed(d->aux, 32)) == NULL) return FAIL(EW_ENOMEM);
+  }
   /* The legacy mode checks the padding itself, in constant time, after the MAC. */
   if (legacy) EVP_CIPHER_CTX_set_padding(d->ctx, encrypt);
   return 0;
@@ -302,6 +327,7 @@ int ew__dir_update(ew__dir_t *d, int encrypt) {
 
 void ew__dir_free(ew__dir_t *d) {
   EVP_CIPHER_CTX_free(d->ctx);
+  EVP_MAC_CTX_free(d->mac);
   OPENSSL_cleanse(d, sizeof *d);
 }
 
@@ -335,7 +361,7 @@ static int cbc_mac(const ew__dir_t *d, const uint8_t *frame, uint32_t ct_len, ui
   uint8_t n[8];
   put64(n, d->n);
   struct iovec parts[2] = {{n, 8}, {(void *)frame, 12 + 16 + (size_t)ct_len}};
-  return ew__hmac_sha256(d->aux, 32, parts, 2, out);
+  return hmac_finish(EVP_MAC_CTX_dup(d->mac), parts, 2, out);
 }
 
 int ew__aead_seal(ew__dir_t *d, const uint8_t iv[12], const uint8_t *aad, size_t aad_len,

@@ -23,6 +23,7 @@
 typedef struct ew__crypt_cfg_s ew__crypt_cfg_t;
 typedef struct evp_pkey_st EVP_PKEY;
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 
 enum {
   EW__KEX_X25519 = 1, /* ephemeral X25519, the server signs with its static Ed25519 key */
@@ -101,6 +102,7 @@ typedef struct ew__dir_s {
   uint64_t n;          /* records under this key */
   uint64_t bytes;      /* plaintext bytes under this key */
   EVP_CIPHER_CTX *ctx; /* keyed once per key */
+  EVP_MAC_CTX *mac;    /* legacy: HMAC keyed once per key, copied per record */
 } ew__dir_t;
 
 /* Sets up a direction for `cipher` from its first traffic secret. */
