@@ -207,6 +207,8 @@ Markdown report.
                      otherwise runs after the matrix unless --cases or --servers pick a subset
   --no-client        skip bench/client.js (evwire links as the client against Node net as the
                      client, the same C echo server), which runs after the matrix likewise
+  --no-encryption    skip bench/encryption.js (the framed echo plaintext, with each cipher of
+                     message encryption and over TLS), which runs after the matrix likewise
   -h, --help         show this help
 `;
 
@@ -231,8 +233,9 @@ function parseArgs(argv) {
     write: true,
     tasks: null,
     client: null,
+    encryption: null,
   };
-  const flags = { '--quick': 'quick', '--no-write': 'noWrite', '--no-tasks': 'noTasks', '--no-client': 'noClient' };
+  const flags = { '--quick': 'quick', '--no-write': 'noWrite', '--no-tasks': 'noTasks', '--no-client': 'noClient', '--no-encryption': 'noEncryption' };
   const valued = {
     '--runs': 'runs',
     '--seconds': 'seconds',
@@ -254,6 +257,7 @@ function parseArgs(argv) {
     else if (a === '--no-write') o.write = false;
     else if (a === '--no-tasks') o.tasks = false;
     else if (a === '--no-client') o.client = false;
+    else if (a === '--no-encryption') o.encryption = false;
     else o[valued[a]] = v;
   }
 
@@ -624,6 +628,17 @@ async function main() {
     const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', timeout: 60 * 60 * 1000 });
     if (r.status !== 0) {
       process.stderr.write(`bench: bench/client.js failed (${r.status ?? r.signal})\n`);
+      process.exitCode = 1;
+    }
+  }
+  // The cost of message encryption and TLS on a framed echo (bench/README.md).
+  if (o.encryption ?? (o.cases === null && o.servers === null)) {
+    const args = [path.join(__dirname, 'encryption.js'), '--runs', String(o.quick ? 1 : Math.max(o.runs, 5)), '--seconds', String(o.quick ? 1 : o.seconds), '--server-cpu', String(o.serverCpu), '--load-cpu', String(o.loadCpu)];
+    if (!o.write) args.push('--out', path.join(os.tmpdir(), 'evwire-RESULTS-encryption.md'));
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', timeout: 60 * 60 * 1000 });
+    if (r.status !== 0) {
+      process.stderr.write(`bench: bench/encryption.js failed (${r.status ?? r.signal})
+`);
       process.exitCode = 1;
     }
   }
