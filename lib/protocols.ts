@@ -57,10 +57,13 @@ export interface ConnectContext extends ProtocolHost {
 }
 
 /** Message encryption (lib/encryption.ts) of a framed TCP server or link. */
-function tcpEncryption(o: { encryption?: EncryptionOptions; framing?: 'frames' | 'raw' }, client: boolean): Partial<NativeListenOptions> {
+function tcpEncryption(o: { encryption?: EncryptionOptions; framing?: 'frames' | 'raw'; tls?: unknown; maxFrameBytes?: number }, client: boolean): Partial<NativeListenOptions> {
   const encryption = encryptionNative(o.encryption, client);
   if (encryption === null) return {};
   check((o.framing ?? 'frames') === 'frames', "encryption protects frames: it needs framing: 'frames'", o.framing);
+  check(o.tls === undefined || o.tls === false, 'encryption and tls together: TLS protects the frames already; choose one');
+  // An encrypted frame is held whole until it verifies (docs/encryption.md).
+  check(o.maxFrameBytes === undefined || o.maxFrameBytes <= 64 << 20, 'maxFrameBytes with encryption must be at most 64 MiB', o.maxFrameBytes);
   return { encryption };
 }
 

@@ -138,6 +138,18 @@ describe('message encryption', function () {
       }
     });
 
+    it('a server that sends and ends before the handshake: the frame leaves sealed, then the end', async () => {
+      const server = await t.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, encryption: { mode: 'required', keys: SERVER_KEYS } });
+      server.on('connection', (c) => {
+        c.send(9, Buffer.from('goodbye'));
+        c.end();
+      });
+      const c = await refClient(port(server));
+      const f = await c.next();
+      assert.equal(f.body.toString(), 'goodbye');
+      await c.closed();
+    });
+
     it('frames the server sends before the handshake wait, and leave sealed', async () => {
       const server = await t.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, encryption: { mode: 'required', keys: SERVER_KEYS } });
       let queued = -1;
@@ -424,6 +436,13 @@ describe('message encryption', function () {
         await assert.rejects(t.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, encryption: encryption as never }), (err: unknown) => err instanceof InvalidArgumentError && err.code === 'EW_EINVAL');
       });
     }
+
+    it('listen refuses encryption with tls, and with maxFrameBytes above 64 MiB', async () => {
+      const tlsDir = path.join(__dirname, '..', 'test', 'fixtures', 'tls');
+      const tls = { cert: fs.readFileSync(path.join(tlsDir, 'server.pem')), key: fs.readFileSync(path.join(tlsDir, 'server.key')) };
+      await assert.rejects(t.rt.listen({ protocol: 'tcp', port: 0, tls, encryption: { mode: 'required', keys: SERVER_KEYS } }), InvalidArgumentError);
+      await assert.rejects(t.rt.listen({ protocol: 'tcp', port: 0, maxFrameBytes: (64 << 20) + 1, encryption: { mode: 'required', keys: SERVER_KEYS } }), InvalidArgumentError);
+    });
 
     it("listen refuses encryption with framing 'raw'; connect refuses mode 'optional'", async () => {
       await assert.rejects(t.rt.listen({ protocol: 'tcp', port: 0, framing: 'raw', encryption: { mode: 'required', keys: SERVER_KEYS } }), InvalidArgumentError);

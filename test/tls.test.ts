@@ -115,6 +115,20 @@ describe('TLS', function () {
       assert.match(r.stdout, /from evwire$/);
     });
 
+    it('a server that sends and ends before the handshake finished: the client gets both', async () => {
+      const server = await t.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, tls: SERVER, framing: 'raw' });
+      server.on('connection', (c) => {
+        c.write(Buffer.from('greeting before the handshake'));
+        c.end();
+      });
+      const s = await nodeClient(server.address().port);
+      s.write('early bytes');
+      const chunks: Buffer[] = [];
+      s.on('data', (d: Buffer) => chunks.push(d));
+      await once(s, 'end');
+      assert.equal(Buffer.concat(chunks).toString(), 'greeting before the handshake');
+    });
+
     it('openssl s_client against a framed TLS server: a frame in, its echo out', async () => {
       const server = await t.rt.listen({ protocol: 'tcp', host: '127.0.0.1', port: 0, tls: SERVER });
       server.on('connection', (c) =>

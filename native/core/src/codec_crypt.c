@@ -394,7 +394,7 @@ static int take_frame(ew__conn_t *c) {
   uint16_t flags = (uint16_t)((h[6] << 8) | h[7]);
   bool enc = (flags & EW_FRAME_FLAG_ENCRYPTED) != 0;
   uint32_t max = c->prof->max_frame_bytes;
-  uint32_t cap = type == 0 && !enc ? HELLO_MAX : max + EW__SEAL_MAX_OVERHEAD;
+  uint64_t cap = type == 0 && !enc ? HELLO_MAX : (uint64_t)max + EW__SEAL_MAX_OVERHEAD;
   if (len > cap) return fail(c, EW_EPROTO_LENGTH);
   if (flags & ~EW_FRAME_FLAGS_KNOWN) return fail(c, EW_EPROTO_FLAGS);
   bool hello = type == 0 && !enc;

@@ -644,13 +644,23 @@ static bool pump(ew__conn_t *c) {
       niov++;
     }
     ssize_t r = c->transport->readv(c, iov, niov);
-    if ((c->flags & C_LAYERED) && !after_tread(c)) {
-      if (r > 0) evbuffer_commit_space(c->in, v, 0);
-      return false;
+    int e = errno;
+    if (r > 0) {
+      size_t left = (size_t)r;
+      for (int i = 0; i < niov; i++) {
+        if (v[i].iov_len > left) v[i].iov_len = left;
+        left -= v[i].iov_len;
+      }
+      evbuffer_commit_space(c->in, v, niov);
+    } else {
+      evbuffer_commit_space(c->in, v, 0);
+    }
+    if (c->flags & C_LAYERED) {
+      /* The input is committed first: the flush below may close the connection. */
+      if (!after_tread(c)) return false;
+      if (c->flags & (C_FAULT | C_LINGER)) return true; /* that flush ended reading */
     }
     if (r < 0) {
-      int e = errno;
-      evbuffer_commit_space(c->in, v, 0);
       if (e == EAGAIN) {
         c->flags &= ~C_READABLE;
         return true;
@@ -659,16 +669,9 @@ static bool pump(ew__conn_t *c) {
       return false;
     }
     if (r == 0) {
-      evbuffer_commit_space(c->in, v, 0);
       on_eof(c);
       return false;
     }
-    size_t left = (size_t)r;
-    for (int i = 0; i < niov; i++) {
-      if (v[i].iov_len > left) v[i].iov_len = left;
-      left -= v[i].iov_len;
-    }
-    evbuffer_commit_space(c->in, v, niov);
     got += (size_t)r;
     EW__STAT(c->io, bytes_in) += (uint64_t)r;
     ew__kick_t k;
@@ -760,15 +763,24 @@ static int after_output(ew__conn_t *c) {
  * (closed). */
 static int flush_out(ew__conn_t *c) {
   /* What the transport made (TLS records, a handshake flight) goes before anything else. */
-  if (tpending(c) > 0 && c->transport->flush(c) != 0) {
-    int e = errno;
-    if (e == EAGAIN) {
-      c->flags |= C_WBLOCKED;
-      write_interest(c, true);
-      return after_output(c);
+  if (tpending(c) > 0) {
+    if (c->transport->flush(c) != 0) {
+      int e = errno;
+      if (e == EAGAIN) {
+        c->flags |= C_WBLOCKED;
+        write_interest(c, true);
+        return after_output(c);
+      }
+      ew__conn_close(c, ew_translate_sys_error(e), e);
+      return -1;
     }
-    ew__conn_close(c, ew_translate_sys_error(e), e);
-    return -1;
+    /* A read that stopped because the transport could not write (TLS wanting to send while
+     * the socket was full) resumes now: what it holds is read on the next round. */
+    if (c->transport->buffered != NULL && c->transport->buffered(c) &&
+        !(c->flags & (C_FAULT | C_LINGER | C_PAUSED | C_BLOCKED | C_PEER_EOF))) {
+      c->flags |= C_READABLE;
+      ready_push(c);
+    }
   }
   if (!twritable(c)) {
     /* A TLS handshake in progress: the read that finishes it flushes (C_TWAIT). */
@@ -1094,7 +1106,7 @@ static void end_with(ew__conn_t *c, int32_t reason) {
   } else if (!(c->flags & (C_END_PENDING | C_WR_SHUT))) {
     c->flags |= C_END_PENDING;
     if (!(c->flags & C_PEER_EOF)) c->flags |= C_LOCAL_END;
-    if (evbuffer_get_length(c->out) == 0) do_shutdown(c);
+    if (evbuffer_get_length(c->out) == 0 && held(c) == 0 && tpending(c) == 0) do_shutdown(c);
   }
 }
 

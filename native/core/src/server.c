@@ -20,7 +20,12 @@ int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio, 
   if (o->crypt.mode != EW_CRYPT_OFF) {
     /* Message encryption is the frames codec's: a framed connection with it runs the
      * encrypting codec, which delivers through the frames codec. */
-    if (o->framing != EW_FRAMING_FRAMES) return EW_EINVAL;
+    /* Frames only, not also under TLS (which protects them already, and whose handshake
+     * deadline is the same node), and frames small enough to be held whole until they
+     * verify. */
+    if (o->framing != EW_FRAMING_FRAMES || o->tls.enabled ||
+        o->max_frame_bytes > EW__CRYPT_MAX_FRAME)
+      return EW_EINVAL;
     int err = ew__crypt_cfg_new(&o->crypt, client, &p->crypt);
     if (err != 0) return err;
     p->codec = &ew__codec_frames_crypt;

@@ -44,6 +44,9 @@ struct ew__profile_s {
  * a link's (message encryption's role). 0, EW_EINVAL (bad keys or options) or EW_ENOMEM. */
 int ew__profile_init(ew__profile_t *p, const ew_listen_opts_t *o, uint32_t nio, bool client);
 void ew__profile_destroy(ew__profile_t *p);
+/* The largest frame message encryption takes: an encrypted frame is held whole until it
+ * verifies (lib/encryption.ts checks maxFrameBytes against it). */
+#define EW__CRYPT_MAX_FRAME (64u << 20)
 /* A profile's message-encryption settings (codec_crypt.c): keys parsed once, shared by its
  * connections read-only. 0, EW_EINVAL (bad options or keys) or EW_ENOMEM. */
 int ew__crypt_cfg_new(const ew_crypt_opts_t *o, bool client, ew__crypt_cfg_t **out);
