@@ -3,19 +3,19 @@
 # Copyright (c) 2026 evwire contributors
 #
 # npm run test:fuzz   (docs/fuzzing.md)
-# Builds the libFuzzer harnesses native/fuzz/fuzz_frame.c and native/fuzz/fuzz_http.c into
+# Builds the libFuzzer harnesses native/fuzz/fuzz_frame.c, fuzz_http.c and fuzz_record.c into
 # build-fuzz/ with clang and ASan+UBSan, then for each harness:
 #   1. the corpus regression pass: every file of native/fuzz/corpus/<name>/ runs once
 #      (-runs=0) and none may crash;
 #   2. a bounded fuzz run on a scratch copy of that corpus, build-fuzz/corpus-<name>/ (the
 #      committed corpus is never written), crashes saved under build-fuzz/artifacts-<name>/.
-# Exits non-zero on any crash, leak, sanitizer report or timeout. The default takes about 70
-# seconds on a 2 vCPU machine.
+# Exits non-zero on any crash, leak, sanitizer report or timeout. The default takes about 100
+# seconds on a 2 vCPU machine (three harnesses).
 #
 # Environment:
 #   FUZZ_SECONDS  seconds of fuzzing per harness (default 30)
 #   FUZZ_RUNS     run this many inputs per harness instead (-runs=N), for the long recorded runs
-#   FUZZ_TARGETS  which harnesses (default "frame http")
+#   FUZZ_TARGETS  which harnesses (default "frame http record")
 #   FUZZ_CC       the compiler (default clang-14)
 #   DEBUG=1       trace the script (set -x)
 set -euo pipefail
@@ -26,7 +26,7 @@ out="$root/build-fuzz"
 cc=${FUZZ_CC:-clang-14}
 seconds=${FUZZ_SECONDS:-30}
 runs=${FUZZ_RUNS:-}
-targets=${FUZZ_TARGETS:-frame http}
+targets=${FUZZ_TARGETS:-frame http record}
 
 for v in "$seconds" ${runs:+"$runs"}; do
   if ! [[ "$v" =~ ^[0-9]+$ ]]; then
@@ -67,6 +67,21 @@ echo "fuzz: building into build-fuzz/ with $cc (llhttp $(node native/llhttp.js v
   -o "$out/fuzz_frame"
 "$cc" "${cflags[@]}" native/fuzz/fuzz_http.c native/core/src/hparse.c native/core/src/error.c \
   "${llhttp[@]}" -lpthread -o "$out/fuzz_http"
+# The record layer against OpenSSL (Node's headers, the system's libcrypto.so.3: not
+# instrumented, which ASan tolerates; the harness's own accesses and crypt.c's are).
+libcrypto=
+for f in /usr/lib/*/libcrypto.so.3 /usr/lib/libcrypto.so.3; do
+  if [ -f "$f" ]; then
+    libcrypto=$f
+    break
+  fi
+done
+if [ -z "$libcrypto" ]; then
+  echo "fuzz: libcrypto.so.3 not found (apt-get install libssl3)" >&2
+  exit 2
+fi
+"$cc" "${cflags[@]}" -isystem "$(node native/openssl.js include)" native/fuzz/fuzz_record.c \
+  native/core/src/crypt.c native/core/src/error.c "$libcrypto" -lpthread -o "$out/fuzz_record"
 
 # Leaks fail the run as crashes do; sanitizer reports carry a stack.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
