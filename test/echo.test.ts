@@ -11,7 +11,10 @@ describe(`echo (${triggering}-triggered)`, function () {
 
   beforeEach(async () => {
     // Small rings so that fragments, PAD records and full-ring pauses all happen in these tests.
-    es = await echoServer({ ioThreads: 2, inRingBytes: 1 << 18, outRingBytes: 1 << 18, triggering }, { maxFrameBytes: 4 << 20 });
+    // The echo ignores backpressure and the client writes up to 30 MB at once: inline, the client
+    // reads on the server's own thread, so the echoes can queue past the default 16 MiB hard cap
+    // (EW_ESLOW) before it runs; the cap has its own tests (backpressure.test.ts).
+    es = await echoServer({ ioThreads: 2, inRingBytes: 1 << 18, outRingBytes: 1 << 18, triggering }, { maxFrameBytes: 4 << 20, maxBufferedBytes: 64 << 20 });
   });
 
   afterEach(async () => {
