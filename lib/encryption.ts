@@ -8,6 +8,7 @@ import { Buffer } from 'buffer';
 import { createPrivateKey, createPublicKey, KeyObject } from 'crypto';
 import { check } from './errors';
 import type { NativeEncryption } from './native';
+import { requireOpenSsl3 } from './tls';
 import { CIPHER_AES_256_CBC_HMAC, CIPHER_AES_256_GCM, CIPHER_CHACHA20_POLY1305, CRYPT_OFF, CRYPT_OPTIONAL, CRYPT_REQUIRED } from './gen/wire';
 
 /** A key as node:crypto takes it: PEM text, a PEM or DER buffer, or a KeyObject. */
@@ -70,9 +71,7 @@ export function encryptionNative(o: EncryptionOptions | undefined, client: boole
   const modes = client ? ['required', 'off'] : ['required', 'optional', 'off'];
   check(modes.includes(mode), `encryption.mode must be one of ${modes.map((m) => `'${m}'`).join(', ')}`, mode);
   if (mode === 'off') return null;
-  // The IO threads call the OpenSSL 3 of the node that loaded the addon (no copy of their own):
-  // a node built without it, or with another major version, cannot run this.
-  check(/^3\./.test(process.versions.openssl ?? ''), `message encryption needs a node built with OpenSSL 3 (this one: ${process.versions.openssl ?? 'none'})`);
+  requireOpenSsl3('message encryption');
   const names = o.cipher === undefined ? (['aes-256-gcm', 'chacha20-poly1305'] as CipherName[]) : Array.isArray(o.cipher) ? o.cipher : [o.cipher];
   check(names.length >= 1 && names.length <= 8, 'encryption.cipher must name 1 to 8 ciphers', o.cipher);
   const ciphers = names.map((n) => {

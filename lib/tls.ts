@@ -51,6 +51,12 @@ export interface TlsClientOptions extends TlsCommon {
   rejectUnauthorized?: boolean;
 }
 
+/** The IO threads call the OpenSSL 3 of the node that loaded the addon (no copy of their own):
+ * a node built without it, or with another major version, cannot run `what`. */
+export function requireOpenSsl3(what: string): void {
+  check(/^3\./.test(process.versions.openssl ?? ''), `${what} needs a node built with OpenSSL 3 (this one: ${process.versions.openssl ?? 'none'})`);
+}
+
 function pem(v: unknown, what: string): string {
   check(typeof v === 'string' || Buffer.isBuffer(v), `${what} must be PEM text or a Buffer of it`, v);
   const s = typeof v === 'string' ? v : v.toString('latin1');
@@ -98,7 +104,7 @@ function common(o: TlsCommon, out: NativeTls): void {
 export function tlsServerNative(o: TlsServerOptions | undefined): NativeTls | null {
   if (o === undefined) return null;
   check(typeof o === 'object' && o !== null, 'tls must be an object', o);
-  check(/^3\./.test(process.versions.openssl ?? ''), `TLS needs a node built with OpenSSL 3 (this one: ${process.versions.openssl ?? 'none'})`);
+  requireOpenSsl3('TLS');
   const out: NativeTls = { cert: pem(o.cert, 'tls.cert'), key: key(o.key, 'tls.key'), minVersion: TLS_V1_2, handshakeTimeoutMs: 10000 };
   common(o, out);
   out.requestCert = o.requestCert ?? false;
@@ -119,7 +125,7 @@ export function tlsClientNative(o: TlsClientOptions | boolean | undefined, host:
   if (o === undefined || o === false) return null;
   const opts: TlsClientOptions = o === true ? {} : o;
   check(typeof opts === 'object' && opts !== null, 'tls must be an object or true', o);
-  check(/^3\./.test(process.versions.openssl ?? ''), `TLS needs a node built with OpenSSL 3 (this one: ${process.versions.openssl ?? 'none'})`);
+  requireOpenSsl3('TLS');
   const out: NativeTls = { minVersion: TLS_V1_2, handshakeTimeoutMs: 10000 };
   common(opts, out);
   check((opts.cert === undefined) === (opts.key === undefined), 'tls.cert and tls.key go together');

@@ -114,6 +114,16 @@ static uint32_t rd32(const uint8_t *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* A header's fields as they are: ew_frame_decode() validates for the frames codec, and would
+ * refuse type 0 and the encrypted flag, which are this codec's. */
+static ew_frame_header_t fields(const uint8_t *p) {
+  ew_frame_header_t h = {.length = rd32(p),
+                         .type = (uint16_t)((p[4] << 8) | p[5]),
+                         .flags = (uint16_t)((p[6] << 8) | p[7]),
+                         .seq = rd32(p + 8)};
+  return h;
+}
+
 static void hdr(uint8_t *p, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq) {
   ew_frame_header_t h = {.length = len, .type = type, .flags = flags, .seq = seq};
   ew_frame_encode(p, &h);
@@ -141,11 +151,7 @@ static int write_frame(ew__conn_t *c, const uint8_t *body, uint32_t len) {
 /* Seals one whole frame (header and body at `f`) into the output buffer. */
 static int seal_frame(ew__conn_t *c, const uint8_t *f) {
   crypt_t *s = cs(c);
-  ew_frame_header_t h;
-  h.length = rd32(f);
-  h.type = (uint16_t)((f[4] << 8) | f[5]);
-  h.flags = (uint16_t)((f[6] << 8) | f[7]);
-  h.seq = rd32(f + 8);
+  ew_frame_header_t h = fields(f);
   if (s->tx.bytes >= s->cfg->rekey_after_bytes || s->tx.n >= KEYS_MAX_FRAMES) {
     /* The key update, sealed under the old key; the new one seals what follows. */
     static const uint8_t ku = MSG_KEY_UPDATE;
@@ -389,16 +395,17 @@ static int take_frame(ew__conn_t *c) {
   if (avail < 12) return 0;
   uint8_t h[12];
   evbuffer_copyout(c->in, h, 12);
-  uint32_t len = rd32(h);
-  uint16_t type = (uint16_t)((h[4] << 8) | h[5]);
-  uint16_t flags = (uint16_t)((h[6] << 8) | h[7]);
+  const ew_frame_header_t fh = fields(h);
+  uint32_t len = fh.length;
+  uint16_t type = fh.type;
+  uint16_t flags = fh.flags;
   bool enc = (flags & EW_FRAME_FLAG_ENCRYPTED) != 0;
   uint32_t max = c->prof->max_frame_bytes;
   uint64_t cap = type == 0 && !enc ? HELLO_MAX : (uint64_t)max + EW__SEAL_MAX_OVERHEAD;
   if (len > cap) return fail(c, EW_EPROTO_LENGTH);
   if (flags & ~EW_FRAME_FLAGS_KNOWN) return fail(c, EW_EPROTO_FLAGS);
   bool hello = type == 0 && !enc;
-  uint32_t seq = rd32(h + 8);
+  uint32_t seq = fh.seq;
   switch (s->state) {
   case ST_HELLO:
   case ST_SHELLO:

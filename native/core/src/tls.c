@@ -498,6 +498,8 @@ static ssize_t fail(ew__conn_t *c, size_t got) {
   return -1;
 }
 
+static bool tls_buffered(const ew__conn_t *c);
+
 static ssize_t tls_readv(ew__conn_t *c, const struct iovec *iov, int n) {
   tls_t *s = ts(c);
   CLEAR_ERRORS(); /* SSL_get_error needs an empty queue; inline it is node's thread's */
@@ -506,8 +508,7 @@ static ssize_t tls_readv(ew__conn_t *c, const struct iovec *iov, int n) {
      * OpenSSL still holds input, this one would only repeat it; a byte that came since is a
      * new edge, reported in a later round. */
     s->drained = false;
-    if (s->drained_at == EW__STAT(c->io, loops) && !SSL_has_pending(s->ssl) &&
-        BIO_ctrl_pending(SSL_get_rbio(s->ssl)) == 0) {
+    if (s->drained_at == EW__STAT(c->io, loops) && !tls_buffered(c)) {
       errno = EAGAIN;
       return -1;
     }
