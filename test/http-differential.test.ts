@@ -50,6 +50,7 @@ const CASES: Record<string, string> = {
   'SOURCE with an ICE/1.0 request line': 'SOURCE / ICE/1.0\r\n\r\n',
   'a 20 KiB head, most of it whitespace before a value': `GET / HTTP/1.1\r\nHost: x\r\nX:${' '.repeat(20000)}a\r\n\r\n`,
   'Connection: close followed by HTAB': 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\t\r\n\r\n',
+  'chunked, then an empty Transfer-Encoding line': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: \r\n\r\n0\r\n\r\n',
 };
 
 /** Where evwire rejects what Node accepts, on purpose. */
@@ -60,6 +61,8 @@ const STRICTER: Record<string, string> = {
   'Host trailer': 'RFC 9110 6.5.1: routing fields may not be trailers; Node keeps them in req.trailers',
   'GET with an RTSP/1.0 request line': 'not HTTP (RFC 9112 2.3: HTTP-version is "HTTP/" DIGIT "." DIGIT); llhttp parses RTSP and Node serves it as HTTP/1.0',
   'SOURCE with an ICE/1.0 request line': 'not HTTP, as above; llhttp parses ICE (SHOUTcast) and Node serves it',
+  'chunked, then an empty Transfer-Encoding line':
+    'the last Transfer-Encoding line must end in chunked: llhttp (and Node) frame the body chunked after an empty line, where a proxy that reads the last line would not (smuggling); fuzzing finding 6',
   'a 20 KiB head, most of it whitespace before a value': 'maxHeaderBytes (16 KiB) counts every byte of the head; Node counts only the bytes llhttp hands over, not the whitespace it skips',
 };
 

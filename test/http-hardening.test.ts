@@ -233,11 +233,20 @@ describe('http hardening', function () {
     await rejected(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
     await rejected(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na');
     await rejected(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n');
+    // The last Transfer-Encoding line must itself end in chunked: after an empty line llhttp
+    // still frames chunked, where a proxy reading the last line would not (fuzzing finding 6).
+    await rejected(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: \r\n\r\n0\r\n\r\n');
+    await rejected(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:\t\r\n\r\n0\r\n\r\n');
+    await rejected(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n');
     assert.deepEqual(seen, []);
     // What stays legal: HTTP/1.0 without Host, small extensions, empty lines before a request.
     const ok = await exchange(port, 'GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;name=v\r\na\r\n0\r\n\r\n', 2);
     assert.deepEqual(ok.got.map((x) => x.status), [200, 200]);
     assert.deepEqual(seen, ['GET /a', 'POST /b']);
+    // Codings split over lines, the chunked one last, stay legal (RFC 9110 5.3).
+    const split = await exchange(port, 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked \r\n\r\n1\r\na\r\n0\r\n\r\n', 1);
+    assert.deepEqual(split.got.map((x) => x.status), [200]);
+    assert.deepEqual(seen, ['GET /a', 'POST /b', 'POST /c']);
   });
 
   it('serves a request that asks for an Upgrade (h2c, websocket) as plain HTTP/1.1 and keeps the connection', async () => {

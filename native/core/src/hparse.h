@@ -81,6 +81,7 @@ typedef struct ew__hparse_s {
   uint8_t hosts, content_lengths, transfer_encodings;
   bool conn_close;      /* a Connection header holds the option close */
   bool conn_keep;       /* ... or keep-alive (HTTP/1.0's opt-in) */
+  bool te_chunked;      /* the last Transfer-Encoding line's last coding is chunked */
   bool request_line;    /* the scanner is in the request line */
   uint8_t tail9;        /* the request line's ninth-last byte so far, and its last eight (the */
   uint64_t tail;        /*   scanner checks that it ends in " HTTP/" DIGIT "." DIGIT) */
