@@ -197,6 +197,7 @@ export interface NativeConstants {
   REC_PAD: number;
   REC_OPEN: number;
   REC_DATA: number;
+  REC_FRAMES: number;
   REC_END: number;
   REC_CLOSE: number;
   REC_DRAIN: number;

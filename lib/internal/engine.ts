@@ -16,6 +16,7 @@ import {
   FRAME_HEADER_BYTES,
   REC_CLOSE,
   REC_DATA,
+  REC_FRAMES,
   REC_DRAIN,
   REC_SECURE,
   REC_ACCEPT_ERROR,
@@ -179,6 +180,13 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   private readonly pending: Pending[][] = [];
   private readonly pendingHead: number[] = [];
   private inDrain = false;
+  /** A FRAMES record whose handling a throwing handler cut short: the frames from `fAt` to
+   * `fEnd` (0: none) of connection slot `fSlot` (generation `fGen`) on IO channel `fK`. */
+  private fK = 0;
+  private fAt = 0;
+  private fEnd = 0;
+  private fSlot = 0;
+  private fGen = 0;
   private flushQueued = false;
   /** Task records written since the last flush. */
   private taskUnflushed = 0;
@@ -283,6 +291,11 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
   };
 
   private drainIo(k: number): void {
+    if (this.fEnd !== 0 && this.fK === k) {
+      const end = this.fEnd;
+      this.fEnd = 0;
+      this.frames(k, this.fSlot, this.fGen, this.fAt, end);
+    }
     const ctl = this.ctl;
     const u32 = this.u32;
     const c = k * CTL_STRIDE;
@@ -308,7 +321,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
       // this drain returns, because the addon releases the ring only then.
       head = (head + ((len + REC_HEADER_BYTES + 7) & ~7)) >>> 0;
       ctl[c + CTL_IN_HEAD] = head;
-      if (kind === REC_DATA) {
+      if (kind === REC_FRAMES) {
+        this.frames(k, u32[w + 2] & 0xffffff, u32[w + 3], off + REC_HEADER_BYTES, off + REC_HEADER_BYTES + len);
+      } else if (kind === REC_DATA) {
         const conn = conns[u32[w + 2] & 0xffffff];
         if (conn !== undefined && conn[kGen] === u32[w + 3]) {
           this.current = conn;
@@ -324,6 +339,35 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
         this.control(k, kind, u32[w + 2], u32[w + 3], u32[w + 4], u32[w + 5], off + REC_HEADER_BYTES, len);
       }
     }
+  }
+
+  /** The frames of a FRAMES record, bytes `p` to `end` of the segment: frames as they came off
+   * the socket (read straight into the ring), each its 12-byte big-endian header and body,
+   * handled as a DATA record each. The connection is looked up again for each frame: a handler
+   * may destroy it, and the rest is then dropped as the DATA records behind a destroy are. The
+   * position is kept in fields while handlers run: if one throws, drainIo() goes on from the
+   * next frame, as it goes on from the next record. */
+  private frames(k: number, slot: number, gen: number, p: number, end: number): void {
+    const shm = this.shm;
+    const conns = this.conns[k];
+    this.fK = k;
+    this.fSlot = slot;
+    this.fGen = gen;
+    this.fEnd = end;
+    while (p < end) {
+      const conn = conns[slot];
+      if (conn === undefined || conn[kGen] !== gen) break;
+      const flen = ((shm[p] << 24) | (shm[p + 1] << 16) | (shm[p + 2] << 8) | shm[p + 3]) >>> 0;
+      const type = (shm[p + 4] << 8) | shm[p + 5];
+      const flags = (shm[p + 6] << 8) | shm[p + 7];
+      const seq = ((shm[p + 8] << 24) | (shm[p + 9] << 16) | (shm[p + 10] << 8) | shm[p + 11]) >>> 0;
+      const body = p + FRAME_HEADER_BYTES;
+      p = body + flen;
+      this.fAt = p;
+      this.current = conn;
+      conn[kData](flags, type, seq, body, flen);
+    }
+    this.fEnd = 0;
   }
 
   /** Task ring from port (k - nio): TASK and REPLY records, reassembled when fragmented. The

@@ -208,6 +208,12 @@ static int drain(ew_echo_port_t *ep) {
       case EW_REC_DATA:
         on_data(ep, conn_io(rec->conn), rec);
         break;
+      case EW_REC_FRAMES:
+        /* Whole frames as they came off the socket: their echo is the same bytes, in one
+         * SEND (a FRAMES record never follows a fragment of the same connection). */
+        ew_echo_port_send(ep, conn_io(rec->conn), rec->conn, rec + 1, rec->len);
+        atomic_fetch_add_explicit(&ep->frames, rec->type, memory_order_relaxed);
+        break;
       case EW_REC_DGRAM:
         on_dgram(ep, k, rec);
         break;

@@ -125,6 +125,10 @@ typedef struct {
   ew_ring_consumer_t in[MAX_IO];
   ew_ring_producer_t out[MAX_IO];
   waker_t w;
+  /* A FRAMES record taken and not yet handed out frame by frame (tport_take). */
+  uint8_t frames[1u << 16];
+  ew_rec_t frames_rec;
+  uint32_t frames_at, frames_io;
 } tport_t;
 
 /* Takes over the rings of port `index` from where they stand and attaches. */
@@ -141,6 +145,7 @@ static void tport_open(tport_t *t, ew_runtime_t *rt, uint32_t index) {
   }
   atomic_store(&t->w.calls, 0);
   t->w.efd = -1;
+  t->frames_rec.len = t->frames_at = 0;
   ASSERT_OK(ew_port_attach(t->p, wake_cb, &t->w));
 }
 
@@ -150,13 +155,46 @@ typedef struct {
   uint8_t body[256];
 } rec_t;
 
-/* The next record from any IO thread's in ring within `ms`: 1 and a copy, or 0. */
+/* The next frame of the FRAMES record being handed out, as the DATA record it stands for. */
+static int frames_take(tport_t *t, rec_t *r) {
+  ew_frame_header_t h;
+  const uint8_t *body;
+  if (!ew_frames_next(t->frames, t->frames_rec.len, &t->frames_at, &h, &body)) {
+    t->frames_rec.len = t->frames_at = 0;
+    return 0;
+  }
+  r->h = t->frames_rec;
+  r->h.kind = EW_REC_DATA;
+  r->h.len = h.length;
+  r->h.flags = h.flags;
+  r->h.type = h.type;
+  r->h.seq = h.seq;
+  r->io = t->frames_io;
+  ASSERT_LE(h.length, sizeof r->body);
+  memcpy(r->body, body, h.length);
+  return 1;
+}
+
+/* The next record from any IO thread's in ring within `ms`: 1 and a copy, or 0. The frames of
+ * a FRAMES record (reads that landed in the ring) come one by one, as DATA records. */
 static int tport_take(tport_t *t, rec_t *r, int ms) {
   uint64_t deadline = now_ms() + (uint64_t)ms;
   for (;;) {
+    if (t->frames_rec.len != 0 && frames_take(t, r)) return 1;
     for (uint32_t k = 0; k < t->nio; k++) {
       const ew_rec_t *rec = ew_ring_next(&t->in[k]);
       if (rec == NULL) continue;
+      if (rec->kind == EW_REC_FRAMES) {
+        ASSERT_LE(rec->len, sizeof t->frames);
+        t->frames_rec = *rec;
+        t->frames_at = 0;
+        t->frames_io = k;
+        memcpy(t->frames, rec + 1, rec->len);
+        ew_ring_advance(&t->in[k], rec);
+        if (ew_ring_release(&t->in[k])) ew_port_kick(t->p, k);
+        ASSERT_EQ(frames_take(t, r), 1);
+        return 1;
+      }
       r->h = *rec;
       r->io = k;
       ASSERT_LE(rec->len, sizeof r->body);
@@ -378,6 +416,160 @@ static void test_conn_options(void) {
   send_frame(fd, 5, 3, "three");
   expect_rec(&tp[0], &r, EW_REC_DATA);
   check_data(&r, id, 5, 3, "three");
+  client_leaves(&tp[0], fd, id);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
+  ew_port_detach(tp[0].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* ---- reads that land in the ring ----------------------------------------------------------- */
+
+/* Frame k of the stream below: its body size, type and bytes. Mostly small frames, some up to
+ * the ring's record size, a few larger than a record (those take the input buffer's path and
+ * arrive as DATA fragments). */
+static uint32_t land_size(uint32_t k) {
+  uint32_t h = k * 2654435761u;
+  uint32_t pick = (h >> 8) % 100;
+  if (pick < 70) return (h >> 16) % 300;
+  if (pick < 95) return 300 + (h >> 12) % 2700;
+  if (pick < 99) return 3000 + (h >> 10) % 13000;
+  return 16400 + (h >> 10) % 24000;
+}
+
+static uint8_t land_byte(uint32_t k, uint32_t j) {
+  return (uint8_t)(k * 7u + j);
+}
+
+typedef struct {
+  uint32_t next;              /* the frame expected next */
+  uint8_t partial[64u << 10]; /* a fragmented frame being put together */
+  uint32_t partial_len;
+  uint32_t frames_recs, data_recs, frames_after_wrap, wraps, most_per_rec;
+  const uint8_t *last;
+} land_check_t;
+
+static void land_frame(land_check_t *lc, uint64_t id, uint64_t conn, uint32_t type, uint32_t seq,
+                       uint32_t flags, const uint8_t *body, uint32_t len) {
+  uint32_t k = lc->next++;
+  ASSERT_UEQ(conn, id);
+  ASSERT_UEQ(len, land_size(k));
+  ASSERT_UEQ(type, 1 + k % 100);
+  ASSERT_UEQ(seq, k);
+  ASSERT_UEQ(flags & 0xffu, 0);
+  for (uint32_t j = 0; j < len; j++)
+    if (body[j] != land_byte(k, j)) EW__FAIL("frame %u byte %u corrupted", k, j);
+}
+
+/* Consumes what the IO thread put in the ring, checking every frame. */
+static void land_drain(tport_t *t, land_check_t *lc, uint64_t id) {
+  const ew_rec_t *rec;
+  while ((rec = ew_ring_next(&t->in[0])) != NULL) {
+    const uint8_t *at = (const uint8_t *)rec;
+    bool wrapped = lc->last != NULL && at < lc->last;
+    if (wrapped) lc->wraps++;
+    lc->last = at;
+    if (rec->kind == EW_REC_FRAMES) {
+      ASSERT_EQ(lc->partial_len, 0); /* never behind a fragment of the same connection */
+      lc->frames_recs++;
+      if (wrapped) lc->frames_after_wrap++;
+      ew_frame_header_t h;
+      const uint8_t *body;
+      uint32_t off = 0, n = 0;
+      while (ew_frames_next((const uint8_t *)(rec + 1), rec->len, &off, &h, &body)) {
+        land_frame(lc, id, rec->conn, h.type, h.seq, h.flags, body, h.length);
+        n++;
+      }
+      ASSERT_UEQ(off, rec->len); /* whole frames, nothing after them */
+      ASSERT_UEQ(n, rec->type);
+      if (n > lc->most_per_rec) lc->most_per_rec = n;
+    } else if (rec->kind == EW_REC_DATA) {
+      lc->data_recs++;
+      ASSERT_LE(lc->partial_len + rec->len, sizeof lc->partial);
+      memcpy(lc->partial + lc->partial_len, rec + 1, rec->len);
+      lc->partial_len += rec->len;
+      if (!(rec->flags & EW_REC_F_MORE)) {
+        land_frame(lc, id, rec->conn, rec->type, rec->seq, rec->flags, lc->partial,
+                   lc->partial_len);
+        lc->partial_len = 0;
+      }
+    } else {
+      EW__FAIL("unexpected record kind %u", (unsigned)rec->kind);
+    }
+    ew_ring_advance(&t->in[0], rec);
+  }
+  if (ew_ring_release(&t->in[0])) ew_port_kick(t->p, 0);
+}
+
+/* Frames split across reads at every kind of point (inside a header, inside a body, on a
+ * boundary), through a ring small enough to wrap many times: reads land in ring memory (FRAMES
+ * records, also right after a wrap), the bytes of a frame begun in one read are carried into
+ * the next landing, frames larger than a record take the input buffer's path (DATA
+ * fragments), and every frame arrives once, whole and in order. Each chunk is read before the
+ * next is written, so the chunk boundaries are the read boundaries. */
+static void test_reads_land_in_ring(void) {
+  int fds0 = count_fds();
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 1, 0);
+  static tport_t tp[1];
+  tport_open(&tp[0], rt, 0);
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  int fd;
+  uint64_t id;
+  connect_bound(tp, 1, info.port, info.id, &fd, &id);
+  enum { FRAMES = 3000 };
+  size_t total = 0;
+  for (uint32_t k = 0; k < FRAMES; k++)
+    total += EW_FRAME_HEADER_BYTES + land_size(k);
+  uint8_t *stream = malloc(total);
+  ASSERT_NOT_NULL(stream);
+  size_t at = 0;
+  for (uint32_t k = 0; k < FRAMES; k++) {
+    uint32_t len = land_size(k);
+    frame_header(stream + at, len, (uint16_t)(1 + k % 100), 0, k);
+    for (uint32_t j = 0; j < len; j++)
+      stream[at + EW_FRAME_HEADER_BYTES + j] = land_byte(k, j);
+    at += EW_FRAME_HEADER_BYTES + len;
+  }
+  static land_check_t lc;
+  memset(&lc, 0, sizeof lc);
+  uint64_t in0 = stat_of(rt, 0, EW_STAT_bytes_in);
+  uint32_t seed = 12345;
+  for (size_t sent = 0; sent < total;) {
+    seed = seed * 1103515245u + 12345u;
+    size_t chunk = 1 + (seed >> 8) % 9000;
+    if (chunk > total - sent) chunk = total - sent;
+    tcp_write_all(fd, stream + sent, chunk);
+    sent += chunk;
+    uint64_t deadline = now_ms() + 10000;
+    while (stat_of(rt, 0, EW_STAT_bytes_in) - in0 < sent) {
+      land_drain(&tp[0], &lc, id);
+      if (now_ms() > deadline) EW__FAIL("chunk ending at %zu not read within 10 s", sent);
+      usleep(100);
+    }
+  }
+  uint64_t deadline = now_ms() + 10000;
+  while (lc.next < FRAMES && now_ms() < deadline) {
+    land_drain(&tp[0], &lc, id);
+    usleep(100);
+  }
+  ASSERT_UEQ(lc.next, FRAMES);
+  ASSERT_EQ(lc.partial_len, 0);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_frames_in), FRAMES);
+  /* The ring (64 KiB) lapped many times, reads landed after a wrap too, and both paths ran. */
+  fprintf(stderr, "  %u wraps, %u FRAMES records (%u after a wrap, up to %u frames), %u DATA\n",
+          lc.wraps, lc.frames_recs, lc.frames_after_wrap, lc.most_per_rec, lc.data_recs);
+  ASSERT_GE(lc.wraps, 20);
+  ASSERT_GE(lc.frames_recs, 200);
+  ASSERT_GE(lc.frames_after_wrap, 5);
+  ASSERT_GE(lc.data_recs, 10);
+  ASSERT_GE(lc.most_per_rec, 5);
+  free(stream);
   client_leaves(&tp[0], fd, id);
   WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
   ew_port_detach(tp[0].p);
@@ -1253,8 +1445,10 @@ static void test_port_reset(void) {
   connect_bound(&tp[0], 1, info0.port, info0.id, &fd0, &id0);
   for (int i = 0; i < N1; i++)
     send_frame(fd[i], 1, (uint32_t)i, "unread");
-  WAIT_FOR(ew_ring_used(ew_port_in(tp[1].p, 0)) == per_io[0] * EW_REC_SIZE(6) &&
-           ew_ring_used(ew_port_in(tp[1].p, 1)) == per_io[1] * EW_REC_SIZE(6));
+  /* Each frame landed in the ring as a FRAMES record: its header and its 6 bytes. */
+  WAIT_FOR(
+      ew_ring_used(ew_port_in(tp[1].p, 0)) == per_io[0] * EW_REC_SIZE(EW_FRAME_HEADER_BYTES + 6) &&
+      ew_ring_used(ew_port_in(tp[1].p, 1)) == per_io[1] * EW_REC_SIZE(EW_FRAME_HEADER_BYTES + 6));
   ASSERT_EQ(ew_port_connections(tp[1].p), N1);
   ASSERT_EQ(ew_port_connections(tp[0].p), 1);
 
@@ -1463,7 +1657,8 @@ int main(int argc, char **argv) {
       EW_TEST(test_task_ring_stream),  EW_TEST(test_bind_policies),
       EW_TEST(test_admission),         EW_TEST(test_parked_half_close),
       EW_TEST(test_parked_reset),      EW_TEST(test_port_reset),
-      EW_TEST(test_reset_parked),      EW_TEST(test_conn_options)};
+      EW_TEST(test_reset_parked),      EW_TEST(test_conn_options),
+      EW_TEST(test_reads_land_in_ring)};
   for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;

@@ -94,6 +94,108 @@ static void test_wrap_writes_pad(void) {
   ASSERT_EQ(ew_ring_used(r), 0);
 }
 
+/* Reservations for reads that land in the ring: as large as fits (up to what is asked), the
+ * rest of the lap used when it holds the minimum, a PAD only when it does not; shrink and
+ * unreserve give back what the read did not fill, so what the consumer sees is exactly what was
+ * kept, lap after lap. */
+static void test_reserve_upto_shrink_unreserve(void) {
+  ASSERT_OK(ew_ring_init(mem, sizeof mem));
+  ew_ring_t *r = (ew_ring_t *)mem;
+  ew_ring_producer_t p;
+  ew_ring_consumer_t c;
+  ew_ring_producer_init(&p, r);
+  ew_ring_consumer_init(&c, r);
+  uint32_t max = ew_ring_max_body(r);                        /* 1000 */
+  ASSERT_NULL(ew_ring_reserve_upto(&p, max + 1, max + 100)); /* min above the maximum */
+  ew_rec_t *rec = ew_ring_reserve_upto(&p, 16, 1u << 20);
+  ASSERT_NOT_NULL(rec);
+  ASSERT_UEQ(rec->len, max); /* capped at the largest body */
+  ew_ring_unreserve(&p, rec);
+  ASSERT_EQ(ew_ring_publish(&p), 0); /* nothing was kept */
+  /* Fill all but 104 bytes of the lap, then ask for 500 with a minimum of 40: the rest of the
+   * lap (104 bytes: an 80-byte body) is used, not wrapped. */
+  for (uint32_t used = 0; used < CAP - 104;) {
+    uint32_t body = CAP - 104 - used >= EW_REC_SIZE(900) + 32 ? 900 : CAP - 104 - used - 24;
+    ASSERT_NOT_NULL(put(&p, body, 1));
+    used += EW_REC_SIZE(body);
+  }
+  ew_ring_publish(&p);
+  const ew_rec_t *got;
+  while ((got = ew_ring_next(&c)) != NULL)
+    ew_ring_advance(&c, got);
+  ew_ring_release(&c);
+  rec = ew_ring_reserve_upto(&p, 40, 500);
+  ASSERT_NOT_NULL(rec);
+  ASSERT_UEQ(rec->len, 104 - EW_REC_HEADER_BYTES);
+  ASSERT_PTR_EQ((uint8_t *)rec, mem + EW_RING_HEADER_BYTES + CAP - 104);
+  ew_ring_unreserve(&p, rec);
+  /* With a minimum the rest of the lap cannot hold, the lap ends in a PAD and the record
+   * starts the next one. */
+  rec = ew_ring_reserve_upto(&p, 200, 500);
+  ASSERT_NOT_NULL(rec);
+  ASSERT_UEQ(rec->len, 500);
+  ASSERT_PTR_EQ((uint8_t *)rec, mem + EW_RING_HEADER_BYTES);
+  /* A read brought 123 bytes: shrink to them. */
+  memset(rec + 1, 0x5a, 123);
+  ew_ring_shrink(&p, rec, 123);
+  rec->kind = EW_REC_FRAMES;
+  rec->type = 7;
+  ASSERT_NOT_NULL(put(&p, 10, 2)); /* the next record follows the shrunk one directly */
+  ew_ring_publish(&p);
+  got = ew_ring_next(&c); /* the PAD is skipped */
+  ASSERT_NOT_NULL(got);
+  ASSERT_EQ(got->kind, EW_REC_FRAMES);
+  ASSERT_UEQ(got->len, 123);
+  ASSERT_EQ(((const uint8_t *)(got + 1))[122], 0x5a);
+  ew_ring_advance(&c, got);
+  got = ew_ring_next(&c);
+  ASSERT_NOT_NULL(got);
+  ASSERT_PTR_EQ((const uint8_t *)got, mem + EW_RING_HEADER_BYTES + EW_REC_SIZE(123));
+  ASSERT_UEQ(got->type, 2);
+  ew_ring_advance(&c, got);
+  ew_ring_release(&c);
+  ASSERT_EQ(ew_ring_used(r), 0);
+  /* Not even the minimum free: NULL, and nothing changes. */
+  while (put(&p, 900, 3) != NULL) {
+  }
+  uint32_t before = p.tail;
+  ASSERT_NULL(ew_ring_reserve_upto(&p, 200, 900));
+  ASSERT_UEQ(p.tail, before);
+  /* Many laps of reserve, partial fill and shrink (or unreserve) with the consumer keeping up:
+   * every kept record arrives whole and in order. */
+  ew_ring_publish(&p);
+  while ((got = ew_ring_next(&c)) != NULL)
+    ew_ring_advance(&c, got);
+  ew_ring_release(&c);
+  uint32_t kept = 0, seen = 0;
+  for (uint32_t i = 0; i < 5000; i++) {
+    rec = ew_ring_reserve_upto(&p, 64, 64 + (i * 131) % 900);
+    ASSERT_NOT_NULL(rec);
+    uint32_t fill = (i * 37) % (rec->len + 1);
+    if (i % 5 == 0) {
+      ew_ring_unreserve(&p, rec);
+    } else {
+      ew_ring_shrink(&p, rec, fill);
+      rec->kind = EW_REC_DATA;
+      rec->type = kept++;
+      memset(rec + 1, (int)(rec->type & 0xff), fill);
+    }
+    ew_ring_publish(&p);
+    while ((got = ew_ring_next(&c)) != NULL) {
+      ASSERT_UEQ(got->type, seen);
+      for (uint32_t j = 0; j < got->len; j++)
+        if (((const uint8_t *)(got + 1))[j] != (uint8_t)(seen & 0xff))
+          EW__FAIL("record %u byte %u corrupted", seen, j);
+      ASSERT_LE((const uint8_t *)(got + 1) + got->len, mem + sizeof mem);
+      seen++;
+      ew_ring_advance(&c, got);
+    }
+    ew_ring_release(&c);
+  }
+  ASSERT_UEQ(seen, kept);
+  ASSERT_EQ(ew_ring_used(r), 0);
+}
+
 static void test_wait_space_handshake(void) {
   ASSERT_OK(ew_ring_init(mem, sizeof mem));
   ew_ring_t *r = (ew_ring_t *)mem;
@@ -183,5 +285,5 @@ static void test_two_thread_stress(void) {
 }
 
 EW_TEST_MAIN(EW_TEST(test_geometry_is_validated), EW_TEST(test_fill_then_drain),
-             EW_TEST(test_wrap_writes_pad), EW_TEST(test_wait_space_handshake),
-             EW_TEST(test_two_thread_stress))
+             EW_TEST(test_wrap_writes_pad), EW_TEST(test_reserve_upto_shrink_unreserve),
+             EW_TEST(test_wait_space_handshake), EW_TEST(test_two_thread_stress))

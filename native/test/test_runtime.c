@@ -6,6 +6,7 @@
 #include "ew/experiment.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sched.h>
 
 #include <poll.h>
@@ -344,8 +345,15 @@ static void test_listen_errors_and_unlisten(void) {
 /* A frame of type 42 makes the port end its connection as the runtime's graceful close does:
  * SHUTDOWN with EW_ESHUTDOWN (one IO thread: the connection is on IO thread 0). */
 static void shutdown_on_42(ew_echo_port_t *p, const ew_rec_t *rec) {
-  if (rec->kind == EW_REC_DATA && rec->type == 42)
-    ew_echo_port_command(p, 0, EW_REC_SHUTDOWN, rec->conn, (uint32_t)EW_ESHUTDOWN);
+  bool is42 = rec->kind == EW_REC_DATA && rec->type == 42;
+  if (rec->kind == EW_REC_FRAMES) {
+    ew_frame_header_t h;
+    const uint8_t *body;
+    uint32_t at = 0;
+    while (ew_frames_next((const uint8_t *)(rec + 1), rec->len, &at, &h, &body))
+      is42 |= h.type == 42;
+  }
+  if (is42) ew_echo_port_command(p, 0, EW_REC_SHUTDOWN, rec->conn, (uint32_t)EW_ESHUTDOWN);
 }
 
 /* After a SHUTDOWN with EW_ESHUTDOWN the replies are out and our FIN follows; bytes the peer

@@ -145,7 +145,16 @@ private:
             batch->push_back(Msg{rec->conn, rec->type, rec->seq,
                                  static_cast<uint16_t>(rec->flags & 0xffu), false,
                                  std::string(reinterpret_cast<const char *>(rec + 1), rec->len)});
-          else if (rec->kind == EW_REC_END)
+          else if (rec->kind == EW_REC_FRAMES) {
+            const uint8_t *body = reinterpret_cast<const uint8_t *>(rec + 1);
+            uint32_t at = 0;
+            ew_frame_header_t h;
+            const uint8_t *fb;
+            while (ew_frames_next(body, rec->len, &at, &h, &fb))
+              batch->push_back(Msg{rec->conn, h.type, h.seq, static_cast<uint16_t>(h.flags & 0xffu),
+                                   false,
+                                   std::string(reinterpret_cast<const char *>(fb), h.length)});
+          } else if (rec->kind == EW_REC_END)
             batch->push_back(Msg{rec->conn, 0, 0, 0, true, std::string()});
           ew_ring_advance(&b->in_[k], rec);
         }

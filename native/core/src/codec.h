@@ -82,6 +82,15 @@ typedef struct ew__codec_s {
   /* With seal: the bytes it holds back (not yet in c->out), which count as queued output for
    * the watermarks, the hard cap and a graceful end. */
   size_t (*held)(const ew__conn_t *c);
+  /* Optional (frames): reads that land straight in the port's ring, with no input buffer
+   * between. `land` is asked before a read of at most `want` bytes: it reserves ring memory
+   * (ew__conn_t's port producer) and returns the handle with *to set to where the read goes, or
+   * NULL to read into the input buffer as usual. Exactly one `landed` call follows, before
+   * anything else is put in the ring: with the `n` bytes read (n > 0) it turns them into records
+   * and delivers as deliver() does (same return values); with n = 0 (nothing read, an error,
+   * or a kick) it takes the reservation back. Only for connections without C_LAYERED. */
+  void *(*land)(ew__conn_t *c, size_t want, struct iovec *to);
+  int (*landed)(ew__conn_t *c, void *handle, size_t n);
 } ew__codec_t;
 
 extern const ew__codec_t ew__codec_frames;

@@ -84,6 +84,10 @@ int ew__frames_deliver(ew__conn_t *c, struct evbuffer *in, ew__frames_state_t *s
         ew__conn_fault(c, err);
         return -1;
       }
+      /* A frame that fits a record and is not all here yet: its header stays in the buffer, so
+       * that the next read can land in the ring after it (frames_land). Only frames larger than
+       * a record are taken apart as they come. */
+      if (s->hdr.length <= max_body && avail - EW_FRAME_HEADER_BYTES < s->hdr.length) return 0;
       evbuffer_drain(in, EW_FRAME_HEADER_BYTES);
       avail -= EW_FRAME_HEADER_BYTES;
       s->have_hdr = 1;
@@ -132,6 +136,87 @@ static int frames_deliver(ew__conn_t *c) {
   return ew__frames_deliver(c, c->in, st(c));
 }
 
+/* ---- reads that land in the ring ---------------------------------------------------------
+ * A read goes straight into a ring reservation, after the bytes of a frame begun in an earlier
+ * read (the carry, copied from the input buffer once the read has brought something). The
+ * whole frames at the front become one FRAMES record, decoded where they landed: the consumer
+ * reads each header and body in place, and the connection's input buffer is not involved. What
+ * follows them (a frame not complete yet, one over the guard's window, a bad header) is copied
+ * to the input buffer and takes the usual path, which reports errors and fragments large
+ * frames. So the bytes of an echoed frame are copied once on their way in (kernel to ring),
+ * where the input buffer path copies them twice (kernel to buffer, buffer to ring). */
+
+/* The smallest read worth landing: below it the ring is nearly full, and the usual path blocks
+ * the connection properly. A carry above LAND_CARRY_MAX (a frame begun that is larger than a
+ * read) stays in the input buffer: copying it forward on every read would cost more than the
+ * landing saves. */
+#define LAND_MIN 4096u
+#define LAND_CARRY_MAX 16384u
+
+static void *frames_land(ew__conn_t *c, size_t want, struct iovec *to) {
+  const frames_state_t *s = cst(c);
+  ew__io_port_t *ip = &c->io->ports[c->port];
+  if (s->have_hdr || ip->ovf_head != NULL) return NULL;
+  size_t carry = evbuffer_get_length(c->in);
+  if (carry > LAND_CARRY_MAX) return NULL;
+  if (carry >= EW_FRAME_HEADER_BYTES) {
+    /* A frame that will not fit one reservation goes the usual way, as fragments. */
+    uint8_t h[4];
+    evbuffer_copyout(c->in, h, sizeof h);
+    uint32_t flen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    if (flen > ip->prod.max_body - EW_FRAME_HEADER_BYTES) return NULL;
+  }
+  uint64_t ask = (uint64_t)carry + want;
+  if (ask > UINT32_MAX) ask = UINT32_MAX;
+  ew_rec_t *rec = ew_ring_reserve_upto(&ip->prod, (uint32_t)carry + LAND_MIN, (uint32_t)ask);
+  if (rec == NULL) return NULL;
+  to->iov_base = (uint8_t *)(rec + 1) + carry;
+  to->iov_len = rec->len - carry;
+  return rec;
+}
+
+static int frames_landed(ew__conn_t *c, void *handle, size_t n) {
+  ew_rec_t *rec = handle;
+  ew__io_t *io = c->io;
+  ew__io_port_t *ip = &io->ports[c->port];
+  if (n == 0) {
+    ew_ring_unreserve(&ip->prod, rec);
+    return 0;
+  }
+  uint8_t *p = (uint8_t *)(rec + 1);
+  size_t carry = evbuffer_get_length(c->in);
+  if (carry != 0) evbuffer_remove(c->in, p, carry);
+  size_t total = carry + n, used = 0;
+  uint32_t max_frame = c->prof->max_frame_bytes;
+  uint32_t frames = 0, allow = ew__guard_allowance(c);
+  while (total - used >= EW_FRAME_HEADER_BYTES && frames < allow) {
+    ew_frame_header_t h;
+    if (ew_frame_decode(p + used, max_frame, &h) != 0) break;
+    if (total - used - EW_FRAME_HEADER_BYTES < h.length) break;
+    used += EW_FRAME_HEADER_BYTES + h.length;
+    frames++;
+  }
+  if (used < total && evbuffer_add(c->in, p + used, total - used) != 0) {
+    ew_ring_unreserve(&ip->prod, rec);
+    ew__conn_close(c, EW_ENOMEM, 0);
+    return -1;
+  }
+  if (frames == 0) {
+    ew_ring_unreserve(&ip->prod, rec);
+    return frames_deliver(c);
+  }
+  ew_ring_shrink(&ip->prod, rec, (uint32_t)used);
+  rec->kind = EW_REC_FRAMES;
+  rec->flags = 0;
+  rec->conn = c->id;
+  rec->type = frames;
+  rec->seq = 0;
+  ip->dirty = true;
+  EW__STAT(io, frames_in) += frames;
+  ew__guard_delivered(c, frames);
+  return used < total ? frames_deliver(c) : 0;
+}
+
 static bool frames_partial(const ew__conn_t *c) {
   return cst(c)->have_hdr || evbuffer_get_length(c->in) > 0;
 }
@@ -155,4 +240,6 @@ const ew__codec_t ew__codec_frames = {
     .sent = NULL,
     .kick = ew__codec_kick_fault,
     .drain = ew__codec_drain_idle,
+    .land = frames_land,
+    .landed = frames_landed,
 };

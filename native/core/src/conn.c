@@ -627,25 +627,35 @@ static bool pump(ew__conn_t *c) {
     size_t want = READ_CHUNK;
     if (budget != 0 && budget - got < want) want = budget - got;
     struct evbuffer_iovec v[2];
-    int n = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
-    if (n <= 0) {
-      ew__conn_close(c, EW_ENOMEM, 0);
-      return false;
-    }
     struct iovec iov[2];
     size_t asked = 0;
     int niov = 0;
-    for (int i = 0; i < n && asked < want; i++) {
-      size_t len = v[i].iov_len;
-      if (len > want - asked) len = want - asked;
-      iov[niov].iov_base = v[i].iov_base;
-      iov[niov].iov_len = len;
-      asked += len;
-      niov++;
+    /* A codec that can (frames) has the read land in the port's ring. */
+    void *landing =
+        c->codec->land != NULL && !(c->flags & C_LAYERED) ? c->codec->land(c, want, &iov[0]) : NULL;
+    if (landing != NULL) {
+      asked = iov[0].iov_len;
+      niov = 1;
+    } else {
+      int n = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
+      if (n <= 0) {
+        ew__conn_close(c, EW_ENOMEM, 0);
+        return false;
+      }
+      for (int i = 0; i < n && asked < want; i++) {
+        size_t len = v[i].iov_len;
+        if (len > want - asked) len = want - asked;
+        iov[niov].iov_base = v[i].iov_base;
+        iov[niov].iov_len = len;
+        asked += len;
+        niov++;
+      }
     }
     ssize_t r = c->transport->readv(c, iov, niov);
     int e = errno;
-    if (r > 0) {
+    if (landing != NULL) {
+      if (r <= 0) c->codec->landed(c, landing, 0);
+    } else if (r > 0) {
       size_t left = (size_t)r;
       for (int i = 0; i < niov; i++) {
         if (v[i].iov_len > left) v[i].iov_len = left;
@@ -676,10 +686,11 @@ static bool pump(ew__conn_t *c) {
     EW__STAT(c->io, bytes_in) += (uint64_t)r;
     ew__kick_t k;
     if (ew__guard_read(c, (size_t)r, &k) != EW__GUARD_PASS) {
+      if (landing != NULL) c->codec->landed(c, landing, 0);
       conn_kick(c, &k);
       return false;
     }
-    d = c->codec->deliver(c);
+    d = landing != NULL ? c->codec->landed(c, landing, (size_t)r) : c->codec->deliver(c);
     if (d != 0) return d > 0;
     if (level(c)) {
       /* Level-triggered: a short read means drained for now, and epoll reports the socket

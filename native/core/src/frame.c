@@ -46,3 +46,17 @@ void ew_frame_encode(uint8_t *p, const ew_frame_header_t *h) {
   wr16(p + 6, h->flags);
   wr32(p + 8, h->seq);
 }
+
+int ew_frames_next(const uint8_t *body, uint32_t len, uint32_t *at, ew_frame_header_t *h,
+                   const uint8_t **frame_body) {
+  if (*at > len || len - *at < EW_FRAME_HEADER_BYTES) return 0;
+  const uint8_t *p = body + *at;
+  h->length = rd32(p);
+  if (h->length > len - *at - EW_FRAME_HEADER_BYTES) return 0;
+  h->type = rd16(p + 4);
+  h->flags = rd16(p + 6);
+  h->seq = rd32(p + 8);
+  *frame_body = p + EW_FRAME_HEADER_BYTES;
+  *at += EW_FRAME_HEADER_BYTES + h->length;
+  return 1;
+}

@@ -120,6 +120,45 @@ ew_rec_t *ew_ring_reserve(ew_ring_producer_t *p, uint32_t body_len) {
   return rec;
 }
 
+ew_rec_t *ew_ring_reserve_upto(ew_ring_producer_t *p, uint32_t min, uint32_t want) {
+  if (want > p->max_body) want = p->max_body;
+  if (min > want) return NULL;
+  uint32_t cap = p->mask + 1;
+  if (cap - (p->tail - p->head_cache) < EW_REC_SIZE(want))
+    p->head_cache = atomic_load_explicit(&p->ring->head, memory_order_acquire);
+  uint32_t free = cap - (p->tail - p->head_cache);
+  uint32_t off = p->tail & p->mask;
+  uint32_t to_end = cap - off;
+  uint32_t room = free < to_end ? free : to_end; /* contiguous bytes at the tail */
+  if (room < EW_REC_SIZE(min)) {
+    /* Not in this lap: the rest of it becomes a PAD, and the record starts the next one. */
+    if (free < to_end || free - to_end < EW_REC_SIZE(min)) return NULL;
+    ew_rec_t *pad = (ew_rec_t *)(p->data + off);
+    pad->len = 0;
+    pad->kind = EW_REC_PAD;
+    pad->flags = 0;
+    p->tail += to_end;
+    off = 0;
+    room = free - to_end;
+  }
+  /* room is a multiple of 8 and at least a header: a body of room - header fills it exactly. */
+  uint32_t body = room - EW_REC_HEADER_BYTES;
+  if (body > want) body = want;
+  ew_rec_t *rec = (ew_rec_t *)(p->data + off);
+  rec->len = body;
+  p->tail += EW_REC_SIZE(body);
+  return rec;
+}
+
+void ew_ring_shrink(ew_ring_producer_t *p, ew_rec_t *rec, uint32_t body_len) {
+  p->tail -= EW_REC_SIZE(rec->len) - EW_REC_SIZE(body_len);
+  rec->len = body_len;
+}
+
+void ew_ring_unreserve(ew_ring_producer_t *p, ew_rec_t *rec) {
+  p->tail -= EW_REC_SIZE(rec->len);
+}
+
 int ew_ring_publish(ew_ring_producer_t *p) {
   if (p->tail == p->published) return 0;
   atomic_store_explicit(&p->ring->tail, p->tail, memory_order_release);

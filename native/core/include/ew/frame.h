@@ -33,4 +33,10 @@ EW_EXTERN int ew_frame_decode(const uint8_t *p, uint32_t max_frame_bytes, ew_fra
 /* Encodes `h` as 12 big-endian bytes at `p`. Any thread; no validation. */
 EW_EXTERN void ew_frame_encode(uint8_t *p, const ew_frame_header_t *h);
 
+/* Walks the frames of an EW_REC_FRAMES record's body (`body`, `len` bytes; ew/ring.h): start with
+ * *at = 0; each call fills `h` and *frame_body with the next frame and returns 1, or returns 0
+ * after the last. The IO thread checked every header when it made the record. Any thread. */
+EW_EXTERN int ew_frames_next(const uint8_t *body, uint32_t len, uint32_t *at, ew_frame_header_t *h,
+                             const uint8_t **frame_body);
+
 #endif /* EW_FRAME_H */

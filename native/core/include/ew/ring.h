@@ -91,6 +91,12 @@ enum {
   EW_REC_SECURE = 26,       /* IO->JS: the connection's TLS or message-encryption handshake
                              * finished; type = EW_SECURE_* flags; body: NUL-terminated texts:
                              * protocol, cipher, ALPN protocol, server name */
+  EW_REC_FRAMES = 27,       /* IO->JS: frames as they came off the socket, read straight into the
+                             * ring: the body is `type` (>= 1) whole frames of the connection, each
+                             * its 12-byte header (docs/protocol.md, big-endian) and its body,
+                             * back to back; every header was checked as for DATA, and each body
+                             * fits a record. The consumer handles each frame as a DATA record
+                             * with the frame's type, seq and flags. */
 };
 
 /* SECURE record flags. */
@@ -178,6 +184,20 @@ EW_EXTERN void ew_ring_producer_init(ew_ring_producer_t *p, ew_ring_t *r);
  * NULL when the ring has no room now, or when body_len exceeds ew_ring_max_body() (that never
  * fits; split it). */
 EW_EXTERN ew_rec_t *ew_ring_reserve(ew_ring_producer_t *p, uint32_t body_len);
+
+/* Reserves a record whose body is as large as the ring holds now, up to `want` bytes (and at most
+ * ew_ring_max_body()), but at least `min`; fills its `len`. The rest of the current lap is used
+ * when it holds `min`, so that a large reservation does not wrap (PAD) needlessly. Returns NULL
+ * when not even `min` fits. For reads that land in ring memory: reserve, read, then
+ * ew_ring_shrink() to what arrived or ew_ring_unreserve(). */
+EW_EXTERN ew_rec_t *ew_ring_reserve_upto(ew_ring_producer_t *p, uint32_t min, uint32_t want);
+
+/* Shrinks `rec`, the record reserved last and not yet published, to `body_len` (<= its len). */
+EW_EXTERN void ew_ring_shrink(ew_ring_producer_t *p, ew_rec_t *rec, uint32_t body_len);
+
+/* Takes back `rec`, the record reserved last and not yet published, as if it had never been
+ * reserved (a PAD its reservation wrote at the end of the lap stays: it is a valid record). */
+EW_EXTERN void ew_ring_unreserve(ew_ring_producer_t *p, ew_rec_t *rec);
 
 /* Makes every reserved record visible (release store of tail). Returns 1 if anything new was
  * published, else 0. */

@@ -57,6 +57,7 @@
   XX(REC_PAD, EW_REC_PAD)                                                                          \
   XX(REC_OPEN, EW_REC_OPEN)                                                                        \
   XX(REC_DATA, EW_REC_DATA)                                                                        \
+  XX(REC_FRAMES, EW_REC_FRAMES)                                                                    \
   XX(REC_END, EW_REC_END)                                                                          \
   XX(REC_CLOSE, EW_REC_CLOSE)                                                                      \
   XX(REC_DRAIN, EW_REC_DRAIN)                                                                      \
