@@ -158,6 +158,8 @@ export interface IoThreadStats {
   tlsFailures: number;
   /** Connections closed for a failed handshake or a record that did not verify. */
   cryptoFailures: number;
+  /** The frames of framesIn that were read straight into a ring (FRAMES records, docs/protocol.md). */
+  framesLanded: number;
 }
 
 /** The native counter names in camelCase (bytes_in: bytesIn), in the native order. */

@@ -46,6 +46,7 @@ const IO_STAT_KEYS: Record<keyof IoThreadStats, true> = {
   tlsHandshakes: true,
   tlsFailures: true,
   cryptoFailures: true,
+  framesLanded: true,
 };
 
 /** Compiles test/types/<config> (a consumer project of the published types) with tsc. */
@@ -92,6 +93,8 @@ describe('API surface', function () {
     }
     assert.equal(stats.reduce((a, t) => a + t.accepted, 0), 1);
     assert.equal(stats.reduce((a, t) => a + t.framesIn, 0), 1);
+    // The frame was read straight into the ring (a FRAMES record).
+    assert.equal(stats.reduce((a, t) => a + t.framesLanded, 0), 1);
   });
 
   it('conn.stats() counts messages out: frames, raw chunks and HTTP responses', async () => {

@@ -213,6 +213,7 @@ static int frames_landed(ew__conn_t *c, void *handle, size_t n) {
   rec->seq = 0;
   ip->dirty = true;
   EW__STAT(io, frames_in) += frames;
+  EW__STAT(io, frames_landed) += frames;
   ew__guard_delivered(c, frames);
   return used < total ? frames_deliver(c) : 0;
 }

@@ -36,6 +36,53 @@ static int raw_deliver(ew__conn_t *c) {
   }
 }
 
+/* Reads that land in the ring: a read into an empty input buffer is itself the DATA record,
+ * reserved before the read and shrunk to what came, so raw bytes are copied once on their way
+ * in (kernel to ring) instead of twice. Anything else (bytes already buffered, control records
+ * waiting for room, a window that is used up: its kick is raw_deliver's) reads into the input
+ * buffer as before. */
+#define LAND_MIN 512u
+
+static void *raw_land(ew__conn_t *c, size_t want, struct iovec *to) {
+  ew__io_port_t *ip = &c->io->ports[c->port];
+  if (ip->ovf_head != NULL || evbuffer_get_length(c->in) != 0 || ew__guard_allowance(c) == 0)
+    return NULL;
+  ew_rec_t *rec = ew_ring_reserve_upto(&ip->prod, LAND_MIN,
+                                       want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
+  if (rec == NULL) return NULL;
+  to->iov_base = rec + 1;
+  to->iov_len = rec->len;
+  return rec;
+}
+
+static int raw_landed(ew__conn_t *c, void *handle, size_t n) {
+  ew_rec_t *rec = handle;
+  ew__io_port_t *ip = &c->io->ports[c->port];
+  if (n == 0) {
+    ew_ring_unreserve(&ip->prod, rec);
+    return 0;
+  }
+  if (ew__guard_allowance(c) == 0) {
+    /* The window closed since the read began: the bytes go the usual way, which kicks. */
+    int err = evbuffer_add(c->in, rec + 1, n);
+    ew_ring_unreserve(&ip->prod, rec);
+    if (err != 0) {
+      ew__conn_close(c, EW_ENOMEM, 0);
+      return -1;
+    }
+    return raw_deliver(c);
+  }
+  ew_ring_shrink(&ip->prod, rec, (uint32_t)n);
+  rec->kind = EW_REC_DATA;
+  rec->flags = 0;
+  rec->conn = c->id;
+  rec->type = 0;
+  rec->seq = 0;
+  ip->dirty = true;
+  ew__guard_delivered(c, 1);
+  return 0;
+}
+
 static bool raw_eof(ew__conn_t *c) {
   (void)c;
   return false;
@@ -58,4 +105,6 @@ const ew__codec_t ew__codec_raw = {
     .sent = NULL,
     .kick = ew__codec_kick_fault,
     .drain = ew__codec_drain_idle,
+    .land = raw_land,
+    .landed = raw_landed,
 };

@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+_Static_assert(EW_SHM_IO_STATS + EW_STAT__COUNT * 8u <= EW_SHM_IO_CTL_BYTES,
+               "the IO statistics fit their page");
+
 /* Each default names the experiment in docs/experiments.md that chose it (bench/experiments/). */
 void ew_runtime_opts_init(ew_runtime_opts_t *o) {
   memset(o, 0, sizeof *o);

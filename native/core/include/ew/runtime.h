@@ -208,7 +208,8 @@ typedef struct ew_shm_layout_s {
   XX(handshakes, "message-encryption handshakes finished")                                         \
   XX(tls_handshakes, "TLS handshakes finished")                                                    \
   XX(tls_failures, "connections closed for a TLS error: handshake, certificate, version, timeout") \
-  XX(crypto_failures, "connections closed for a failed handshake or a record that did not verify")
+  XX(crypto_failures, "connections closed for a failed handshake or a record that did not verify") \
+  XX(frames_landed, "frames of frames_in that were read straight into a ring (FRAMES records)")
 enum {
 #define XX(name, doc) EW_STAT_##name,
   EW_IO_STATS_MAP(XX)
