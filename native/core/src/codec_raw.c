@@ -47,8 +47,8 @@ static void *raw_land(ew__conn_t *c, size_t want, struct iovec *to) {
   ew__io_port_t *ip = &c->io->ports[c->port];
   if (ip->ovf_head != NULL || evbuffer_get_length(c->in) != 0 || ew__guard_allowance(c) == 0)
     return NULL;
-  ew_rec_t *rec = ew_ring_reserve_upto(&ip->prod, LAND_MIN,
-                                       want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
+  ew_rec_t *rec =
+      ew_ring_reserve_upto(&ip->prod, LAND_MIN, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
   if (rec == NULL) return NULL;
   to->iov_base = rec + 1;
   to->iov_len = rec->len;
