@@ -343,10 +343,10 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
 
   /** The frames of a FRAMES record, bytes `p` to `end` of the segment: frames as they came off
    * the socket (read straight into the ring), each its 12-byte big-endian header and body,
-   * handled as a DATA record each. The connection is looked up again for each frame: a handler
-   * may destroy it, and the rest is then dropped as the DATA records behind a destroy are. The
-   * position is kept in fields while handlers run: if one throws, drainIo() goes on from the
-   * next frame, as it goes on from the next record. */
+   * handled as a DATA record each. The connection is looked up again for each frame, as
+   * drainIo() does for each DATA record, so that whatever a handler does to it (destroy, pause)
+   * treats the frames behind alike. The position is kept in fields while handlers run: if one
+   * throws, drainIo() goes on from the next frame, as it goes on from the next record. */
   private frames(k: number, slot: number, gen: number, p: number, end: number): void {
     const shm = this.shm;
     const conns = this.conns[k];
