@@ -367,22 +367,39 @@ static void sync_conn(tport_t *t, int fd, uint64_t id) {
   ASSERT_EQ(b, 's');
 }
 
-/* CONN_OPT: socket options reach the socket, and pause stops reading until resume, with
- * nothing lost. */
-static void test_conn_options(void) {
-  int fds0 = count_fds();
+/* One IO thread, one port consumed by the test (tp[0]), a listener and one client connection
+ * bound to the port: the client's fd and the connection's id. */
+static ew_runtime_t *one_conn(tport_t *tp, int *fd, uint64_t *id) {
   settled_threads();
   ew_runtime_t *rt = start_rt(1, 1, 0);
-  static tport_t tp[1];
   tport_open(&tp[0], rt, 0);
   ew_listen_opts_t lo;
   ew_listen_opts_init(&lo);
   lo.host = "127.0.0.1";
   ew_listen_info_t info;
   ASSERT_OK(ew_listen(rt, &lo, &info));
+  connect_bound(tp, 1, info.port, info.id, fd, id);
+  return rt;
+}
+
+/* The client leaves, and the runtime of one_conn() goes with no fd or thread left behind. */
+static void one_conn_end(ew_runtime_t *rt, tport_t *tp, int fd, uint64_t id, int fds0) {
+  client_leaves(&tp[0], fd, id);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
+  ew_port_detach(tp[0].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
+}
+
+/* CONN_OPT: socket options reach the socket, and pause stops reading until resume, with
+ * nothing lost. */
+static void test_conn_options(void) {
+  int fds0 = count_fds();
+  static tport_t tp[1];
   int fd;
   uint64_t id;
-  connect_bound(tp, 1, info.port, info.id, &fd, &id);
+  ew_runtime_t *rt = one_conn(tp, &fd, &id);
   int sfd = server_end(fd);
   int nodelay = sockopt(sfd, IPPROTO_TCP, TCP_NODELAY);
   tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_NODELAY, !nodelay, NULL, 0);
@@ -416,12 +433,7 @@ static void test_conn_options(void) {
   send_frame(fd, 5, 3, "three");
   expect_rec(&tp[0], &r, EW_REC_DATA);
   check_data(&r, id, 5, 3, "three");
-  client_leaves(&tp[0], fd, id);
-  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
-  ew_port_detach(tp[0].p);
-  ew_runtime_release(rt);
-  ASSERT_EQ(count_fds(), fds0);
-  settled_threads();
+  one_conn_end(rt, tp, fd, id, fds0);
 }
 
 /* ---- reads that land in the ring ----------------------------------------------------------- */
@@ -510,18 +522,10 @@ static void land_drain(tport_t *t, land_check_t *lc, uint64_t id) {
  * next is written, so the chunk boundaries are the read boundaries. */
 static void test_reads_land_in_ring(void) {
   int fds0 = count_fds();
-  settled_threads();
-  ew_runtime_t *rt = start_rt(1, 1, 0);
   static tport_t tp[1];
-  tport_open(&tp[0], rt, 0);
-  ew_listen_opts_t lo;
-  ew_listen_opts_init(&lo);
-  lo.host = "127.0.0.1";
-  ew_listen_info_t info;
-  ASSERT_OK(ew_listen(rt, &lo, &info));
   int fd;
   uint64_t id;
-  connect_bound(tp, 1, info.port, info.id, &fd, &id);
+  ew_runtime_t *rt = one_conn(tp, &fd, &id);
   enum { FRAMES = 3000 };
   size_t total = 0;
   for (uint32_t k = 0; k < FRAMES; k++)
@@ -570,12 +574,7 @@ static void test_reads_land_in_ring(void) {
   ASSERT_GE(lc.data_recs, 10);
   ASSERT_GE(lc.most_per_rec, 5);
   free(stream);
-  client_leaves(&tp[0], fd, id);
-  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
-  ew_port_detach(tp[0].p);
-  ew_runtime_release(rt);
-  ASSERT_EQ(count_fds(), fds0);
-  settled_threads();
+  one_conn_end(rt, tp, fd, id, fds0);
 }
 
 /* ---- task rings ---------------------------------------------------------------------------- */

@@ -22,6 +22,15 @@ static ew_rec_t *put(ew_ring_producer_t *p, uint32_t len, uint32_t tag) {
   return r;
 }
 
+/* An empty ring in `mem` with its producer and consumer. */
+static ew_ring_t *fresh(ew_ring_producer_t *p, ew_ring_consumer_t *c) {
+  ASSERT_OK(ew_ring_init(mem, sizeof mem));
+  ew_ring_t *r = (ew_ring_t *)mem;
+  ew_ring_producer_init(p, r);
+  ew_ring_consumer_init(c, r);
+  return r;
+}
+
 static void test_geometry_is_validated(void) {
   ASSERT_EQ(ew_ring_init(mem, EW_RING_HEADER_BYTES + 3000), EW_EINVAL);    /* not a power of 2 */
   ASSERT_EQ(ew_ring_init(mem, EW_RING_HEADER_BYTES + 2048), EW_EINVAL);    /* below minimum */
@@ -35,12 +44,9 @@ static void test_geometry_is_validated(void) {
 }
 
 static void test_fill_then_drain(void) {
-  ASSERT_OK(ew_ring_init(mem, sizeof mem));
-  ew_ring_t *r = (ew_ring_t *)mem;
   ew_ring_producer_t p;
   ew_ring_consumer_t c;
-  ew_ring_producer_init(&p, r);
-  ew_ring_consumer_init(&c, r);
+  ew_ring_t *r = fresh(&p, &c);
   ASSERT_NULL(ew_ring_reserve(&p, ew_ring_max_body(r) + 1)); /* never fits: caller splits */
   int n = 0;
   while (put(&p, 40, (uint32_t)n) != NULL)
@@ -64,12 +70,9 @@ static void test_fill_then_drain(void) {
 }
 
 static void test_wrap_writes_pad(void) {
-  ASSERT_OK(ew_ring_init(mem, sizeof mem));
-  ew_ring_t *r = (ew_ring_t *)mem;
   ew_ring_producer_t p;
   ew_ring_consumer_t c;
-  ew_ring_producer_init(&p, r);
-  ew_ring_consumer_init(&c, r);
+  ew_ring_t *r = fresh(&p, &c);
   /* Many laps with sizes that do not divide the capacity: every lap ends in a PAD. */
   uint32_t sent = 0, got = 0;
   for (int lap = 0; lap < 2000; lap++) {
@@ -99,12 +102,9 @@ static void test_wrap_writes_pad(void) {
  * unreserve give back what the read did not fill, so what the consumer sees is exactly what was
  * kept, lap after lap. */
 static void test_reserve_upto_shrink_unreserve(void) {
-  ASSERT_OK(ew_ring_init(mem, sizeof mem));
-  ew_ring_t *r = (ew_ring_t *)mem;
   ew_ring_producer_t p;
   ew_ring_consumer_t c;
-  ew_ring_producer_init(&p, r);
-  ew_ring_consumer_init(&c, r);
+  ew_ring_t *r = fresh(&p, &c);
   uint32_t max = ew_ring_max_body(r);                        /* 1000 */
   ASSERT_NULL(ew_ring_reserve_upto(&p, max + 1, max + 100)); /* min above the maximum */
   ew_rec_t *rec = ew_ring_reserve_upto(&p, 16, 1u << 20);
@@ -197,12 +197,9 @@ static void test_reserve_upto_shrink_unreserve(void) {
 }
 
 static void test_wait_space_handshake(void) {
-  ASSERT_OK(ew_ring_init(mem, sizeof mem));
-  ew_ring_t *r = (ew_ring_t *)mem;
   ew_ring_producer_t p;
   ew_ring_consumer_t c;
-  ew_ring_producer_init(&p, r);
-  ew_ring_consumer_init(&c, r);
+  fresh(&p, &c);
   while (put(&p, 200, 1) != NULL) {
   }
   ew_ring_publish(&p);
