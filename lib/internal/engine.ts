@@ -287,6 +287,9 @@ export class Engine<C extends ConnectionSink = ConnectionSink> {
     } finally {
       this.current = undefined;
       this.inDrain = false;
+      // A FRAMES record cut short by an error that left this drain (a throwing handlerError
+      // listener) is not resumed later: its ring memory is released when the drain returns.
+      this.fEnd = 0;
     }
   };
 

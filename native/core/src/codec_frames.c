@@ -172,6 +172,8 @@ static void *frames_land(ew__conn_t *c, size_t want, struct iovec *to) {
   if (rec == NULL) return NULL;
   to->iov_base = (uint8_t *)(rec + 1) + carry;
   to->iov_len = rec->len - carry;
+  rec->kind = EW_REC_PAD; /* never published as it is: shrunk or taken back first */
+  ip->landing = true;
   return rec;
 }
 
@@ -179,6 +181,7 @@ static int frames_landed(ew__conn_t *c, void *handle, size_t n) {
   ew_rec_t *rec = handle;
   ew__io_t *io = c->io;
   ew__io_port_t *ip = &io->ports[c->port];
+  ip->landing = false;
   if (n == 0) {
     ew_ring_unreserve(&ip->prod, rec);
     return 0;
@@ -187,6 +190,17 @@ static int frames_landed(ew__conn_t *c, void *handle, size_t n) {
   size_t carry = evbuffer_get_length(c->in);
   if (carry != 0) evbuffer_remove(c->in, p, carry);
   size_t total = carry + n, used = 0;
+  /* A control record queued while the read was open (the guard's BAN): data must not overtake
+   * it, so the bytes take the input buffer's path, which waits behind it. */
+  if (ip->ovf_head != NULL) {
+    int err = evbuffer_add(c->in, p, total);
+    ew_ring_unreserve(&ip->prod, rec);
+    if (err != 0) {
+      ew__conn_close(c, EW_ENOMEM, 0);
+      return -1;
+    }
+    return frames_deliver(c);
+  }
   uint32_t max_frame = c->prof->max_frame_bytes;
   uint32_t frames = 0, allow = ew__guard_allowance(c);
   while (total - used >= EW_FRAME_HEADER_BYTES && frames < allow) {

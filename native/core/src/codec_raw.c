@@ -52,18 +52,22 @@ static void *raw_land(ew__conn_t *c, size_t want, struct iovec *to) {
   if (rec == NULL) return NULL;
   to->iov_base = rec + 1;
   to->iov_len = rec->len;
+  rec->kind = EW_REC_PAD; /* never published as it is: shrunk or taken back first */
+  ip->landing = true;
   return rec;
 }
 
 static int raw_landed(ew__conn_t *c, void *handle, size_t n) {
   ew_rec_t *rec = handle;
   ew__io_port_t *ip = &c->io->ports[c->port];
+  ip->landing = false;
   if (n == 0) {
     ew_ring_unreserve(&ip->prod, rec);
     return 0;
   }
-  if (ew__guard_allowance(c) == 0) {
-    /* The window closed since the read began: the bytes go the usual way, which kicks. */
+  /* As in the frames codec: behind a control record queued meanwhile, or over the window. */
+  if (ip->ovf_head != NULL || ew__guard_allowance(c) == 0) {
+    /* The bytes go the usual way, which waits behind the control record or kicks. */
     int err = evbuffer_add(c->in, rec + 1, n);
     ew_ring_unreserve(&ip->prod, rec);
     if (err != 0) {

@@ -41,7 +41,7 @@ void ew__io_push_ctrl(ew__io_t *io, uint32_t port, uint16_t kind, uint64_t conn,
   ew_rec_t *rec = NULL;
   /* Order matters (an OPEN must precede the connection's first DATA, a CLOSE follow its
    * last), so once anything waits in the overflow list everything after it waits too. */
-  if (ip->ovf_head == NULL) rec = ew_ring_reserve(&ip->prod, len);
+  if (ip->ovf_head == NULL && !ip->landing) rec = ew_ring_reserve(&ip->prod, len);
   if (rec != NULL) {
     rec->kind = kind;
     rec->flags = 0;

@@ -75,7 +75,9 @@ typedef struct ew__io_port_s {
   ew__ctrl_t *ovf_head;    /* control records waiting for room, in order */
   ew__ctrl_t *ovf_tail;
   uint32_t ovf_count;
-  bool dirty; /* records reserved since the last publish */
+  bool dirty;   /* records reserved since the last publish */
+  bool landing; /* a read's ring reservation is open (codec land/landed): control records wait
+                   in the overflow list meanwhile, so nothing is reserved behind it */
   TAILQ_HEAD(, ew__conn_s) blocked;
 } ew__io_port_t;
 
