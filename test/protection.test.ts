@@ -106,6 +106,39 @@ describe('protection', function () {
       assert.equal(es!.server.stats().kicks.bytes, 1);
     });
 
+    it('a byte-window kick that also bans, in a batch of landed reads, keeps the ring whole', async () => {
+      // Frames within both limits, then bytes over the byte window, all waiting in the kernel
+      // (the connection is paused) so that they are read in one batch of landed reads: the kick
+      // charges the address for the frames delivered before it, which bans it. The BAN may be
+      // made while a read's ring reservation is open; it must not be reserved behind it (this
+      // test did not reproduce that ordering on this machine before the fix: it guards the
+      // outcome, the ring staying whole, not the exact interleaving).
+      // A 64 KiB ring carries records of at most 16 KiB, so each landed read is at most that:
+      // the batch (one read budget, 64 KiB) holds several reads, the second over the window.
+      es = await echoServer(
+        { ioThreads: 1, inRingBytes: 1 << 16, logger: { level: 'error' } },
+        { limits: { maxBytesPerWindow: 20000, windowMs: 60000, ipMessagesPerSecond: 10, ipMessageBurst: 10, banMs: 60000 } },
+      );
+      const bad = await open('127.0.0.6');
+      const good = await open('127.0.0.7');
+      bad.c.pause();
+      await echoes(good, 1); // the pause is on the IO thread before the bytes come
+      const frames = [...Array.from({ length: 100 }, (_, i) => frame(5, 'z', i + 1)), ...Array.from({ length: 40 }, (_, i) => frame(5, pattern(1000, i), 101 + i))];
+      bad.s.write(Buffer.concat(frames));
+      await new Promise((r) => setTimeout(r, 200));
+      const ban = once(es!.server, 'ban');
+      bad.c.resume();
+      const [info] = await ban;
+      assert.deepEqual(info, { address: '127.0.0.6', ms: 60000, reason: 'messages' });
+      assert.ok(['EW_EFLOOD', 'EW_EBANNED'].includes((await closeOf(bad.c)).code));
+      await closed(bad.s);
+      // Every echo the banned client got is a frame it sent, whole and in order.
+      bad.r.frames.forEach((f, i) => assert.equal(f.seq, i + 1));
+      // The ring was not disturbed: the other connection is served on (within its own rate).
+      for (let i = 2; i <= 5; i++) await echoes(good, i);
+      assert.equal(es!.server.stats().bans.messages, 1);
+    });
+
     it('counts reset each window (short window)', async () => {
       await start({ maxMessagesPerWindow: 10, windowMs: 1000 });
       const p = await open('127.0.0.5');
