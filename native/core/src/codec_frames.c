@@ -190,19 +190,10 @@ static int frames_landed(ew__conn_t *c, void *handle, size_t n) {
   size_t carry = evbuffer_get_length(c->in);
   if (carry != 0) evbuffer_remove(c->in, p, carry);
   size_t total = carry + n, used = 0;
-  /* A control record queued while the read was open (the guard's BAN): data must not overtake
-   * it, so the bytes take the input buffer's path, which waits behind it. */
-  if (ip->ovf_head != NULL) {
-    int err = evbuffer_add(c->in, p, total);
-    ew_ring_unreserve(&ip->prod, rec);
-    if (err != 0) {
-      ew__conn_close(c, EW_ENOMEM, 0);
-      return -1;
-    }
-    return frames_deliver(c);
-  }
   uint32_t max_frame = c->prof->max_frame_bytes;
-  uint32_t frames = 0, allow = ew__guard_allowance(c);
+  /* Behind a control record queued while the read was open (the guard's BAN), no frame may go
+   * ahead of it: none is taken here, and the bytes wait in the input buffer's path. */
+  uint32_t frames = 0, allow = ip->ovf_head != NULL ? 0 : ew__guard_allowance(c);
   while (total - used >= EW_FRAME_HEADER_BYTES && frames < allow) {
     ew_frame_header_t h;
     if (ew_frame_decode(p + used, max_frame, &h) != 0) break;
