@@ -97,10 +97,30 @@ const SERVERS = [
     display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads} --workers 2`,
   },
   {
+    name: 'evwire-js-spin',
+    optional: true, // only when named in --servers
+    about: 'evwire-js with the IO thread spinning up to 20 µs before it sleeps, while spins pay (`spinUs: 20`, docs/design-notes.md "Spinning before sleep").',
+    command: (port, o) => [process.execPath, [path.join('bench', 'peers', 'evwire-echo.js'), '--port', String(port), '--io-threads', String(o.ioThreads), '--spin-us', '20']],
+    display: (o) => `node bench/peers/evwire-echo.js --port P --io-threads ${o.ioThreads} --spin-us 20`,
+  },
+  {
     name: 'evwire-native',
     about: 'The same core with a C consumer and no JavaScript: the ceiling for evwire-js.',
     command: (port, o) => [NATIVE, ['--port', String(port), '--io-threads', String(o.ioThreads)]],
     display: (o) => `build-c/ew_echo_native --port P --io-threads ${o.ioThreads}`,
+  },
+  {
+    name: 'evwire-native-inline',
+    about: 'evwire-native with the IO loop and the C consumer on one thread in turns (`--inline`, as `ioThreads: 0` for JavaScript): no thread hand-off.',
+    command: (port) => [NATIVE, ['--port', String(port), '--inline']],
+    display: () => 'build-c/ew_echo_native --port P --inline',
+  },
+  {
+    name: 'evwire-native-spin',
+    optional: true,
+    about: 'evwire-native with the IO thread and the C consumer spinning up to 20 µs before they sleep, while spins pay (`--spin-us 20`).',
+    command: (port, o) => [NATIVE, ['--port', String(port), '--io-threads', String(o.ioThreads), '--spin-us', '20']],
+    display: (o) => `build-c/ew_echo_native --port P --io-threads ${o.ioThreads} --spin-us 20`,
   },
   {
     name: 'c-epoll',
@@ -289,7 +309,7 @@ function parseArgs(argv) {
   // --quick drops the 1 MiB case only from the default matrix; naming it keeps it.
   o.caseList = namedCases ?? CASES.filter((c) => !(o.quick && c.id === '1m'));
   // --quick leaves out the level-triggered variants unless they are named, to stay under a minute.
-  o.serverList = pick(o.servers, SERVERS, 'name', 'server') ?? SERVERS.filter((s) => !(o.quick && s.name.endsWith('-level')));
+  o.serverList = pick(o.servers, SERVERS, 'name', 'server') ?? SERVERS.filter((s) => !s.optional && !(o.quick && s.name.endsWith('-level')));
   return o;
 }
 

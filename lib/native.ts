@@ -149,6 +149,8 @@ export interface NativeRuntimeOptions {
   maxConnsPerThread: number;
   readBudget: number;
   levelTriggered: boolean;
+  /** The longest an IO thread spins before blocking (ew_runtime_opts_t.spin_us). */
+  spinUs: number;
   logLevel: number;
   taskRingBytes: number;
 }
@@ -259,6 +261,7 @@ export interface NativeDefaults {
     maxConnsPerThread: number;
     readBudget: number;
     levelTriggered: boolean;
+    spinUs: number;
   };
   listen: {
     backlog: number;

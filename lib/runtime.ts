@@ -47,6 +47,12 @@ export interface RuntimeOptions {
    * the default inline, where the read to EAGAIN is a syscall on the JavaScript thread's time:
    * bench/README.md). Both are complete; docs/experiments.md compares them. */
   triggering?: 'edge' | 'level';
+  /** Microseconds (0..1000) an IO thread may poll its rings and sockets before it blocks in
+   * epoll, while spinning pays: the spin arms itself after a wait shorter than this, and backs
+   * off after a spin that found nothing (docs/design-notes.md, "Spinning before sleep"). It
+   * saves the wake-up on both sides when JavaScript answers within the spin. No effect inline.
+   * Default 0 (off). */
+  spinUs?: number;
   /** A pino logger (made with createLogger() for the `always` level), or options for one. */
   logger?: Logger | LoggerOptions;
   /** Work threads (docs/workers.md): Node worker_threads that each get their own rings to
@@ -160,6 +166,10 @@ export interface IoThreadStats {
   cryptoFailures: number;
   /** The frames of framesIn that were read straight into a ring (FRAMES records, docs/protocol.md). */
   framesLanded: number;
+  /** Spins before a blocking wait (the `spinUs` option). */
+  spins: number;
+  /** Spins that found work: each a blocking wait and a wake-up saved. */
+  spinHits: number;
 }
 
 /** The native counter names in camelCase (bytes_in: bytesIn), in the native order. */
@@ -321,6 +331,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     check(Number.isInteger(readBudget) && readBudget >= 0 && readBudget <= 0xffffffff, 'readBudget must be a u32', readBudget);
     const triggering = opts.triggering ?? (D.levelTriggered || inlineIo ? 'level' : 'edge');
     check(triggering === 'edge' || triggering === 'level', "triggering must be 'edge' or 'level'", triggering);
+    const spinUs = opts.spinUs ?? D.spinUs;
+    check(Number.isInteger(spinUs) && spinUs >= 0 && spinUs <= 1000, 'spinUs must be an integer in 0..1000', spinUs);
     const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger ?? {});
     const w = opts.workers ?? { count: 0 };
     check(typeof w === 'object' && w !== null, 'workers must be an object', w);
@@ -345,6 +357,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         maxConnsPerThread: maxConns,
         readBudget,
         levelTriggered: triggering === 'level',
+        spinUs,
         logLevel: nativeLevelOf(logger),
       });
     } catch (err) {

@@ -47,6 +47,8 @@ const IO_STAT_KEYS: Record<keyof IoThreadStats, true> = {
   tlsFailures: true,
   cryptoFailures: true,
   framesLanded: true,
+  spins: true,
+  spinHits: true,
 };
 
 /** Compiles test/types/<config> (a consumer project of the published types) with tsc. */

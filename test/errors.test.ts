@@ -104,6 +104,9 @@ describe('errors', function () {
       { outRingBytes: 1024 },
       { maxConnectionsPerThread: 0 },
       { readBudget: -1 },
+      { spinUs: -1 },
+      { spinUs: 1001 },
+      { spinUs: 2.5 },
     ];
     for (const opts of bad) {
       await assert.rejects(Runtime.start(opts as never), (e: InvalidArgumentError) => e instanceof InvalidArgumentError && e.code === 'EW_EINVAL', JSON.stringify(opts));

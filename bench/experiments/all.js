@@ -9,7 +9,7 @@
 const { spawnSync } = require('child_process');
 const path = require('path');
 
-const ALL = ['triggering', 'starvation', 'accept', 'inbox', 'startup', 'allocator', 'tsfn', 'scaling'];
+const ALL = ['triggering', 'starvation', 'accept', 'inbox', 'startup', 'allocator', 'tsfn', 'scaling', 'spin'];
 const argv = process.argv.slice(2);
 const oi = argv.indexOf('--only');
 const only = oi >= 0 ? argv.splice(oi, 2)[1].split(',') : ALL;

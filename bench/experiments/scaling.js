@@ -2,14 +2,14 @@
 // Copyright (c) 2026 evwire contributors
 'use strict';
 // Experiment: IO-thread scaling, native-only (docs/experiments.md).
-//   node bench/experiments/scaling.js [--threads 1,2,4] [--runs N] [--seconds S] [--quick]
-// The native-only echo server with 1, 2 and 4 IO threads (and as many consumer threads), the
+//   node bench/experiments/scaling.js [--threads 1,2,4,8] [--runs N] [--seconds S] [--quick]
+// The native-only echo server with 1, 2, 4 and 8 IO threads (and as many consumer threads), the
 // server on the upper half of the CPUs and the load generator (one thread per CPU of its half)
 // on the lower half. On a 2-CPU machine the server has one CPU and cannot scale: the figures
 // say what threads cost there. The command is the same on a bigger machine.
 const c = require('./common');
 
-const o = c.options({ threads: '1,2,4', runs: 3, seconds: 4, warmup: 1, quick: false });
+const o = c.options({ threads: '1,2,4,8', runs: 3, seconds: 4, warmup: 1, quick: false });
 if (o.quick) Object.assign(o, { runs: 1, seconds: 2, warmup: 0.5 });
 c.need([
   [c.LOADGEN, 'npm run build:c'],

@@ -85,6 +85,7 @@ async function startServer({ cpu, cmd, args, cwd, port, readyTimeoutMs, env }) {
   const stderrTail = tailCollector(child.stderr);
   const stdoutTail = tailCollector(child.stdout);
   child.stderrTail = stderrTail;
+  child.stdoutTail = stdoutTail;
   const ready = await new Promise((resolve) => {
     let buf = '';
     const onData = (s) => {

@@ -83,8 +83,12 @@ function summarize(runs, cases, servers) {
       httpInlineVsUws: ['evwire-http-inline', 'uws'],
       w1VsJs: ['evwire-w1', 'evwire-js'],
       w2VsJs: ['evwire-w2', 'evwire-js'],
+      spinVsJs: ['evwire-js-spin', 'evwire-js'],
+      nativeSpinVsNative: ['evwire-native-spin', 'evwire-native'],
       jsVsEpoll: ['evwire-js', 'c-epoll'],
       nativeVsEpoll: ['evwire-native', 'c-epoll'],
+      nativeInlineVsEpoll: ['evwire-native-inline', 'c-epoll'],
+      nativeInlineVsNative: ['evwire-native-inline', 'evwire-native'],
       corkedVsEpoll: ['node-net-corked', 'c-epoll'],
       jsVsBufferevent: ['evwire-js', 'c-bufferevent'],
       nativeVsBufferevent: ['evwire-native', 'c-bufferevent'],
@@ -340,6 +344,12 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
         )
       );
     }
+    if (summary.some((c) => c.ratios.nativeInlineVsEpoll !== null)) {
+      L.push('');
+      L.push('Native inline: `evwire-native-inline` is evwire-native with the IO loop and the C consumer on one thread in turns (`--inline`), as `ioThreads: 0` does for JavaScript.');
+      L.push('');
+      L.push(table(['Case', 'evwire-native-inline / c-epoll', 'evwire-native-inline / evwire-native'], summary.map((c) => [`${c.name}`, fmtRS(c, 'nativeInlineVsEpoll'), fmtRS(c, 'nativeInlineVsNative')])));
+    }
     const inlineKeys = ['inlineVsCorked', 'inlineVsJs', 'inlineVsEdge', 'inlineVsEpoll', 'inlineVsBufferevent'];
     if (summary.some((c) => inlineKeys.some((k) => c.ratios[k] !== null))) {
       L.push('');
@@ -351,6 +361,12 @@ function renderMarkdown(meta, summary, runs, http = [], udp = []) {
           summary.map((c) => [`${c.name}`, ...inlineKeys.map((k) => fmtRS(c, k))])
         )
       );
+    }
+    if (summary.some((c) => c.ratios.spinVsJs !== null || c.ratios.nativeSpinVsNative !== null)) {
+      L.push('');
+      L.push('Spinning before sleep: the same servers with `spinUs: 20` (`--spin-us 20`), the IO thread (and the C consumer) polling up to 20 µs before blocking while spins find work (docs/design-notes.md, "Spinning before sleep"). The server is pinned to one CPU, so its threads share it.');
+      L.push('');
+      L.push(table(['Case', 'evwire-js-spin / evwire-js', 'evwire-native-spin / evwire-native'], summary.map((c) => [`${c.name}`, fmtRS(c, 'spinVsJs'), fmtRS(c, 'nativeSpinVsNative')])));
     }
     if (summary.some((c) => c.ratios.w1VsJs !== null || c.ratios.w2VsJs !== null)) {
       L.push('');

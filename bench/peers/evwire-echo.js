@@ -4,6 +4,7 @@
 // evwire echo server with a JavaScript handler, the peer the benchmarks drive.
 //   node bench/peers/evwire-echo.js --port P [--io-threads N] [--affinity auto|off|0,1]
 //        [--read-budget BYTES] [--ring-bytes BYTES] [--triggering edge|level] [--workers N]
+//        [--spin-us US]          the IO threads' spin before sleeping (the spinUs option)
 //        [--encryption CIPHER]   message encryption required (test/fixtures/crypto's Ed25519 key)
 //        [--tls DIR]             TLS with DIR/server.pem and DIR/server.key
 // With --workers N the echo runs on N work threads (bench/peers/evwire-echo-worker.js) and the
@@ -28,6 +29,7 @@ async function main() {
     readBudget: opt('read-budget', undefined) === undefined ? undefined : Number(opt('read-budget')),
     inRingBytes: ring === undefined ? undefined : Number(ring),
     outRingBytes: ring === undefined ? undefined : Number(ring),
+    spinUs: opt('spin-us', undefined) === undefined ? undefined : Number(opt('spin-us')),
     triggering: opt('triggering', undefined), // the runtime's default: edge with IO threads, level inline
     logger: { level: 'warn' },
     workers: { count: Number(opt('workers', '0')), module: path.join(__dirname, 'evwire-echo-worker.js') },

@@ -64,6 +64,7 @@ private:
     r.Set("maxConnsPerThread", ro.max_conns_per_thread);
     r.Set("readBudget", ro.read_budget);
     r.Set("levelTriggered", Napi::Boolean::New(env, ro.level_triggered != 0));
+    r.Set("spinUs", ro.spin_us);
     Napi::Object l = Napi::Object::New(env);
     l.Set("backlog", lo.backlog);
     l.Set("maxFrameBytes", lo.max_frame_bytes);

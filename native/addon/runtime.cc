@@ -81,6 +81,7 @@ public:
     opts.max_conns_per_thread = U32(o, "maxConnsPerThread", opts.max_conns_per_thread);
     opts.read_budget = U32(o, "readBudget", opts.read_budget);
     opts.level_triggered = Bool(o, "levelTriggered", false) ? 1 : 0;
+    opts.spin_us = U32(o, "spinUs", opts.spin_us);
     inline_ = Bool(o, "inlineIo", false);
     if (inline_) {
       opts.inline_io = 1;

@@ -32,12 +32,26 @@ static uint32_t conn_io(uint64_t id) {
   return (uint32_t)((id >> 24) & 0xffu);
 }
 
+/* Tells IO thread `io` that the port published or released: a kick, or inline (the loop runs
+ * on this thread) nothing: the owner runs the loop after the drain. */
+static void kick(ew_echo_port_t *ep, uint32_t io) {
+  if (!ep->inline_owner) ew_port_kick(ep->port, io);
+}
+
 /* Blocks until the out ring of `io` has room for `len`, kicking the IO thread so it drains. */
 static ew_rec_t *reserve_out(ew_echo_port_t *ep, uint32_t io, uint32_t len) {
   ew_ring_producer_t *p = &ep->out[io];
   for (;;) {
     ew_rec_t *rec = ew_ring_reserve(p, len);
     if (rec != NULL) return rec;
+    if (ep->inline_owner) {
+      /* The loop that empties the ring is this thread's: one round of it, without looking at
+       * the sockets, takes the records into the connections' output. */
+      ew_ring_publish(p);
+      int32_t next;
+      ew_runtime_inline_run(ep->rt, EW_INLINE_NO_POLL, &next);
+      continue;
+    }
     if (ew_ring_publish(p)) ew_port_kick(ep->port, io);
     if (ew_ring_wait_space(p, len)) continue;
     struct pollfd pfd = {.fd = ep->efd, .events = POLLIN};
@@ -191,7 +205,7 @@ static void on_data(ew_echo_port_t *ep, uint32_t io, const ew_rec_t *rec) {
   }
 }
 
-static int drain(ew_echo_port_t *ep) {
+int ew_echo_port_drain(ew_echo_port_t *ep) {
   int any = 0;
   for (uint32_t k = 0; k < ep->nio; k++) {
     const ew_rec_t *rec;
@@ -244,29 +258,44 @@ static int drain(ew_echo_port_t *ep) {
   /* Publish replies first, then free the in rings: an IO thread woken for room sees the
    * replies in the same round. */
   for (uint32_t k = 0; k < ep->nio; k++)
-    if (ew_ring_publish(&ep->out[k])) ew_port_kick(ep->port, k);
+    if (ew_ring_publish(&ep->out[k])) kick(ep, k);
   for (uint32_t k = 0; k < ep->nio; k++)
-    if (ew_ring_release(&ep->in[k])) ew_port_kick(ep->port, k);
+    if (ew_ring_release(&ep->in[k])) kick(ep, k);
   return any;
+}
+
+static int port_ready(void *arg) {
+  ew_echo_port_t *ep = arg;
+  return ew_port_pending(ep->port, ep->heads) ||
+         atomic_load_explicit(&ep->stop, memory_order_relaxed);
 }
 
 static void *port_main(void *arg) {
   ew_echo_port_t *ep = arg;
+  ew_spin_init(&ep->spin, ep->spin_us);
   while (!atomic_load(&ep->stop)) {
-    if (drain(ep)) continue;
+    if (ew_echo_port_drain(ep)) continue;
+    int hit = ew_spin_run(&ep->spin, port_ready, ep);
+    atomic_store_explicit(&ep->spins, ep->spin.spins, memory_order_relaxed);
+    atomic_store_explicit(&ep->spin_hits, ep->spin.hits, memory_order_relaxed);
+    if (hit) continue;
     if (ew_port_prepare_sleep(ep->port, ep->heads)) continue;
     struct pollfd pfd = {.fd = ep->efd, .events = POLLIN};
     /* The timeout only bounds how long a stop request waits; wakeups come from the eventfd. */
+    ew_spin_sleep(&ep->spin);
     poll(&pfd, 1, 50);
     uint64_t v;
-    if (read(ep->efd, &v, sizeof v) > 0) atomic_fetch_add(&ep->wakeups, 1);
+    if (read(ep->efd, &v, sizeof v) > 0) {
+      atomic_fetch_add(&ep->wakeups, 1);
+      ew_spin_woke(&ep->spin);
+    }
     ew_port_awake(ep->port);
   }
-  drain(ep);
+  ew_echo_port_drain(ep);
   return NULL;
 }
 
-int ew_echo_port_start(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {
+int ew_echo_port_attach(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {
   ep->rt = rt;
   ep->port = ew_runtime_port(rt, index);
   if (ep->port == NULL) return EW_EINVAL;
@@ -280,14 +309,48 @@ int ew_echo_port_start(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {
   }
   atomic_store(&ep->stop, 0);
   int err = ew_port_attach(ep->port, wake_cb, ep);
-  if (err != 0) {
-    close(ep->efd);
-    return err;
+  if (err != 0) close(ep->efd);
+  return err;
+}
+
+void ew_echo_port_detach(ew_echo_port_t *ep) {
+  ew_port_detach(ep->port);
+  while (ep->partials != NULL)
+    drop_partial(ep, ep->partials->conn);
+  close(ep->efd);
+}
+
+void ew_echo_port_run_inline(ew_echo_port_t *ep, int (*should_stop)(void *arg), void *arg) {
+  ew_runtime_t *rt = ep->rt;
+  int fd = ew_runtime_inline_fd(rt);
+  int stopping = 0;
+  for (;;) {
+    if (!stopping && should_stop(arg)) {
+      stopping = 1;
+      ew_runtime_stop(rt, NULL, NULL);
+    }
+    int32_t next;
+    int r = ew_runtime_inline_run(rt, 0, &next);
+    if (r == EW_INLINE_STOPPED) break;
+    int any = ew_echo_port_drain(ep);
+    if (any || r != EW_INLINE_IDLE) continue;
+    if (ew_port_prepare_sleep(ep->port, ep->heads)) continue;
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ep->efd, .events = POLLIN}};
+    /* The timeout bounds how long a stop request waits. */
+    poll(p, 2, next >= 0 && next < 50 ? next : 50);
+    uint64_t v;
+    if (read(ep->efd, &v, sizeof v) > 0) atomic_fetch_add(&ep->wakeups, 1);
+    ew_port_awake(ep->port);
   }
+  ew_echo_port_drain(ep);
+}
+
+int ew_echo_port_start(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {
+  int err = ew_echo_port_attach(ep, rt, index);
+  if (err != 0) return err;
   err = pthread_create(&ep->thread, NULL, port_main, ep);
   if (err != 0) {
-    ew_port_detach(ep->port);
-    close(ep->efd);
+    ew_echo_port_detach(ep);
     return ew_translate_sys_error(err);
   }
   return 0;
@@ -297,8 +360,5 @@ void ew_echo_port_stop(ew_echo_port_t *ep) {
   atomic_store(&ep->stop, 1);
   wake_cb(ep);
   pthread_join(ep->thread, NULL);
-  ew_port_detach(ep->port);
-  while (ep->partials != NULL)
-    drop_partial(ep, ep->partials->conn);
-  close(ep->efd);
+  ew_echo_port_detach(ep);
 }

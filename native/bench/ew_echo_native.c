@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "echo_port.h"
@@ -49,15 +50,32 @@ static void print_io_stats(ew_runtime_t *rt) {
   fflush(stdout);
 }
 
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t end_ms;
+static int should_stop(void *arg) {
+  (void)arg;
+  return stop_requested || (end_ms != 0 && mono_ms() >= end_ms);
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: ew_echo_native [--host H] [--port P] [--io-threads N] [--cpus LIST]\n"
              "                      [--reuse-port] [--least-conns] [--read-budget BYTES]\n"
              "                      [--ring-bytes BYTES] [--seconds S] [--raw] [--level]\n"
-             "                      [--ports N] [--stats] [--backlog N]\n"
+             "                      [--ports N] [--stats] [--backlog N] [--spin-us US]\n"
+             "                      [--inline [--edge]]\n"
              "Echoes evwire frames until SIGINT/SIGTERM (or S seconds). Prints one line\n"
              "'listening <address> <port>' once ready. --ports runs N consumer threads\n"
              "(connections are bound to them round-robin); --stats prints one line\n"
-             "'stats <json>' with every IO thread's counters before exiting.\n");
+             "'stats <json>' with every IO thread's counters before exiting. --spin-us lets\n"
+             "the IO threads and the consumers spin up to US microseconds before sleeping,\n"
+             "while a spin pays (ew_spin_t). --inline runs the one IO loop and the consumer on\n"
+             "the main thread, as ioThreads: 0 does for JavaScript: no thread hand-off; its\n"
+             "connections are level-triggered, as there, unless --edge.\n");
 }
 
 int main(int argc, char **argv) {
@@ -75,6 +93,9 @@ int main(int argc, char **argv) {
                                        {"ports", required_argument, 0, 'P'},
                                        {"stats", no_argument, 0, 'S'},
                                        {"backlog", required_argument, 0, 'B'},
+                                       {"spin-us", required_argument, 0, 'U'},
+                                       {"inline", no_argument, 0, 'I'},
+                                       {"edge", no_argument, 0, 'E'},
                                        {"help", no_argument, 0, '?'},
                                        {0, 0, 0, 0}};
   ew_runtime_opts_t o;
@@ -84,7 +105,7 @@ int main(int argc, char **argv) {
   lo.host = "127.0.0.1";
   int cpus[EW_MAX_IO_THREADS];
   double seconds = 0;
-  int raw = 0, print_stats = 0, c;
+  int raw = 0, print_stats = 0, inline_io = 0, edge = 0, c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
     case 'h':
@@ -135,12 +156,29 @@ int main(int argc, char **argv) {
     case 'B':
       lo.backlog = atoi(optarg);
       break;
+    case 'U':
+      o.spin_us = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case 'I':
+      inline_io = 1;
+      break;
+    case 'E':
+      edge = 1;
+      break;
     default:
       usage(c == '?' ? stdout : stderr);
       return c == '?' ? 0 : 2;
     }
   }
   if (raw) lo.framing = EW_FRAMING_RAW;
+  if (inline_io) {
+    o.inline_io = 1;
+    o.io_threads = 1;
+    o.ports = 1;
+    /* Level-triggered unless --edge, as inline JavaScript runtimes default to: a short read
+     * ends the read without the syscall that finds EAGAIN. */
+    if (!edge) o.level_triggered = 1;
+  }
   ew_runtime_t *rt;
   int err = ew_runtime_start(&o, &rt);
   if (err != 0) {
@@ -152,10 +190,13 @@ int main(int argc, char **argv) {
   for (uint32_t j = 0; j < nports; j++) {
     eps[j].raw = raw;
     eps[j].end_on_peer_end = 1;
-    if ((err = ew_echo_port_start(&eps[j], rt, j)) != 0) {
+    eps[j].spin_us = o.spin_us;
+    eps[j].inline_owner = inline_io;
+    if ((err = inline_io ? ew_echo_port_attach(&eps[j], rt, j)
+                         : ew_echo_port_start(&eps[j], rt, j)) != 0) {
       fprintf(stderr, "ew_echo_native: port %u: %s\n", j, ew_strerror(err));
       for (uint32_t i = 0; i < j; i++)
-        ew_echo_port_stop(&eps[i]);
+        inline_io ? ew_echo_port_detach(&eps[i]) : ew_echo_port_stop(&eps[i]);
       ew_runtime_release(rt);
       return 1;
     }
@@ -165,7 +206,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ew_echo_native: listen %s:%u: %s (%s)\n", lo.host, lo.port, ew_strerror(err),
             ew_err_name(err));
     for (uint32_t j = 0; j < nports; j++)
-      ew_echo_port_stop(&eps[j]);
+      inline_io ? ew_echo_port_detach(&eps[j]) : ew_echo_port_stop(&eps[j]);
     ew_runtime_release(rt);
     return 1;
   }
@@ -174,17 +215,30 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   printf("listening %s %u\n", info.address, info.port);
   fflush(stdout);
-  for (double waited = 0; !stop_requested && (seconds <= 0 || waited < seconds); waited += 0.05)
-    usleep(50000);
-  uint64_t opened = 0, frames = 0;
+  if (inline_io) {
+    end_ms = seconds > 0 ? mono_ms() + (uint64_t)(seconds * 1000) : 0;
+    ew_echo_port_run_inline(&eps[0], should_stop, NULL);
+  } else
+    for (double waited = 0; !stop_requested && (seconds <= 0 || waited < seconds); waited += 0.05)
+      usleep(50000);
+  uint64_t opened = 0, frames = 0, wakeups = 0, spins = 0, hits = 0;
   for (uint32_t j = 0; j < nports; j++) {
-    ew_echo_port_stop(&eps[j]);
+    if (inline_io)
+      ew_echo_port_detach(&eps[j]);
+    else
+      ew_echo_port_stop(&eps[j]);
     opened += atomic_load(&eps[j].opened);
     frames += atomic_load(&eps[j].frames);
+    wakeups += atomic_load(&eps[j].wakeups);
+    spins += atomic_load(&eps[j].spins);
+    hits += atomic_load(&eps[j].spin_hits);
   }
   if (print_stats) print_io_stats(rt);
-  fprintf(stderr, "ew_echo_native: %llu connections, %llu frames echoed\n",
-          (unsigned long long)opened, (unsigned long long)frames);
+  fprintf(stderr,
+          "ew_echo_native: %llu connections, %llu frames echoed; consumers: %llu wakeups, "
+          "%llu spins, %llu found work\n",
+          (unsigned long long)opened, (unsigned long long)frames, (unsigned long long)wakeups,
+          (unsigned long long)spins, (unsigned long long)hits);
   ew_runtime_release(rt);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -575,6 +576,113 @@ static void test_reads_land_in_ring(void) {
   ASSERT_GE(lc.most_per_rec, 5);
   free(stream);
   one_conn_end(rt, tp, fd, id, fds0);
+}
+
+/* A byte-window kick that bans, in the middle of one pump's landed reads. The connection is
+ * paused while 64,000 bytes of 16-byte frames wait in its socket, then resumed: the pump's
+ * first read lands 16 KiB (a 64 KiB ring's largest record) as one FRAMES record, uncharged to
+ * the address yet; the second read goes over the byte window with its reservation open, the
+ * kick charges those frames to the address, which is over its rate and is banned. The BAN
+ * control record is made while the reservation is open: it must wait (ew__io_port_t.landing)
+ * and arrive whole after the frames, before or after the CLOSE, with nothing cut or lost. */
+static void test_ban_while_landing(void) {
+  int fds0 = count_fds();
+  static tport_t tp[1];
+  settled_threads();
+  ew_runtime_t *rt = start_rt(1, 1, 0);
+  tport_open(&tp[0], rt, 0);
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.limits.window_ms = 60000;
+  lo.limits.max_bytes_per_window = 20000;
+  lo.limits.ip_msgs_per_sec = 10;
+  lo.limits.ip_msg_burst = 10;
+  lo.limits.ban_ms = 60000;
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(rt, &lo, &info));
+  int fd;
+  uint64_t id;
+  connect_bound(tp, 1, info.port, info.id, &fd, &id);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 1, NULL, 0);
+  sync_conn(&tp[0], fd, id);
+  enum { N = 4000, BODY = 4 };
+  static uint8_t stream[N * (EW_FRAME_HEADER_BYTES + BODY)];
+  for (uint32_t k = 0; k < N; k++) {
+    uint8_t *f = stream + k * (EW_FRAME_HEADER_BYTES + BODY);
+    frame_header(f, BODY, 7, 0, k);
+    memcpy(f + EW_FRAME_HEADER_BYTES, &k, BODY);
+  }
+  tcp_write_all(fd, stream, sizeof stream);
+  int sfd = server_end(fd);
+  uint64_t deadline = now_ms() + 10000;
+  for (int queued = 0; queued < (int)sizeof stream;) {
+    ASSERT_OK(ioctl(sfd, FIONREAD, &queued));
+    if (now_ms() > deadline)
+      EW__FAIL("only %d of %zu bytes reached the socket", queued, sizeof stream);
+    usleep(1000);
+  }
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_bytes_in), 0);
+  tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 0, NULL, 0);
+  uint32_t frames = 0;
+  int bans = 0, faults = 0, closes = 0;
+  rec_t r;
+  while (bans + closes < 2) {
+    if (!tport_take(&tp[0], &r, 10000))
+      EW__FAIL("after %u frames: %d BAN and %d CLOSE records within 10 s", frames, bans, closes);
+    if (r.h.kind == EW_REC_DATA) {
+      ASSERT_EQ(bans + faults, 0); /* the frames come first */
+      ASSERT_UEQ(r.h.conn, id);
+      ASSERT_EQ(r.h.type, 7);
+      ASSERT_EQ(r.h.seq, frames);
+      ASSERT_EQ(r.h.len, BODY);
+      ASSERT_MEM_EQ(r.body, &frames, BODY);
+      frames++;
+    } else if (r.h.kind == EW_REC_BAN) {
+      ASSERT_EQ(r.h.type, info.id);
+      ASSERT_EQ(r.h.seq, 60000);
+      uint32_t reason;
+      uint16_t family;
+      memcpy(&reason, r.body, 4);
+      memcpy(&family, r.body + 4, 2);
+      ASSERT_EQ(reason, EW_BAN_MESSAGES);
+      ASSERT_EQ(family, 4);
+      ASSERT_EQ(r.h.len, 8 + 9); /* the address, without a NUL */
+      ASSERT_MEM_EQ(r.body + 8, "127.0.0.1", 9);
+      bans++;
+    } else if (r.h.kind == EW_REC_FAULT) {
+      /* The kick: a FAULT with the reason, answered as a consumer does, with SHUTDOWN. */
+      ASSERT_EQ(faults, 0);
+      ASSERT_UEQ(r.h.conn, id);
+      ASSERT_EQ((int32_t)r.h.type, EW_EFLOOD);
+      tport_cmd(&tp[0], 0, EW_REC_SHUTDOWN, id, r.h.type, 0, NULL, 0);
+      faults++;
+    } else if (r.h.kind == EW_REC_CLOSE) {
+      ASSERT_EQ(faults, 1);
+      ASSERT_UEQ(r.h.conn, id);
+      /* The kick's reason, or the ban's: the ban closes every connection of the address. */
+      if ((int32_t)r.h.type != EW_EFLOOD && (int32_t)r.h.type != EW_EBANNED)
+        EW__FAIL("CLOSE with %s", ew_err_name((int32_t)r.h.type));
+      closes++;
+    } else {
+      EW__FAIL("record kind %u after %u frames", (unsigned)r.h.kind, frames);
+    }
+  }
+  ASSERT_EQ(bans, 1);
+  /* The first read's frames, whole and in order; the kick came on a later read. */
+  ASSERT_GE(frames, 1000);
+  ASSERT_LE(frames * (EW_FRAME_HEADER_BYTES + BODY), 20000);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_frames_landed), frames);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_kicks), 1);
+  ASSERT_UEQ(stat_of(rt, 0, EW_STAT_bans), 1);
+  expect_client_closed(fd);
+  close(fd);
+  expect_quiet(tp, 1, 50);
+  WAIT_FOR(stat_of(rt, 0, EW_STAT_live) == 0);
+  ew_port_detach(tp[0].p);
+  ew_runtime_release(rt);
+  ASSERT_EQ(count_fds(), fds0);
+  settled_threads();
 }
 
 /* ---- task rings ---------------------------------------------------------------------------- */
@@ -1652,12 +1760,12 @@ static void test_reset_parked(void) {
 
 int main(int argc, char **argv) {
   static const ew_test_t tests[] = {
-      EW_TEST(test_task_ring_options), EW_TEST(test_task_ring_sleep),
-      EW_TEST(test_task_ring_stream),  EW_TEST(test_bind_policies),
-      EW_TEST(test_admission),         EW_TEST(test_parked_half_close),
-      EW_TEST(test_parked_reset),      EW_TEST(test_port_reset),
-      EW_TEST(test_reset_parked),      EW_TEST(test_conn_options),
-      EW_TEST(test_reads_land_in_ring)};
+      EW_TEST(test_task_ring_options),  EW_TEST(test_task_ring_sleep),
+      EW_TEST(test_task_ring_stream),   EW_TEST(test_bind_policies),
+      EW_TEST(test_admission),          EW_TEST(test_parked_half_close),
+      EW_TEST(test_parked_reset),       EW_TEST(test_port_reset),
+      EW_TEST(test_reset_parked),       EW_TEST(test_conn_options),
+      EW_TEST(test_reads_land_in_ring), EW_TEST(test_ban_while_landing)};
   for (level_triggered = 0; level_triggered <= 1; level_triggered++) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;

@@ -19,6 +19,7 @@ static ew_echo_port_t ep;
  * owner, as the JavaScript thread is in Node). */
 static int level_triggered;
 static int inline_io;
+static uint32_t spin_us; /* the spinning pass: IO thread and echo port both spin */
 static pthread_t driver;
 
 /* The owner's side of inline mode, as the addon does it with libuv: poll the fd with the next
@@ -48,6 +49,7 @@ static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   o.out_ring_bytes = 1u << 16;
   o.log_level = EW_LOG_LEVEL_ERROR;
   o.level_triggered = level_triggered;
+  o.spin_us = spin_us;
   if (inline_io) {
     o.io_threads = 1;
     o.inline_io = 1;
@@ -60,6 +62,7 @@ static uint16_t start(uint32_t io_threads, uint32_t max_frame) {
   memset(&ep, 0, sizeof ep);
   ep.end_on_peer_end = 1;
   ep.on_record = next_on_record;
+  ep.spin_us = spin_us;
   ASSERT_OK(ew_echo_port_start(&ep, rt, 0));
   ew_listen_opts_t lo;
   ew_listen_opts_init(&lo);
@@ -503,6 +506,211 @@ static void test_inline_api(void) {
   ASSERT_EQ(count_fds(), fds0);
 }
 
+/* ---- the echo port as the inline loop's owner (ew_echo_native --inline) ------------------- */
+
+static atomic_int owner_stop;
+static int owner_should_stop(void *arg) {
+  (void)arg;
+  return atomic_load(&owner_stop);
+}
+static void *owner_main(void *arg) {
+  ew_echo_port_run_inline(arg, owner_should_stop, NULL);
+  return NULL;
+}
+
+/* The IO loop and the echo on one thread, in turns: every size (1 MiB through 64 KiB rings, so
+ * fragments and full rings, where a full out ring runs a round of the loop on the spot), a
+ * pipelined batch larger than the out ring, a half-close answered after the replies, and a stop
+ * that leaves no descriptor behind. */
+static void test_inline_owner_echo(void) {
+  int fds0 = count_fds();
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  o.inline_io = 1;
+  o.in_ring_bytes = 1u << 16;
+  o.out_ring_bytes = 1u << 16;
+  o.log_level = EW_LOG_LEVEL_ERROR;
+  o.level_triggered = level_triggered;
+  ew_runtime_t *r;
+  ASSERT_OK(ew_runtime_start(&o, &r));
+  static ew_echo_port_t op;
+  memset(&op, 0, sizeof op);
+  op.end_on_peer_end = 1;
+  op.inline_owner = 1;
+  ASSERT_OK(ew_echo_port_attach(&op, r, 0));
+  ew_listen_opts_t lo;
+  ew_listen_opts_init(&lo);
+  lo.host = "127.0.0.1";
+  lo.max_frame_bytes = 4u << 20;
+  ew_listen_info_t info;
+  ASSERT_OK(ew_listen(r, &lo, &info));
+  atomic_store(&owner_stop, 0);
+  pthread_t t;
+  ASSERT_OK(pthread_create(&t, NULL, owner_main, &op));
+
+  int fds[4];
+  for (int i = 0; i < 4; i++)
+    fds[i] = tcp_connect(info.port);
+  const uint32_t sizes[] = {0, 1, 64, 4095, 16384, 65536, 100000, 1u << 20};
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+    for (int i = 0; i < 4; i++)
+      echo_one(fds[i], sizes[k], (uint16_t)(k + 1), (uint32_t)i);
+  enum { N = 2000, LEN = 64 };
+  static uint8_t out[N * (EW_FRAME_HEADER_BYTES + LEN)], in[sizeof out];
+  for (int i = 0; i < N; i++) {
+    uint8_t *f = out + i * (EW_FRAME_HEADER_BYTES + LEN);
+    frame_header(f, LEN, 9, 0, (uint32_t)i);
+    memset(f + EW_FRAME_HEADER_BYTES, i & 0xff, LEN);
+  }
+  tcp_write_all(fds[0], out, sizeof out);
+  ASSERT_OK(tcp_read_all(fds[0], in, sizeof in));
+  ASSERT_MEM_EQ(in, out, sizeof out);
+  shutdown(fds[0], SHUT_WR);
+  ASSERT_EQ(tcp_wait_closed(fds[0]), 0);
+  for (int i = 0; i < 4; i++)
+    close(fds[i]);
+  WAIT_FOR(atomic_load(&op.closed) == 4);
+  ASSERT_EQ(atomic_load(&op.frames), 4 * (sizeof sizes / sizeof sizes[0]) + N);
+
+  /* A connection still open at the stop is closed by it. */
+  int late = tcp_connect(info.port);
+  echo_one(late, 10, 1, 1);
+  atomic_store(&owner_stop, 1);
+  pthread_join(t, NULL);
+  int rc = tcp_wait_closed(late);
+  if (rc != 0 && rc != ECONNRESET) EW__FAIL("the late connection was not closed (%d)", rc);
+  close(late);
+  ew_echo_port_detach(&op);
+  ew_runtime_release(r);
+  ASSERT_EQ(count_fds(), fds0);
+}
+
+/* ---- spinning before sleep ---------------------------------------------------------------- */
+
+static int spin_calls, spin_ready_at;
+static int ready_at(void *arg) {
+  (void)arg;
+  return ++spin_calls >= spin_ready_at;
+}
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ew_spin_t's policy, step by step: it arms only after a wait shorter than its budget, stays
+ * armed while spins find work, and backs off 1, 2, 4 ... waits after each miss in a row. */
+static void test_spin_policy(void) {
+  ew_spin_t s;
+  ew_spin_init(&s, 0);
+  ew_spin_sleep(&s);
+  ew_spin_woke(&s);
+  ASSERT_EQ(s.armed, 0); /* a budget of 0 never arms */
+  spin_calls = 0;
+  spin_ready_at = 1;
+  ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 0);
+  ASSERT_EQ(spin_calls, 0);
+
+  /* A budget of 50 ms: "short" and "long" below are far from it even on a loaded machine. */
+  ew_spin_init(&s, 50000);
+  ASSERT_EQ(s.armed, 0); /* not before a wait says it may pay */
+  ew_spin_sleep(&s);
+  usleep(80000);
+  ew_spin_woke(&s);
+  ASSERT_EQ(s.armed, 0); /* a long wait: a spin would not have caught it */
+  ew_spin_sleep(&s);
+  ew_spin_woke(&s);
+  ASSERT_EQ(s.armed, 1); /* a short one would have */
+  spin_calls = 0;
+  spin_ready_at = 50;
+  ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 1);
+  ASSERT_EQ(spin_calls, 50);
+  ASSERT_EQ(s.armed, 1); /* a hit keeps it armed */
+  ASSERT_UEQ(s.spins, 1);
+  ASSERT_UEQ(s.hits, 1);
+
+  /* Misses in a row: each spins its whole budget, then 1, 2, 4 short waits pass unused. */
+  for (uint32_t miss = 0; miss < 3; miss++) {
+    spin_calls = 0;
+    spin_ready_at = INT32_MAX;
+    uint64_t t0 = mono_us();
+    ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 0);
+    ASSERT_GE(mono_us() - t0, 50000); /* the whole budget */
+    ASSERT_EQ(s.armed, 0);
+    for (uint32_t k = 0; k < (1u << miss); k++) {
+      ew_spin_sleep(&s);
+      ew_spin_woke(&s);
+      ASSERT_EQ(s.armed, 0);
+    }
+    ew_spin_sleep(&s);
+    ew_spin_woke(&s);
+    ASSERT_EQ(s.armed, 1);
+  }
+  /* A hit resets the back-off: the next miss skips one wait again. */
+  spin_calls = 0;
+  spin_ready_at = 1;
+  ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 1);
+  spin_calls = 0;
+  spin_ready_at = INT32_MAX;
+  ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 0);
+  ew_spin_sleep(&s);
+  ew_spin_woke(&s);
+  ASSERT_EQ(s.armed, 0);
+  ew_spin_sleep(&s);
+  ew_spin_woke(&s);
+  ASSERT_EQ(s.armed, 1);
+  ASSERT_UEQ(s.spins, 6);
+  ASSERT_UEQ(s.hits, 2);
+
+  /* The back-off stops doubling at 1024 waits. */
+  s.max_ns = 10000;
+  for (int i = 0; i < 20; i++) {
+    s.armed = 1;
+    ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 0);
+  }
+  ASSERT_EQ(s.skip, 1024);
+  ASSERT_EQ(s.penalty, 1024);
+
+  /* Out of range at start. */
+  ew_runtime_opts_t o;
+  ew_runtime_opts_init(&o);
+  ASSERT_EQ(o.spin_us, 0); /* off by default */
+  o.spin_us = EW_MAX_SPIN_US + 1;
+  o.log_level = EW_LOG_LEVEL_SILENT;
+  ew_runtime_t *bad = (ew_runtime_t *)1;
+  ASSERT_EQ(ew_runtime_start(&o, &bad), EW_EINVAL);
+  ASSERT_NULL(bad);
+}
+
+/* Ping-pong through a spinning IO thread (1 ms): every frame echoed, and spins found work (the
+ * echo port answers within microseconds, far inside the budget, in at least one of 2,000
+ * round trips), each of them a sleep and a wake-up saved. */
+static void test_spin_saves_wakeups(void) {
+  uint32_t saved = spin_us;
+  spin_us = 1000;
+  uint16_t port = start(1, 1u << 16);
+  spin_us = saved;
+  int fd = tcp_connect(port);
+  enum { N = 2000 };
+  for (uint32_t i = 0; i < N; i++)
+    echo_one(fd, 32, 3, i);
+  ew_shm_layout_t l;
+  ew_runtime_layout(rt, &l);
+  const uint8_t *st = ew_runtime_shm(rt, NULL) + l.io_ctl + EW_SHM_IO_STATS;
+  uint64_t spins, hits, wakeups;
+  memcpy(&spins, st + 8 * EW_STAT_spins, 8);
+  memcpy(&hits, st + 8 * EW_STAT_spin_hits, 8);
+  memcpy(&wakeups, st + 8 * EW_STAT_wakeups, 8);
+  fprintf(stderr, "  %u frames: %llu spins, %llu found work, %llu wakeups\n", (unsigned)N,
+          (unsigned long long)spins, (unsigned long long)hits, (unsigned long long)wakeups);
+  ASSERT_GT(hits, 0);
+  ASSERT_LE(hits, spins);
+  close(fd);
+  WAIT_FOR(atomic_load(&ep.closed) == 1);
+  stop();
+}
+
 int main(int argc, char **argv) {
   static const ew_test_t tests[] = {EW_TEST(test_echo_sizes),
                                     EW_TEST(test_pipelined_batch),
@@ -518,10 +726,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "## %s-triggered connections\n", level_triggered ? "level" : "edge");
     if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
   }
+  /* Spinning: the IO thread and the consumer poll before they sleep; a lost wake-up between
+   * a spin and a sleep would stall these tests. */
   level_triggered = 0;
+  spin_us = 200;
+  fprintf(stderr, "## spinning before sleep (200 us)\n");
+  if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
+  static const ew_test_t spin_tests[] = {EW_TEST(test_spin_policy),
+                                         EW_TEST(test_spin_saves_wakeups)};
+  if (ew_test_main(argc, argv, spin_tests, 2) != 0) return 1;
+  spin_us = 0;
   inline_io = 1;
   fprintf(stderr, "## inline IO loop\n");
   if (ew_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]) != 0) return 1;
-  static const ew_test_t inline_tests[] = {EW_TEST(test_inline_api)};
-  return ew_test_main(argc, argv, inline_tests, 1);
+  static const ew_test_t inline_tests[] = {EW_TEST(test_inline_api),
+                                           EW_TEST(test_inline_owner_echo)};
+  if (ew_test_main(argc, argv, inline_tests, 2) != 0) return 1;
+  level_triggered = 1;
+  fprintf(stderr, "## inline IO loop, level-triggered\n");
+  return ew_test_main(argc, argv, inline_tests + 1, 1);
 }

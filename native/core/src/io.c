@@ -8,6 +8,7 @@
 #include <stdio.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <poll.h>
 #endif
 #include <sched.h>
 #include <stdlib.h>
@@ -627,6 +628,31 @@ int ew_runtime_inline_run(ew_runtime_t *rt, int flags, int32_t *next_ms) {
   return ret;
 }
 
+/* The spin's test for work: the rings and the inbox every time, the sockets (a non-blocking
+ * look, which runs their callbacks) every few times. */
+static int io_spin_ready(void *arg) {
+  ew__io_t *io = arg;
+  if (has_work(io)) return 1;
+  if (++io->spin_polls % 8 != 0) return 0;
+  /* An epoll fd polls readable while events wait in it; poll() consumes none of them. */
+  struct pollfd pfd = {.fd = io->spin_fd, .events = POLLIN};
+  return poll(&pfd, 1, 0) > 0;
+}
+
+/* Before blocking: a short spin, while ew_spin_t says spins pay (ew/runtime.h). The thread is
+ * not marked sleeping meanwhile, so a port that publishes sends does not write the eventfd.
+ * true when it found work. */
+static bool io_spin(ew__io_t *io) {
+  if (!io->spin.armed || !TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) ||
+      ew__udp_ready(io))
+    return false;
+  io->spin_polls = 0;
+  int hit = ew_spin_run(&io->spin, io_spin_ready, io);
+  EW__STAT(io, spins) = io->spin.spins;
+  EW__STAT(io, spin_hits) = io->spin.hits;
+  return hit != 0;
+}
+
 void *ew__io_main(void *arg) {
   ew__io_t *io = arg;
   ew_runtime_t *rt = io->rt;
@@ -644,19 +670,32 @@ void *ew__io_main(void *arg) {
     return NULL;
   }
 
+  ew_spin_init(&io->spin, 0);
+  if (rt->o.spin_us != 0) {
+    io->spin_fd = find_epoll_fd(io->inbox.efd);
+    if (io->spin_fd >= 0)
+      ew_spin_init(&io->spin, rt->o.spin_us);
+    else
+      EW_LOG_WARN(rt, "IO thread %u: cannot find its epoll fd in /proc/self; not spinning",
+                  io->index);
+  }
   while (!io->stopping) {
     if (!io_round(io)) break;
     int flags = EVLOOP_ONCE;
     bool slept = false;
-    if (io_busy(io)) {
+    if (io_spin(io) || io_busy(io)) {
       flags |= EVLOOP_NONBLOCK;
     } else {
       slept = true;
       maybe_trim(io);
+      ew_spin_sleep(&io->spin);
     }
     event_base_loop(io->base, flags);
     atomic_store_explicit(io->sleeping, 0, memory_order_relaxed);
-    if (slept) EW__STAT(io, wakeups)++;
+    if (slept) {
+      EW__STAT(io, wakeups)++;
+      ew_spin_woke(&io->spin);
+    }
   }
 
   io_shutdown(io);

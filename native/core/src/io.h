@@ -129,6 +129,9 @@ struct ew__io_s {
   struct event *throttle_ev;
   bool throttle_armed;
   LIST_HEAD(, ew__udp_s) udps; /* this thread's UDP sockets (udp.c) */
+  ew_spin_t spin;              /* before blocking in epoll (opts.spin_us) */
+  uint32_t spin_polls;         /* spin checks since the spin began */
+  int spin_fd;                 /* libevent's epoll fd, which the spin polls */
   struct {
     uint64_t last_ms;
     uint64_t suppressed;

@@ -80,6 +80,15 @@ static uint32_t ring_tail(const uint8_t *ring) {
   return atomic_load_explicit((_Atomic uint32_t *)(ring + EW_RING_OFF_TAIL), memory_order_acquire);
 }
 
+int ew_port_pending(const ew_port_t *p, const uint32_t *heads) {
+  const ew_runtime_t *rt = p->rt;
+  for (uint32_t k = 0; k < rt->nio; k++)
+    if (ring_tail(rt->shm + ew__in_ring_off(rt, k, p->index)) != heads[k]) return 1;
+  for (uint32_t j = 0; rt->tasks_off != 0 && j < rt->nports; j++)
+    if (ring_tail(rt->shm + ew__task_ring_off(rt, j, p->index)) != heads[rt->nio + j]) return 1;
+  return 0;
+}
+
 int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads) {
   ew_runtime_t *rt = p->rt;
   atomic_store_explicit(p->sleeping, 1, memory_order_seq_cst);

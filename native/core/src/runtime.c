@@ -35,6 +35,8 @@ void ew_runtime_opts_init(ew_runtime_opts_t *o) {
   /* Edge-triggered: the design's choice; "edge- vs level-triggered" compares them and explains
    * why level-triggered is offered beside it. */
   o->level_triggered = 0;
+  /* No spin: "Spinning before sleep" in docs/design-notes.md measured where it pays. */
+  o->spin_us = 0;
   o->log_level = EW_LOG_LEVEL_INFO;
 }
 
@@ -49,6 +51,7 @@ static uint64_t align_up(uint64_t v, uint64_t a) {
 static int validate(const ew_runtime_opts_t *o) {
   if (o->io_threads < 1 || o->io_threads > EW_MAX_IO_THREADS) return EW_EINVAL;
   if (o->inline_io && o->io_threads != 1) return EW_EINVAL;
+  if (o->spin_us > EW_MAX_SPIN_US) return EW_EINVAL;
   if (o->ports < 1 || o->ports > EW_MAX_PORTS) return EW_EINVAL;
   if (!is_pow2(o->in_ring_bytes) || o->in_ring_bytes < EW_RING_MIN_CAP ||
       o->in_ring_bytes > EW_RING_MAX_CAP)

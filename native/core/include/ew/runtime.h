@@ -41,6 +41,7 @@ enum {
 #define EW_MAX_IO_THREADS 64u
 #define EW_MAX_PORTS 64u
 #define EW_MAX_CONNS_PER_THREAD (1u << 24)
+#define EW_MAX_SPIN_US 1000u
 
 typedef void (*ew_wake_cb)(void *arg);
 typedef void (*ew_stop_cb)(void *arg);
@@ -59,6 +60,8 @@ typedef struct ew_runtime_opts_s {
   uint32_t read_budget;          /* bytes read per connection per loop round; 0 = until EAGAIN */
   int level_triggered;           /* 1: level-triggered connections (read until a short read;
                                   * write interest only while blocked); 0: edge-triggered */
+  uint32_t spin_us;              /* the longest an IO thread spins before it blocks, while
+                                  * ew_spin says a spin pays; 0 = never spin */
   int inline_io;                 /* 1: no IO thread; the one IO loop (io_threads must be 1)
                                   * runs on the caller's thread, driven through
                                   * ew_runtime_inline_fd() and ew_runtime_inline_run() */
@@ -209,7 +212,9 @@ typedef struct ew_shm_layout_s {
   XX(tls_handshakes, "TLS handshakes finished")                                                    \
   XX(tls_failures, "connections closed for a TLS error: handshake, certificate, version, timeout") \
   XX(crypto_failures, "connections closed for a failed handshake or a record that did not verify") \
-  XX(frames_landed, "frames of frames_in that were read straight into a ring (FRAMES records)")
+  XX(frames_landed, "frames of frames_in that were read straight into a ring (FRAMES records)")    \
+  XX(spins, "spins before a blocking wait (opts.spin_us)")                                         \
+  XX(spin_hits, "spins that found work, each a blocking wait and a wake-up saved")
 enum {
 #define XX(name, doc) EW_STAT_##name,
   EW_IO_STATS_MAP(XX)
@@ -449,5 +454,40 @@ EW_EXTERN int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads);
 
 /* Clears the sleeping mark (the consumer woke up and is about to drain). */
 EW_EXTERN void ew_port_awake(ew_port_t *p);
+
+/* Whether a ring of the port holds records past `heads` (as for ew_port_prepare_sleep), without
+ * marking the consumer sleeping: what a consumer's spin polls. */
+EW_EXTERN int ew_port_pending(const ew_port_t *p, const uint32_t *heads);
+
+/* ---- adaptive spinning before a blocking wait ------------------------------------------------
+ * A thread about to block (an IO thread in epoll, a consumer in its wait) may first poll for
+ * work a few microseconds: when the other side answers within that time, neither pays the
+ * wake-up (the eventfd write, the scheduler's switch, the return from epoll). A spin that finds
+ * nothing is time taken from the other threads on a shared core, so an ew_spin_t spins only
+ * while it pays: it arms after a blocking wait shorter than its budget (the work came back fast
+ * enough to be caught), stays armed while its spins find work, and after a spin that found
+ * nothing skips 1, 2, 4 ... up to 1024 waits before it may arm again (docs/design-notes.md,
+ * "Spinning before sleep"). One ew_spin_t per thread; not thread-safe. */
+typedef struct ew_spin_s {
+  uint64_t max_ns;   /* the budget; 0 = never spin */
+  uint64_t slept_at; /* when the current blocking wait began */
+  uint32_t armed;    /* the next ew_spin_run spins */
+  uint32_t skip;     /* blocking waits to let pass before arming again */
+  uint32_t penalty;  /* what skip becomes after the next miss */
+  uint64_t spins;    /* spins run */
+  uint64_t hits;     /* spins that found work */
+} ew_spin_t;
+
+/* A spin of at most `max_us` microseconds (0: ew_spin_run never spins). */
+EW_EXTERN void ew_spin_init(ew_spin_t *s, uint32_t max_us);
+
+/* Spins, if armed, until `ready(arg)` returns non-zero (1) or the budget runs out (0). Returns
+ * 0 at once when not armed. `ready` is called in a tight loop: a few loads, no locks. */
+EW_EXTERN int ew_spin_run(ew_spin_t *s, int (*ready)(void *arg), void *arg);
+
+/* Call right before blocking, and right after waking: a wait shorter than the budget arms the
+ * next spin. */
+EW_EXTERN void ew_spin_sleep(ew_spin_t *s);
+EW_EXTERN void ew_spin_woke(ew_spin_t *s);
 
 #endif /* EW_RUNTIME_H */
