@@ -320,6 +320,19 @@ void ew_echo_port_detach(ew_echo_port_t *ep) {
   close(ep->efd);
 }
 
+/* Releases what the in rings hold without answering it; 1 if there was anything. */
+static int discard(ew_echo_port_t *ep) {
+  int any = 0;
+  for (uint32_t k = 0; k < ep->nio; k++) {
+    if (ew_ring_next(&ep->in[k]) == NULL) continue;
+    any = 1;
+    ew_ring_skip(&ep->in[k]);
+    ep->heads[k] = ep->in[k].head;
+    ew_ring_release(&ep->in[k]);
+  }
+  return any;
+}
+
 void ew_echo_port_run_inline(ew_echo_port_t *ep, int (*should_stop)(void *arg), void *arg) {
   ew_runtime_t *rt = ep->rt;
   int fd = ew_runtime_inline_fd(rt);
@@ -331,8 +344,10 @@ void ew_echo_port_run_inline(ew_echo_port_t *ep, int (*should_stop)(void *arg), 
     }
     int32_t next;
     int r = ew_runtime_inline_run(rt, 0, &next);
-    if (r == EW_INLINE_STOPPED) break;
-    int any = ew_echo_port_drain(ep);
+    if (r == EW_INLINE_STOPPED || r < 0) break;
+    /* Stopping, the loop no longer takes sends (and is closing every connection): what still
+     * arrives is let go, not answered, or a full out ring would wait forever. */
+    int any = stopping ? discard(ep) : ew_echo_port_drain(ep);
     if (any || r != EW_INLINE_IDLE) continue;
     if (ew_port_prepare_sleep(ep->port, ep->heads)) continue;
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ep->efd, .events = POLLIN}};
@@ -342,7 +357,7 @@ void ew_echo_port_run_inline(ew_echo_port_t *ep, int (*should_stop)(void *arg), 
     if (read(ep->efd, &v, sizeof v) > 0) atomic_fetch_add(&ep->wakeups, 1);
     ew_port_awake(ep->port);
   }
-  ew_echo_port_drain(ep);
+  discard(ep);
 }
 
 int ew_echo_port_start(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {

@@ -72,10 +72,12 @@ static void usage(FILE *f) {
              "'listening <address> <port>' once ready. --ports runs N consumer threads\n"
              "(connections are bound to them round-robin); --stats prints one line\n"
              "'stats <json>' with every IO thread's counters before exiting. --spin-us lets\n"
-             "the IO threads and the consumers spin up to US microseconds before sleeping,\n"
-             "while a spin pays (ew_spin_t). --inline runs the one IO loop and the consumer on\n"
+             "the IO threads and the consumer threads spin up to US microseconds before\n"
+             "sleeping, while a spin pays (ew_spin_t); not with --inline, which has neither. "
+             "--inline runs the one IO loop and the consumer on\n"
              "the main thread, as ioThreads: 0 does for JavaScript: no thread hand-off; its\n"
-             "connections are level-triggered, as there, unless --edge.\n");
+             "connections are level-triggered, as there, unless --edge; --io-threads, --ports\n"
+             "and --cpus do not apply to it.\n");
 }
 
 int main(int argc, char **argv) {

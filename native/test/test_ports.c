@@ -579,7 +579,7 @@ static void test_reads_land_in_ring(void) {
 }
 
 /* A byte-window kick that bans, in the middle of one pump's landed reads. The connection is
- * paused while 64,000 bytes of 16-byte frames wait in its socket, then resumed: the pump's
+ * paused while 40,000 bytes of 16-byte frames wait in its socket, then resumed: the pump's
  * first read lands 16 KiB (a 64 KiB ring's largest record) as one FRAMES record, uncharged to
  * the address yet; the second read goes over the byte window with its reservation open, the
  * kick charges those frames to the address, which is over its rate and is banned. The BAN
@@ -606,7 +606,7 @@ static void test_ban_while_landing(void) {
   connect_bound(tp, 1, info.port, info.id, &fd, &id);
   tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 1, NULL, 0);
   sync_conn(&tp[0], fd, id);
-  enum { N = 4000, BODY = 4 };
+  enum { N = 2500, BODY = 4 }; /* 40,000 bytes: two 16 KiB landings and some */
   static uint8_t stream[N * (EW_FRAME_HEADER_BYTES + BODY)];
   for (uint32_t k = 0; k < N; k++) {
     uint8_t *f = stream + k * (EW_FRAME_HEADER_BYTES + BODY);

@@ -572,14 +572,21 @@ static void test_inline_owner_echo(void) {
   WAIT_FOR(atomic_load(&op.closed) == 4);
   ASSERT_EQ(atomic_load(&op.frames), 4 * (sizeof sizes / sizeof sizes[0]) + N);
 
-  /* A connection still open at the stop is closed by it. */
+  /* A connection still open at the stop is closed by it, and one that is still sending
+   * (without reading its echoes) when the stop comes does not hold the stop up. */
   int late = tcp_connect(info.port);
   echo_one(late, 10, 1, 1);
+  int busy = tcp_connect(info.port);
+  echo_one(busy, 10, 1, 1);
+  for (int i = 0; i < 2000; i++)
+    memcpy(out + i * (EW_FRAME_HEADER_BYTES + LEN) + EW_FRAME_HEADER_BYTES, &i, sizeof i);
+  tcp_write_all(busy, out, sizeof out);
   atomic_store(&owner_stop, 1);
   pthread_join(t, NULL);
   int rc = tcp_wait_closed(late);
   if (rc != 0 && rc != ECONNRESET) EW__FAIL("the late connection was not closed (%d)", rc);
   close(late);
+  close(busy);
   ew_echo_port_detach(&op);
   ew_runtime_release(r);
   ASSERT_EQ(count_fds(), fds0);

@@ -646,6 +646,8 @@ static bool io_spin(ew__io_t *io) {
   if (!io->spin.armed || !TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) ||
       ew__udp_ready(io))
     return false;
+  /* Work already there is not a spin's catch (io_busy finds it without one). */
+  if (has_work(io)) return true;
   io->spin_polls = 0;
   int hit = ew_spin_run(&io->spin, io_spin_ready, io);
   EW__STAT(io, spins) = io->spin.spins;
