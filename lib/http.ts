@@ -168,12 +168,17 @@ function rememberHead(status: number, mode: number, h: readonly (string | string
 }
 
 // Header names already checked; a handful in practice, bounded all the same.
-const goodNames = new Set<string>();
-function validName(name: string): boolean {
-  if (goodNames.has(name)) return true;
-  if (!TOKEN.test(name)) return false;
-  if (goodNames.size < 1024) goodNames.add(name);
-  return true;
+const goodNames = new Map<string, string>();
+/** The lower-cased form of a valid header name, or null for an invalid one. Names seen before
+ * come from a map (most handlers set the same few names on every response), which saves the
+ * token test and the lower-casing per response. */
+function lowerName(name: string): string | null {
+  const hit = goodNames.get(name);
+  if (hit !== undefined) return hit;
+  if (!TOKEN.test(name)) return null;
+  const lower = name.toLowerCase();
+  if (goodNames.size < 1024) goodNames.set(name, lower);
+  return lower;
 }
 
 /** A request, complete: headers, body and all. Strings and body are copies, safe to keep. */
@@ -351,7 +356,8 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
   /** Sets a header (replacing one of the same name). Chainable. */
   setHeader(name: string, value: string | number | readonly string[]): this {
     if (this.#headersSent) throw new InvalidArgumentError('EW_EINVAL', 'headers were already sent');
-    if (typeof name !== 'string' || !validName(name)) throw new InvalidArgumentError('EW_EINVAL', `invalid header name ${JSON.stringify(name)}`);
+    const lower = typeof name === 'string' ? lowerName(name) : null;
+    if (lower === null) throw new InvalidArgumentError('EW_EINVAL', `invalid header name ${JSON.stringify(name)}`);
     let v: string | string[];
     if (Array.isArray(value)) {
       v = value.map(String);
@@ -360,7 +366,7 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
       v = typeof value === 'string' ? value : String(value);
       if (!validValue(v)) throw new InvalidArgumentError('EW_EINVAL', `invalid value for header ${name}`);
     }
-    this.#set(name.toLowerCase(), name, v);
+    this.#set(lower, name, v);
     return this;
   }
 
@@ -391,7 +397,13 @@ export class HttpResponse extends EventEmitter<HttpResponseEvents> {
     if (i >= 0) {
       this.#headers[i + 1] = name;
       this.#headers[i + 2] = v;
-    } else this.#headers.push(lower, name, v);
+    } else {
+      const h = this.#headers;
+      const n = h.length;
+      h[n] = lower;
+      h[n + 1] = name;
+      h[n + 2] = v;
+    }
   }
 
   /** Sets the status and headers at once. Chainable. */
