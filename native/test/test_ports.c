@@ -368,19 +368,27 @@ static void sync_conn(tport_t *t, int fd, uint64_t id) {
   ASSERT_EQ(b, 's');
 }
 
-/* One IO thread, one port consumed by the test (tp[0]), a listener and one client connection
- * bound to the port: the client's fd and the connection's id. */
-static ew_runtime_t *one_conn(tport_t *tp, int *fd, uint64_t *id) {
+/* One IO thread, one port consumed by the test (tp[0]), a listener (with `lim`, unless NULL)
+ * and one client connection bound to the port: the client's fd, the connection's id and, if
+ * `server` is not NULL, the listener's id. */
+static ew_runtime_t *one_conn_with(tport_t *tp, const ew_limits_t *lim, int *fd, uint64_t *id,
+                                   uint32_t *server) {
   settled_threads();
   ew_runtime_t *rt = start_rt(1, 1, 0);
   tport_open(&tp[0], rt, 0);
   ew_listen_opts_t lo;
   ew_listen_opts_init(&lo);
   lo.host = "127.0.0.1";
+  if (lim != NULL) lo.limits = *lim;
   ew_listen_info_t info;
   ASSERT_OK(ew_listen(rt, &lo, &info));
   connect_bound(tp, 1, info.port, info.id, fd, id);
+  if (server != NULL) *server = info.id;
   return rt;
+}
+
+static ew_runtime_t *one_conn(tport_t *tp, int *fd, uint64_t *id) {
+  return one_conn_with(tp, NULL, fd, id, NULL);
 }
 
 /* The client leaves, and the runtime of one_conn() goes with no fd or thread left behind. */
@@ -584,26 +592,23 @@ static void test_reads_land_in_ring(void) {
  * the address yet; the second read goes over the byte window with its reservation open, the
  * kick charges those frames to the address, which is over its rate and is banned. The BAN
  * control record is made while the reservation is open: it must wait (ew__io_port_t.landing)
- * and arrive whole after the frames, before or after the CLOSE, with nothing cut or lost. */
+ * and arrive whole after the frames, beside the kick's FAULT and CLOSE, with nothing cut or
+ * lost. Before 0d09321 the BAN was reserved behind the open reservation and taken back with
+ * it, which this test shows as a record of a wrong kind after the 1,022 frames. */
 static void test_ban_while_landing(void) {
   int fds0 = count_fds();
   static tport_t tp[1];
-  settled_threads();
-  ew_runtime_t *rt = start_rt(1, 1, 0);
-  tport_open(&tp[0], rt, 0);
-  ew_listen_opts_t lo;
-  ew_listen_opts_init(&lo);
-  lo.host = "127.0.0.1";
-  lo.limits.window_ms = 60000;
-  lo.limits.max_bytes_per_window = 20000;
-  lo.limits.ip_msgs_per_sec = 10;
-  lo.limits.ip_msg_burst = 10;
-  lo.limits.ban_ms = 60000;
-  ew_listen_info_t info;
-  ASSERT_OK(ew_listen(rt, &lo, &info));
+  ew_limits_t lim;
+  ew_limits_init(&lim);
+  lim.window_ms = 60000;
+  lim.max_bytes_per_window = 20000;
+  lim.ip_msgs_per_sec = 10;
+  lim.ip_msg_burst = 10;
+  lim.ban_ms = 60000;
   int fd;
   uint64_t id;
-  connect_bound(tp, 1, info.port, info.id, &fd, &id);
+  uint32_t server;
+  ew_runtime_t *rt = one_conn_with(tp, &lim, &fd, &id, &server);
   tport_cmd(&tp[0], 0, EW_REC_CONN_OPT, id, EW_CONN_OPT_PAUSE, 1, NULL, 0);
   sync_conn(&tp[0], fd, id);
   enum { N = 2500, BODY = 4 }; /* 40,000 bytes: two 16 KiB landings and some */
@@ -639,7 +644,7 @@ static void test_ban_while_landing(void) {
       ASSERT_MEM_EQ(r.body, &frames, BODY);
       frames++;
     } else if (r.h.kind == EW_REC_BAN) {
-      ASSERT_EQ(r.h.type, info.id);
+      ASSERT_EQ(r.h.type, server);
       ASSERT_EQ(r.h.seq, 60000);
       uint32_t reason;
       uint16_t family;

@@ -600,6 +600,13 @@ static int ready_at(void *arg) {
   return ++spin_calls >= spin_ready_at;
 }
 
+/* A blocking wait far shorter than the budget; returns whether the next spin is armed. */
+static uint32_t short_wait(ew_spin_t *s) {
+  ew_spin_sleep(s);
+  ew_spin_woke(s);
+  return s->armed;
+}
+
 static uint64_t mono_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -645,14 +652,9 @@ static void test_spin_policy(void) {
     ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 0);
     ASSERT_GE(mono_us() - t0, 50000); /* the whole budget */
     ASSERT_EQ(s.armed, 0);
-    for (uint32_t k = 0; k < (1u << miss); k++) {
-      ew_spin_sleep(&s);
-      ew_spin_woke(&s);
-      ASSERT_EQ(s.armed, 0);
-    }
-    ew_spin_sleep(&s);
-    ew_spin_woke(&s);
-    ASSERT_EQ(s.armed, 1);
+    for (uint32_t k = 0; k < (1u << miss); k++)
+      ASSERT_EQ(short_wait(&s), 0);
+    ASSERT_EQ(short_wait(&s), 1);
   }
   /* A hit resets the back-off: the next miss skips one wait again. */
   spin_calls = 0;
@@ -661,12 +663,8 @@ static void test_spin_policy(void) {
   spin_calls = 0;
   spin_ready_at = INT32_MAX;
   ASSERT_EQ(ew_spin_run(&s, ready_at, NULL), 0);
-  ew_spin_sleep(&s);
-  ew_spin_woke(&s);
-  ASSERT_EQ(s.armed, 0);
-  ew_spin_sleep(&s);
-  ew_spin_woke(&s);
-  ASSERT_EQ(s.armed, 1);
+  ASSERT_EQ(short_wait(&s), 0);
+  ASSERT_EQ(short_wait(&s), 1);
   ASSERT_UEQ(s.spins, 6);
   ASSERT_UEQ(s.hits, 2);
 
