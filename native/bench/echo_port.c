@@ -270,9 +270,22 @@ static int port_ready(void *arg) {
          atomic_load_explicit(&ep->stop, memory_order_relaxed);
 }
 
+/* Blocks, after ew_port_prepare_sleep(), until the port's eventfd (or `also`, unless -1) is
+ * readable or `ms` pass: the timeout only bounds how long a stop request waits. */
+static void port_sleep(ew_echo_port_t *ep, int also, int ms) {
+  struct pollfd pfd[2] = {{.fd = ep->efd, .events = POLLIN}, {.fd = also, .events = POLLIN}};
+  ew_spin_sleep(&ep->spin);
+  poll(pfd, also >= 0 ? 2 : 1, ms);
+  uint64_t v;
+  if (read(ep->efd, &v, sizeof v) > 0) {
+    atomic_fetch_add(&ep->wakeups, 1);
+    ew_spin_woke(&ep->spin);
+  }
+  ew_port_awake(ep->port);
+}
+
 static void *port_main(void *arg) {
   ew_echo_port_t *ep = arg;
-  ew_spin_init(&ep->spin, ep->spin_us);
   while (!atomic_load(&ep->stop)) {
     if (ew_echo_port_drain(ep)) continue;
     int hit = ew_spin_run(&ep->spin, port_ready, ep);
@@ -280,16 +293,7 @@ static void *port_main(void *arg) {
     atomic_store_explicit(&ep->spin_hits, ep->spin.hits, memory_order_relaxed);
     if (hit) continue;
     if (ew_port_prepare_sleep(ep->port, ep->heads)) continue;
-    struct pollfd pfd = {.fd = ep->efd, .events = POLLIN};
-    /* The timeout only bounds how long a stop request waits; wakeups come from the eventfd. */
-    ew_spin_sleep(&ep->spin);
-    poll(&pfd, 1, 50);
-    uint64_t v;
-    if (read(ep->efd, &v, sizeof v) > 0) {
-      atomic_fetch_add(&ep->wakeups, 1);
-      ew_spin_woke(&ep->spin);
-    }
-    ew_port_awake(ep->port);
+    port_sleep(ep, -1, 50);
   }
   ew_echo_port_drain(ep);
   return NULL;
@@ -308,6 +312,8 @@ int ew_echo_port_attach(ew_echo_port_t *ep, ew_runtime_t *rt, uint32_t index) {
     ep->heads[k] = ep->in[k].head;
   }
   atomic_store(&ep->stop, 0);
+  /* The inline owner never spins: its loop and its drain take turns on one thread. */
+  ew_spin_init(&ep->spin, ep->inline_owner ? 0 : ep->spin_us);
   int err = ew_port_attach(ep->port, wake_cb, ep);
   if (err != 0) close(ep->efd);
   return err;
@@ -350,12 +356,7 @@ void ew_echo_port_run_inline(ew_echo_port_t *ep, int (*should_stop)(void *arg), 
     int any = stopping ? discard(ep) : ew_echo_port_drain(ep);
     if (any || r != EW_INLINE_IDLE) continue;
     if (ew_port_prepare_sleep(ep->port, ep->heads)) continue;
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ep->efd, .events = POLLIN}};
-    /* The timeout bounds how long a stop request waits. */
-    poll(p, 2, next >= 0 && next < 50 ? next : 50);
-    uint64_t v;
-    if (read(ep->efd, &v, sizeof v) > 0) atomic_fetch_add(&ep->wakeups, 1);
-    ew_port_awake(ep->port);
+    port_sleep(ep, fd, next >= 0 && next < 50 ? next : 50);
   }
   discard(ep);
 }

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #ifdef __GLIBC__
 #include <malloc.h>
-#include <poll.h>
 #endif
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,9 +495,13 @@ static bool io_round(ew__io_t *io) {
 /* Whether the next look at the sockets must not wait: connections or listeners left with
  * work by their read budget, or work that arrived without an epoll event. Otherwise the
  * thread is marked sleeping first, which is what makes a port's kick impossible to miss. */
+/* Connections, listeners or UDP sockets left with work by their read budget. */
+static bool has_ready(ew__io_t *io) {
+  return !TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) || ew__udp_ready(io);
+}
+
 static bool io_busy(ew__io_t *io) {
-  if (!TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) || ew__udp_ready(io))
-    return true;
+  if (has_ready(io)) return true;
   atomic_store_explicit(io->sleeping, 1, memory_order_seq_cst);
   atomic_thread_fence(memory_order_seq_cst);
   return has_work(io);
@@ -643,9 +647,7 @@ static int io_spin_ready(void *arg) {
  * not marked sleeping meanwhile, so a port that publishes sends does not write the eventfd.
  * true when it found work. */
 static bool io_spin(ew__io_t *io) {
-  if (!io->spin.armed || !TAILQ_EMPTY(&io->ready) || !TAILQ_EMPTY(&io->ready_listeners) ||
-      ew__udp_ready(io))
-    return false;
+  if (!io->spin.armed || has_ready(io)) return false;
   /* Work already there is not a spin's catch (io_busy finds it without one). */
   if (has_work(io)) return true;
   io->spin_polls = 0;
@@ -672,15 +674,11 @@ void *ew__io_main(void *arg) {
     return NULL;
   }
 
-  ew_spin_init(&io->spin, 0);
-  if (rt->o.spin_us != 0) {
-    io->spin_fd = find_epoll_fd(io->inbox.efd);
-    if (io->spin_fd >= 0)
-      ew_spin_init(&io->spin, rt->o.spin_us);
-    else
-      EW_LOG_WARN(rt, "IO thread %u: cannot find its epoll fd in /proc/self; not spinning",
-                  io->index);
-  }
+  io->spin_fd = rt->o.spin_us != 0 ? find_epoll_fd(io->inbox.efd) : -1;
+  if (rt->o.spin_us != 0 && io->spin_fd < 0)
+    EW_LOG_WARN(rt, "IO thread %u: cannot find its epoll fd in /proc/self; not spinning",
+                io->index);
+  ew_spin_init(&io->spin, io->spin_fd >= 0 ? rt->o.spin_us : 0);
   while (!io->stopping) {
     if (!io_round(io)) break;
     int flags = EVLOOP_ONCE;

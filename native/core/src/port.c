@@ -90,22 +90,11 @@ int ew_port_pending(const ew_port_t *p, const uint32_t *heads) {
 }
 
 int ew_port_prepare_sleep(ew_port_t *p, const uint32_t *heads) {
-  ew_runtime_t *rt = p->rt;
   atomic_store_explicit(p->sleeping, 1, memory_order_seq_cst);
   atomic_thread_fence(memory_order_seq_cst);
-  for (uint32_t k = 0; k < rt->nio; k++) {
-    if (ring_tail(rt->shm + ew__in_ring_off(rt, k, p->index)) != heads[k]) {
-      atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
-      return 1;
-    }
-  }
-  for (uint32_t j = 0; rt->tasks_off != 0 && j < rt->nports; j++) {
-    if (ring_tail(rt->shm + ew__task_ring_off(rt, j, p->index)) != heads[rt->nio + j]) {
-      atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
-      return 1;
-    }
-  }
-  return 0;
+  if (!ew_port_pending(p, heads)) return 0;
+  atomic_store_explicit(p->sleeping, 0, memory_order_relaxed);
+  return 1;
 }
 
 /* ---- task rings ------------------------------------------------------------------------------ */
